@@ -1,0 +1,49 @@
+# edgedigits — `make train export` runs the main job, `make test` runs the tests.
+# The first target used bootstraps .venv from pyproject.toml + constraints.txt.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+MODEL  ?= edge
+EPOCHS ?=
+ART    := artifacts/$(MODEL)
+export MNIST_DIR
+
+.DEFAULT_GOAL := help
+.PHONY: help train export test test-slow clean bench bench-check runtime-wheel pi-check FORCE
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | expand -t 16
+
+$(VENV)/.installed: pyproject.toml constraints.txt runtime/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]' -e './runtime[onnx,camera]'
+	touch $@
+
+# Re-train only when the model, the epochs or the training code changed.
+$(ART)/.train-args: FORCE
+	@mkdir -p $(ART)
+	@echo '$(MODEL) $(EPOCHS)' | cmp -s - $@ || echo '$(MODEL) $(EPOCHS)' > $@
+
+$(ART)/model.keras: $(ART)/.train-args $(wildcard train/*.py) $(VENV)/.installed
+	$(PY) -m train --model $(MODEL) $(if $(EPOCHS),--epochs $(EPOCHS))
+
+train: $(ART)/model.keras  ## train MODEL (default: edge) into artifacts/MODEL/
+
+$(ART)/manifest.json: $(ART)/model.keras $(wildcard export/*.py) runtime/edgedigits/formats.py
+	$(PY) -m export --model $(MODEL)
+
+export: $(ART)/manifest.json  ## export MODEL to int8/float TFLite and ONNX with parity checks
+
+test: $(VENV)/.installed  ## fast tests (tiny models, small data slices)
+	$(PY) -m pytest
+
+test-slow: $(VENV)/.installed  ## slow tests on full data
+	$(PY) -m pytest -m slow
+
+clean:  ## remove the venv, artifacts and benchmark results
+	rm -rf $(VENV) artifacts benchmarks/results build dist runtime/build runtime/*.egg-info *.egg-info
+
+pi-check: $(VENV)/.installed  ## prove the runtime on emulated Raspberry Pi OS (arm64)
+	bash runtime/pi/pi_check.sh
