@@ -1,0 +1,251 @@
+"""The model zoo: the architectures of the seed documents, and `edge`, our own.
+
+Each entry pairs a Keras builder with the recipe it is trained with by default and the
+test accuracy its source document reported. Keras is imported inside the builders so
+that listing the zoo (``--help``, did-you-mean) stays instant.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Callable
+
+INPUT_SHAPE = (28, 28, 1)
+NUM_CLASSES = 10
+OPTIMIZERS = ("adam", "adamw", "rmsprop", "adadelta", "sgd")
+LR_SCHEDULES = ("constant", "cosine")
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Random affine distortions applied to training batches only (never part of the model)."""
+
+    rotation_degrees: float = 0.0
+    zoom: float = 0.0        # fraction, e.g. 0.1 for +-10 %
+    translation: float = 0.0  # fraction of the image size
+
+    def __post_init__(self):
+        if not 0 <= self.rotation_degrees <= 45:
+            raise ValueError(f"rotation_degrees must be in [0, 45], got {self.rotation_degrees}")
+        for name in ("zoom", "translation"):
+            if not 0 <= getattr(self, name) < 0.5:
+                raise ValueError(f"{name} must be in [0, 0.5), got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    optimizer: str
+    epochs: int
+    batch_size: int
+    learning_rate: float | None = None  # None: the optimizer's Keras default
+    lr_schedule: str = "constant"
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    augmentation: Augmentation | None = None
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if self.epochs <= 0 or self.batch_size <= 0:
+            raise ValueError("epochs and batch_size must be positive")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    name: str
+    build: Callable[[], object] = field(repr=False)
+    recipe: Recipe
+    reported_accuracy: float | None
+    summary: str
+
+
+def _input():
+    import keras
+
+    return keras.Input(shape=INPUT_SHAPE, name="image")
+
+
+def build_baseline():
+    from keras import layers, models
+
+    return models.Sequential(
+        [
+            _input(),
+            layers.Conv2D(32, 5, activation="relu", name="conv"),
+            layers.MaxPooling2D(2, name="pool"),
+            layers.Dropout(0.2, name="dropout"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(128, activation="relu", name="dense"),
+            layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities"),
+        ],
+        name="baseline",
+    )
+
+
+def build_larger():
+    from keras import layers, models
+
+    return models.Sequential(
+        [
+            _input(),
+            layers.Conv2D(30, 5, activation="relu", name="conv1"),
+            layers.MaxPooling2D(2, name="pool1"),
+            layers.Conv2D(15, 3, activation="relu", name="conv2"),
+            layers.MaxPooling2D(2, name="pool2"),
+            layers.Dropout(0.2, name="dropout"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(128, activation="relu", name="dense1"),
+            layers.Dense(50, activation="relu", name="dense2"),
+            layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities"),
+        ],
+        name="larger",
+    )
+
+
+def build_mlp():
+    from keras import layers, models
+
+    return models.Sequential(
+        [
+            _input(),
+            layers.Flatten(name="flatten"),
+            layers.Dense(512, activation="relu", name="dense1"),
+            layers.Dropout(0.2, name="dropout1"),
+            layers.Dense(256, activation="relu", name="dense2"),
+            layers.Dropout(0.2, name="dropout2"),
+            layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities"),
+        ],
+        name="mlp",
+    )
+
+
+def build_cnn():
+    from keras import layers, models
+
+    return models.Sequential(
+        [
+            _input(),
+            layers.Conv2D(32, 3, activation="relu", name="conv1"),
+            layers.Conv2D(64, 3, activation="relu", name="conv2"),
+            layers.MaxPooling2D(2, name="pool"),
+            layers.Dropout(0.25, name="dropout1"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(128, activation="relu", name="dense"),
+            layers.Dropout(0.5, name="dropout2"),
+            layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities"),
+        ],
+        name="cnn",
+    )
+
+
+def build_deep():
+    from keras import layers, models
+
+    return models.Sequential(
+        [
+            _input(),
+            layers.Conv2D(32, 3, padding="same", activation="relu", name="conv1a"),
+            layers.Conv2D(32, 3, padding="same", activation="relu", name="conv1b"),
+            layers.MaxPooling2D(2, name="pool1"),
+            layers.Dropout(0.25, name="dropout1"),
+            layers.Conv2D(64, 3, padding="same", activation="relu", name="conv2a"),
+            layers.Conv2D(64, 3, padding="same", activation="relu", name="conv2b"),
+            layers.MaxPooling2D(2, name="pool2"),
+            layers.Dropout(0.25, name="dropout2"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(512, activation="relu", name="dense"),
+            layers.Dropout(0.5, name="dropout3"),
+            layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities"),
+        ],
+        name="deep",
+    )
+
+
+def build_edge():
+    """Placeholder until the edge design lands; see ZOO['edge'].summary."""
+    from keras import layers, models
+
+    def separable_block(x, filters, stride, name):
+        x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"{name}_dw")(x)
+        x = layers.BatchNormalization(name=f"{name}_dw_bn")(x)
+        x = layers.ReLU(6.0, name=f"{name}_dw_relu")(x)
+        x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_pw")(x)
+        x = layers.BatchNormalization(name=f"{name}_pw_bn")(x)
+        return layers.ReLU(6.0, name=f"{name}_pw_relu")(x)
+
+    inputs = _input()
+    x = layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False, name="stem")(inputs)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.ReLU(6.0, name="stem_relu")(x)
+    x = separable_block(x, 24, 1, "block1")
+    x = separable_block(x, 64, 2, "block2")
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    return models.Model(inputs, outputs, name="edge")
+
+
+_ADAM_10_200 = Recipe(optimizer="adam", epochs=10, batch_size=200)
+
+ZOO: dict[str, ZooEntry] = {
+    e.name: e
+    for e in (
+        ZooEntry("baseline", build_baseline, _ADAM_10_200, 0.9907,
+                 "Conv 32@5x5, MaxPool, Dropout .2, Dense 128, Dense 10"),
+        ZooEntry("larger", build_larger, _ADAM_10_200, 0.9903,
+                 "Conv 30@5x5, Pool, Conv 15@3x3, Pool, Dropout .2, Dense 128, Dense 50, Dense 10"),
+        ZooEntry("mlp", build_mlp, Recipe(optimizer="adam", epochs=25, batch_size=128), 0.9815,
+                 "784 -> Dense 512, Dropout .2, Dense 256, Dropout .2, Dense 10"),
+        ZooEntry("cnn", build_cnn, Recipe(optimizer="adam", epochs=10, batch_size=32), 0.9907,
+                 "Conv 32@3x3, Conv 64@3x3, Pool, Dropout .25, Dense 128, Dropout .5, Dense 10"),
+        ZooEntry("deep", build_deep,
+                 Recipe(optimizer="rmsprop", epochs=20, batch_size=256,
+                        augmentation=Augmentation(rotation_degrees=15, zoom=0.1, translation=0.1)),
+                 0.9914,
+                 "2x Conv 32@3x3, Pool, Dropout, 2x Conv 64@3x3, Pool, Dropout, Dense 512, Dropout, Dense 10"),
+        ZooEntry("edge", build_edge,
+                 Recipe(optimizer="adam", epochs=20, batch_size=128, learning_rate=3e-3,
+                        lr_schedule="cosine",
+                        augmentation=Augmentation(rotation_degrees=10, zoom=0.1, translation=0.1)),
+                 None,
+                 "ours: strided conv stem + depthwise-separable blocks, BN, ReLU6, global average pool"),
+    )
+}
+DEFAULT_MODEL = "edge"
+
+
+def get_entry(name: str) -> ZooEntry:
+    """The zoo entry called `name`; a KeyError suggests the closest names."""
+    if name in ZOO:
+        return ZOO[name]
+    close = difflib.get_close_matches(name, ZOO, n=2)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise KeyError(f"unknown model {name!r}.{hint} Known models: {', '.join(ZOO)}")
+
+
+def count_macs(model) -> int:
+    """Multiply-accumulates of one forward pass (conv, depthwise conv and dense layers).
+
+    Batch norm is not counted: export folds it into the preceding convolution.
+    """
+    from keras import layers
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.DepthwiseConv2D):
+            _, out_h, out_w, _ = layer.output.shape
+            k_h, k_w = layer.kernel_size
+            in_c = layer.input.shape[-1]
+            total += out_h * out_w * in_c * layer.depth_multiplier * k_h * k_w
+        elif isinstance(layer, layers.Conv2D):
+            _, out_h, out_w, out_c = layer.output.shape
+            k_h, k_w = layer.kernel_size
+            in_c = layer.input.shape[-1]
+            total += out_h * out_w * out_c * k_h * k_w * in_c // layer.groups
+        elif isinstance(layer, layers.Dense):
+            total += layer.input.shape[-1] * layer.units
+    return int(total)
