@@ -1,0 +1,134 @@
+"""Training stage: zoo shapes, MAC counts, a short run that learns, determinism, CLI errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from train.__main__ import main as train_main
+from train.zoo import ZOO, Augmentation, count_macs, get_entry
+
+QUICK = ["--epochs", "1", "--train-limit", "3000", "--val-size", "500", "--test-limit", "1000"]
+
+
+def conv_params(k, c_in, c_out):
+    return k * k * c_in * c_out + c_out
+
+
+def dense_params(n_in, n_out):
+    return n_in * n_out + n_out
+
+
+# Parameter counts worked out by hand from each architecture's description.
+EXPECTED_PARAMS = {
+    "baseline": conv_params(5, 1, 32) + dense_params(12 * 12 * 32, 128) + dense_params(128, 10),
+    "larger": conv_params(5, 1, 30) + conv_params(3, 30, 15) + dense_params(5 * 5 * 15, 128)
+    + dense_params(128, 50) + dense_params(50, 10),
+    "mlp": dense_params(784, 512) + dense_params(512, 256) + dense_params(256, 10),
+    "cnn": conv_params(3, 1, 32) + conv_params(3, 32, 64) + dense_params(12 * 12 * 64, 128)
+    + dense_params(128, 10),
+    "deep": conv_params(3, 1, 32) + conv_params(3, 32, 32) + conv_params(3, 32, 64)
+    + conv_params(3, 64, 64) + dense_params(7 * 7 * 64, 512) + dense_params(512, 10),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_every_zoo_model_builds_with_mnist_contract(name):
+    model = ZOO[name].build()
+    assert tuple(model.input_shape) == (None, 28, 28, 1)
+    assert tuple(model.output_shape) == (None, 10)
+    probabilities = model(np.zeros((2, 28, 28, 1), np.float32)).numpy()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    if name in EXPECTED_PARAMS:
+        assert model.count_params() == EXPECTED_PARAMS[name]
+
+
+def test_mac_count_of_baseline_matches_hand_count():
+    macs = count_macs(ZOO["baseline"].build())
+    assert macs == 24 * 24 * 32 * 5 * 5 + 12 * 12 * 32 * 128 + 128 * 10
+
+
+def test_edge_meets_its_budget():
+    baseline_macs = count_macs(ZOO["baseline"].build())
+    edge = ZOO["edge"].build()
+    assert count_macs(edge) <= baseline_macs / 4
+    assert edge.count_params() <= 100_000  # one byte per int8 weight: fits 100 KB with room
+
+
+def test_unknown_model_suggests_close_names():
+    with pytest.raises(KeyError, match="Did you mean 'baseline'"):
+        get_entry("baseline2")
+
+
+def test_augmentation_is_deterministic_and_changes_images(mnist):
+    from train.trainer import augment_batch
+
+    images = mnist.train_images[:64]
+    aug = Augmentation(rotation_degrees=15, zoom=0.1, translation=0.1)
+    first = augment_batch(images, aug, np.random.default_rng(1))
+    again = augment_batch(images, aug, np.random.default_rng(1))
+    np.testing.assert_array_equal(first, again)
+    assert first.shape == images.shape and first.dtype == np.uint8
+    assert np.mean(first != images) > 0.05
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("baseline")
+    assert train_main(["--model", "baseline", "--out", str(out), *QUICK]) == 0
+    return out
+
+
+def test_short_run_learns_and_leaves_artifacts(quick_run):
+    metrics = json.loads((quick_run / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.6  # chance is 0.1
+    assert metrics["data"] == {"train": 2500, "validation": 500, "test": 1000}
+    assert metrics["params"] == EXPECTED_PARAMS["baseline"]
+    assert np.asarray(metrics["confusion_matrix"]).sum() == 1000
+    history = json.loads((quick_run / "history.json").read_text())
+    assert set(history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    for picture in ("training_curves.png", "confusion.png", "misclassified.png"):
+        data = (quick_run / picture).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 5000
+    assert not list(quick_run.glob(".partial-*"))
+
+
+def test_saved_model_reproduces_reported_accuracy(quick_run, mnist):
+    import keras
+
+    from train.trainer import to_model_input
+
+    model = keras.models.load_model(quick_run / "model.keras")
+    predicted = model.predict(to_model_input(mnist.test_images[:1000]), verbose=0).argmax(axis=1)
+    metrics = json.loads((quick_run / "metrics.json").read_text())
+    assert np.mean(predicted == mnist.test_labels[:1000]) == pytest.approx(metrics["test_accuracy"])
+
+
+def test_same_seed_same_result(tmp_path):
+    args = ["--model", "mlp", "--epochs", "1", "--train-limit", "1500", "--val-size", "300",
+            "--test-limit", "500", "--seed", "7"]
+    runs = []
+    for name in ("a", "b"):
+        assert train_main([*args, "--out", str(tmp_path / name)]) == 0
+        runs.append(json.loads((tmp_path / name / "history.json").read_text()))
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "edgy"], "Did you mean 'edge'"),
+    (["--epochs", "0"], "--epochs must be a positive integer"),
+    (["--batch-size", "-3"], "--batch-size must be a positive integer"),
+    (["--train-limit", "100"], "must exceed --val-size"),
+])
+def test_bad_arguments_fail_with_clear_message(args, message, capsys):
+    assert train_main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unwritable_output_dir_fails_cleanly(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    assert train_main(["--model", "mlp", "--out", str(blocker / "out"), *QUICK]) == 1
+    assert "not writable" in capsys.readouterr().err
