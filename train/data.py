@@ -85,8 +85,9 @@ class MnistData:
 
 def default_data_dir() -> Path:
     """Per-user cache directory: $XDG_CACHE_HOME/edgedigits/mnist, else ~/.cache/edgedigits/mnist."""
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "edgedigits" / "mnist"
+    cache = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(cache) if os.path.isabs(cache) else Path.home() / ".cache"  # XDG: ignore relative paths
+    return base / "edgedigits" / "mnist"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,10 +136,10 @@ def check_sha256(digest: str, name: str, where: str, checksums: Mapping[str, str
                          f"for {name} - the file is corrupt or not the canonical MNIST data")
 
 
-def read_idx_bytes(path: Path) -> bytes:
+def read_idx_bytes(path: Path, compressed: bool) -> bytes:
     """Whole decompressed contents of a raw or gzip IDX file."""
     try:
-        if path.suffix == ".gz":
+        if compressed:
             with gzip.open(path, "rb") as f:
                 return f.read()
         return path.read_bytes()
@@ -148,10 +149,11 @@ def read_idx_bytes(path: Path) -> bytes:
         raise MnistError(f"{path}: cannot read ({e})") from e
 
 
-def load_idx(path: Path, checksums: Mapping[str, str] = CANONICAL_SHA256) -> np.ndarray:
-    """Read, parse and checksum-verify one IDX file (raw or .gz)."""
-    name = idx_name(path)
-    data = read_idx_bytes(path)
+def load_idx(path: Path, checksums: Mapping[str, str] = CANONICAL_SHA256, *, name: str | None = None,
+             compressed: bool | None = None) -> np.ndarray:
+    """Read, parse and checksum-verify one IDX file (raw or .gz; `name`/`compressed` default from the path)."""
+    name = name or idx_name(path)
+    data = read_idx_bytes(path, path.suffix == ".gz" if compressed is None else compressed)
     array = parse_idx(data, str(path), ndim=3 if "images" in name else 1)
     check_sha256(hashlib.sha256(data).hexdigest(), name, str(path), checksums)
     return array
@@ -177,7 +179,10 @@ def load_npz(path: Path, checksums: Mapping[str, str] = CANONICAL_SHA256) -> dic
     """Arrays of a Keras mnist.npz keyed by IDX name, verified against the canonical IDX hashes."""
     arrays = {}
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise MnistError(f"{path}: not an npz archive (found a single {type(loaded).__name__})")
+        with loaded as npz:
             missing = [key for key in NPZ_KEYS if key not in npz.files]
             if missing:
                 raise MnistError(f"{path}: missing key(s) {', '.join(missing)}; found {', '.join(npz.files) or 'none'}")
@@ -255,44 +260,37 @@ class TransientError(Exception):
 
 
 def download_file(url: str, target: Path, name: str, *, checksums: Mapping[str, str], progress: bool,
-                  retries: int, timeout: float, backoff: float) -> None:
-    """Download a gzip IDX file to `target` atomically: temp file in the same directory, verify, os.replace."""
+                  retries: int, timeout: float, backoff: float) -> np.ndarray:
+    """Download a gzip IDX file to `target` atomically (temp file in the same directory, verify,
+    os.replace) and return its verified array."""
     attempts = retries + 1
     for attempt in range(1, attempts + 1):
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        try:
+            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        except OSError as e:
+            raise MnistError(f"cannot create a temporary file in {target.parent} for the download ({e})") from e
         tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out:
-                fetch(url, out, name, progress=progress, timeout=timeout)
-            load_idx_as(tmp, name, checksums)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    fetch(url, out, name, progress=progress, timeout=timeout)
+            except TransientError as e:
+                if attempt == attempts:
+                    raise MnistError(f"download of {url} failed after {attempts} attempt(s): {e}") from e
+                delay = backoff * 2 ** (attempt - 1)
+                print(f"edgedigits: {e}; retrying {url} in {delay:.2f} s ({attempt}/{retries})", file=sys.stderr)
+                time.sleep(delay)
+                continue
+            except OSError as e:  # network errors became TransientError in fetch(); this is the local disk
+                raise MnistError(f"cannot write the download of {url} into {target.parent} ({e})") from e
+            try:
+                array = load_idx(tmp, checksums, name=name, compressed=True)
+            except MnistError as e:
+                raise MnistError(f"downloaded {url} is not valid MNIST data: {e}") from e
             os.replace(tmp, target)
-            return
-        except TransientError as e:
-            if attempt == attempts:
-                raise MnistError(f"download of {url} failed after {attempts} attempt(s): {e}") from e
-            delay = backoff * 2 ** (attempt - 1)
-            print(f"edgedigits: {e}; retrying {url} in {delay:.1f} s ({attempt}/{retries})", file=sys.stderr)
-            time.sleep(delay)
-        except MnistError as e:
-            raise MnistError(f"downloaded {url} is not valid MNIST data: {e}") from e
+            return array
         finally:
             tmp.unlink(missing_ok=True)
-
-
-def load_idx_as(path: Path, name: str, checksums: Mapping[str, str]) -> np.ndarray:
-    """Like load_idx for a temp file whose name does not tell what it is."""
-    data = read_idx_bytes_gz(path)
-    array = parse_idx(data, name, ndim=3 if "images" in name else 1)
-    check_sha256(hashlib.sha256(data).hexdigest(), name, name, checksums)
-    return array
-
-
-def read_idx_bytes_gz(path: Path) -> bytes:
-    try:
-        with gzip.open(path, "rb") as f:
-            return f.read()
-    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
-        raise MnistError(f"truncated or corrupt gzip stream ({e})") from e
 
 
 def fetch(url: str, out, name: str, *, progress: bool, timeout: float) -> None:
@@ -378,16 +376,22 @@ def load_mnist(data_dir: str | os.PathLike | None = None, *, download: bool = Tr
     found, missing = find_idx_files(directory)
     if missing and (directory / NPZ_NAME).is_file():
         return mnist_from_npz(directory / NPZ_NAME, checksums)
+    arrays = {}
     if missing:
         ensure_downloadable(directory, missing, download=download, read_only_input=read_only_input)
         url = (base_url or os.environ.get("MNIST_URL") or DEFAULT_URL).rstrip("/") + "/"
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise MnistError(f"cannot create the MNIST directory {directory} ({e})") from e
         for name in missing:
             target = directory / f"{name}.gz"
-            download_file(url + target.name, target, name, checksums=checksums, progress=progress,
-                          retries=retries, timeout=timeout, backoff=backoff)
+            arrays[name] = download_file(url + target.name, target, name, checksums=checksums,
+                                         progress=progress, retries=retries, timeout=timeout, backoff=backoff)
             found[name] = target
-    arrays = {name: load_idx(path, checksums) for name, path in found.items()}
+    for name, path in found.items():
+        if name not in arrays:
+            arrays[name] = load_idx(path, checksums)
     return mnist_from_arrays(arrays, directory, describe=lambda name: str(found[name]))
 
 
