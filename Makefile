@@ -47,3 +47,12 @@ clean:  ## remove the venv, artifacts and benchmark results
 
 pi-check: $(VENV)/.installed  ## prove the runtime on emulated Raspberry Pi OS (arm64)
 	bash runtime/pi/pi_check.sh
+
+bench: $(VENV)/.installed  ## benchmark every exported model and format (MODEL=… for one)
+	$(PY) -m benchmarks run $(if $(filter command line,$(origin MODEL)),--models $(MODEL))
+
+bench-check: $(VENV)/.installed  ## regression gate: a quick run compared with benchmarks/baseline.json
+	$(PY) -m benchmarks check --quick
+
+runtime-wheel: $(VENV)/.installed  ## build the device package into dist/
+	$(PY) -m pip wheel --no-deps -w dist ./runtime

@@ -51,7 +51,7 @@ def main(argv=None) -> int:
 
     try:
         train(config)
-    except (MnistError, PermissionError, OSError) as error:
+    except (MnistError, ValueError, OSError) as error:
         print(f"python -m train: error: {error}", file=sys.stderr)
         return 1
     return 0
