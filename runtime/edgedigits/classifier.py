@@ -1,0 +1,368 @@
+"""Load an exported model and classify 28x28 digits with it.
+
+    clf = load("artifacts/edge/manifest.json")        # or a .tflite / .onnx file, or the directory
+    pred = clf.predict(image_28x28_uint8)              # Prediction(digits=7, probabilities=(10,), confidence=0.99)
+
+Images follow the model's contract: white ink on black, values uint8 0..255 or float 0..1.
+Quantized models get the scale and zero point of their own input/output tensors, read from the
+interpreter. Never imports TensorFlow or Keras.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from .backends import (BackendError, ModelLoadError, OnnxBackend, TFLiteBackend, TensorSpec,
+                       normalize_backend_name)
+from .formats import DEFAULT_FORMAT, FORMATS, ModelFormat
+from .modelcheck import ModelFormatError, check_model_bytes, sniff_kind
+
+IMAGE_SIDE = 28
+MANIFEST_NAME = "manifest.json"
+MAX_BATCH = 256  # larger batches are split: bounds interpreter memory
+
+
+class ModelError(Exception):
+    """The model is missing, corrupt, mismatched with its manifest, or unusable here."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """For one (28, 28) image: digits is an int, confidence a float, probabilities (10,).
+    For a batch of N: digits (N,) int64, confidence (N,) float32, probabilities (N, 10) float32."""
+
+    digits: int | np.ndarray
+    probabilities: np.ndarray
+    confidence: float | np.ndarray
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the model came from: the file, its format, and the manifest entry if any."""
+
+    path: Path
+    format: ModelFormat
+    manifest_path: Path | None
+    manifest: dict | None
+    sha256: str
+    size_bytes: int
+
+    @property
+    def format_entry(self) -> dict:
+        if not self.manifest:
+            return {}
+        return self.manifest.get("formats", {}).get(self.format.name, {}) or {}
+
+
+class Classifier:
+    def __init__(self, backend, source: ModelSource, labels: list[str]):
+        self.backend = backend
+        self.source = source
+        self.labels = labels
+        self.input: TensorSpec = backend.input
+        self.output: TensorSpec = backend.output
+        _check_contract(self.input, self.output, len(labels))
+        self._single_buffer = np.empty((1, IMAGE_SIDE, IMAGE_SIDE, 1), dtype=self.input.dtype)
+        self._u8_table = self._uint8_lookup_table()
+
+    @property
+    def format(self) -> str:
+        return self.source.format.name
+
+    @property
+    def interpreter_module(self) -> str:
+        return self.backend.module
+
+    # ------------------------------------------------------------ preprocess
+
+    def _quantize(self, images: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """float [0, 1] -> model input dtype, with the model's own scale and zero point."""
+        spec = self.input
+        if not spec.quantized:
+            np.copyto(out, images, casting="unsafe")
+            return out
+        info = np.iinfo(spec.dtype)
+        scaled = images * np.float32(1.0 / spec.scale)
+        scaled += np.float32(spec.zero_point)
+        np.rint(scaled, out=scaled)
+        np.clip(scaled, info.min, info.max, out=scaled)
+        np.copyto(out, scaled, casting="unsafe")
+        return out
+
+    def _uint8_lookup_table(self) -> np.ndarray:
+        """uint8 pixel -> model input value; built with the float path so both agree exactly."""
+        levels = (np.arange(256, dtype=np.float32) / np.float32(255.0))
+        return self._quantize(levels, np.empty(256, dtype=self.input.dtype))
+
+    def _to_model_input(self, images: np.ndarray, out: np.ndarray) -> np.ndarray:
+        if images.dtype == np.uint8:
+            np.take(self._u8_table, images, out=out)
+            return out
+        floats = images if images.dtype == np.float32 else images.astype(np.float32)
+        low, high = floats.min(), floats.max()
+        if not (low >= 0.0 and high <= 1.0):  # also false for NaN
+            raise ValueError(f"float images must have values in [0, 1]; found min {low:g}, max {high:g} "
+                             "(pass uint8 for 0..255 pixel values)")
+        return self._quantize(floats, out)
+
+    # ------------------------------------------------------------ predict
+
+    def predict(self, images) -> Prediction:
+        """Classify one (28, 28) digit or a batch (N, 28, 28) / (N, 28, 28, 1)."""
+        batch, single = _as_batch(images)
+        n = batch.shape[0]
+        if single:
+            model_input = self._to_model_input(batch, self._single_buffer)
+            raw = self.backend.run(model_input)
+        elif n == 0:
+            raw = np.empty((0, self.output.shape[-1]), dtype=self.output.dtype)
+        else:
+            raw = np.concatenate([self._run_chunk(batch[i:i + MAX_BATCH]) for i in range(0, n, MAX_BATCH)])
+        probabilities = self._dequantize(raw)
+        digits = probabilities.argmax(axis=1)
+        confidence = probabilities[np.arange(len(digits)), digits]
+        if single:
+            return Prediction(int(digits[0]), probabilities[0], float(confidence[0]))
+        return Prediction(digits, probabilities, confidence)
+
+    def _run_chunk(self, batch: np.ndarray) -> np.ndarray:
+        model_input = self._to_model_input(batch, np.empty(batch.shape, dtype=self.input.dtype))
+        return self.backend.run(model_input)
+
+    def _dequantize(self, raw: np.ndarray) -> np.ndarray:
+        spec = self.output
+        if not spec.quantized:
+            return raw if raw.dtype == np.float32 else raw.astype(np.float32)
+        values = raw.astype(np.float32)
+        values -= np.float32(spec.zero_point)
+        values *= np.float32(spec.scale)
+        return values
+
+    # ------------------------------------------------------------ description
+
+    def describe(self) -> dict:
+        """What `edgedigits info` prints: format, file, I/O contract, quantization, accuracy."""
+        entry = self.source.format_entry
+        validation = entry.get("validation") or {}
+        return {
+            "path": str(self.source.path),
+            "format": self.format,
+            "size_bytes": self.source.size_bytes,
+            "sha256": self.source.sha256,
+            "manifest": str(self.source.manifest_path) if self.source.manifest_path else None,
+            "interpreter": f"{self.backend.module} {self.backend.module_version}",
+            "input": self.input.to_dict(),
+            "output": self.output.to_dict(),
+            "labels": self.labels,
+            "accuracy": validation.get("accuracy"),
+        }
+
+
+def _check_contract(inp: TensorSpec, out: TensorSpec, n_labels: int) -> None:
+    expected = (IMAGE_SIDE, IMAGE_SIDE, 1)
+    if tuple(inp.shape[1:]) != expected:
+        raise ModelError(f"model input shape is {list(inp.shape)}; expected [N, 28, 28, 1]")
+    if len(out.shape) != 2 or out.shape[1] != n_labels:
+        raise ModelError(f"model output shape is {list(out.shape)}; expected [N, {n_labels}]")
+
+
+def _as_batch(images) -> tuple[np.ndarray, bool]:
+    """(N, 28, 28, 1) view of the input and whether it was a single image. Raises ValueError."""
+    if not isinstance(images, np.ndarray):
+        images = np.asarray(images)
+    if images.dtype != np.uint8 and images.dtype.kind != "f":
+        raise ValueError(f"images must be uint8 (0..255) or float (0..1); found dtype {images.dtype}")
+    shape = images.shape
+    if shape == (IMAGE_SIDE, IMAGE_SIDE):
+        return images.reshape(1, IMAGE_SIDE, IMAGE_SIDE, 1), True
+    if len(shape) == 3 and shape[1:] == (IMAGE_SIDE, IMAGE_SIDE):
+        return images.reshape(shape[0], IMAGE_SIDE, IMAGE_SIDE, 1), False
+    if len(shape) == 4 and shape[1:] == (IMAGE_SIDE, IMAGE_SIDE, 1):
+        return images, False
+    raise ValueError(f"images must have shape (28, 28), (N, 28, 28) or (N, 28, 28, 1); found {shape}")
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load(path, *, backend: str | None = None, threads: int | None = None, format: str | None = None) -> Classifier:
+    """Load a model file, a manifest.json, or a directory holding manifest.json.
+
+    backend: None/'auto', 'litert' (ai_edge_litert, then tflite_runtime), 'ai_edge_litert',
+    'tflite_runtime' or 'onnxruntime'. format: which manifest entry (default tflite-int8, or
+    onnx-int8 when backend is onnxruntime). Raises ModelError for every model problem.
+    """
+    try:
+        backend_name = normalize_backend_name(backend)
+    except ValueError as error:
+        raise ModelError(str(error)) from None
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ModelError(f"threads must be a positive integer; found {threads!r}")
+    source, data = resolve_model(path, format=format, backend=backend_name)
+    labels = [str(label) for label in (source.manifest or {}).get("labels", [str(d) for d in range(10)])]
+    try:
+        if source.format.backend == "onnxruntime":
+            if backend_name not in ("auto", "onnxruntime"):
+                raise ModelError(f"{source.path.name} is {source.format.name}; it runs on onnxruntime, "
+                                 f"not {backend_name}")
+            runner = OnnxBackend(data, threads=threads, io_quantization=_onnx_io_quantization(source))
+        else:
+            if backend_name == "onnxruntime":
+                raise ModelError(f"{source.path.name} is {source.format.name}; it runs on a TFLite "
+                                 "interpreter, not onnxruntime")
+            runner = TFLiteBackend(data, module=backend_name, threads=threads)
+            if not _named_format(source.path):
+                source = _format_matching_input(source, runner.input)
+        return Classifier(runner, source, labels)
+    except (ModelLoadError, BackendError) as error:
+        raise ModelError(f"{source.path}: {error}") from None
+
+
+def resolve_model(path, *, format: str | None = None, backend: str = "auto") -> tuple[ModelSource, bytes]:
+    """Find the model file (via the manifest when given one), read it and check it."""
+    if path is None or str(path) == "":
+        raise ModelError("no model given")
+    path = Path(path)
+    if path.is_dir():
+        if not (path / MANIFEST_NAME).is_file():
+            raise ModelError(f"{path}: directory has no {MANIFEST_NAME} (run `make export`, or pass a model file)")
+        path = path / MANIFEST_NAME
+    if not path.exists():
+        raise ModelError(f"{path}: model not found (run `make export`, or pass --model PATH)")
+    if path.name.endswith(".json"):
+        manifest = read_manifest(path)
+        fmt = _format_from_manifest(manifest, path, format, backend)
+        entry = manifest["formats"][fmt.name]
+        model_path = path.parent / str(entry.get("file", fmt.filename(manifest.get("model", "model"))))
+        if not model_path.is_file():
+            raise ModelError(f"{model_path}: listed in {path} for {fmt.name} but not found")
+        return _read_model(model_path, fmt, path, manifest)
+    data = _read_bytes(path)
+    fmt = _format_from_file(path, data, format)
+    manifest_path, manifest = _sibling_manifest(path)
+    return _finish(path, fmt, manifest_path, manifest, data)
+
+
+def read_manifest(path: Path) -> dict:
+    try:
+        manifest = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"{path}: cannot read manifest ({error})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("formats"), dict):
+        raise ModelError(f"{path}: not an edgedigits manifest (no \"formats\" object)")
+    return manifest
+
+
+def _format_from_manifest(manifest: dict, path: Path, requested: str | None, backend: str) -> ModelFormat:
+    if requested is None:
+        requested = "onnx-int8" if backend == "onnxruntime" else DEFAULT_FORMAT
+    if requested not in FORMATS:
+        raise ModelError(f"unknown format {requested!r}; expected one of: {', '.join(FORMATS)}")
+    if requested not in manifest["formats"]:
+        available = ", ".join(manifest["formats"]) or "none"
+        raise ModelError(f"{path}: has no {requested} model (available: {available})")
+    return FORMATS[requested]
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ModelError(f"{path}: cannot read model ({error.strerror or error})") from None
+
+
+def _read_model(path: Path, fmt: ModelFormat, manifest_path: Path | None, manifest: dict | None):
+    data = _read_bytes(path)
+    kind = sniff_kind(data)
+    expected_kind = "tflite" if fmt.backend == "litert" else "onnx"
+    if kind is not None and kind != expected_kind:
+        raise ModelError(f"{path}: content is a {kind} model but {fmt.name} expects {expected_kind}")
+    return _finish(path, fmt, manifest_path, manifest, data)
+
+
+def _finish(path: Path, fmt: ModelFormat, manifest_path, manifest, data: bytes):
+    digest = hashlib.sha256(data).hexdigest()
+    entry = (manifest or {}).get("formats", {}).get(fmt.name) or {}
+    expected = entry.get("sha256")
+    if expected and expected != digest:
+        raise ModelError(f"{path}: sha256 {digest[:12]}… does not match the manifest {manifest_path} "
+                         f"({str(expected)[:12]}…): the file was changed or corrupted; re-run `make export`")
+    try:
+        check_model_bytes(data, "tflite" if fmt.backend == "litert" else "onnx")
+    except ModelFormatError as error:
+        raise ModelError(f"{path}: {error}") from None
+    source = ModelSource(path=path, format=fmt, manifest_path=manifest_path if manifest else None,
+                         manifest=manifest, sha256=digest, size_bytes=len(data))
+    return source, data
+
+
+def _format_from_file(path: Path, data: bytes, requested: str | None) -> ModelFormat:
+    """By suffix when it names a format, else by content (int8 vs float decided by the file name)."""
+    kind = sniff_kind(data)
+    by_suffix = _named_format(path)
+    if by_suffix is not None:
+        expected = "tflite" if by_suffix.backend == "litert" else "onnx"
+        if kind is not None and kind != expected:
+            raise ModelError(f"{path}: named like {by_suffix.name} but the content is a {kind} model")
+        fmt = by_suffix
+    elif kind is None:
+        raise ModelError(f"{path}: not a TFLite or ONNX model (unrecognised content, "
+                         f"{len(data)} bytes)" if data else f"{path}: empty file, not a model")
+    else:
+        fmt = _guess_format(kind, data)
+    if requested is not None and requested != fmt.name:
+        raise ModelError(f"{path}: is {fmt.name}, but format {requested} was asked for")
+    return fmt
+
+
+def _named_format(path: Path) -> ModelFormat | None:
+    matches = [f for f in FORMATS.values() if path.name.endswith(f.suffix)]
+    return max(matches, key=lambda f: len(f.suffix)) if matches else None
+
+
+def _guess_format(kind: str, data: bytes) -> ModelFormat:
+    """A model file with an unconventional name. For TFLite the float/int8 choice is corrected
+    from the interpreter's input dtype once loaded (see load)."""
+    if kind == "tflite":
+        return FORMATS["tflite-f32"]
+    return FORMATS["onnx-int8" if b"QuantizeLinear" in data else "onnx-f32"]
+
+
+def _format_matching_input(source: ModelSource, input_spec: TensorSpec) -> ModelSource:
+    if source.format.backend != "litert" or source.manifest:
+        return source
+    name = "tflite-int8" if input_spec.quantized else "tflite-f32"
+    return replace(source, format=FORMATS[name]) if name != source.format.name else source
+
+
+def _sibling_manifest(path: Path) -> tuple[Path | None, dict | None]:
+    """The manifest.json next to a model file, if it lists this file (then its hash is checked)."""
+    candidate = path.parent / MANIFEST_NAME
+    if not candidate.is_file():
+        return None, None
+    try:
+        manifest = read_manifest(candidate)
+    except ModelError:
+        return None, None
+    for name, entry in manifest["formats"].items():
+        if isinstance(entry, dict) and entry.get("file") == path.name and name in FORMATS:
+            return candidate, manifest
+    return None, None
+
+
+def _onnx_io_quantization(source: ModelSource) -> dict | None:
+    entry = source.format_entry
+    if not entry:
+        return None
+    inputs, outputs = entry.get("inputs") or [{}], entry.get("outputs") or [{}]
+    return {"input": inputs[0], "output": outputs[0]}
+
+
+def default_model_path() -> str:
+    return os.environ.get("EDGEDIGITS_MODEL") or str(Path("artifacts") / "edge" / MANIFEST_NAME)
