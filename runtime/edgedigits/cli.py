@@ -1,0 +1,354 @@
+"""`edgedigits` command line: predict, read, camera, info.
+
+Exit codes: 0 ok, 1 internal error, 2 usage, 3 model error, 4 input error (bad image or video,
+also when only some of several images failed), 5 camera error, 6 missing optional dependency,
+130 interrupted. Errors are one line on stderr; EDGEDIGITS_DEBUG=1 adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .backends import BACKEND_CHOICES
+from .formats import FORMATS
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_MODEL, EXIT_INPUT, EXIT_CAMERA, EXIT_DEPENDENCY = 0, 1, 2, 3, 4, 5, 6
+EXIT_INTERRUPTED = 130
+PROG = "edgedigits"
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+
+
+def _round(value: float) -> float:
+    return round(float(value), 6)
+
+
+# ---------------------------------------------------------------- model
+
+
+def _load_classifier(args):
+    from .classifier import ModelError, default_model_path, load
+
+    path = args.model or default_model_path()
+    try:
+        return load(path, backend=args.backend, threads=args.threads, format=args.format)
+    except ModelError as error:
+        raise CliError(str(error), EXIT_MODEL) from None
+
+
+def _make_reader(classifier):
+    try:
+        from .reader import FrameReader, draw_annotations
+        return FrameReader(classifier), draw_annotations
+    except ImportError as error:  # the reader raises an ImportError subclass when OpenCV is missing
+        raise CliError(f"reading frames needs OpenCV: install edgedigits-runtime[camera] ({error})",
+                       EXIT_DEPENDENCY) from None
+
+
+def _read_image(path: str):
+    from .imageio import ImageError, read_image
+
+    try:
+        return read_image(path)
+    except ImageError as error:
+        raise CliError(str(error), EXIT_INPUT) from None
+    except MemoryError:
+        raise CliError(f"{path}: image too large to load into memory", EXIT_INPUT) from None
+
+
+# ---------------------------------------------------------------- predict
+
+
+def cmd_predict(args) -> int:
+    from .preprocess import prepare_crop
+
+    classifier = _load_classifier(args)
+    failures = 0
+    for path in args.images:
+        try:
+            image = _read_image(path)
+            try:
+                digit_input = prepare_crop(image)
+            except (ValueError, TypeError) as error:
+                raise CliError(f"{path}: {error}", EXIT_INPUT) from None
+            prediction = classifier.predict(digit_input)
+        except CliError as error:
+            failures += 1
+            _error(str(error))
+            if args.json:
+                print(json.dumps({"path": path, "error": str(error)}), flush=True)
+            continue
+        if args.json:
+            print(json.dumps({"path": path, "digit": prediction.digits,
+                              "confidence": _round(prediction.confidence),
+                              "probabilities": [_round(p) for p in prediction.probabilities]}), flush=True)
+        else:
+            print(f"{path}: {prediction.digits}  (confidence {prediction.confidence:.3f})", flush=True)
+    return EXIT_INPUT if failures else EXIT_OK
+
+
+# ---------------------------------------------------------------- read
+
+
+def annotation_paths(target: str, images: list[str]) -> list[Path]:
+    """Where --annotate writes each image's drawing.
+
+    One image: exactly `target`. Several: into `target` if it is a directory (or ends with '/'),
+    as <stem>-annotated.png; else next to it as <target stem>-<image stem><target suffix>.
+    Duplicate image stems get -2, -3, ... so nothing is overwritten.
+    """
+    target_path = Path(target)
+    if len(images) == 1 and not (target.endswith(("/", os.sep)) or target_path.is_dir()):
+        return [target_path]
+    as_directory = target.endswith(("/", os.sep)) or target_path.is_dir()
+    seen: dict[str, int] = {}
+    paths = []
+    for image in images:
+        stem = Path(image).stem
+        seen[stem] = seen.get(stem, 0) + 1
+        unique = stem if seen[stem] == 1 else f"{stem}-{seen[stem]}"
+        if as_directory:
+            paths.append(target_path / f"{unique}-annotated.png")
+        else:
+            suffix = target_path.suffix or ".png"
+            paths.append(target_path.with_name(f"{target_path.stem}-{unique}{suffix}"))
+    return paths
+
+
+def cmd_read(args) -> int:
+    classifier = _load_classifier(args)
+    reader, draw = _make_reader(classifier)
+    outputs = annotation_paths(args.annotate, args.images) if args.annotate else [None] * len(args.images)
+    failures = 0
+    for path, annotated_path in zip(args.images, outputs):
+        try:
+            frame = _read_image(path)
+            started = time.perf_counter()
+            try:
+                result = reader.read(frame)
+            except (ValueError, TypeError) as error:
+                raise CliError(f"{path}: {error}", EXIT_INPUT) from None
+            ms = (time.perf_counter() - started) * 1000.0
+            record = {"path": path, **result.to_dict(), "ms": round(ms, 2)}
+            if annotated_path is not None:
+                _write_annotation(annotated_path, draw(frame, result))
+        except CliError as error:
+            failures += 1
+            _error(str(error))
+            if args.json:
+                print(json.dumps({"path": path, "error": str(error)}), flush=True)
+            continue
+        if args.json:
+            print(json.dumps(record), flush=True)
+        else:
+            texts = [line["text"] for line in record["lines"]]
+            print(f"{path}: {' | '.join(texts) if texts else '(no digits)'}  ({ms:.1f} ms)", flush=True)
+    return EXIT_INPUT if failures else EXIT_OK
+
+
+def _write_annotation(path: Path, image) -> None:
+    from .imageio import ImageError, write_image
+
+    try:
+        write_image(path, image)
+    except (ImageError, OSError) as error:
+        raise CliError(f"{path}: cannot write annotated image ({error})", EXIT_INPUT) from None
+
+
+# ---------------------------------------------------------------- camera
+
+
+def cmd_camera(args) -> int:
+    from .camera import CameraError, DependencyError, VideoError, open_source, run_loop
+
+    classifier = _load_classifier(args)
+    reader, draw = _make_reader(classifier)
+    try:
+        with open_source(device=args.device, video=args.video) as source:
+            print(f"{PROG}: reading {source.name} with {classifier.format} "
+                  f"({classifier.interpreter_module}); Ctrl-C to stop", file=sys.stderr, flush=True)
+            stats = run_loop(reader, source, max_frames=args.max_frames, save_dir=args.save_dir,
+                             show=not args.no_display, as_json=args.json, annotate=draw)
+    except VideoError as error:
+        raise CliError(str(error), EXIT_INPUT) from None
+    except CameraError as error:
+        raise CliError(str(error), EXIT_CAMERA) from None
+    except DependencyError as error:
+        raise CliError(str(error), EXIT_DEPENDENCY) from None
+    print(f"{PROG}: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.1f} fps), "
+          f"stopped by {stats.stopped_by}", file=sys.stderr, flush=True)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- info
+
+
+def cmd_info(args) -> int:
+    from .metadata import EmbeddedMetadataError, read_embedded_metadata
+
+    if args.model_path:
+        args.model = args.model_path
+    classifier = _load_classifier(args)
+    info = classifier.describe()
+    try:
+        embedded = read_embedded_metadata(classifier.source.path)
+    except EmbeddedMetadataError as error:
+        embedded = None
+        _error(f"warning: {error}")
+    info["embedded_metadata"] = embedded
+    if info["accuracy"] is None and embedded:
+        info["accuracy"] = (embedded.get("validation") or {}).get("accuracy")
+        info["accuracy_source"] = "embedded metadata" if info["accuracy"] is not None else None
+    else:
+        info["accuracy_source"] = "manifest" if info["accuracy"] is not None else None
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return EXIT_OK
+    for key in ("path", "format", "size_bytes", "sha256", "manifest", "interpreter"):
+        print(f"{key:12s} {info[key]}")
+    for key in ("input", "output"):
+        spec = info[key]
+        quant = (f"scale {spec['scale']:.8g}, zero_point {spec['zero_point']}" if spec["scale"] is not None
+                 else "not quantized")
+        print(f"{key:12s} {spec['name']} {spec['dtype']} {spec['shape']} ({quant})")
+    accuracy = info["accuracy"]
+    print(f"{'accuracy':12s} "
+          + (f"{accuracy:.4f} (MNIST test, from the {info['accuracy_source']})" if accuracy is not None
+             else "unknown (no manifest or embedded metadata)"))
+    print(f"{'labels':12s} {' '.join(info['labels'])}")
+    print(f"{'metadata':12s} {'embedded (key edgedigits)' if embedded else 'none embedded'}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _add_model_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
+    """The same options on the main parser and on every subcommand (subcommand value wins)."""
+
+    def default(value):
+        return value if top_level else argparse.SUPPRESS
+
+    group = parser.add_argument_group("model options")
+    group.add_argument("--model", metavar="PATH", default=default(None),
+                       help="model file, manifest.json or its directory "
+                            "(default: $EDGEDIGITS_MODEL, else artifacts/edge/manifest.json)")
+    group.add_argument("--format", choices=list(FORMATS), default=default(None),
+                       help="which model of a manifest to use (default: tflite-int8; onnx-int8 with "
+                            "--backend onnxruntime)")
+    group.add_argument("--backend", choices=[c for c in BACKEND_CHOICES], default=default("auto"),
+                       help="interpreter: auto/litert try ai_edge_litert then tflite_runtime "
+                            "(or $EDGEDIGITS_TFLITE) (default: %(default)s)")
+    group.add_argument("--threads", type=_positive_int, default=default(1),
+                       help="interpreter threads (default: %(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Classify handwritten digits and read digits in camera frames with an exported "
+                    "edgedigits model (TFLite or ONNX; no TensorFlow needed).",
+        epilog="exit codes: 0 ok, 2 usage, 3 model error, 4 input error, 5 camera error, "
+               "6 missing optional dependency")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_model_options(parser, top_level=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text,
+                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        _add_model_options(sub, top_level=False)
+        return sub
+
+    predict = command("predict", "classify single-digit images (any size, dark-on-light or light-on-dark)")
+    predict.add_argument("images", nargs="+", metavar="IMAGE",
+                         help="PNG/PGM/PPM/.npy (JPEG/BMP/... with OpenCV installed)")
+    predict.add_argument("--json", action="store_true", help="print one JSON object per image")
+    predict.set_defaults(handler=cmd_predict)
+
+    read = command("read", "read the digits in photos/frames (lines of digits with boxes)")
+    read.add_argument("images", nargs="+", metavar="IMAGE", help="frame images")
+    read.add_argument("--json", action="store_true", help="print JSON Lines, one object per image")
+    read.add_argument("--annotate", metavar="OUT",
+                      help="write the frame with boxes and digits: to OUT for one image; for several, "
+                           "OUT-<image stem>.png, or DIR/<image stem>-annotated.png when OUT is a "
+                           "directory or ends with '/'")
+    read.set_defaults(handler=cmd_read)
+
+    camera = command("camera", "live loop: read digits from a webcam, the Pi camera or a video file")
+    source = camera.add_mutually_exclusive_group()
+    source.add_argument("--device", type=_non_negative_int, metavar="N",
+                        help="webcam index (default: the Pi camera when picamera2 is importable, else 0)")
+    source.add_argument("--video", metavar="FILE", help="read frames from a video file instead")
+    camera.add_argument("--save-dir", metavar="DIR", help="save every annotated frame as PNG here")
+    camera.add_argument("--max-frames", type=_positive_int, metavar="N", help="stop after N frames")
+    camera.add_argument("--json", action="store_true", help="print JSON Lines, one object per frame")
+    camera.add_argument("--no-display", action="store_true",
+                        help="never open a window (by default one opens when a display is available)")
+    camera.set_defaults(handler=cmd_camera)
+
+    info = command("info", "describe a model: format, size, input contract, quantization, accuracy")
+    info.add_argument("model_path", nargs="?", metavar="MODEL",
+                      help="model file, manifest.json or directory (default: --model or the default model)")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(handler=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except CliError as error:
+        _error(str(error))
+        return error.code
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        sys.stderr.close()  # e.g. `edgedigits read ... | head`: not an error worth a message
+        return EXIT_OK
+    except Exception as error:  # noqa: BLE001 - the CLI promises one line, never a traceback
+        if os.environ.get("EDGEDIGITS_DEBUG"):
+            raise
+        _error(f"internal error: {type(error).__name__}: {error} (set EDGEDIGITS_DEBUG=1 for the traceback)")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
