@@ -80,7 +80,7 @@ def tflite_module_candidates(requested: str = "auto") -> tuple[str, ...]:
     if requested in ("auto", "litert"):
         forced = os.environ.get(TFLITE_ENV, "").strip()
         if forced:
-            forced = normalize_backend_name(forced)
+            forced = forced.lower().replace("-", "_")
             if forced not in TFLITE_MODULES:
                 raise BackendError(f"{TFLITE_ENV}={forced!r}: expected one of {', '.join(TFLITE_MODULES)}")
             return (forced,)

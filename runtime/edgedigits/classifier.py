@@ -107,7 +107,7 @@ class Classifier:
         floats = images if images.dtype == np.float32 else images.astype(np.float32)
         low, high = floats.min(), floats.max()
         if not (low >= 0.0 and high <= 1.0):  # also false for NaN
-            raise ValueError(f"float images must have values in [0, 1]; found min {low:g}, max {high:g} "
+            raise ValueError(f"expected float images with values in [0, 1]; found min {low:g}, max {high:g} "
                              "(pass uint8 for 0..255 pixel values)")
         return self._quantize(floats, out)
 
@@ -117,13 +117,15 @@ class Classifier:
         """Classify one (28, 28) digit or a batch (N, 28, 28) / (N, 28, 28, 1)."""
         batch, single = _as_batch(images)
         n = batch.shape[0]
-        if single:
-            model_input = self._to_model_input(batch, self._single_buffer)
-            raw = self.backend.run(model_input)
-        elif n == 0:
-            raw = np.empty((0, self.output.shape[-1]), dtype=self.output.dtype)
-        else:
-            raw = np.concatenate([self._run_chunk(batch[i:i + MAX_BATCH]) for i in range(0, n, MAX_BATCH)])
+        try:
+            if single:
+                raw = self.backend.run(self._to_model_input(batch, self._single_buffer))
+            elif n == 0:
+                raw = np.empty((0, self.output.shape[-1]), dtype=self.output.dtype)
+            else:
+                raw = np.concatenate([self._run_chunk(batch[i:i + MAX_BATCH]) for i in range(0, n, MAX_BATCH)])
+        except RuntimeError as error:  # the interpreter failed while running (a broken model)
+            raise ModelError(f"{self.source.path}: the model failed to run ({error})") from None
         probabilities = self._dequantize(raw)
         digits = probabilities.argmax(axis=1)
         confidence = probabilities[np.arange(len(digits)), digits]
@@ -177,7 +179,7 @@ def _as_batch(images) -> tuple[np.ndarray, bool]:
     if not isinstance(images, np.ndarray):
         images = np.asarray(images)
     if images.dtype != np.uint8 and images.dtype.kind != "f":
-        raise ValueError(f"images must be uint8 (0..255) or float (0..1); found dtype {images.dtype}")
+        raise ValueError(f"expected uint8 (0..255) or float (0..1) images; found dtype {images.dtype}")
     shape = images.shape
     if shape == (IMAGE_SIDE, IMAGE_SIDE):
         return images.reshape(1, IMAGE_SIDE, IMAGE_SIDE, 1), True
@@ -185,7 +187,7 @@ def _as_batch(images) -> tuple[np.ndarray, bool]:
         return images.reshape(shape[0], IMAGE_SIDE, IMAGE_SIDE, 1), False
     if len(shape) == 4 and shape[1:] == (IMAGE_SIDE, IMAGE_SIDE, 1):
         return images, False
-    raise ValueError(f"images must have shape (28, 28), (N, 28, 28) or (N, 28, 28, 1); found {shape}")
+    raise ValueError(f"expected images of shape (28, 28), (N, 28, 28) or (N, 28, 28, 1); found {shape}")
 
 
 # ---------------------------------------------------------------- loading
@@ -222,6 +224,11 @@ def load(path, *, backend: str | None = None, threads: int | None = None, format
         return Classifier(runner, source, labels)
     except (ModelLoadError, BackendError) as error:
         raise ModelError(f"{source.path}: {error}") from None
+    except ModelError:
+        raise
+    except Exception as error:  # noqa: BLE001 - whatever the interpreter trips over is a model problem
+        raise ModelError(f"{source.path}: the interpreter cannot use this model "
+                         f"({type(error).__name__}: {error})") from None
 
 
 def resolve_model(path, *, format: str | None = None, backend: str = "auto") -> tuple[ModelSource, bytes]:

@@ -1,0 +1,453 @@
+"""The runtime classifier and image I/O: loading, format detection, validation, predict contract.
+
+Models: small real exports (tests/runtime_fixtures.py), built once in a subprocess and cached.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgedigits import imageio
+from edgedigits.classifier import ModelError, Prediction, load
+from runtime_fixtures import ensure_models, load_mnist_slice
+
+ALL_FORMATS = ("tflite-int8", "tflite-f32", "onnx-f32", "onnx-int8")
+
+
+@pytest.fixture(scope="session")
+def models() -> Path:
+    return ensure_models()
+
+
+@pytest.fixture(scope="session")
+def digits():
+    return load_mnist_slice("t10k", 2000)
+
+
+@pytest.fixture(scope="session")
+def classifiers(models):
+    return {name: load(models, format=name, threads=1) for name in ALL_FORMATS}
+
+
+def copy_models(models: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "models"
+    shutil.copytree(models, target)
+    return target
+
+
+# ---------------------------------------------------------------- loading and format detection
+
+
+def test_manifest_directory_defaults_to_int8_tflite(models):
+    clf = load(models)
+    assert clf.format == "tflite-int8"
+    assert clf.interpreter_module == "ai_edge_litert"
+    assert clf.source.path.name == "tiny.int8.tflite"
+    assert load(models / "manifest.json").format == "tflite-int8"
+    assert load(models, backend="onnxruntime").format == "onnx-int8"
+
+
+@pytest.mark.parametrize("name", ALL_FORMATS)
+def test_format_from_manifest_and_from_file_name(models, name):
+    from edgedigits.formats import FORMATS
+
+    assert load(models, format=name).format == name
+    assert load(models / f"tiny{FORMATS[name].suffix}").format == name
+
+
+@pytest.mark.parametrize("name,expected", [("tiny.int8.tflite", "tflite-int8"), ("tiny.f32.tflite", "tflite-f32"),
+                                           ("tiny.f32.onnx", "onnx-f32"), ("tiny.int8.onnx", "onnx-int8")])
+def test_format_detected_from_content_when_name_says_nothing(models, tmp_path, name, expected):
+    odd = tmp_path / "model.bin"
+    shutil.copy(models / name, odd)
+    assert load(odd).format == expected
+
+
+def test_content_contradicting_the_name_is_rejected(models, tmp_path):
+    fake = tmp_path / "model.f32.onnx"
+    shutil.copy(models / "tiny.f32.tflite", fake)
+    with pytest.raises(ModelError, match="content is a tflite model"):
+        load(fake)
+
+
+def test_unknown_content_and_missing_files(tmp_path):
+    junk = tmp_path / "model.bin"
+    junk.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(ModelError, match="not a TFLite or ONNX model"):
+        load(junk)
+    with pytest.raises(ModelError, match="not found"):
+        load(tmp_path / "nope.int8.tflite")
+    with pytest.raises(ModelError, match="no manifest.json"):
+        load(tmp_path)
+
+
+def test_manifest_without_the_requested_format(models, tmp_path):
+    target = copy_models(models, tmp_path)
+    manifest = json.loads((target / "manifest.json").read_text())
+    del manifest["formats"]["tflite-int8"]
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match=r"has no tflite-int8 model \(available: tflite-f32"):
+        load(target)
+    (target / "manifest.json").write_text("{not json")
+    with pytest.raises(ModelError, match="cannot read manifest"):
+        load(target)
+
+
+def test_sha256_mismatch_with_manifest_is_a_model_error(models, tmp_path):
+    target = copy_models(models, tmp_path)
+    path = target / "tiny.int8.tflite"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit in the middle: a valid-looking but different model
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="sha256 .* does not match the manifest"):
+        load(target)
+    with pytest.raises(ModelError, match="does not match the manifest"):  # file given directly: sibling manifest
+        load(path)
+
+
+@pytest.mark.parametrize("name", ["tiny.int8.tflite", "tiny.f32.onnx"])
+@pytest.mark.parametrize("cut", [0, 7, 100, 0.5, -1])
+def test_truncated_model_is_a_model_error_in_process(models, tmp_path, name, cut):
+    data = (models / name).read_bytes()
+    keep = int(len(data) * cut) if isinstance(cut, float) else (len(data) + cut if cut < 0 else cut)
+    path = tmp_path / name
+    path.write_bytes(data[:keep])
+    with pytest.raises(ModelError) as error:
+        load(path)
+    assert str(path) in str(error.value)
+
+
+def test_corrupt_header_is_a_model_error(models, tmp_path):
+    data = bytearray((models / "tiny.int8.tflite").read_bytes())
+    data[0:4] = (len(data) + 1000).to_bytes(4, "little")  # root table offset beyond the end
+    path = tmp_path / "tiny.int8.tflite"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="outside the file"):
+        load(path)
+
+
+FUZZ_SCRIPT = textwrap.dedent("""
+    import sys, numpy as np
+    from pathlib import Path
+    from edgedigits.classifier import ModelError, load
+    source, work, seed, count = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    original = source.read_bytes()
+    rng = np.random.default_rng(seed)
+    outcomes = {"loaded": 0, "model_error": 0}
+    for i in range(count):
+        data = bytearray(original)
+        if i % 3 == 0:
+            data = data[:rng.integers(0, len(data))]
+        elif i % 3 == 1:
+            for _ in range(rng.integers(1, 9)):
+                data[rng.integers(0, len(data))] = rng.integers(0, 256)
+        else:
+            at = rng.integers(0, len(data) - 4)
+            data[at:at + 4] = int(rng.integers(0, 2**32)).to_bytes(4, "little")
+        work.write_bytes(bytes(data))
+        try:
+            clf = load(work)
+            clf.predict(np.zeros((28, 28), np.uint8))
+            clf.predict(np.zeros((3, 28, 28), np.uint8))
+            outcomes["loaded"] += 1
+        except ModelError:
+            outcomes["model_error"] += 1
+    print(outcomes)
+""")
+
+
+@pytest.mark.parametrize("name", ["tiny.int8.tflite", "tiny.int8.onnx"])
+def test_randomly_corrupted_models_never_crash_the_process(models, tmp_path, name):
+    """Truncations, byte flips and overwritten offsets: each loads and runs, or raises ModelError.
+    Run in a subprocess so a segfault would show up as a failed exit code, not kill pytest."""
+    proc = subprocess.run([sys.executable, "-c", FUZZ_SCRIPT, str(models / name), str(tmp_path / name), "1", "120"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr[-2000:]}"
+    outcomes = eval(proc.stdout.strip().splitlines()[-1])  # noqa: S307 - our own dict literal
+    assert outcomes["loaded"] + outcomes["model_error"] == 120
+    assert outcomes["model_error"] > 30  # most corruptions must be caught, not silently loaded
+
+
+def test_bad_options_are_model_errors(models):
+    with pytest.raises(ModelError, match="threads must be a positive integer"):
+        load(models, threads=0)
+    with pytest.raises(ModelError, match="unknown backend"):
+        load(models, backend="tensorflow")
+    with pytest.raises(ModelError, match="unknown format"):
+        load(models, format="tflite-int4")
+    with pytest.raises(ModelError, match="runs on a TFLite interpreter, not onnxruntime"):
+        load(models / "tiny.int8.tflite", backend="onnxruntime")
+    with pytest.raises(ModelError, match="runs on onnxruntime"):
+        load(models / "tiny.int8.onnx", backend="ai_edge_litert")
+
+
+def test_forced_tflite_module_is_used_or_explained(models, monkeypatch):
+    monkeypatch.setenv("EDGEDIGITS_TFLITE", "ai_edge_litert")
+    assert load(models).interpreter_module == "ai_edge_litert"
+    try:
+        import tflite_runtime.interpreter  # noqa: F401
+        have_tflite_runtime = True
+    except Exception:  # noqa: BLE001
+        have_tflite_runtime = False
+    monkeypatch.setenv("EDGEDIGITS_TFLITE", "tflite_runtime")
+    if have_tflite_runtime:
+        try:
+            assert load(models).interpreter_module == "tflite_runtime"
+        except ModelError as error:  # importable but unusable here (e.g. built for numpy 1.x)
+            assert "tflite_runtime could not create an interpreter" in str(error)
+    else:
+        with pytest.raises(ModelError, match="tflite_runtime is not importable"):
+            load(models)
+    monkeypatch.setenv("EDGEDIGITS_TFLITE", "tensorflow")
+    with pytest.raises(ModelError, match="EDGEDIGITS_TFLITE"):
+        load(models)
+
+
+# ---------------------------------------------------------------- predict contract
+
+
+@pytest.mark.parametrize("name", ALL_FORMATS)
+def test_predict_shapes_and_types(classifiers, digits, name):
+    clf = classifiers[name]
+    images = digits[0][:5]
+    single = clf.predict(images[0])
+    assert isinstance(single, Prediction)
+    assert isinstance(single.digits, int) and isinstance(single.confidence, float)
+    assert single.probabilities.shape == (10,) and single.probabilities.dtype == np.float32
+    assert single.confidence == pytest.approx(float(single.probabilities.max()))
+    batch = clf.predict(images)
+    assert batch.digits.shape == (5,) and batch.probabilities.shape == (5, 10) and batch.confidence.shape == (5,)
+    with_channel = clf.predict(images[..., None])
+    np.testing.assert_array_equal(with_channel.probabilities, batch.probabilities)
+    assert clf.predict(np.zeros((0, 28, 28), np.uint8)).probabilities.shape == (0, 10)
+    assert abs(float(batch.probabilities.sum(axis=1).mean()) - 1.0) < 0.05
+
+
+@pytest.mark.parametrize("name", ALL_FORMATS)
+def test_uint8_and_float_inputs_give_identical_results(classifiers, digits, name):
+    clf = classifiers[name]
+    images = digits[0][:64]
+    as_uint8 = clf.predict(images)
+    as_float32 = clf.predict(images.astype(np.float32) / np.float32(255.0))
+    as_float64 = clf.predict(images / 255.0)
+    np.testing.assert_array_equal(as_uint8.probabilities, as_float32.probabilities)
+    np.testing.assert_array_equal(as_uint8.digits, as_float64.digits)
+    np.testing.assert_allclose(as_uint8.probabilities, as_float64.probabilities, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ALL_FORMATS)
+def test_batches_equal_single_predictions(classifiers, digits, name):
+    clf = classifiers[name]
+    images = digits[0][:300]  # > MAX_BATCH: also crosses a chunk boundary
+    batch = clf.predict(images)
+    singles = np.stack([clf.predict(image).probabilities for image in images[:40]])
+    np.testing.assert_allclose(batch.probabilities[:40], singles, atol=1e-6)
+    for size in (1, 3, 7, 3):  # cached interpreters per batch size, reused
+        np.testing.assert_allclose(clf.predict(images[:size]).probabilities, batch.probabilities[:size], atol=1e-6)
+
+
+@pytest.mark.parametrize("bad,match", [
+    (np.zeros((28, 27), np.uint8), r"expected .*\(28, 28\).*found \(28, 27\)"),
+    (np.zeros((2, 28, 28, 3), np.uint8), r"found \(2, 28, 28, 3\)"),
+    (np.zeros((784,), np.uint8), r"found \(784,\)"),
+    (np.zeros((28, 28), np.int32), "expected uint8 .* or float .*found dtype int32"),
+    (np.zeros((28, 28), bool), "found dtype bool"),
+    (np.full((28, 28), 255.0, np.float32), r"values in \[0, 1\].*max 255"),
+    (np.full((28, 28), np.nan, np.float32), r"values in \[0, 1\]"),
+    ("not an image", "found dtype <U"),
+])
+def test_wrong_input_is_a_value_error_saying_what_was_expected(classifiers, bad, match):
+    with pytest.raises(ValueError, match=match):
+        classifiers["tflite-int8"].predict(bad)
+
+
+def test_int8_uses_the_models_own_scale_and_zero_point(models, classifiers, digits):
+    """A manual run straight on the interpreter, quantizing with its reported parameters."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(models / "tiny.int8.tflite"))
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    in_scale, in_zero = inp["quantization"]
+    out_scale, out_zero = out["quantization"]
+    clf = classifiers["tflite-int8"]
+    assert (clf.input.scale, clf.input.zero_point) == (pytest.approx(in_scale), in_zero)
+    assert (clf.output.scale, clf.output.zero_point) == (pytest.approx(out_scale), out_zero)
+    assert in_zero != 0  # an asymmetric input: forgetting the zero point would change every result
+    for image in digits[0][:20]:
+        x = image.astype(np.float32)[None, :, :, None] / np.float32(255.0)
+        q = np.clip(np.rint(x / np.float32(in_scale) + in_zero), -128, 127).astype(np.int8)
+        interpreter.set_tensor(inp["index"], q)
+        interpreter.invoke()
+        manual = (interpreter.get_tensor(out["index"]).astype(np.float32) - out_zero) * np.float32(out_scale)
+        np.testing.assert_allclose(clf.predict(image).probabilities, manual[0], atol=1e-6)
+
+
+def test_accuracy_matches_the_export_validation(models, classifiers, digits):
+    """The runtime reproduces, exactly, the accuracy the export measured with its own code."""
+    manifest = json.loads((models / "manifest.json").read_text())
+    images, labels = digits
+    for name, clf in classifiers.items():
+        accuracy = float((clf.predict(images).digits == labels).mean())
+        assert accuracy == pytest.approx(manifest["formats"][name]["validation"]["accuracy"], abs=1e-9), name
+        assert accuracy > 0.9
+
+
+def test_onnx_and_tflite_float_agree(classifiers, digits):
+    a = classifiers["tflite-f32"].predict(digits[0][:200]).probabilities
+    b = classifiers["onnx-f32"].predict(digits[0][:200]).probabilities
+    np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_describe_reports_contract_and_accuracy(classifiers):
+    info = classifiers["tflite-int8"].describe()
+    assert info["format"] == "tflite-int8" and info["interpreter"].startswith("ai_edge_litert ")
+    assert info["input"]["dtype"] == "int8" and info["input"]["shape"][1:] == [28, 28, 1]
+    assert info["input"]["scale"] > 0 and info["accuracy"] > 0.9
+    assert classifiers["onnx-int8"].describe()["input"]["dtype"] == "float32"  # QDQ keeps float I/O
+
+
+NO_TF_SCRIPT = textwrap.dedent("""
+    import json, resource, sys, time
+    t0 = time.perf_counter()
+    import numpy as np
+    import edgedigits.classifier as classifier
+    t1 = time.perf_counter()
+    clf = classifier.load(sys.argv[1], threads=1)
+    t2 = time.perf_counter()
+    clf.predict(np.zeros((28, 28), np.uint8))
+    t3 = time.perf_counter()
+    heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf_keras"))
+    try:  # VmHWM: this process's own peak (ru_maxrss can carry the parent's peak across exec)
+        status = open("/proc/self/status").read()
+        peak_kb = int(status.split("VmHWM:")[1].split()[0])
+    except (OSError, IndexError):
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"heavy": heavy, "import_s": t1 - t0, "load_s": t2 - t1, "first_predict_s": t3 - t2,
+                      "peak_rss_mb": peak_kb / 1024}))
+""")
+
+
+@pytest.mark.parametrize("name", ["tiny.int8.tflite", "tiny.int8.onnx"])
+def test_never_imports_tensorflow_or_keras(models, name):
+    proc = subprocess.run([sys.executable, "-c", NO_TF_SCRIPT, str(models / name)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"\n{name}: {report}")
+    assert report["heavy"] == []
+    assert report["import_s"] + report["load_s"] + report["first_predict_s"] < 10
+
+
+# ---------------------------------------------------------------- image I/O
+
+
+def _test_image() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:37, 0:53]
+    base = ((xx * 5 + yy * 3) % 256).astype(np.uint8)
+    return np.dstack([base, 255 - base, rng.integers(0, 256, base.shape, dtype=np.uint8)])
+
+
+@pytest.mark.parametrize("kind", ["grey", "bgr", "bgra", "grey16", "bilevel"])
+def test_png_decoder_without_cv2_matches_opencv(tmp_path, monkeypatch, kind):
+    cv2 = pytest.importorskip("cv2")
+    image = _test_image()
+    variants = {"grey": (image[:, :, 0], []), "bgr": (image, []),
+                "bgra": (np.dstack([image, image[:, :, 0]]), []),
+                "grey16": (image[:, :, 0].astype(np.uint16) * 257 + 3, []),
+                "bilevel": ((image[:, :, 0] > 100).astype(np.uint8) * 255, [cv2.IMWRITE_PNG_BILEVEL, 1])}
+    array, params = variants[kind]
+    path = tmp_path / f"{kind}.png"
+    cv2.imwrite(str(path), array, params)
+    with_cv2 = imageio.read_image(path)
+    monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 now raises ImportError
+    assert not imageio.have_cv2()
+    without = imageio.read_image(path)
+    np.testing.assert_array_equal(with_cv2, without)
+
+
+def test_palette_png_and_own_writer_without_cv2(tmp_path, monkeypatch):
+    import struct
+    import zlib
+
+    monkeypatch.setitem(sys.modules, "cv2", None)
+    image = _test_image()
+    written = imageio.write_image(tmp_path / "out.png", image)
+    np.testing.assert_array_equal(imageio.read_image(written), image)
+    # A 2-colour palette image with 1-bit indices and a transparent entry, built by hand.
+    indices = np.array([[0, 1, 1, 0, 1, 0, 0, 1, 1]] * 3, np.uint8)
+    rows = np.packbits(indices, axis=1)
+    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    png = (imageio.PNG_SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", 9, 3, 1, 3, 0, 0, 0))
+           + chunk(b"PLTE", bytes([10, 20, 30, 200, 210, 220])) + chunk(b"tRNS", b"\xff")
+           + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    (tmp_path / "palette.png").write_bytes(png)
+    decoded = imageio.read_image(tmp_path / "palette.png")
+    expected = np.where(indices[..., None] == 1, [220, 210, 200], [30, 20, 10]).astype(np.uint8)
+    np.testing.assert_array_equal(decoded, expected)
+
+
+def test_pnm_and_npy(tmp_path):
+    image = _test_image()
+    (tmp_path / "a.pgm").write_bytes(b"P5\n# comment\n53 37\n255\n" + image[:, :, 0].tobytes())
+    np.testing.assert_array_equal(imageio.read_image(tmp_path / "a.pgm"), image[:, :, 0])
+    (tmp_path / "a.ppm").write_bytes(b"P6 53 37 255 " + image[:, :, ::-1].tobytes())
+    np.testing.assert_array_equal(imageio.read_image(tmp_path / "a.ppm"), image)
+    (tmp_path / "b.pgm").write_bytes(b"P2 2 2 15\n0 15\n15 0\n")
+    np.testing.assert_array_equal(imageio.read_image(tmp_path / "b.pgm"), [[0, 255], [255, 0]])
+    np.save(tmp_path / "a.npy", image)
+    np.testing.assert_array_equal(imageio.read_image(tmp_path / "a.npy"), image)
+    np.save(tmp_path / "f.npy", image[:, :, 0] / 255.0)
+    np.testing.assert_array_equal(imageio.read_image(tmp_path / "f.npy"), image[:, :, 0])
+
+
+@pytest.mark.parametrize("name,content,match", [
+    ("empty.png", b"", "empty file"),
+    ("junk.png", b"hello world, not an image", "not an image|not a PNG"),
+    ("cut.png", None, "truncated|corrupt"),
+    ("short.pgm", b"P5 10 10 255\n" + b"\x00" * 20, "truncated"),
+    ("zero.pgm", b"P5 0 10 255\n", "zero-size"),
+    ("objects.npy", None, "not a readable .npy"),
+    ("zero.npy", np.zeros((0, 5), np.uint8), "zero-size"),
+    ("vector.npy", np.zeros(5, np.uint8), "must be \\(H, W\\)"),
+])
+@pytest.mark.parametrize("opencv", [True, False])
+def test_unreadable_images_raise_image_error(tmp_path, monkeypatch, name, content, match, opencv):
+    path = tmp_path / name
+    if name == "cut.png":
+        ok = imageio.write_image(tmp_path / "whole.png", _test_image())
+        path.write_bytes(ok.read_bytes()[:200])
+    elif name == "objects.npy":
+        np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    elif isinstance(content, np.ndarray):
+        np.save(path, content)
+    else:
+        path.write_bytes(content)
+    if not opencv:
+        monkeypatch.setitem(sys.modules, "cv2", None)
+    with pytest.raises(imageio.ImageError, match=match):
+        imageio.read_image(path)
+
+
+def test_missing_file_directory_and_jpeg_without_cv2(tmp_path, monkeypatch):
+    with pytest.raises(imageio.ImageError, match="no such file"):
+        imageio.read_image(tmp_path / "missing.png")
+    with pytest.raises(imageio.ImageError, match="is a directory"):
+        imageio.read_image(tmp_path)
+    (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 100)
+    monkeypatch.setitem(sys.modules, "cv2", None)
+    with pytest.raises(imageio.ImageError, match=r"JPEG needs OpenCV: install edgedigits-runtime\[camera\]"):
+        imageio.read_image(tmp_path / "photo.jpg")
