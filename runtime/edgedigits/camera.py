@@ -37,15 +37,12 @@ class DependencyError(RuntimeError):
 
 
 def _import_cv2():
-    try:
-        import cv2
+    from .imageio import quiet_cv2
+
+    try:  # quiet: OpenCV logs "can't open camera by index" lines; our errors say it in one line
+        return quiet_cv2()
     except ImportError:
         raise DependencyError(f"the camera loop needs OpenCV: {CAMERA_EXTRA_HINT}") from None
-    try:  # OpenCV logs "can't open camera by index" warnings on stderr; our errors say it in one line
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    except AttributeError:
-        pass
-    return cv2
 
 
 def picamera_available() -> bool:

@@ -269,17 +269,17 @@ def _add_model_options(parser: argparse.ArgumentParser, *, top_level: bool) -> N
                             "(default: $EDGEDIGITS_MODEL, else artifacts/edge/manifest.json)")
     group.add_argument("--format", choices=list(FORMATS), default=default(None),
                        help="which model of a manifest to use (default: tflite-int8; onnx-int8 with "
-                            "--backend onnxruntime)")
+                            "--backend onnxruntime; for a model file: detected)")
     group.add_argument("--backend", choices=[c for c in BACKEND_CHOICES], default=default("auto"),
                        help="interpreter: auto/litert try ai_edge_litert then tflite_runtime "
-                            "(or $EDGEDIGITS_TFLITE) (default: %(default)s)")
-    group.add_argument("--threads", type=_positive_int, default=default(1),
-                       help="interpreter threads (default: %(default)s)")
+                            "(or $EDGEDIGITS_TFLITE) (default: auto)")
+    group.add_argument("--threads", type=_positive_int, default=default(1), metavar="N",
+                       help="interpreter threads (default: 1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        prog=PROG,
         description="Classify handwritten digits and read digits in camera frames with an exported "
                     "edgedigits model (TFLite or ONNX; no TensorFlow needed).",
         epilog="exit codes: 0 ok, 2 usage, 3 model error, 4 input error, 5 camera error, "
@@ -289,8 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text,
-                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        sub = commands.add_parser(name, help=help_text, description=help_text)
         _add_model_options(sub, top_level=False)
         return sub
 
@@ -306,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     read.add_argument("--annotate", metavar="OUT",
                       help="write the frame with boxes and digits: to OUT for one image; for several, "
                            "OUT-<image stem>.png, or DIR/<image stem>-annotated.png when OUT is a "
-                           "directory or ends with '/'")
+                           "directory or ends with '/' (default: no drawing)")
     read.set_defaults(handler=cmd_read)
 
     camera = command("camera", "live loop: read digits from a webcam, the Pi camera or a video file")
@@ -314,8 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--device", type=_non_negative_int, metavar="N",
                         help="webcam index (default: the Pi camera when picamera2 is importable, else 0)")
     source.add_argument("--video", metavar="FILE", help="read frames from a video file instead")
-    camera.add_argument("--save-dir", metavar="DIR", help="save every annotated frame as PNG here")
-    camera.add_argument("--max-frames", type=_positive_int, metavar="N", help="stop after N frames")
+    camera.add_argument("--save-dir", metavar="DIR", help="save every annotated frame as PNG here (default: none)")
+    camera.add_argument("--max-frames", type=_positive_int, metavar="N",
+                        help="stop after N frames (default: run until the video ends or Ctrl-C)")
     camera.add_argument("--json", action="store_true", help="print JSON Lines, one object per frame")
     camera.add_argument("--no-display", action="store_true",
                         help="never open a window (by default one opens when a display is available)")

@@ -39,6 +39,17 @@ def have_cv2() -> bool:
     return True
 
 
+def quiet_cv2():
+    """cv2 with its own log output off: it prints WARN/ERROR lines for files we report ourselves."""
+    import cv2
+
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except AttributeError:
+        pass
+    return cv2
+
+
 def read_image(path) -> np.ndarray:
     """Read an image file as (H, W) grey or (H, W, 3) BGR uint8. Raises ImageError."""
     path = Path(path)
@@ -99,7 +110,7 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
 
 def _decode_with_cv2(path: Path, data: bytes) -> np.ndarray:
     try:
-        import cv2
+        cv2 = quiet_cv2()
     except ImportError:
         kind = next((name for magic, name in _OTHER_FORMATS.items() if data.startswith(magic)), None)
         if kind is None:
