@@ -225,12 +225,14 @@ def _line_texts(result_dict: dict) -> list[str]:
 
 def run_loop(reader, source: FrameSource, *, max_frames: int | None = None, save_dir=None,
              show: bool = False, as_json: bool = False, annotate=None,
-             out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> LoopStats:
+             out: TextIO | None = None, err: TextIO | None = None) -> LoopStats:
     """Read frames until the source ends, max_frames is reached or the user stops (Ctrl-C, q).
 
     reader: has read(frame) -> result with to_dict(); annotate(frame, result) -> image draws boxes
     (needed for save_dir and the window). Prints one line per frame: the digits and the FPS.
     """
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be >= 1; got {max_frames}")
     save_dir = Path(save_dir) if save_dir is not None else None
