@@ -1,0 +1,230 @@
+"""`python -m benchmarks run|check`: thin argparse front end.
+
+  run    measure every exported model (or --models) and write benchmarks/results/<timestamp>/
+  check  a fresh run with the baseline's settings compared with benchmarks/baseline.json;
+         exits 1 naming each regressed metric, 2 for usage/setup errors
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from edgedigits.formats import FORMATS
+
+from benchmarks.config import (DEFAULT_BASELINE, DEFAULT_RESULTS_DIR, FRAME_SETS, ROW_KINDS, ConfigError,
+                               full_config, parse_list, quick_config)
+
+DEFAULT_GATE_MODEL = "edge"
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show a default only where it says something (not for flags or options whose help explains it)."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks",
+                                     description="Benchmark exported edgedigits models and gate regressions.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,check}")
+    defaults = _HelpFormatter
+
+    run = sub.add_parser("run", help="measure models and formats, write results.json/results.md/plots",
+                         formatter_class=defaults,
+                         description="Accuracy, latency, throughput, cold start and the frame reader for every "
+                                     "model x format, written to <out>/<timestamp>/.")
+    run.add_argument("--models", help="comma-separated model names (default: every model in --artifacts-dir)")
+    run.add_argument("--formats", metavar="ROWS",
+                     help=f"comma-separated rows to measure, from {','.join(ROW_KINDS)} "
+                          "(default: all; with --quick the four formats, no Keras)")
+    run.add_argument("--frame-sets", default=",".join(FRAME_SETS), help="frame-reader sets ('' for none)")
+    run.add_argument("--quick", action="store_true",
+                     help="CI preset: runtime formats only, first 2000 test images, short time boxes, no plots")
+    run.add_argument("--test-limit", type=int, help="use the first N test images (default: all 10000; quick: 2000)")
+    _common(run)
+
+    check = sub.add_parser("check", help="regression gate against the committed baseline",
+                           formatter_class=defaults,
+                           description="Run with the baseline's settings (models, rows, test slice) and compare: "
+                                       "exit 1 and name every regressed metric.")
+    check.add_argument("--quick", action="store_true", help="short time boxes (what CI runs)")
+    check.add_argument("--baseline", type=Path, default=DEFAULT_BASELINE, help="baseline JSON")
+    check.add_argument("--update-baseline", action="store_true",
+                       help="after the run, rewrite the baseline with its numbers (after a deliberate change)")
+    check.add_argument("--models", help=f"models for a new baseline (default: the baseline's, else {DEFAULT_GATE_MODEL})")
+    _common(check)
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--artifacts-dir", type=Path, default=Path("artifacts"), help="where exported models live")
+    parser.add_argument("--out", type=Path, default=DEFAULT_RESULTS_DIR, help="results root folder")
+    parser.add_argument("--data-dir", type=Path, default=None, help="MNIST folder (default: $MNIST_DIR, else the cache)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        if args.command == "run":
+            return command_run(args)
+        return command_check(args)
+    except ConfigError as error:
+        print(f"python -m benchmarks: error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001 - only the setup errors below are expected here
+        from benchmarks.run import BenchmarkError
+
+        if isinstance(error, BenchmarkError):
+            print(f"python -m benchmarks: error: {error}", file=sys.stderr)
+            return 2
+        raise
+
+
+def command_run(args) -> int:
+    from benchmarks.report import render_markdown
+    from benchmarks.run import point_latest, results_folder, run_benchmarks
+
+    preset = quick_config if args.quick else full_config
+    config = preset(models=parse_list(args.models, _any_names(args.models), "model"),
+                    rows=parse_list(args.formats, ROW_KINDS, "format"),
+                    frame_sets=_frame_sets(args.frame_sets), test_limit=args.test_limit,
+                    artifacts_dir=args.artifacts_dir, results_dir=args.out, data_dir=args.data_dir,
+                    progress=not args.no_progress)
+    results, samples = run_benchmarks(config)
+    folder = results_folder(config.results_dir, "-quick" if config.quick else "")
+    written = write_results(folder, results, samples, config.plots)
+    if not config.quick:
+        point_latest(config.results_dir, folder)
+    print(render_markdown(results))
+    print(f"wrote {', '.join(str(p) for p in written)} (in {results['duration_s']:.0f} s)")
+    return 0
+
+
+def command_check(args) -> int:
+    from benchmarks import gate
+    from benchmarks.run import results_folder, run_benchmarks
+
+    baseline = None
+    if args.baseline.is_file():
+        try:
+            baseline = json.loads(args.baseline.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise ConfigError(f"{args.baseline}: cannot read the baseline ({error})") from None
+        if baseline.get("gate_schema") != gate.GATE_SCHEMA:
+            raise ConfigError(f"{args.baseline}: gate_schema {baseline.get('gate_schema')!r}, expected "
+                              f"{gate.GATE_SCHEMA} (re-create it with --update-baseline)")
+    elif not args.update_baseline:
+        raise ConfigError(f"{args.baseline} not found: create it with `python -m benchmarks check --quick "
+                          "--update-baseline`")
+
+    settings = (baseline or {}).get("config", {})
+    models = parse_list(args.models, _any_names(args.models), "model") if args.models else None
+    models = models or tuple(settings.get("models") or (DEFAULT_GATE_MODEL,))
+    preset = quick_config if args.quick else full_config
+    config = preset(models=models, artifacts_dir=args.artifacts_dir, results_dir=args.out, data_dir=args.data_dir,
+                    progress=not args.no_progress, plots=False, tensorflow_reference=False)
+    # The gate compares runtime formats only (Keras rows need TensorFlow and are not deployed).
+    config = replace(config, rows=tuple(r for r in config.rows if r in FORMATS))
+    if baseline is not None:
+        config = replace(config, rows=tuple(settings["rows"]), frame_sets=tuple(settings["frame_sets"]),
+                         test_limit=settings["test_limit"])
+
+    results, samples = run_benchmarks(config)
+    current = gate.gate_view(results)
+    folder = results_folder(config.results_dir, "-check")
+    write_results(folder, results, samples, plots=False)
+
+    if baseline is None:
+        regressions = []
+        print(f"no baseline at {args.baseline}: creating it")
+    else:
+        mismatch = gate.config_mismatch(baseline, current)
+        if mismatch:
+            print("the run's settings differ from the baseline's: " + "; ".join(mismatch), file=sys.stderr)
+            return 2
+        regressions = gate.compare(baseline, current, gate.Tolerances())
+        print(render_comparison(baseline, current, regressions))
+
+    if args.update_baseline:
+        write_json_atomic(args.baseline, current)
+        print(f"baseline written to {args.baseline} (review `git diff {args.baseline}`)")
+        return 0
+    if regressions:
+        print(f"\nREGRESSION: {len(regressions)} metric(s) regressed:", file=sys.stderr)
+        for regression in regressions:
+            print(f"  - {regression.message()}", file=sys.stderr)
+        return 1
+    print(f"\nno regression against {args.baseline} (results in {folder})")
+    return 0
+
+
+def render_comparison(baseline: dict, current: dict, regressions) -> str:
+    from benchmarks.report import markdown_table
+
+    failed = {(r.model, r.row, r.metric) for r in regressions}
+    body = []
+    for model, row, metric, base, now in _comparison_rows(baseline, current):
+        mark = "REGRESSED" if (model, row, metric) in failed else ""
+        body.append([model, row, metric, "–" if base is None else str(base), "–" if now is None else str(now), mark])
+    for r in regressions:  # rows or models missing from the run
+        if r.metric == "status" and (r.model, r.row, r.metric) not in {(b[0], b[1], b[2]) for b in body}:
+            body.append([r.model, r.row, r.metric, str(r.baseline), str(r.current), "REGRESSED"])
+    return markdown_table(["Model", "Row", "Metric", "Baseline", "Now", ""], body, "lllrrl")
+
+
+def _comparison_rows(baseline: dict, current: dict):
+    from benchmarks.gate import comparison_table
+
+    return comparison_table(baseline, current)
+
+
+def _any_names(text: str | None) -> tuple[str, ...]:
+    return tuple(n.strip() for n in (text or "").split(",") if n.strip())
+
+
+def _frame_sets(text: str) -> tuple[str, ...]:
+    return parse_list(text, FRAME_SETS, "frame set") or ()
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temp, path)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp.write_text(text, encoding="utf-8")
+    os.replace(temp, path)
+
+
+def write_results(folder: Path, results: dict, samples, plots: bool) -> list[Path]:
+    import numpy as np
+
+    from benchmarks.report import render_markdown
+    from benchmarks.run import strip_for_json
+
+    clean = strip_for_json(results)
+    write_json_atomic(folder / "results.json", clean)
+    write_text_atomic(folder / "results.md", render_markdown(clean))
+    written = [folder / "results.json", folder / "results.md"]
+    arrays = samples.to_npz_dict()
+    if arrays:
+        np.savez_compressed(folder / "samples.npz", **arrays)
+        written.append(folder / "samples.npz")
+    if plots:
+        from benchmarks.plots import write_plots
+
+        written += write_plots(clean, samples, folder)
+    return written

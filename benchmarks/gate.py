@@ -1,0 +1,247 @@
+"""The regression gate: the metrics that matter, extracted from a run, compared with a baseline.
+
+`gate_view(results)` keeps only comparable, rounded numbers (what baseline.json stores);
+`compare(baseline, current, tolerances)` is pure and returns one Regression per metric that moved
+the wrong way by more than its tolerance:
+
+  status        a row that was "ok" is missing or no longer ok
+  accuracy_pct  absolute drop (percentage points)
+  gap_pp        int8 minus float accuracy, shrinking (getting worse) by more than the tolerance
+  size_bytes    growth beyond a small fraction
+  latency_rel   batch-1 p50 on 1 thread divided by the reference workload's p50 measured just
+                before it in the same run (a busier or slower machine moves both), as a ratio
+  batch64_rel   the same for the time per image at batch 64 (1 thread)
+  cold_start_*  peak RSS growth; process time relative to a bare `import numpy` process;
+                a heavy module (TensorFlow…) newly imported by the runtime
+  frames        digit accuracy drop; per-frame p50 relative to the reference workload
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from benchmarks.rows import MISSING, OK
+
+GATE_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    accuracy_pp: float = 0.10        # absolute accuracy drop allowed, percentage points
+    gap_pp: float = 0.10             # int8-vs-float gap allowed to widen by this much
+    size_fraction: float = 0.02      # file size growth allowed
+    latency_ratio: float = 1.6       # same-run relative latency may grow by this factor
+    cold_start_ratio: float = 1.8    # cold start relative to a bare numpy process
+    rss_fraction: float = 0.25       # cold-start peak RSS growth allowed
+    frame_accuracy_pp: float = 3.0   # frame-reader digit accuracy drop allowed (small frame set)
+
+    def __post_init__(self):
+        for name, value in asdict(self).items():
+            if not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+                raise ValueError(f"tolerance {name} must be a number >= 0, got {value!r}")
+        for name in ("latency_ratio", "cold_start_ratio"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"tolerance {name} is a factor and must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Regression:
+    model: str
+    row: str
+    metric: str
+    baseline: object
+    current: object
+    allowed: str
+
+    def message(self) -> str:
+        where = f"{self.model} {self.row}".strip()
+        return f"{where}: {self.metric} regressed: baseline {_show(self.baseline)} -> now {_show(self.current)} ({self.allowed})"
+
+
+def _show(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _round(value, digits: int = 3):
+    """Round to `digits` significant digits (ratios, timings) so the baseline diff stays readable."""
+    if value is None:
+        return None
+    if value == 0:
+        return 0.0
+    return float(f"{value:.{digits}g}")
+
+
+# ---------------------------------------------------------------- extraction
+
+
+def _rel(value, reference):
+    return None if value is None or not reference else value / reference
+
+
+def row_view(row: dict, float_accuracy: float | None) -> dict:
+    latency = (row.get("latency") or {}).get("single") or {}
+    batch64 = (((row.get("throughput") or {}).get("single") or {}).get("64") or {})
+    reference = latency.get("reference_p50_us")
+    per_image_us = 1e6 / batch64["images_per_s"] if batch64.get("images_per_s") else None
+    cold = row.get("cold_start") or {}
+    accuracy = row.get("accuracy")
+    view = {
+        "status": row["status"],
+        "size_bytes": row.get("size_bytes"),
+        "accuracy_pct": None if accuracy is None else round(accuracy * 100, 2),
+        "latency_rel": _round(_rel(latency.get("p50_us"), reference)),
+        "batch64_rel": _round(_rel(per_image_us, reference)),
+        "cold_start_rss_mb": None if not cold.get("peak_rss_mb") else round(cold["peak_rss_mb"], 1),
+        "cold_start_s": None if not cold.get("seconds") else round(cold["seconds"], 2),
+        "cold_start_heavy_modules": cold.get("heavy_modules") if "seconds" in cold else None,
+    }
+    if row.get("quantized") and accuracy is not None and float_accuracy is not None:
+        view["gap_pp"] = round((accuracy - float_accuracy) * 100, 2)
+    return view
+
+
+def gate_view(results: dict) -> dict:
+    """The comparable part of a run: stable keys, rounded numbers, machine info kept apart."""
+    numpy_cold = (results.get("cold_start_reference") or {}).get("numpy_import") or {}
+    models = {}
+    for name, entry in results["models"].items():
+        float_accuracy = entry.get("float_accuracy")
+        rows_view = {kind: row_view(row, float_accuracy) for kind, row in entry["rows"].items()
+                     if not kind.startswith("keras")}
+        frames_view = {}
+        for set_name, frame in (entry.get("frames") or {}).items():
+            if frame.get("status") != "ok":
+                frames_view[set_name] = {"status": frame.get("status")}
+                continue
+            frames_view[set_name] = {
+                "status": OK,
+                "digit_accuracy_pct": round(frame["digit_accuracy"] * 100, 1),
+                "latency_rel": _round(_rel(frame["p50_ms"] * 1e3, frame.get("reference_p50_us"))),
+            }
+        models[name] = {"float_reference": entry.get("float_reference"), "rows": rows_view, "frames": frames_view}
+    config = results["config"]
+    return {
+        "gate_schema": GATE_SCHEMA,
+        "config": {"models": sorted(results["models"]), "rows": [r for r in config["rows"] if not r.startswith("keras")],
+                   "frame_sets": config["frame_sets"], "test_limit": config["test_limit"], "quick": config["quick"]},
+        "numpy_cold_start_s": None if not numpy_cold.get("seconds") else round(numpy_cold["seconds"], 2),
+        "models": models,
+        "machine": {k: v for k, v in results["machine"].items()},
+    }
+
+
+# ---------------------------------------------------------------- comparison
+
+
+def compare(baseline: dict, current: dict, tolerances: Tolerances = Tolerances()) -> list[Regression]:
+    """Every metric of `current` worse than `baseline` beyond its tolerance (empty list: pass)."""
+    found: list[Regression] = []
+    numpy_base, numpy_now = baseline.get("numpy_cold_start_s"), current.get("numpy_cold_start_s")
+    for model, base_entry in baseline.get("models", {}).items():
+        now_entry = current.get("models", {}).get(model)
+        if now_entry is None:
+            found.append(Regression(model, "", "status", "benchmarked", "missing from this run",
+                                    "every baseline model must be measured"))
+            continue
+        for kind, base_row in base_entry.get("rows", {}).items():
+            now_row = now_entry.get("rows", {}).get(kind)
+            found += compare_row(model, kind, base_row, now_row, tolerances, numpy_base, numpy_now)
+        for set_name, base_frames in base_entry.get("frames", {}).items():
+            now_frames = now_entry.get("frames", {}).get(set_name)
+            found += compare_frames(model, set_name, base_frames, now_frames, tolerances)
+    return found
+
+
+def compare_row(model: str, kind: str, base: dict, now: dict | None, tol: Tolerances,
+                numpy_base: float | None, numpy_now: float | None) -> list[Regression]:
+    def reg(metric, b, c, allowed):
+        return Regression(model, kind, metric, b, c, allowed)
+
+    if now is None:
+        return [reg("status", base.get("status"), "row missing", "every baseline row must be present")]
+    if base.get("status") == OK and now.get("status") != OK:
+        return [reg("status", OK, now.get("status", MISSING), "was exported and validated")]
+    if now.get("status") != OK:
+        return []  # was not ok before either: nothing comparable
+    found = []
+    b, c = base.get("accuracy_pct"), now.get("accuracy_pct")
+    if _both(b, c) and b - c > tol.accuracy_pp + 1e-9:
+        found.append(reg("accuracy_pct", b, c, f"drop {b - c:.2f} pp > {tol.accuracy_pp} pp allowed"))
+    b, c = base.get("gap_pp"), now.get("gap_pp")
+    if _both(b, c) and b - c > tol.gap_pp + 1e-9:
+        found.append(reg("gap_pp", b, c, f"int8-float gap widened by {b - c:.2f} pp > {tol.gap_pp} pp allowed"))
+    b, c = base.get("size_bytes"), now.get("size_bytes")
+    if _both(b, c) and c > b * (1 + tol.size_fraction):
+        found.append(reg("size_bytes", b, c, f"grew {100 * (c / b - 1):.1f}% > {100 * tol.size_fraction:.0f}% allowed"))
+    for metric in ("latency_rel", "batch64_rel"):
+        b, c = base.get(metric), now.get(metric)
+        if _both(b, c) and b > 0 and c / b > tol.latency_ratio:
+            found.append(reg(metric, b, c, f"{c / b:.2f}x slower relative to the reference workload "
+                                           f"> {tol.latency_ratio}x allowed"))
+    b, c = base.get("cold_start_rss_mb"), now.get("cold_start_rss_mb")
+    if _both(b, c) and c > b * (1 + tol.rss_fraction):
+        found.append(reg("cold_start_rss_mb", b, c, f"grew {100 * (c / b - 1):.0f}% > {100 * tol.rss_fraction:.0f}% allowed"))
+    b, c = base.get("cold_start_s"), now.get("cold_start_s")
+    if _both(b, c) and numpy_base and numpy_now:
+        ratio = (c / numpy_now) / (b / numpy_base)
+        if ratio > tol.cold_start_ratio:
+            found.append(reg("cold_start_s", b, c, f"{ratio:.2f}x slower relative to a bare numpy process "
+                                                   f"> {tol.cold_start_ratio}x allowed"))
+    new_heavy = sorted(set(now.get("cold_start_heavy_modules") or []) - set(base.get("cold_start_heavy_modules") or []))
+    if new_heavy:
+        found.append(reg("cold_start_heavy_modules", base.get("cold_start_heavy_modules") or [], new_heavy,
+                         "the runtime now imports " + ", ".join(new_heavy)))
+    return found
+
+
+def compare_frames(model: str, set_name: str, base: dict, now: dict | None, tol: Tolerances) -> list[Regression]:
+    row = f"frames {set_name}"
+    if now is None:
+        return [Regression(model, row, "status", base.get("status"), "missing", "every baseline frame set must run")]
+    if base.get("status") == OK and now.get("status") != OK:
+        return [Regression(model, row, "status", OK, now.get("status"), "the frame reader ran before")]
+    if now.get("status") != OK:
+        return []
+    found = []
+    b, c = base.get("digit_accuracy_pct"), now.get("digit_accuracy_pct")
+    if _both(b, c) and b - c > tol.frame_accuracy_pp + 1e-9:
+        found.append(Regression(model, row, "digit_accuracy_pct", b, c,
+                                f"drop {b - c:.1f} pp > {tol.frame_accuracy_pp} pp allowed"))
+    b, c = base.get("latency_rel"), now.get("latency_rel")
+    if _both(b, c) and b > 0 and c / b > tol.latency_ratio:
+        found.append(Regression(model, row, "latency_rel", b, c,
+                                f"{c / b:.2f}x slower relative to the reference workload > {tol.latency_ratio}x allowed"))
+    return found
+
+
+def _both(a, b) -> bool:
+    return a is not None and b is not None
+
+
+def config_mismatch(baseline: dict, current: dict) -> list[str]:
+    """Settings that make the two runs incomparable (different test slice, rows, frame sets)."""
+    problems = []
+    for key in ("test_limit", "rows", "frame_sets"):
+        b, c = baseline.get("config", {}).get(key), current.get("config", {}).get(key)
+        if b != c:
+            problems.append(f"{key}: baseline {b!r}, this run {c!r}")
+    return problems
+
+
+def comparison_table(baseline: dict, current: dict) -> list[tuple[str, str, str, object, object]]:
+    """(model, row, metric, baseline, current) for every compared number: what the check prints."""
+    out = []
+    for model, base_entry in baseline.get("models", {}).items():
+        now_entry = current.get("models", {}).get(model, {})
+        for kind, base_row in base_entry.get("rows", {}).items():
+            now_row = now_entry.get("rows", {}).get(kind, {})
+            for metric, value in base_row.items():
+                out.append((model, kind, metric, value, now_row.get(metric)))
+        for set_name, base_frames in base_entry.get("frames", {}).items():
+            now_frames = now_entry.get("frames", {}).get(set_name, {})
+            for metric, value in base_frames.items():
+                out.append((model, f"frames {set_name}", metric, value, now_frames.get(metric)))
+    return out
