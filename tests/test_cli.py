@@ -285,3 +285,13 @@ def test_annotation_paths():
     assert cli.annotation_paths("o.png", ["a/x.png", "b/y.jpg", "c/x.png"]) == [
         Path("o-x.png"), Path("o-y.png"), Path("o-x-2.png")]
     assert cli.annotation_paths("dir/", ["x.png"]) == [Path("dir/x-annotated.png")]
+
+
+def test_onnx_model_without_onnxruntime_names_the_extra(tmp_path, models, test_digits):
+    png = write_image(tmp_path / "d.png", test_digits[0][0])
+    code = ("import sys; sys.modules['onnxruntime'] = None\n"
+            "from edgedigits.cli import main\n"
+            f"sys.exit(main(['predict', '--model', {str(models)!r}, '--format', 'onnx-int8', {str(png)!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == EXIT["dependency"], proc.stderr
+    assert "pip install 'edgedigits-runtime[onnx]'" in proc.stderr and "Traceback" not in proc.stderr

@@ -32,6 +32,10 @@ class ModelError(Exception):
     """The model is missing, corrupt, mismatched with its manifest, or unusable here."""
 
 
+class BackendUnavailableError(ModelError):
+    """The interpreter the model needs (ai-edge-litert / tflite_runtime / onnxruntime) is not installed."""
+
+
 @dataclass(frozen=True)
 class Prediction:
     """For one (28, 28) image: digits is an int, confidence a float, probabilities (10,).
@@ -116,11 +120,11 @@ class Classifier:
     def predict(self, images) -> Prediction:
         """Classify one (28, 28) digit or a batch (N, 28, 28) / (N, 28, 28, 1)."""
         batch, single = _as_batch(images)
+        if single:
+            return self._predict_one(batch)
         n = batch.shape[0]
         try:
-            if single:
-                raw = self.backend.run(self._to_model_input(batch, self._single_buffer))
-            elif n == 0:
+            if n == 0:
                 raw = np.empty((0, self.output.shape[-1]), dtype=self.output.dtype)
             else:
                 raw = np.concatenate([self._run_chunk(batch[i:i + MAX_BATCH]) for i in range(0, n, MAX_BATCH)])
@@ -129,9 +133,17 @@ class Classifier:
         probabilities = self._dequantize(raw)
         digits = probabilities.argmax(axis=1)
         confidence = probabilities[np.arange(len(digits)), digits]
-        if single:
-            return Prediction(int(digits[0]), probabilities[0], float(confidence[0]))
         return Prediction(digits, probabilities, confidence)
+
+    def _predict_one(self, batch: np.ndarray) -> Prediction:
+        """The hot path (one digit): a reused input buffer and no batch bookkeeping."""
+        try:
+            raw = self.backend.run(self._to_model_input(batch, self._single_buffer))
+        except RuntimeError as error:
+            raise ModelError(f"{self.source.path}: the model failed to run ({error})") from None
+        probabilities = self._dequantize(raw[0])
+        digit = int(probabilities.argmax())
+        return Prediction(digit, probabilities, float(probabilities[digit]))
 
     def _run_chunk(self, batch: np.ndarray) -> np.ndarray:
         model_input = self._to_model_input(batch, np.empty(batch.shape, dtype=self.input.dtype))
@@ -222,7 +234,9 @@ def load(path, *, backend: str | None = None, threads: int | None = None, format
             if not _named_format(source.path):
                 source = _format_matching_input(source, runner.input)
         return Classifier(runner, source, labels)
-    except (ModelLoadError, BackendError) as error:
+    except BackendError as error:
+        raise BackendUnavailableError(f"{source.path}: {error}") from None
+    except ModelLoadError as error:
         raise ModelError(f"{source.path}: {error}") from None
     except ModelError:
         raise

@@ -1,8 +1,8 @@
 """`edgedigits` command line: predict, read, camera, info.
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 model error, 4 input error (bad image or video,
-also when only some of several images failed), 5 camera error, 6 missing optional dependency,
-130 interrupted. Errors are one line on stderr; EDGEDIGITS_DEBUG=1 adds the traceback.
+also when only some of several images failed), 5 camera error, 6 missing dependency (OpenCV,
+onnxruntime, a TFLite interpreter), 130 interrupted. Errors are one line on stderr; EDGEDIGITS_DEBUG=1 adds the traceback.
 """
 
 from __future__ import annotations
@@ -41,11 +41,13 @@ def _round(value: float) -> float:
 
 
 def _load_classifier(args):
-    from .classifier import ModelError, default_model_path, load
+    from .classifier import BackendUnavailableError, ModelError, default_model_path, load
 
     path = args.model or default_model_path()
     try:
         return load(path, backend=args.backend, threads=args.threads, format=args.format)
+    except BackendUnavailableError as error:
+        raise CliError(str(error), EXIT_DEPENDENCY) from None
     except ModelError as error:
         raise CliError(str(error), EXIT_MODEL) from None
 
@@ -55,8 +57,9 @@ def _make_reader(classifier):
         from .reader import FrameReader, draw_annotations
         return FrameReader(classifier), draw_annotations
     except ImportError as error:  # the reader raises an ImportError subclass when OpenCV is missing
-        raise CliError(f"reading frames needs OpenCV: install edgedigits-runtime[camera] ({error})",
-                       EXIT_DEPENDENCY) from None
+        message = str(error) if "edgedigits-runtime[camera]" in str(error) else (
+            f"reading frames needs OpenCV: pip install 'edgedigits-runtime[camera]' ({error})")
+        raise CliError(message, EXIT_DEPENDENCY) from None
 
 
 def _read_image(path: str):
@@ -283,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Classify handwritten digits and read digits in camera frames with an exported "
                     "edgedigits model (TFLite or ONNX; no TensorFlow needed).",
         epilog="exit codes: 0 ok, 2 usage, 3 model error, 4 input error, 5 camera error, "
-               "6 missing optional dependency")
+               "6 missing dependency")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_model_options(parser, top_level=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
