@@ -77,7 +77,8 @@ def embedded_metadata(*, model: str, format_name: str, quantization: dict, sourc
         "labels": LABELS,
         "preprocessing": PREPROCESSING,
         "quantization": quantization,
-        "source": {"file": source["file"], "sha256": source["sha256"]},
+        # the file name only, so the bytes do not depend on the output directory
+        "source": {"file": Path(source["file"]).name, "sha256": source["sha256"]},
         "calibration": calibration,
         "validation": validation,
         "tools": tools,
