@@ -130,8 +130,10 @@ class TFLiteBackend:
         else:
             if load_errors:
                 raise ModelLoadError("; ".join(load_errors + import_errors))
-            raise BackendError("no TFLite interpreter: " + "; ".join(import_errors)
-                               + ". Install ai-edge-litert (pip install ai-edge-litert).")
+            candidates = tflite_module_candidates(module)
+            hint = ("pip install ai-edge-litert" if "ai_edge_litert" in candidates
+                    else f"install {candidates[0].replace('_', '-')}, or unset {TFLITE_ENV} / --backend")
+            raise BackendError("no TFLite interpreter: " + "; ".join(import_errors) + f" ({hint})")
         self._by_batch: OrderedDict[int, _Runner] = OrderedDict()
         first = _Runner(interpreter)
         self.input = first.input_spec
