@@ -1,0 +1,596 @@
+"""Read handwritten digits in a camera frame: dark ink on light paper, on any desk, in any light.
+
+Pipeline (all on a working copy at most ``max_side`` pixels wide):
+
+1. grey conversion and downscaling (INTER_AREA, so huge frames cost bounded memory);
+2. find the paper (the large bright region against a darker desk) so the desk's texture and the
+   paper's edges are never read as ink;
+3. estimate the paper's brightness everywhere (grey closing + blur on a small copy) and turn the
+   frame into *relative darkness* ``(paper - grey) / paper``: shadows, vignetting and exposure
+   cancel out, and ink 55 on paper 90 is as visible as black on white;
+4. threshold adaptively (from the ink level and the paper's noise), label connected components,
+   drop specks, faint show-through and long straight lines (rules, box borders);
+5. estimate the text direction from neighbouring digits (or the paper's edges) and rotate the
+   page upright (+-45 degrees);
+6. group components into lines and groups, merge fragments of one digit, split touching digits
+   where the classifier agrees, give thin strokes MNIST-like thickness, MNIST-normalize
+   (:func:`edgedigits.preprocess.normalize_digit`) and classify all candidates in one batch;
+7. report every digit with its confidence and its box in the original frame's pixels; candidates
+   below ``reject_threshold`` are reported as ``?``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .preprocess import normalize_digit
+
+
+class CameraDependencyError(ImportError):
+    """OpenCV is needed for reading frames but is not installed."""
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise CameraDependencyError(
+            "reading digits in camera frames needs OpenCV, which is not installed: "
+            "pip install 'edgedigits-runtime[camera]'") from exc
+    return cv2
+
+
+@dataclass(frozen=True)
+class Digit:
+    digit: int | None          # None when rejected (not confidently a digit)
+    confidence: float          # the classifier's top probability
+    box: tuple[int, int, int, int]  # x, y, w, h in the original frame's pixels
+
+    def to_dict(self) -> dict:
+        return {"digit": self.digit, "confidence": round(float(self.confidence), 4),
+                "box": [int(v) for v in self.box]}
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str                  # digits, '?' for a rejected candidate
+    digits: list[Digit] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "digits": [d.to_dict() for d in self.digits]}
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    lines: list[Line] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    def to_dict(self) -> dict:
+        return {"lines": [line.to_dict() for line in self.lines]}
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    reject_threshold: float = 0.5   # top probability below this -> '?'
+    max_side: int = 2000            # frames are downscaled so the longer side is at most this
+    min_digit_height: int = 8       # pixels in the working image
+    min_contrast: float = 0.12      # relative darkness that can count as ink at all
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.reject_threshold <= 1.0:
+            raise ValueError(f"reject_threshold must be in [0, 1], got {self.reject_threshold}")
+        if self.max_side < 64:
+            raise ValueError(f"max_side must be at least 64 pixels, got {self.max_side}")
+        if self.min_digit_height < 4:
+            raise ValueError(f"min_digit_height must be at least 4 pixels, got {self.min_digit_height}")
+        if not 0.0 < self.min_contrast < 1.0:
+            raise ValueError(f"min_contrast must be in (0, 1), got {self.min_contrast}")
+
+
+@dataclass
+class _Blob:
+    """One candidate (a digit or several touching ones) in the upright working image."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    labels: list[int]
+
+    @property
+    def bottom(self) -> int:
+        return self.y + self.h
+
+    @property
+    def right(self) -> int:
+        return self.x + self.w
+
+    def merge(self, other: "_Blob") -> None:
+        x0, y0 = min(self.x, other.x), min(self.y, other.y)
+        x1, y1 = max(self.right, other.right), max(self.bottom, other.bottom)
+        self.x, self.y, self.w, self.h = x0, y0, x1 - x0, y1 - y0
+        self.labels += other.labels
+
+
+def _validate_frame(frame) -> np.ndarray:
+    if not isinstance(frame, np.ndarray):
+        raise TypeError(f"frame: expected a numpy array, got {type(frame).__name__}")
+    if frame.dtype != np.uint8:
+        raise ValueError(f"frame: expected dtype uint8, got {frame.dtype}")
+    if frame.ndim == 3 and frame.shape[2] == 1:
+        frame = frame[..., 0]
+    if not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] in (3, 4))):
+        raise ValueError(f"frame: expected shape (H, W) grey or (H, W, 3|4) colour, got {frame.shape}")
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ValueError(f"frame: expected a non-empty image, got shape {frame.shape}")
+    return frame
+
+
+class FrameReader:
+    """Reads lines of handwritten digits in camera frames with any digit classifier.
+
+    ``classifier`` is any object with ``predict(images)`` taking (N, 28, 28) float32 MNIST-style
+    images and returning something with ``probabilities`` of shape (N, 10).
+    """
+
+    def __init__(self, classifier, *, reject_threshold: float = 0.5, max_side: int = 2000,
+                 min_digit_height: int = 8, min_contrast: float = 0.12):
+        if not callable(getattr(classifier, "predict", None)):
+            raise TypeError(f"classifier: expected an object with a predict(images) method, "
+                            f"got {type(classifier).__name__}")
+        self.classifier = classifier
+        self.config = ReaderConfig(reject_threshold, max_side, min_digit_height, min_contrast)
+        self._cv2 = _cv2()
+
+    # ------------------------------------------------------------------ public
+    def read(self, frame: np.ndarray) -> ReadResult:
+        cv2 = self._cv2
+        frame = _validate_frame(frame)
+        grey = frame if frame.ndim == 2 else cv2.cvtColor(
+            frame, cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+        scale = min(1.0, self.config.max_side / max(grey.shape))
+        if scale < 1.0:
+            size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
+            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        if grey.shape[0] < self.config.min_digit_height or grey.shape[1] < 4 or int(grey.max()) - int(grey.min()) < 10:
+            return ReadResult([])
+
+        paper = self._paper_mask(grey)
+        darkness = self._relative_darkness(grey, paper)
+        threshold, ink_level = self._ink_threshold(darkness, paper)
+        if threshold is None:
+            return ReadResult([])
+        mask = (darkness > threshold).astype(np.uint8)
+        blobs, labels, stats = self._components(mask)
+        height = self._typical_height(stats)
+        if height is None:
+            return ReadResult([])
+
+        angle = self._text_angle(stats, height, paper)
+        rotation = None
+        if abs(angle) > 1.5:
+            darkness, rotation = self._rotate(darkness, angle)
+        mask = (darkness > threshold).astype(np.uint8)
+        mask = self._erase_frame_borders(mask, height)
+        mask, rules = self._remove_long_lines(mask, height)
+        _, labels, stats = self._components(mask, close=max(1, int(height // 14)))
+        height = self._typical_height(stats) or height
+        blobs = self._candidate_blobs(labels, stats, darkness, threshold, ink_level, height, rules)
+        lines = self._group_lines(blobs)
+        return self._classify_lines(lines, labels, darkness, threshold, ink_level, rotation, scale, frame.shape)
+
+    # ------------------------------------------------------------------ steps
+    def _paper_mask(self, grey: np.ndarray) -> np.ndarray | None:
+        """Mask of the paper in the working image, or None when the paper fills the frame."""
+        cv2 = self._cv2
+        factor = max(1, max(grey.shape) // 256)
+        small = cv2.resize(grey, (grey.shape[1] // factor or 1, grey.shape[0] // factor or 1),
+                           interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (5, 5), 0)
+        level, bright = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
+        if count < 2:
+            return None
+        biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        region = (labels == biggest).astype(np.uint8)
+        contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        hull = cv2.convexHull(max(contours, key=cv2.contourArea))
+        filled = np.zeros_like(region)
+        cv2.fillConvexPoly(filled, hull, 1)
+        inside, outside = small[filled > 0], small[filled == 0]
+        if outside.size < 0.03 * small.size or inside.size < 0.05 * small.size:
+            return None
+        # A desk must be clearly darker than the paper, else the "paper" is just the bright half.
+        if np.median(outside) > 0.75 * np.median(inside):
+            return None
+        margin = max(1, int(round(0.004 * max(small.shape))))
+        filled = cv2.erode(filled, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
+        mask = cv2.resize(filled, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_NEAREST)
+        mask = cv2.erode(mask, np.ones((5, 5), np.uint8))
+        self._paper_hull = (hull.reshape(-1, 2).astype(np.float32) + 0.5) * factor
+        return mask
+
+    def _relative_darkness(self, grey: np.ndarray, paper: np.ndarray | None) -> np.ndarray:
+        """(paper brightness - grey) / paper brightness, 0 outside the paper."""
+        cv2 = self._cv2
+        g = grey
+        if paper is not None:
+            level = np.median(grey[paper > 0]) if np.any(paper) else np.median(grey)
+            g = np.where(paper > 0, grey, np.uint8(level))
+        factor = max(1, max(g.shape) // 200)
+        small = cv2.resize(g, (max(1, g.shape[1] // factor), max(1, g.shape[0] // factor)),
+                           interpolation=cv2.INTER_AREA)
+        # Closing removes dark strokes narrower than ~1/12 of the frame; the blur smooths seams.
+        k = max(3, (max(small.shape) // 12) | 1)
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+        background = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)
+        background = cv2.blur(background, (k, k))
+        background = cv2.resize(background, (g.shape[1], g.shape[0]), interpolation=cv2.INTER_LINEAR)
+        bg = np.maximum(background.astype(np.float32), 8.0)
+        darkness = (bg - g.astype(np.float32)) / bg
+        np.clip(darkness, 0.0, 1.0, out=darkness)
+        if paper is not None:
+            darkness[paper == 0] = 0.0
+        return darkness
+
+    def _ink_threshold(self, darkness: np.ndarray, paper: np.ndarray | None):
+        """(threshold, ink level) of relative darkness, or (None, None) when there is no ink."""
+        sample = darkness[::2, ::2] if darkness.size > 400_000 else darkness
+        if paper is not None:
+            sample = sample[(paper[::2, ::2] if darkness.size > 400_000 else paper) > 0]
+        if sample.size == 0:
+            return None, None
+        # Paper noise: spread of the darkness values around zero (MAD of the lower half).
+        low = sample[sample < np.percentile(sample, 50) + 0.05]
+        noise = 1.4826 * float(np.median(np.abs(low - np.median(low)))) if low.size else 0.0
+        candidates = sample[sample > max(self.config.min_contrast, 4 * noise)]
+        if candidates.size < 10:
+            return None, None
+        ink_level = float(np.percentile(candidates, 90))
+        threshold = max(self.config.min_contrast, 4 * noise, 0.4 * ink_level)
+        return threshold, ink_level
+
+    @staticmethod
+    def _is_frame_border(labels, index, x, y, w, h, area, height) -> bool:
+        """A box drawn around digits: bigger than a digit, with its ink hugging its own bounding box."""
+        if max(w, h) < 1.1 * height or min(w, h) < 0.5 * height or area > 0.3 * w * h:
+            return False
+        m = max(2, int(0.06 * min(w, h)) + 1)
+        own = labels[y: y + h, x: x + w] == index
+        interior = own[m: h - m, m: w - m].sum()
+        return interior < 0.15 * area
+
+    def _erase_frame_borders(self, mask: np.ndarray, height: float) -> np.ndarray:
+        _, labels, stats = self._components(mask)
+        for i, (x, y, w, h, area) in enumerate(stats):
+            if self._is_frame_border(labels, i + 1, x, y, w, h, area, height):
+                window = mask[y: y + h, x: x + w]
+                window[labels[y: y + h, x: x + w] == i + 1] = 0
+        return mask
+
+    def _components(self, mask: np.ndarray, close: int = 0):
+        cv2 = self._cv2
+        if close > 1:
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (close, close))
+            mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        return None, labels, stats[1:]
+
+    def _typical_height(self, stats: np.ndarray) -> float | None:
+        """Median height of components that look like digits (by size and aspect)."""
+        if len(stats) == 0:
+            return None
+        w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
+        plausible = (h >= self.config.min_digit_height) & (w <= 2.5 * h) & (h <= 6 * w + 4) & (area >= 20) \
+            & (area >= 0.08 * w * h)
+        if not np.any(plausible):
+            return None
+        hs = h[plausible]
+        # The tallest third: fragments and specks are smaller than real digits.
+        top = np.sort(hs)[len(hs) // 3:]
+        return float(np.median(top))
+
+    def _text_angle(self, stats: np.ndarray, height: float, paper: np.ndarray | None) -> float:
+        """In-plane rotation of the text in degrees, in [-50, 50]."""
+        w, h = stats[:, 2], stats[:, 3]
+        keep = (h >= 0.5 * height) & (h <= 2.0 * height) & (w <= 2.5 * height)
+        pts = (stats[keep, :2] + stats[keep, 2:4] / 2.0).astype(np.float64)
+        angle = None
+        if len(pts) >= 2:
+            d = pts[:, None, :] - pts[None, :, :]
+            dist = np.hypot(d[..., 0], d[..., 1])
+            np.fill_diagonal(dist, np.inf)
+            near = np.argsort(dist, axis=1)[:, :2]
+            vecs, weights = [], []
+            for i in range(len(pts)):
+                for j in near[i]:
+                    if dist[i, j] < 2.2 * height and i < j or (dist[i, j] < 2.2 * height and i not in near[j]):
+                        vecs.append(d[j, i])
+                        weights.append(1.0)
+            if len(vecs) >= 1:
+                vecs = np.array(vecs)
+                theta = np.arctan2(vecs[:, 1], vecs[:, 0])
+                s = np.sum(np.sin(4 * theta)); c = np.sum(np.cos(4 * theta))
+                if len(vecs) >= 3 or getattr(self, "_paper_hull", None) is None or paper is None:
+                    angle = math.degrees(math.atan2(s, c) / 4)
+                    angle = self._pick_orientation(angle, vecs)
+        if angle is None and paper is not None and getattr(self, "_paper_hull", None) is not None:
+            (_, _), (_, _), rect_angle = self._cv2.minAreaRect(self._paper_hull)
+            angle = ((rect_angle + 45) % 90) - 45
+        return float(angle or 0.0)
+
+    @staticmethod
+    def _pick_orientation(angle: float, vecs: np.ndarray) -> float:
+        """angle is only known modulo 90; choose the value that makes neighbours mostly side by side."""
+        if abs(angle) < 30:
+            return angle
+        best, best_score = angle, -1.0
+        for candidate in (angle, angle - 90 if angle > 0 else angle + 90):
+            t = math.radians(candidate)
+            c, s = math.cos(t), math.sin(t)
+            x = vecs[:, 0] * c + vecs[:, 1] * s
+            y = -vecs[:, 0] * s + vecs[:, 1] * c
+            score = float(np.mean(np.abs(x) > np.abs(y)))
+            if score > best_score + 1e-9:
+                best, best_score = candidate, score
+        return best
+
+    def _rotate(self, image: np.ndarray, angle: float):
+        """Rotate so text of the given angle becomes horizontal; canvas grows to keep everything."""
+        cv2 = self._cv2
+        h, w = image.shape
+        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+        c, s = abs(matrix[0, 0]), abs(matrix[0, 1])
+        new_w, new_h = int(math.ceil(h * s + w * c)), int(math.ceil(h * c + w * s))
+        matrix[0, 2] += new_w / 2 - w / 2
+        matrix[1, 2] += new_h / 2 - h / 2
+        rotated = cv2.warpAffine(image, matrix, (new_w, new_h), flags=cv2.INTER_LINEAR, borderValue=0)
+        return rotated, cv2.invertAffineTransform(matrix)
+
+    def _remove_long_lines(self, mask: np.ndarray, height: float) -> np.ndarray:
+        """Erase horizontal and vertical straight strokes much longer than a digit (rules, borders)."""
+        cv2 = self._cv2
+        length = int(max(15, 1.8 * height))
+        # A little slack across the line, so slightly tilted or ragged rules still form long runs.
+        slack = int(min(7, max(3, height // 10))) | 1
+        horizontal = None
+        if mask.shape[1] > length:
+            band = cv2.dilate(mask, np.ones((slack, 1), np.uint8))
+            horizontal = cv2.morphologyEx(band, cv2.MORPH_OPEN, np.ones((1, length), np.uint8))
+            if horizontal.any():
+                mask = mask & (1 - horizontal)
+            else:
+                horizontal = None
+        if mask.shape[0] > length:
+            band = cv2.dilate(mask, np.ones((1, slack), np.uint8))
+            vertical = cv2.morphologyEx(band, cv2.MORPH_OPEN, np.ones((length, 1), np.uint8))
+            if vertical.any():
+                mask = mask & (1 - vertical)
+        return mask, horizontal
+
+    @staticmethod
+    def _is_box_side(rules, x, y, w, h) -> bool:
+        """A thin upright stroke running from one removed horizontal rule to another: a box's side."""
+        if rules is None or w > 0.35 * h:
+            return False
+        x0, x1 = max(0, x - 2), min(rules.shape[1], x + w + 2)
+        above = rules[max(0, y - 3): y + 2, x0:x1].any()
+        below = rules[max(0, y + h - 2): y + h + 3, x0:x1].any()
+        return bool(above and below)
+
+    def _candidate_blobs(self, labels, stats, darkness, threshold, ink_level, height, rules) -> list[_Blob]:
+        blobs = []
+        for i, (x, y, w, h, area) in enumerate(stats):
+            if self._is_box_side(rules, x, y, w, h):
+                continue
+            if h < max(self.config.min_digit_height * 0.5, 0.25 * height) and w < 0.4 * height:
+                continue  # speck or a fragment too small to matter
+            if area < 0.02 * height * height:
+                continue
+            if h < 0.2 * height or w > 8 * height or h > 3.5 * height:
+                continue  # rule remnant, border, or something big that is not a digit
+            blobs.append(_Blob(int(x), int(y), int(w), int(h), [i + 1]))
+        blobs = self._merge_fragments(blobs)
+        kept = []
+        for b in blobs:
+            if b.h < 0.45 * height:
+                continue
+            region = darkness[b.y: b.bottom, b.x: b.right]
+            ink = region[region > threshold]
+            # Faint show-through from the back of the page: its ink is much lighter than the writing.
+            if ink.size == 0 or np.percentile(ink, 75) < max(1.15 * threshold, 0.3 * ink_level):
+                continue
+            kept.append(b)
+        return kept
+
+    @staticmethod
+    def _merge_fragments(blobs: list[_Blob]) -> list[_Blob]:
+        """Merge pieces of one digit: boxes that mostly overlap horizontally and nearly touch vertically."""
+        blobs = sorted(blobs, key=lambda b: -b.w * b.h)
+        merged: list[_Blob] = []
+        for b in blobs:
+            for m in merged:
+                overlap = min(b.right, m.right) - max(b.x, m.x)
+                gap = max(b.y, m.y) - min(b.bottom, m.bottom)
+                if overlap >= 0.6 * min(b.w, m.w) and gap <= 0.25 * max(b.h, m.h) and \
+                        max(b.bottom, m.bottom) - min(b.y, m.y) <= 1.5 * max(b.h, m.h):
+                    m.merge(b)
+                    break
+            else:
+                merged.append(b)
+        return merged
+
+    @staticmethod
+    def _group_lines(blobs: list[_Blob]) -> list[list[_Blob]]:
+        """Rows by vertical overlap, then groups within a row split at wide gaps; reading order."""
+        rows: list[list[_Blob]] = []
+        for b in sorted(blobs, key=lambda b: b.y):
+            best, best_overlap = None, 0.0
+            for row in rows:
+                top = float(np.median([r.y for r in row]))
+                bottom = float(np.median([r.bottom for r in row]))
+                overlap = (min(bottom, b.bottom) - max(top, b.y)) / max(1.0, min(bottom - top, b.h))
+                if overlap > best_overlap:
+                    best, best_overlap = row, overlap
+            if best is not None and best_overlap >= 0.45:
+                best.append(b)
+            else:
+                rows.append([b])
+        groups = []
+        for row in sorted(rows, key=lambda r: np.median([b.y + b.h / 2 for b in r])):
+            row.sort(key=lambda b: b.x)
+            row_height = float(np.median([b.h for b in row]))
+            current = [row[0]]
+            for prev, b in zip(row, row[1:]):
+                if b.x - prev.right > 1.6 * row_height:
+                    groups.append(current)
+                    current = []
+                current.append(b)
+            groups.append(current)
+        return groups
+
+    # ------------------------------------------------------------------ classification
+    def _crop(self, blob: _Blob, labels, darkness, threshold, ink_level, x0=None, x1=None) -> np.ndarray | None:
+        cv2 = self._cv2
+        x0 = blob.x if x0 is None else x0
+        x1 = blob.right if x1 is None else x1
+        pad = 2
+        ya, yb = max(0, blob.y - pad), min(labels.shape[0], blob.bottom + pad)
+        xa, xb = max(0, x0 - pad), min(labels.shape[1], x1 + pad)
+        own = np.isin(labels[ya:yb, xa:xb], blob.labels).astype(np.uint8)
+        if x0 > blob.x:
+            own[:, : x0 - xa] = 0
+        if x1 < blob.right:
+            own[:, x1 - xa:] = 0
+        if not own.any():
+            return None
+        own = cv2.dilate(own, np.ones((3, 3), np.uint8))
+        low = 0.5 * threshold
+        soft = np.clip((darkness[ya:yb, xa:xb] - low) / max(ink_level - low, 1e-3), 0.0, 1.0) * own
+        ys, xs = np.nonzero(soft > 0.05)
+        if ys.size == 0:
+            return None
+        soft = soft[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+        return normalize_digit(self._thicken(soft))
+
+    def _thicken(self, soft: np.ndarray) -> np.ndarray:
+        """Dilate thin pen strokes so that, relative to the digit's size, they are as thick as MNIST's."""
+        cv2 = self._cv2
+        h, w = soft.shape
+        binary = (soft > 0.5).astype(np.uint8)
+        area = int(binary.sum())
+        if area == 0 or max(h, w) < 12:
+            return soft
+        edge = area - int(cv2.erode(binary, np.ones((3, 3), np.uint8)).sum())
+        stroke = 2.0 * area / max(edge, 1)  # area / half the perimeter
+        target = 0.11 * max(h, w)
+        if stroke >= 0.75 * target:
+            return soft
+        radius = int(round((target - stroke) / 2))
+        if radius < 1:
+            return soft
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        padded = np.pad(soft, radius)
+        return cv2.dilate(padded, kernel)
+
+    def _split_column(self, blob: _Blob, labels) -> int | None:
+        """x (absolute) of the weakest ink column in the middle of a wide blob."""
+        own = np.isin(labels[blob.y: blob.bottom, blob.x: blob.right], blob.labels)
+        profile = own.sum(axis=0).astype(np.float32)
+        lo, hi = int(0.25 * blob.w), int(0.75 * blob.w)
+        if hi - lo < 2:
+            return None
+        middle = profile[lo:hi]
+        centre_penalty = np.abs(np.arange(lo, hi) - blob.w / 2) / blob.w * profile.max() * 0.5
+        return blob.x + lo + int(np.argmin(middle + centre_penalty))
+
+    def _classify_lines(self, groups, labels, darkness, threshold, ink_level, rotation, scale, frame_shape):
+        # Every candidate of the frame goes into one batch: whole blobs and, for wide blobs, halves.
+        crops, plans = [], []
+        for group in groups:
+            row_height = float(np.median([b.h for b in group]))
+            plan = []
+            for b in group:
+                whole = self._crop(b, labels, darkness, threshold, ink_level)
+                if whole is None:
+                    continue
+                entry = {"blob": b, "whole": len(crops), "split": None}
+                crops.append(whole)
+                if b.w > 0.95 * max(b.h, row_height):
+                    cut = self._split_column(b, labels)
+                    if cut is not None:
+                        left = self._crop(b, labels, darkness, threshold, ink_level, b.x, cut)
+                        right = self._crop(b, labels, darkness, threshold, ink_level, cut, b.right)
+                        if left is not None and right is not None:
+                            entry["split"] = (cut, len(crops), len(crops) + 1)
+                            crops += [left, right]
+                plan.append(entry)
+            plans.append(plan)
+        if not crops:
+            return ReadResult([])
+        probabilities = np.asarray(self.classifier.predict(np.stack(crops).astype(np.float32)).probabilities)
+        if probabilities.shape != (len(crops), 10):
+            raise ValueError(f"classifier returned probabilities of shape {probabilities.shape}, "
+                             f"expected ({len(crops)}, 10)")
+        conf = probabilities.max(axis=1)
+        best = probabilities.argmax(axis=1)
+
+        lines = []
+        for plan in plans:
+            digits = []
+            for entry in plan:
+                b = entry["blob"]
+                pieces = [(b.x, b.right, entry["whole"])]
+                if entry["split"] is not None:
+                    cut, li, ri = entry["split"]
+                    wide = b.w > 1.6 * b.h
+                    if min(conf[li], conf[ri]) > conf[entry["whole"]] or (wide and min(conf[li], conf[ri]) > 0.7):
+                        pieces = [(b.x, cut, li), (cut, b.right, ri)]
+                for xa, xb, k in pieces:
+                    box = self._frame_box(xa, b.y, xb - xa, b.h, rotation, scale, frame_shape)
+                    accepted = conf[k] >= self.config.reject_threshold
+                    digits.append(Digit(int(best[k]) if accepted else None, float(conf[k]), box))
+            if digits:
+                text = "".join("?" if d.digit is None else str(d.digit) for d in digits)
+                lines.append(Line(text, digits))
+        return ReadResult(lines)
+
+    @staticmethod
+    def _frame_box(x, y, w, h, rotation, scale, frame_shape) -> tuple[int, int, int, int]:
+        corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float64)
+        if rotation is not None:
+            corners = corners @ rotation[:, :2].T + rotation[:, 2]
+        corners /= scale
+        x0, y0 = np.floor(corners.min(axis=0))
+        x1, y1 = np.ceil(corners.max(axis=0))
+        x0, y0 = max(0, int(x0)), max(0, int(y0))
+        x1, y1 = min(frame_shape[1], int(x1)), min(frame_shape[0], int(y1))
+        return (x0, y0, max(0, x1 - x0), max(0, y1 - y0))
+
+
+_LINE_COLOURS = ((0, 200, 0), (255, 128, 0), (0, 128, 255), (200, 0, 200), (0, 200, 200), (128, 128, 255))
+
+
+def draw_annotations(frame: np.ndarray, result: ReadResult) -> np.ndarray:
+    """A BGR copy of the frame with each digit's box, value and confidence; one colour per line."""
+    cv2 = _cv2()
+    frame = _validate_frame(frame)
+    out = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame[..., :3].copy()
+    thickness = max(1, round(max(out.shape[:2]) / 600))
+    for i, line in enumerate(result.lines):
+        colour = _LINE_COLOURS[i % len(_LINE_COLOURS)]
+        for d in line.digits:
+            x, y, w, h = d.box
+            box_colour = colour if d.digit is not None else (0, 0, 255)
+            cv2.rectangle(out, (x, y), (x + w, y + h), box_colour, thickness)
+            label = f"{'?' if d.digit is None else d.digit} {d.confidence:.2f}"
+            font = max(0.35, min(1.2, h / 60))
+            cv2.putText(out, label, (x, max(10, y - 3)), cv2.FONT_HERSHEY_SIMPLEX, font, box_colour, thickness,
+                        cv2.LINE_AA)
+    return out

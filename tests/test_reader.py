@@ -1,0 +1,238 @@
+"""Frame reader and MNIST normalization tests.
+
+The classifier is a stand-in small CNN (tests/reader_fixtures.py) trained once and cached; the
+frames come from benchmarks/framegen.py built from MNIST *test* digits.
+
+Accuracy on generated frames (see benchmarks.framegen.score_read for the exact definition):
+  digit accuracy = sum over frames of digits_right / sum of true digits, where per frame
+      digits_right = max(0, true digits - sum over true lines of edit_distance(read text, true text)
+                             - read digits lying in no true line)
+  line accuracy  = true lines read exactly (one read line, same text) / true lines.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+cv2 = pytest.importorskip("cv2")
+
+from benchmarks.framegen import FrameOptions, edit_distance, generate_frame, generate_frames, score_read  # noqa: E402
+from edgedigits.preprocess import normalize_digit, prepare_crop  # noqa: E402
+from edgedigits.reader import FrameReader, ReadResult, draw_annotations  # noqa: E402
+
+from reader_fixtures import TFLiteDigitClassifier, ensure_test_classifier, load_mnist_split  # noqa: E402
+
+FRAMES = 200
+SEED = 2024
+MIN_DIGIT_ACCURACY = 0.97
+MIN_LINE_ACCURACY = 0.85
+
+
+@pytest.fixture(scope="session")
+def mnist_test():
+    return load_mnist_split("test")
+
+
+@pytest.fixture(scope="session")
+def digit_classifier():
+    return TFLiteDigitClassifier(ensure_test_classifier())
+
+
+@pytest.fixture(scope="session")
+def reader(digit_classifier):
+    return FrameReader(digit_classifier)
+
+
+# ---------------------------------------------------------------- preprocess
+
+def test_normalize_digit_reproduces_mnist(mnist_test):
+    images, _ = mnist_test
+    correlations = []
+    for image in images[:200]:
+        out = normalize_digit(image)
+        assert out.shape == (28, 28) and out.dtype == np.float32
+        correlations.append(np.corrcoef(out.ravel(), image.ravel().astype(np.float32))[0, 1])
+    assert np.median(correlations) > 0.99
+    assert np.min(correlations) > 0.9
+
+
+def test_normalize_digit_empty_and_errors():
+    assert not normalize_digit(np.zeros((10, 7))).any()
+    with pytest.raises(ValueError, match="2-D"):
+        normalize_digit(np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match="2-D"):
+        normalize_digit(np.zeros((0, 5)))
+
+
+def test_prepare_crop_large_inverted_digit_classified_like_original(mnist_test, digit_classifier):
+    images, labels = mnist_test
+    rng = np.random.default_rng(0)
+    originals, pasted = [], []
+    for image in images[:300]:
+        size = int(rng.integers(60, 240))
+        big = cv2.resize(image, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+        canvas = np.full((size + 80, size + 120), 210.0, np.float32)
+        canvas += np.linspace(-20, 20, canvas.shape[1])[None, :]  # mild shading
+        canvas[40: 40 + size, 60: 60 + size] -= big * 150 / 255  # dark ink on light paper
+        pasted.append(prepare_crop(np.clip(canvas, 0, 255).astype(np.uint8)))
+        originals.append(image.astype(np.float32) / 255)
+    a = digit_classifier.predict(np.stack(originals)).digits
+    b = digit_classifier.predict(np.stack(pasted)).digits
+    agreement = float(np.mean(a == b))
+    print(f"\nprepare_crop agreement with the original digits: {agreement:.3f}")
+    assert agreement >= 0.97
+    assert np.mean(b == labels[:300]) >= 0.95
+
+
+# ---------------------------------------------------------------- reader: edge cases
+
+def test_all_black_and_all_white_frames_have_no_lines(reader):
+    for value in (0, 255, 128):
+        result = reader.read(np.full((480, 640, 3), value, np.uint8))
+        assert result.lines == []
+    assert reader.read(np.full((480, 640), 0, np.uint8)).lines == []
+
+
+def test_tiny_frame(reader):
+    assert reader.read(np.full((3, 2), 200, np.uint8)).lines == []
+    assert isinstance(reader.read(np.zeros((1, 1, 3), np.uint8)), ReadResult)
+
+
+def test_huge_frame_is_downscaled(reader, mnist_test):
+    images, labels = mnist_test
+    frame, truth = generate_frame(np.random.default_rng(5), images, labels,
+                                  options=FrameOptions(clean=True, min_digit_height=60, max_digit_height=60,
+                                                       max_lines=1, max_digits_per_line=4),
+                                  frame_size=(640, 480))
+    huge = cv2.resize(frame, (8000, 6000), interpolation=cv2.INTER_LINEAR)
+    start = time.perf_counter()
+    result = reader.read(huge)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 10
+    assert [line.text for line in result.lines] == [line.text for line in truth]
+    for digit in result.lines[0].digits:
+        x, y, w, h = digit.box
+        assert 0 <= x and x + w <= 8000 and 0 <= y and y + h <= 6000 and h > 300  # original-frame pixels
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((0, 10), np.uint8), "non-empty"),
+    (np.zeros((10, 0, 3), np.uint8), "non-empty"),
+    (np.zeros((10, 10), np.float32), "uint8"),
+    (np.zeros((10, 10, 2), np.uint8), "shape"),
+    (np.zeros((2, 10, 10, 3), np.uint8), "shape"),
+])
+def test_bad_frames_raise_value_error(reader, bad, message):
+    with pytest.raises(ValueError, match=message):
+        reader.read(bad)
+
+
+def test_bad_classifier_and_options():
+    with pytest.raises(TypeError, match="predict"):
+        FrameReader(object())
+
+    class Dummy:
+        def predict(self, images):
+            raise AssertionError("not called")
+
+    with pytest.raises(ValueError, match="reject_threshold"):
+        FrameReader(Dummy(), reject_threshold=1.5)
+
+
+# ---------------------------------------------------------------- reader: results
+
+@pytest.fixture(scope="module")
+def clean_frame(mnist_test):
+    images, labels = mnist_test
+    # Digits the stand-in classifier gets right in isolation, so the test is about the reader.
+    chosen = [int(np.flatnonzero(labels == d)[0]) for d in (1, 2, 4, 7, 6, 7, 3)]
+    frame, truth = generate_frame(np.random.default_rng(1), images[chosen], labels[chosen],
+                                  options=FrameOptions(clean=True, min_digit_height=40, max_digit_height=40,
+                                                       max_lines=1, max_digits_per_line=8),
+                                  frame_size=(640, 480))
+    return frame, truth
+
+
+def test_clean_frame_read_exactly(reader, clean_frame):
+    frame, truth = clean_frame
+    result = reader.read(frame)
+    assert [line.text for line in result.lines] == [line.text for line in truth]
+    assert all(d.confidence > 0.5 for line in result.lines for d in line.digits)
+
+
+def test_to_dict_is_json_with_the_documented_shape(reader, clean_frame):
+    frame, _ = clean_frame
+    data = json.loads(json.dumps(reader.read(frame).to_dict()))
+    assert set(data) == {"lines"} and data["lines"]
+    for line in data["lines"]:
+        assert set(line) == {"text", "digits"}
+        assert len(line["text"]) == len(line["digits"])
+        for ch, digit in zip(line["text"], line["digits"]):
+            assert set(digit) == {"digit", "confidence", "box"}
+            assert (digit["digit"] is None and ch == "?") or str(digit["digit"]) == ch
+            assert 0.0 <= digit["confidence"] <= 1.0
+            assert len(digit["box"]) == 4 and all(isinstance(v, int) for v in digit["box"])
+
+
+def test_annotations_keep_frame_shape(reader, clean_frame):
+    frame, _ = clean_frame
+    result = reader.read(frame)
+    annotated = draw_annotations(frame, result)
+    assert annotated.shape == frame.shape and annotated.dtype == np.uint8
+    assert not np.array_equal(annotated, frame)
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    assert draw_annotations(grey, result).shape == frame.shape
+
+
+def test_non_digit_marks_are_not_read_as_confident_digits(reader):
+    frame = np.full((480, 640, 3), 220, np.uint8)
+    cv2.circle(frame, (320, 240), 1, (30, 30, 30), -1)             # a speck
+    cv2.line(frame, (20, 400), (620, 400), (60, 60, 60), 2)          # a ruled line
+    cv2.rectangle(frame, (100, 100), (300, 200), (40, 40, 40), 2)    # an empty box
+    result = reader.read(frame)
+    assert all(d.digit is None for line in result.lines for d in line.digits)
+
+
+def test_edit_distance():
+    assert edit_distance("1234", "1234") == 0
+    assert edit_distance("1234", "124") == 1
+    assert edit_distance("", "12") == 2
+    assert edit_distance("1x34", "1234") == 1
+
+
+def test_generated_frames_are_deterministic(mnist_test):
+    images, labels = mnist_test
+    a = [f for f, _ in generate_frames(3, 7, images, labels)]
+    b = [f for f, _ in generate_frames(3, 7, images, labels)]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+# ---------------------------------------------------------------- accuracy on realistic frames
+
+def test_reader_accuracy_on_generated_frames(reader, mnist_test, record_property, capsys):
+    images, labels = mnist_test
+    true_digits = digits_right = true_lines = lines_right = 0
+    times = []
+    for frame, truth in generate_frames(FRAMES, SEED, images, labels):
+        start = time.perf_counter()
+        result = reader.read(frame)
+        times.append(time.perf_counter() - start)
+        score = score_read(result, truth)
+        true_digits += score.true_digits
+        digits_right += score.digits_right
+        true_lines += score.true_lines
+        lines_right += score.lines_right
+    digit_accuracy = digits_right / true_digits
+    line_accuracy = lines_right / true_lines
+    record_property("digit_accuracy", digit_accuracy)
+    record_property("line_accuracy", line_accuracy)
+    with capsys.disabled():
+        print(f"\nreader on {FRAMES} generated frames (seed {SEED}): digit accuracy {digit_accuracy:.4f} "
+              f"({digits_right}/{true_digits}), line accuracy {line_accuracy:.4f} ({lines_right}/{true_lines}), "
+              f"median read {1000 * np.median(times):.1f} ms")
+    assert digit_accuracy >= MIN_DIGIT_ACCURACY
+    assert line_accuracy >= MIN_LINE_ACCURACY
