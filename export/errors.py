@@ -46,4 +46,6 @@ class ParityError(ExportError):
         self.format_name = format_name
         self.failures = failures
         self.measured = measured
-        super().__init__(f"{format_name}: parity check failed: " + "; ".join(failures))
+        numbers = ", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}"
+                            for k, v in measured.items() if k != "passed")
+        super().__init__(f"{format_name}: parity check failed: " + "; ".join(failures) + f" (measured: {numbers})")

@@ -19,6 +19,7 @@ import numpy as np
 log = logging.getLogger("export")
 
 MAX_SNR_DB = 200.0  # reported when the int8 output is exactly the float output
+PLOT_MAX_DB = 80.0  # bars beyond this (exact tensors such as the input reshape) are clipped and labelled
 
 
 @dataclass(frozen=True)
@@ -183,10 +184,15 @@ def plot_png(model: str, reports: dict[str, list[LayerError]]) -> bytes:
                              squeeze=False)
     for ax, (format_name, errors) in zip(axes[0], reports.items()):
         labels = [f"{e.order} {e.layer[:28]} ({e.op})" for e in errors]
-        ax.barh(range(len(errors)), [e.snr_db for e in errors], color="tab:blue")
+        worst = min(errors, key=lambda e: e.snr_db).order if errors else None
+        colors = ["tab:red" if e.order == worst else "tab:blue" for e in errors]
+        ax.barh(range(len(errors)), [min(e.snr_db, PLOT_MAX_DB) for e in errors], color=colors)
+        for i, e in enumerate(errors):
+            ax.text(min(e.snr_db, PLOT_MAX_DB), i, f" {e.snr_db:.1f}", va="center", fontsize=7)
         ax.set_yticks(range(len(errors)), labels, fontsize=7)
+        ax.set_xlim(0, PLOT_MAX_DB * 1.1)
         ax.invert_yaxis()
-        ax.set_xlabel("SNR (dB), graph order top to bottom")
+        ax.set_xlabel("SNR (dB), graph order top to bottom; worst in red")
         ax.set_title(f"{model} {format_name}")
         ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()

@@ -229,6 +229,8 @@ def test_manifest_onnx_io_is_the_sessions(exported):
         assert [o["name"] for o in entry["outputs"]] == [o.name for o in session.get_outputs()]
         assert entry["inputs"][0]["shape_signature"] == [-1, 28, 28, 1]
         assert entry["inputs"][0]["dtype"] == "float32"
+        embedded = json.loads(session.get_modelmeta().custom_metadata_map["edgedigits"])
+        assert embedded == read_embedded_metadata(out / entry["file"])  # onnxruntime and our reader agree
     assert manifest["formats"]["onnx-int8"]["quantization"]["quant_format"] == "QDQ"
     assert manifest["formats"]["onnx-int8"]["quantization"]["per_channel"] is True
 
