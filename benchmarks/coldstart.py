@@ -91,11 +91,21 @@ def run_child(mode: str, args: dict | None = None, *, timeout_s: float = 120.0) 
     return report
 
 
-def measure_cold_start(mode: str, args: dict | None = None, *, repeats: int = 3) -> dict:
-    """Median over `repeats` fresh processes (the first may pay for a cold disk cache)."""
+def measure_cold_start(mode: str, args: dict | None = None, *, repeats: int = 3, paired: bool = False) -> dict:
+    """Median over `repeats` fresh processes (the first may pay for a cold disk cache).
+
+    paired: run a bare `import numpy` process right before each one and also report the median
+    ratio of the two wall times; on a busy machine both slow down alike, so the ratio is what the
+    regression gate compares."""
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    reports = [run_child(mode, args) for _ in range(repeats)]
+    reports, ratios = [], []
+    for _ in range(repeats):
+        if paired:
+            bare = run_child("numpy")
+        reports.append(run_child(mode, args))
+        if paired:
+            ratios.append(reports[-1]["wall_s"] / bare["wall_s"])
     walls = [r["wall_s"] for r in reports]
     in_process = [r["in_process_s"] for r in reports]
     peaks = [r["peak_rss_kb"] for r in reports if r["peak_rss_kb"] is not None]
@@ -106,5 +116,6 @@ def measure_cold_start(mode: str, args: dict | None = None, *, repeats: int = 3)
         "phases": phases,
         "peak_rss_mb": float(np.median(peaks)) / 1024 if peaks else None,
         "heavy_modules": sorted({m for r in reports for m in r["heavy_modules"]}),
+        "relative_to_numpy": float(np.median(ratios)) if ratios else None,
         "repeats": repeats,
     }

@@ -11,8 +11,8 @@ the wrong way by more than its tolerance:
   latency_rel   batch-1 p50 on 1 thread divided by the reference workload's p50 measured just
                 before it in the same run (a busier or slower machine moves both), as a ratio
   batch64_rel   the same for the time per image at batch 64 (1 thread)
-  cold_start_*  peak RSS growth; process time relative to a bare `import numpy` process;
-                a heavy module (TensorFlow…) newly imported by the runtime
+  cold_start_*  peak RSS growth; process time relative to a bare `import numpy` process run
+                right before it; a heavy module (TensorFlow…) newly imported by the runtime
   frames        digit accuracy drop; per-frame p50 relative to the reference workload
 """
 
@@ -32,7 +32,7 @@ class Tolerances:
     gap_pp: float = 0.10             # int8-vs-float gap allowed to widen by this much
     size_fraction: float = 0.02      # file size growth allowed
     latency_ratio: float = 1.6       # same-run relative latency may grow by this factor
-    cold_start_ratio: float = 1.8    # cold start relative to a bare numpy process
+    cold_start_ratio: float = 2.0    # cold start relative to a bare numpy process run just before
     rss_fraction: float = 0.25       # cold-start peak RSS growth allowed
     frame_accuracy_pp: float = 3.0   # frame-reader digit accuracy drop allowed (small frame set)
 
@@ -95,7 +95,7 @@ def row_view(row: dict, float_accuracy: float | None) -> dict:
         "latency_rel": _round(_rel(latency.get("p50_us"), reference)),
         "batch64_rel": _round(_rel(per_image_us, reference)),
         "cold_start_rss_mb": None if not cold.get("peak_rss_mb") else round(cold["peak_rss_mb"], 1),
-        "cold_start_s": None if not cold.get("seconds") else round(cold["seconds"], 2),
+        "cold_start_rel": _round(cold.get("relative_to_numpy")),
         "cold_start_heavy_modules": cold.get("heavy_modules") if "seconds" in cold else None,
     }
     if row.get("quantized") and accuracy is not None and float_accuracy is not None:
@@ -105,7 +105,6 @@ def row_view(row: dict, float_accuracy: float | None) -> dict:
 
 def gate_view(results: dict) -> dict:
     """The comparable part of a run: stable keys, rounded numbers, machine info kept apart."""
-    numpy_cold = (results.get("cold_start_reference") or {}).get("numpy_import") or {}
     models = {}
     for name, entry in results["models"].items():
         float_accuracy = entry.get("float_accuracy")
@@ -127,7 +126,6 @@ def gate_view(results: dict) -> dict:
         "gate_schema": GATE_SCHEMA,
         "config": {"models": sorted(results["models"]), "rows": [r for r in config["rows"] if not r.startswith("keras")],
                    "frame_sets": config["frame_sets"], "test_limit": config["test_limit"], "quick": config["quick"]},
-        "numpy_cold_start_s": None if not numpy_cold.get("seconds") else round(numpy_cold["seconds"], 2),
         "models": models,
         "machine": {k: v for k, v in results["machine"].items()},
     }
@@ -139,7 +137,6 @@ def gate_view(results: dict) -> dict:
 def compare(baseline: dict, current: dict, tolerances: Tolerances = Tolerances()) -> list[Regression]:
     """Every metric of `current` worse than `baseline` beyond its tolerance (empty list: pass)."""
     found: list[Regression] = []
-    numpy_base, numpy_now = baseline.get("numpy_cold_start_s"), current.get("numpy_cold_start_s")
     for model, base_entry in baseline.get("models", {}).items():
         now_entry = current.get("models", {}).get(model)
         if now_entry is None:
@@ -148,15 +145,14 @@ def compare(baseline: dict, current: dict, tolerances: Tolerances = Tolerances()
             continue
         for kind, base_row in base_entry.get("rows", {}).items():
             now_row = now_entry.get("rows", {}).get(kind)
-            found += compare_row(model, kind, base_row, now_row, tolerances, numpy_base, numpy_now)
+            found += compare_row(model, kind, base_row, now_row, tolerances)
         for set_name, base_frames in base_entry.get("frames", {}).items():
             now_frames = now_entry.get("frames", {}).get(set_name)
             found += compare_frames(model, set_name, base_frames, now_frames, tolerances)
     return found
 
 
-def compare_row(model: str, kind: str, base: dict, now: dict | None, tol: Tolerances,
-                numpy_base: float | None, numpy_now: float | None) -> list[Regression]:
+def compare_row(model: str, kind: str, base: dict, now: dict | None, tol: Tolerances) -> list[Regression]:
     def reg(metric, b, c, allowed):
         return Regression(model, kind, metric, b, c, allowed)
 
@@ -184,12 +180,10 @@ def compare_row(model: str, kind: str, base: dict, now: dict | None, tol: Tolera
     b, c = base.get("cold_start_rss_mb"), now.get("cold_start_rss_mb")
     if _both(b, c) and c > b * (1 + tol.rss_fraction):
         found.append(reg("cold_start_rss_mb", b, c, f"grew {100 * (c / b - 1):.0f}% > {100 * tol.rss_fraction:.0f}% allowed"))
-    b, c = base.get("cold_start_s"), now.get("cold_start_s")
-    if _both(b, c) and numpy_base and numpy_now:
-        ratio = (c / numpy_now) / (b / numpy_base)
-        if ratio > tol.cold_start_ratio:
-            found.append(reg("cold_start_s", b, c, f"{ratio:.2f}x slower relative to a bare numpy process "
-                                                   f"> {tol.cold_start_ratio}x allowed"))
+    b, c = base.get("cold_start_rel"), now.get("cold_start_rel")
+    if _both(b, c) and b > 0 and c / b > tol.cold_start_ratio:
+        found.append(reg("cold_start_rel", b, c, f"{c / b:.2f}x slower relative to a bare numpy process "
+                                                 f"> {tol.cold_start_ratio}x allowed"))
     new_heavy = sorted(set(now.get("cold_start_heavy_modules") or []) - set(base.get("cold_start_heavy_modules") or []))
     if new_heavy:
         found.append(reg("cold_start_heavy_modules", base.get("cold_start_heavy_modules") or [], new_heavy,

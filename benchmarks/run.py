@@ -147,9 +147,9 @@ def run_benchmarks(config: BenchConfig) -> tuple[dict, Samples]:
     return results, samples
 
 
-def _cold_start_or_error(mode: str, args: dict | None, repeats: int) -> dict:
+def _cold_start_or_error(mode: str, args: dict | None, repeats: int, paired: bool = False) -> dict:
     try:
-        return coldstart.measure_cold_start(mode, args, repeats=repeats)
+        return coldstart.measure_cold_start(mode, args, repeats=repeats, paired=paired)
     except (coldstart.ColdStartError, OSError, ValueError) as error:
         return {"error": str(error)}
     except Exception as error:  # noqa: BLE001 - subprocess timeouts and the like: record, keep going
@@ -176,8 +176,7 @@ def benchmark_model(name: str, config: BenchConfig, images, labels, samples: Sam
         row = rows.empty_row(kind, status, reason)
         if status != rows.MISSING:
             try:
-                numbers, latency_samples = rows.measure_format(manifest_path, kind, images, labels, None, config,
-                                                               facts["macs"])
+                numbers, latency_samples = rows.measure_format(manifest_path, kind, images, labels, config, facts["macs"])
                 digits[kind] = numbers.pop("digits")
                 row.update(numbers)
                 for label, array in latency_samples.items():
@@ -195,7 +194,8 @@ def benchmark_model(name: str, config: BenchConfig, images, labels, samples: Sam
             row = entry["rows"][kind]
             if row["status"] in (rows.OK, rows.INVALID):
                 row["cold_start"] = _cold_start_or_error(
-                    "runtime", {"path": str(manifest_path.resolve()), "format": kind}, config.cold_start_repeats)
+                    "runtime", {"path": str(manifest_path.resolve()), "format": kind}, config.cold_start_repeats,
+                    paired=True)
             progress.done()
 
     for set_name in config.frame_sets:

@@ -1,0 +1,408 @@
+"""Benchmarks: the regression gate's logic, the measurement helpers, the report, and a planted
+regression caught end to end on a small real exported model."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks import gate, report
+from benchmarks.config import BenchConfig, ConfigError, parse_list, quick_config
+from benchmarks.frames import digit_errors, edit_distance, measure_reader
+from benchmarks.gate import Regression, Tolerances, compare, gate_view
+from benchmarks.measure import TimingPlan, latency_summary, percentile, time_calls
+from benchmarks.rows import INVALID, MISSING, OK, format_status
+
+# ---------------------------------------------------------------- synthetic gate views
+
+
+def gate_row(**changes) -> dict:
+    row = {"status": "ok", "accuracy_pct": 98.9, "size_bytes": 20_000, "latency_rel": 0.12,
+           "batch64_rel": 0.05, "cold_start_rss_mb": 51.0, "cold_start_rel": 1.8, "cold_start_heavy_modules": []}
+    row.update(changes)
+    return row
+
+
+def gate_doc(rows: dict | None = None, frames: dict | None = None) -> dict:
+    rows = rows if rows is not None else {
+        "tflite-f32": gate_row(),
+        "tflite-int8": gate_row(size_bytes=8_000, accuracy_pct=98.85, gap_pp=-0.05, latency_rel=0.1),
+    }
+    frames = frames if frames is not None else {"640x480-10": {"status": "ok", "digit_accuracy_pct": 95.0,
+                                                               "latency_rel": 40.0}}
+    return {"gate_schema": gate.GATE_SCHEMA,
+            "config": {"models": ["edge"], "rows": list(rows), "frame_sets": list(frames), "test_limit": 2000,
+                       "quick": True},
+            "models": {"edge": {"float_reference": "tflite-f32", "rows": rows, "frames": frames}},
+            "machine": {"cpu": "test"}}
+
+
+def with_change(doc: dict, kind: str, **changes) -> dict:
+    changed = copy.deepcopy(doc)
+    changed["models"]["edge"]["rows"][kind].update(changes)
+    return changed
+
+
+def metrics(regressions: list[Regression]) -> list[tuple[str, str]]:
+    return [(r.row, r.metric) for r in regressions]
+
+
+def test_identical_runs_pass():
+    assert compare(gate_doc(), gate_doc()) == []
+
+
+def test_noise_within_tolerances_passes():
+    noisy = with_change(gate_doc(), "tflite-int8", accuracy_pct=98.8, gap_pp=-0.1, size_bytes=8_100,
+                        latency_rel=0.15, batch64_rel=0.07, cold_start_rss_mb=55.0, cold_start_rel=2.9)
+    assert compare(gate_doc(), noisy) == []
+
+
+def test_improvements_pass():
+    better = with_change(gate_doc(), "tflite-int8", accuracy_pct=99.5, gap_pp=0.2, size_bytes=4_000,
+                         latency_rel=0.01, batch64_rel=0.01, cold_start_rss_mb=20.0, cold_start_rel=1.0)
+    assert compare(gate_doc(), better) == []
+
+
+def test_accuracy_drop_beyond_tolerance_is_named():
+    found = compare(gate_doc(), with_change(gate_doc(), "tflite-f32", accuracy_pct=98.7))
+    assert metrics(found) == [("tflite-f32", "accuracy_pct")]
+    assert found[0].baseline == 98.9 and found[0].current == 98.7
+    assert "0.20 pp" in found[0].message() and "edge tflite-f32" in found[0].message()
+
+
+def test_accuracy_tolerance_is_configurable():
+    dropped = with_change(gate_doc(), "tflite-f32", accuracy_pct=98.7)
+    assert compare(gate_doc(), dropped, Tolerances(accuracy_pp=0.5)) == []
+
+
+def test_int8_gap_growth_is_caught():
+    found = compare(gate_doc(), with_change(gate_doc(), "tflite-int8", gap_pp=-0.3))
+    assert metrics(found) == [("tflite-int8", "gap_pp")]
+
+
+def test_size_growth_is_caught():
+    found = compare(gate_doc(), with_change(gate_doc(), "tflite-int8", size_bytes=8_400))
+    assert metrics(found) == [("tflite-int8", "size_bytes")]
+    assert "5.0%" in found[0].message()
+
+
+def test_latency_ratio_regression_is_caught():
+    found = compare(gate_doc(), with_change(gate_doc(), "tflite-int8", latency_rel=0.2, batch64_rel=0.1))
+    assert metrics(found) == [("tflite-int8", "latency_rel"), ("tflite-int8", "batch64_rel")]
+    assert "2.00x slower" in found[0].message()
+
+
+def test_cold_start_regressions_are_caught():
+    changed = with_change(gate_doc(), "tflite-int8", cold_start_rss_mb=560.0, cold_start_rel=12.0,
+                          cold_start_heavy_modules=["tensorflow"])
+    found = metrics(compare(gate_doc(), changed))
+    assert found == [("tflite-int8", "cold_start_rss_mb"), ("tflite-int8", "cold_start_rel"),
+                     ("tflite-int8", "cold_start_heavy_modules")]
+
+
+def test_missing_row_and_status_change_are_regressions():
+    current = gate_doc()
+    del current["models"]["edge"]["rows"]["tflite-f32"]
+    current["models"]["edge"]["rows"]["tflite-int8"]["status"] = INVALID
+    found = compare(gate_doc(), current)
+    assert metrics(found) == [("tflite-f32", "status"), ("tflite-int8", "status")]
+    assert found[0].current == "row missing" and found[1].current == INVALID
+
+
+def test_missing_model_is_a_regression():
+    current = gate_doc()
+    current["models"] = {}
+    assert [(r.model, r.metric) for r in compare(gate_doc(), current)] == [("edge", "status")]
+
+
+def test_row_that_was_never_ok_is_not_compared():
+    baseline = with_change(gate_doc(), "tflite-int8", status=MISSING, accuracy_pct=None)
+    current = with_change(gate_doc(), "tflite-int8", status=MISSING, accuracy_pct=None)
+    assert compare(baseline, current) == []
+
+
+def test_frame_reader_regressions_are_caught():
+    current = gate_doc(frames={"640x480-10": {"status": "ok", "digit_accuracy_pct": 90.0, "latency_rel": 80.0}})
+    found = metrics(compare(gate_doc(), current))
+    assert found == [("frames 640x480-10", "digit_accuracy_pct"), ("frames 640x480-10", "latency_rel")]
+    gone = gate_doc(frames={"640x480-10": {"status": "unavailable"}})
+    assert metrics(compare(gate_doc(), gone)) == [("frames 640x480-10", "status")]
+
+
+def test_tolerances_are_validated():
+    with pytest.raises(ValueError, match="latency_ratio"):
+        Tolerances(latency_ratio=0.5)
+    with pytest.raises(ValueError, match="accuracy_pp"):
+        Tolerances(accuracy_pp=-1)
+
+
+def test_config_mismatch_is_reported():
+    other = copy.deepcopy(gate_doc())
+    other["config"]["test_limit"] = 500
+    assert gate.config_mismatch(gate_doc(), other) == ["test_limit: baseline 2000, this run 500"]
+
+
+# ---------------------------------------------------------------- results -> gate view, report
+
+
+def result_row(kind: str, status: str = OK, accuracy: float | None = 0.989, quantized: bool = False,
+               size: int | None = 20_000, p50: float = 15.0, reference: float = 130.0) -> dict:
+    measured = accuracy is not None
+    return {
+        "kind": kind, "backend": "keras" if kind.startswith("keras") else "litert", "quantized": quantized,
+        "status": status, "reason": "" if status == OK else "not in manifest.json",
+        "file": f"edge{kind}" if measured else None, "size_bytes": size if measured else None,
+        "accuracy": accuracy, "delta_pp": None, "agreement": 1.0 if measured else None,
+        "per_class_accuracy": [accuracy] * 10 if measured else None,
+        "latency": {"single": {"p50_us": p50, "p90_us": p50 * 1.1, "p99_us": p50 * 2, "reference_p50_us": reference},
+                    "all": {"p50_us": p50, "p90_us": p50 * 1.2, "p99_us": p50 * 3}} if measured else {},
+        "throughput": {"single": {"64": {"images_per_s": 50_000.0}, "256": {"images_per_s": 60_000.0}},
+                       "all": {"64": {"images_per_s": 90_000.0}, "256": {"images_per_s": 100_000.0}}}
+        if measured else {},
+        "macs_per_s": 2.2e10 if measured else None,
+        "cold_start": {"seconds": 0.25, "peak_rss_mb": 51.04, "relative_to_numpy": 1.5, "heavy_modules": []}
+        if measured else None,
+    }
+
+
+def synthetic_results() -> dict:
+    rows = {
+        "keras-predict": result_row("keras-predict", p50=40_000.0, size=120_000),
+        "tflite-f32": result_row("tflite-f32", size=18_944, p50=20.0),
+        "tflite-int8": result_row("tflite-int8", accuracy=0.9885, quantized=True, size=4_000, p50=10.0),
+        "onnx-f32": result_row("onnx-f32", p50=30.0),
+        "onnx-int8": result_row("onnx-int8", status=MISSING, accuracy=None, quantized=True),
+    }
+    return {
+        "created_utc": "2026-01-01T00:00:00Z", "test_images": 2000,
+        "config": {"rows": list(rows), "frame_sets": ["640x480-10"], "quick": True, "test_limit": 2000,
+                   "threads": {"single": 1, "all": 2}, "batch_sizes": [64, 256],
+                   "latency_plan": {"warmup": 1, "min_iterations": 1, "max_iterations": 10, "budget_s": 1.0},
+                   "cold_start_repeats": 3},
+        "machine": {"cpu": "Test CPU", "cores": 2, "machine": "x86_64", "os": "Linux", "python": "3.11",
+                    "packages": {"numpy": "2"}},
+        "load_average": {"start": [1.0, 1.0, 1.0], "end": [1.0, 1.0, 1.0]},
+        "cold_start_reference": {"tensorflow_import": {"seconds": 3.1, "peak_rss_mb": 560.0}},
+        "models": {"edge": {
+            "params": 3650, "macs": 218_200, "float_reference": "keras", "float_accuracy": 0.989,
+            "rows": rows,
+            "frames": {"640x480-10": {"status": "ok", "frames": 12, "digits": 120, "frames_per_s": 150.0,
+                                      "p50_ms": 6.5, "p99_ms": 9.0, "digit_accuracy": 0.95, "exact_frames": 7,
+                                      "reference_p50_us": 130.0}},
+        }},
+    }
+
+
+def test_gate_view_keeps_runtime_rows_rounded_and_computes_the_gap():
+    view = gate_view(synthetic_results())
+    rows = view["models"]["edge"]["rows"]
+    assert list(rows) == ["tflite-f32", "tflite-int8", "onnx-f32", "onnx-int8"]  # no Keras rows
+    assert rows["tflite-int8"]["gap_pp"] == -0.05
+    assert rows["tflite-int8"]["latency_rel"] == round(10.0 / 130.0, 4)  # 3 significant digits
+    assert rows["tflite-int8"]["batch64_rel"] == 0.154  # (1e6 / 50,000 µs) / 130 µs
+    assert rows["tflite-int8"]["cold_start_rss_mb"] == 51.0
+    assert "gap_pp" not in rows["tflite-f32"]
+    assert rows["onnx-int8"]["status"] == MISSING and rows["onnx-int8"]["accuracy_pct"] is None
+    assert view["models"]["edge"]["frames"]["640x480-10"] == {"status": "ok", "digit_accuracy_pct": 95.0,
+                                                              "latency_rel": 50.0}
+    assert view["config"]["rows"] == ["tflite-f32", "tflite-int8", "onnx-f32", "onnx-int8"]
+    assert "created_utc" not in json.dumps(view)  # nothing that churns the baseline diff
+
+
+def test_main_table_has_every_row_with_its_status():
+    table = report.main_table(synthetic_results())
+    lines = table.splitlines()
+    assert len(lines) == 2 + 5
+    assert lines[0].startswith("| Model | Format")
+    assert set(lines[1].replace("|", "").replace(" ", "")) <= {"-", ":"}
+    widths = {len(line) for line in lines}
+    assert len(widths) == 1  # columns padded to the same width
+    missing = next(line for line in lines if "onnx-int8" in line)
+    assert "export failed/missing" in missing and "–" in missing
+    int8 = next(line for line in lines if "tflite-int8" in line)
+    assert "98.85" in int8 and "3.9 KiB" in int8 and "10 / 11 / 20" in int8
+    assert "Keras model.predict" in table and "40 ms / 44 ms / 80 ms" in table
+
+
+def test_goals_report_measured_values_and_status():
+    goals = {g["goal"]: g for g in report.goals(synthetic_results())}
+    size = goals["int8 TFLite file ≤ 0.26x the float TFLite file"]
+    assert size["measured"] == "0.21x" and size["met"] is True
+    accuracy = goals["int8 TFLite accuracy within 0.05 pp of float"]
+    assert accuracy["measured"] is None  # delta_pp not filled in the synthetic rows
+    speed = goals["int8 TFLite ≥ 1000x faster than Keras model.predict on one image (1 thread)"]
+    assert speed["measured"] == "4,000x" and speed["met"] is True
+    frame = goals["read a 640x480 frame with ten digits ≤ 10 ms p50"]
+    assert frame["measured"] == "6.50 ms" and frame["met"] is True
+    onnx = goals["int8 TFLite batch-1 p50 ≤ 0.6x onnxruntime float (1 thread)"]
+    assert onnx["measured"] == "0.33x" and onnx["met"] is True
+    text = report.render_markdown(synthetic_results())
+    assert "## Goals (edge)" in text and "not measured" in text and "| met" in text
+    assert "Test CPU" in text and "3.10 s in a fresh process, peak RSS 560 MB" in text
+
+
+def test_markdown_table_alignment():
+    table = report.markdown_table(["a", "bb"], [["x", "1"], ["yyy", "22"]], "lr")
+    assert table.splitlines() == ["| a   | bb |", "|:----|---:|", "| x   |  1 |", "| yyy | 22 |"]
+
+
+def test_number_formatting():
+    assert report.fmt_si(218_200) == "218 k" and report.fmt_si(2.2e10, "") == "22 G"
+    assert report.fmt_size(14_576) == "14.2 KiB" and report.fmt_size(None) == "–"
+    assert report.fmt_us(8.26) == "8.3" and report.fmt_us(1500) == "1.5 ms" and report.fmt_us(40_000) == "40 ms"
+    assert report.fmt_pp(-0.049) == "-0.05"
+
+
+# ---------------------------------------------------------------- measurement helpers
+
+
+@pytest.mark.parametrize("q", [0, 1, 50, 90, 99, 100])
+def test_percentile_matches_numpy_linear(q):
+    values = np.random.default_rng(1).exponential(size=1001)
+    assert percentile(values, q) == pytest.approx(np.percentile(values, q))
+
+
+def test_percentile_small_and_invalid_samples():
+    assert percentile([5], 99) == 5.0
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    with pytest.raises(ValueError, match="empty"):
+        percentile([], 50)
+    with pytest.raises(ValueError, match="0, 100"):
+        percentile([1.0], 101)
+
+
+def test_time_calls_honours_minimum_and_maximum():
+    calls = []
+    samples = time_calls(lambda: calls.append(1), TimingPlan(warmup=3, min_iterations=7, max_iterations=7,
+                                                             budget_s=10.0))
+    assert samples.size == 7 and len(calls) == 10 and samples.dtype == np.int64 and (samples >= 0).all()
+    quick = time_calls(lambda: None, TimingPlan(warmup=0, min_iterations=5, max_iterations=1000, budget_s=1e-6))
+    assert quick.size == 5  # the time box ends the loop once the minimum is reached
+    summary = latency_summary(np.array([1000, 2000, 3000]))
+    assert summary["p50_us"] == 2.0 and summary["iterations"] == 3
+
+
+def test_timing_plan_and_config_validation():
+    with pytest.raises(ValueError, match="min_iterations"):
+        TimingPlan(min_iterations=10, max_iterations=5)
+    with pytest.raises(ConfigError, match="test_limit"):
+        BenchConfig(test_limit=20_000)
+    with pytest.raises(ConfigError, match="unknown row"):
+        BenchConfig(rows=("tflite-int4",))
+    with pytest.raises(ConfigError, match="did you mean 'tflite-int8'"):
+        parse_list("tflite-in8", ("tflite-f32", "tflite-int8"), "format")
+    quick = quick_config()
+    assert quick.rows == ("tflite-f32", "tflite-int8", "onnx-f32", "onnx-int8") and quick.test_limit == 2000
+
+
+def test_edit_distance_and_digit_errors():
+    assert edit_distance("1234", "1234") == 0
+    assert edit_distance("1234", "1243") == 2
+    assert edit_distance("", "12") == 2
+    assert digit_errors("12 34", "1234") == 0  # line breaks are not scored
+    assert digit_errors("1284", "12 34") == 1
+
+
+def test_measure_reader_scores_against_the_truth():
+    class Line:
+        def __init__(self, text):
+            self.text = text
+
+    class FakeReader:
+        def read(self, frame):
+            return type("Result", (), {"lines": [Line(str(int(frame[0, 0])))]})()
+
+    frames = [(np.full((4, 4), 12, np.uint8), "12"), (np.full((4, 4), 7, np.uint8), "1")]
+    numbers, times = measure_reader(FakeReader(), frames, budget_s=0.01)
+    assert numbers["digits"] == 3 and numbers["digit_errors"] == 1 and numbers["exact_frames"] == 1
+    assert numbers["digit_accuracy"] == pytest.approx(2 / 3)
+    assert times.size % 2 == 0 and times.size >= 2  # whole passes over the set only
+
+
+def test_format_status_from_manifest(tmp_path):
+    (tmp_path / "m.int8.tflite").write_bytes(b"x")
+    manifest = {"model": "m", "formats": {
+        "tflite-int8": {"file": "m.int8.tflite", "validation": {"passed": True}},
+        "tflite-f32": {"file": "m.f32.tflite", "validation": {"passed": True}},
+        "onnx-f32": {"file": "m.int8.tflite", "validation": {"passed": False}},
+    }}
+    assert format_status(manifest, tmp_path, "tflite-int8") == (OK, "")
+    assert format_status(manifest, tmp_path, "tflite-f32")[0] == MISSING  # listed, file gone
+    assert format_status(manifest, tmp_path, "onnx-f32")[0] == INVALID
+    assert format_status(manifest, tmp_path, "onnx-int8")[0] == MISSING
+    assert format_status(None, tmp_path, "tflite-int8") == (MISSING, "no manifest.json (not exported)")
+
+
+# ---------------------------------------------------------------- end to end on a real exported model
+
+
+@pytest.fixture(scope="module")
+def exported_model(tmp_path_factory, mnist):
+    """The runtime tests' small real model (all four formats + manifest), copied to a private
+    artifacts folder as model 'tiny'."""
+    from runtime_fixtures import ensure_models
+
+    source = ensure_models()
+    artifacts = tmp_path_factory.mktemp("artifacts")
+    shutil.copytree(source, artifacts / "tiny")
+    return artifacts
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    from benchmarks.cli import main
+
+    code = main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_planted_regressions_fail_the_gate(exported_model, tmp_path, capsys):
+    from benchmarks.run import run_benchmarks
+
+    short = TimingPlan(warmup=5, min_iterations=50, budget_s=0.1)
+    config = quick_config(models=("tiny",), rows=("tflite-f32", "tflite-int8"), frame_sets=(), test_limit=300,
+                          artifacts_dir=exported_model, latency=short, reference=short, throughput=short,
+                          cold_start_repeats=1, progress=False)
+    results, samples = run_benchmarks(config)
+    rows = results["models"]["tiny"]["rows"]
+    assert [rows[k]["status"] for k in ("tflite-f32", "tflite-int8")] == [OK, OK]
+    assert results["models"]["tiny"]["float_reference"] == "tflite-f32"
+    assert 0.8 < rows["tflite-int8"]["accuracy"] <= 1.0 and rows["tflite-int8"]["agreement"] > 0.9
+    assert rows["tflite-int8"]["latency"]["single"]["p50_us"] > 0
+    assert rows["tflite-int8"]["cold_start"]["heavy_modules"] == []
+    assert samples.latency[("tiny", "tflite-int8", "single")].size >= 50
+    out = tmp_path / "results"
+
+    # A baseline with better numbers than this model has: the gate must fail and name them.
+    baseline = gate_view(results)
+    base_int8 = baseline["models"]["tiny"]["rows"]["tflite-int8"]
+    base_int8["accuracy_pct"] = round(base_int8["accuracy_pct"] + 1.0, 2)
+    base_int8["size_bytes"] = base_int8["size_bytes"] // 2
+    base_int8["latency_rel"] = base_int8["latency_rel"] / 4
+    baseline_path = tmp_path / "baseline.json"
+    baseline_path.write_text(json.dumps(baseline))
+    # ... and a perturbed export: the float TFLite file no longer listed in the manifest.
+    manifest_path = exported_model / "tiny" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["formats"]["tflite-f32"]
+    manifest_path.write_text(json.dumps(manifest))
+
+    code, stdout, stderr = run_cli(["check", "--quick", "--baseline", str(baseline_path), "--artifacts-dir",
+                                    str(exported_model), "--out", str(out), "--no-progress"], capsys)
+    assert code == 1
+    assert "REGRESSION: 4 metric(s) regressed" in stderr
+    assert "tiny tflite-int8: accuracy_pct regressed" in stderr
+    assert "tiny tflite-int8: size_bytes regressed" in stderr
+    assert "tiny tflite-int8: latency_rel regressed" in stderr
+    assert "tiny tflite-f32: status regressed: baseline ok -> now missing" in stderr
+    assert "REGRESSED" in stdout
+
+
+def test_check_without_baseline_is_a_usage_error(tmp_path, capsys):
+    code, _, stderr = run_cli(["check", "--baseline", str(tmp_path / "none.json")], capsys)
+    assert code == 2 and "--update-baseline" in stderr
