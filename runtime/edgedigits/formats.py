@@ -15,7 +15,7 @@ class ModelFormat:
     name: str       # stable key used on the command line, in manifests and in results
     suffix: str     # appended to the model name: <model><suffix>
     backend: str    # "litert" or "onnxruntime"
-    quantized: bool  # integer weights and activations (int8 I/O)
+    quantized: bool  # int8 weights and activations (I/O dtype: read it from the model)
 
     def filename(self, model_name: str) -> str:
         return f"{model_name}{self.suffix}"
