@@ -33,24 +33,32 @@ def plot_accuracy_vs_latency(results: dict, path: Path) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 6))
     markers = {"litert": "o", "onnxruntime": "s", "keras": "^"}
+    kinds = list(dict.fromkeys(k for e in results["models"].values() for k in e["rows"]))
+    colours = {kind: plt.cm.tab10(i % 10) for i, kind in enumerate(kinds)}
     sizes = [row["size_bytes"] for e in results["models"].values() for row in e["rows"].values()
              if _measured(row) and row.get("size_bytes")]
     biggest = max(sizes) if sizes else 1
+    labelled = set()
     for model, entry in results["models"].items():
         for kind, row in entry["rows"].items():
             p50 = (row.get("latency", {}).get("single") or {}).get("p50_us")
             if not _measured(row) or p50 is None:
                 continue
-            area = 40 + 900 * (row.get("size_bytes") or 0) / biggest
-            ax.scatter(p50, row["accuracy"] * 100, s=area, marker=markers.get(row["backend"], "o"), alpha=0.6,
-                       edgecolors="black", linewidths=0.5)
-            ax.annotate(f"{model} {kind}", (p50, row["accuracy"] * 100), fontsize=7, xytext=(5, 4),
-                        textcoords="offset points")
+            area = 30 + 1200 * (row.get("size_bytes") or 0) / biggest
+            ax.scatter(p50, row["accuracy"] * 100, s=area, marker=markers.get(row["backend"], "o"), alpha=0.55,
+                       color=colours[kind], edgecolors="black", linewidths=0.5,
+                       label=None if kind in labelled else kind)
+            labelled.add(kind)
+            if len(results["models"]) > 1:
+                ax.annotate(model, (p50, row["accuracy"] * 100), fontsize=7, xytext=(6, 3), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_xlabel("batch-1 latency p50, 1 thread (µs, log scale)")
     ax.set_ylabel(f"test accuracy (%) on {results['test_images']:,} images")
-    ax.set_title("Accuracy vs latency (marker area ∝ file size; ○ TFLite, □ ONNX, △ Keras)")
+    ax.set_title("Accuracy vs latency, one point per model x format (marker area ∝ file size)")
     ax.grid(True, which="both", alpha=0.3)
+    legend = ax.legend(fontsize=8, loc="best", markerscale=0.5)
+    for handle in legend.legend_handles:
+        handle.set_sizes([40])
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -60,20 +68,26 @@ def plot_accuracy_vs_latency(results: dict, path: Path) -> Path:
 def plot_latency_distributions(results: dict, samples, path: Path) -> Path:
     plt = _pyplot()
     models = list(results["models"])
-    fig, axes = plt.subplots(len(models), len(PAIRS), figsize=(5 * len(PAIRS), 3 * len(models)), squeeze=False)
+    fig, axes = plt.subplots(len(models), len(PAIRS), figsize=(6 * len(PAIRS), 3.2 * len(models)), squeeze=False)
     for i, model in enumerate(models):
         for j, pair in enumerate(PAIRS):
             ax = axes[i][j]
-            for kind in pair:
-                data = samples.latency.get((model, kind, "single"))
-                if data is None or data.size == 0:
-                    continue
-                micros = data / 1e3
-                upper = np.percentile(micros, 99.5)
-                ax.hist(micros[micros <= upper], bins=80, alpha=0.55, label=f"{kind} (p50 {np.median(micros):.0f} µs)")
+            series = {kind: samples.latency.get((model, kind, "single")) for kind in pair}
+            series = {k: v / 1e3 for k, v in series.items() if v is not None and v.size}
+            if series:
+                # Log-spaced bins: the body (tens of µs) and the scheduler's tail (ms) both show.
+                low = min(v.min() for v in series.values())
+                high = max(np.percentile(v, 99.9) for v in series.values())
+                bins = np.geomspace(max(low, 0.1), max(high, low * 1.01), 80)
+                for kind, micros in series.items():
+                    ax.hist(np.clip(micros, bins[0], bins[-1]), bins=bins, alpha=0.55,
+                            weights=np.full(micros.size, 1.0 / micros.size),
+                            label=f"{kind} (p50 {np.median(micros):.0f} µs, p99 {np.percentile(micros, 99):.0f} µs)")
+                ax.set_xscale("log")
+                ax.set_yscale("log")
             ax.set_title(f"{model}: {pair[0].split('-')[0]} float vs int8 (1 thread)", fontsize=9)
-            ax.set_xlabel("batch-1 latency (µs, ≤ p99.5)")
-            ax.set_ylabel("calls")
+            ax.set_xlabel("batch-1 latency (µs, log scale; p99.9 and above in the last bin)")
+            ax.set_ylabel("fraction of calls (log)")
             if ax.has_data():
                 ax.legend(fontsize=7)
     fig.tight_layout()
@@ -85,7 +99,7 @@ def plot_latency_distributions(results: dict, samples, path: Path) -> Path:
 def plot_per_class_accuracy(results: dict, path: Path) -> Path:
     plt = _pyplot()
     models = list(results["models"])
-    fig, axes = plt.subplots(len(models), 1, figsize=(9, 3.2 * len(models)), squeeze=False)
+    fig, axes = plt.subplots(len(models), 1, figsize=(9, 3.4 * len(models)), squeeze=False)
     for i, model in enumerate(models):
         ax = axes[i][0]
         entry = results["models"][model]
@@ -105,7 +119,7 @@ def plot_per_class_accuracy(results: dict, path: Path) -> Path:
             ax.set_ylim(max(0.0, min(measured) - 1.0), 100.0)
         ax.set_title(f"{model}: per-class accuracy, float vs int8", fontsize=9)
         if kinds:
-            ax.legend(fontsize=7, loc="lower right")
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
