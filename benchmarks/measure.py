@@ -76,6 +76,49 @@ def time_calls(call: Callable[[], object], plan: TimingPlan) -> np.ndarray:
     return samples[:count].copy()
 
 
+def time_interleaved(call: Callable[[], object], reference: Callable[[], object], plan: TimingPlan,
+                     reference_repeats: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nanoseconds per `call`, each timed right after a block of `reference_repeats` reference calls
+    (returned as ns per reference call). Both see the same moments of a busy machine, so their
+    ratio stays put when other processes come and go."""
+    if reference_repeats < 1:
+        raise ValueError(f"reference_repeats must be >= 1, got {reference_repeats}")
+    for _ in range(plan.warmup):
+        reference()
+        call()
+    calls = np.empty(plan.max_iterations, dtype=np.int64)
+    references = np.empty(plan.max_iterations, dtype=np.int64)
+    clock = time.perf_counter_ns
+    deadline = clock() + int(plan.budget_s * 1e9)
+    count = 0
+    while count < plan.max_iterations:
+        start = clock()
+        for _ in range(reference_repeats):
+            reference()
+        middle = clock()
+        call()
+        end = clock()
+        references[count] = (middle - start) // reference_repeats
+        calls[count] = end - middle
+        count += 1
+        if count >= plan.min_iterations and end >= deadline:
+            break
+    return calls[:count].copy(), references[:count].copy()
+
+
+def matching_repeats(call: Callable[[], object], reference: Callable[[], object], tries: int = 3,
+                     limit: int = 500) -> int:
+    """How many reference calls last about as long as one `call` (so both are preempted alike)."""
+    def best(fn):
+        times = []
+        for _ in range(tries):
+            start = time.perf_counter_ns()
+            fn()
+            times.append(time.perf_counter_ns() - start)
+        return max(1, min(times))
+    return int(min(limit, max(1, round(best(call) / best(reference)))))
+
+
 def latency_summary(samples_ns: np.ndarray) -> dict:
     """p50/p90/p99 and mean in microseconds, and the sample count."""
     micros = np.asarray(samples_ns, dtype=np.float64) / 1e3
@@ -89,11 +132,14 @@ def latency_summary(samples_ns: np.ndarray) -> dict:
 
 
 def throughput(call: Callable[[], object], batch: int, plan: TimingPlan) -> dict:
-    """Images per second at this batch size, from the median batch time (robust to stalls)."""
-    samples = time_calls(call, plan)
+    """Images per second at this batch size, from the median batch time (robust to stalls); each
+    batch is preceded by an equally long block of the reference workload, whose p50 is reported."""
+    reference = reference_workload()
+    repeats = matching_repeats(call, reference)
+    samples, reference_samples = time_interleaved(call, reference, plan, repeats)
     median_s = percentile(samples, 50) / 1e9
     return {"batch": batch, "images_per_s": batch / median_s, "batch_p50_ms": median_s * 1e3,
-            "iterations": int(samples.size)}
+            "iterations": int(samples.size), "reference_p50_us": percentile(reference_samples, 50) / 1e3}
 
 
 # A fixed workload measured in the same run as the models: latencies in the regression gate are

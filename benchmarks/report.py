@@ -92,10 +92,13 @@ def main_table(results: dict) -> str:
             throughput = (row.get("throughput") or {}).get("all") or {}
             cold = row.get("cold_start") or {}
             status = STATUS_TEXT.get(row["status"], row["status"])
+            reference = entry.get("float_reference")
+            is_reference = kind == reference or (reference == "keras" and kind in ROW_LABELS)
             body.append([
                 model, ROW_LABELS.get(kind, kind), status,
                 fmt_size(row.get("size_bytes")), fmt_si(entry.get("params")), fmt_si(entry.get("macs")),
-                fmt_pct(row.get("accuracy")), fmt_pp(row.get("delta_pp")), fmt_pct(row.get("agreement")),
+                fmt_pct(row.get("accuracy")), "ref" if is_reference and row.get("accuracy") is not None
+                else fmt_pp(row.get("delta_pp")), fmt_pct(row.get("agreement")),
                 fmt_latency(row["latency"].get("single")), fmt_latency(row["latency"].get("all")),
                 *[fmt_si((throughput.get(str(b)) or {}).get("images_per_s")) for b in batches],
                 fmt_si(row.get("macs_per_s")),
