@@ -1,7 +1,7 @@
 """Write the fixed pi-check inputs: MNIST test digits as PNG crops and camera-like frames.
 
 Run from the repo root with the host venv (numpy, OpenCV, train.data). Frames come from
-benchmarks/framegen.py when it offers `generate_frames`, otherwise they are composed here
+benchmarks/framegen.py (generate_frame) when it exists, otherwise they are composed here
 from MNIST test digits (dark ink on a lit paper background), deterministically.
 """
 
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+# Emulated Pi runs are slow: keep frames at VGA rather than framegen's random sizes up to 1080p.
+FRAME_SIZE = (640, 480)
 
 @dataclass(frozen=True)
 class InputsConfig:
@@ -92,31 +94,32 @@ def compose_frame(images: np.ndarray, labels: np.ndarray, rng: np.random.Generat
     return np.clip(frame, 0, 255).astype(np.uint8), texts
 
 
-def framegen_frames(cfg: InputsConfig):
-    """Frames from benchmarks/framegen.py if it provides generate_frames(count, seed=...), else None."""
+def framegen_frames(images: np.ndarray, labels: np.ndarray, cfg: InputsConfig):
+    """Frames from benchmarks/framegen.py (640x480, its default options), or None when it is absent."""
     try:
-        from benchmarks import framegen  # type: ignore
+        from benchmarks.framegen import generate_frame
     except ImportError:
         return None
-    generate = getattr(framegen, "generate_frames", None)
-    if generate is None:
-        return None
-    return generate(cfg.frames, seed=cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    frames = []
+    for _ in range(cfg.frames):
+        image, truth = generate_frame(rng, images, labels, frame_size=FRAME_SIZE)
+        frames.append((image, [line.text for line in truth]))
+    return frames
 
 
 def write_frames(images: np.ndarray, labels: np.ndarray, cfg: InputsConfig) -> tuple[list[dict], str]:
     out = cfg.out_dir / "frames"
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    generated = framegen_frames(cfg)
+    generated = framegen_frames(images, labels, cfg)
     source = "benchmarks/framegen.py" if generated is not None else "composed in runtime/pi/make_inputs.py"
     if generated is None:
         rng = np.random.default_rng(cfg.seed)
         generated = [compose_frame(images, labels, rng) for _ in range(cfg.frames)]
-    for n, item in enumerate(generated):
-        image, texts = (item if isinstance(item, tuple) else (getattr(item, "image"), getattr(item, "lines", None)))
+    written = []
+    for n, (image, texts) in enumerate(generated):
         path = out / f"frame-{n:02d}.png"
-        write_png(path, np.asarray(image))
+        write_png(path, image)
         written.append({"file": str(path.relative_to(cfg.out_dir)), "lines": texts})
     return written, source
 
@@ -134,7 +137,13 @@ def parse_args(argv: list[str] | None) -> InputsConfig:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
-    images, labels = load_test_set()
+    from train.data import MnistError
+
+    try:
+        images, labels = load_test_set()
+    except MnistError as error:
+        print(f"make_inputs: MNIST test set needed for the fixed inputs: {error}", file=sys.stderr)
+        return 2
     digits = write_digits(images, labels, cfg)
     frames, source = write_frames(images, labels, cfg)
     index = {"digits": digits, "frames": frames, "frame_source": source}

@@ -30,6 +30,9 @@ ROOTFS_RECIPE="v1 $SUITE arm64 minbase python3,python3-venv,python3-pip,ca-certi
 DEVICE_MNT=/mnt/pi-check          # where $WORK appears inside the rootfs
 VENV_ROOT=/opt/edgedigits          # venvs inside the rootfs
 FORMATS_TFLITE="tflite-int8 tflite-f32"
+# The tflite_runtime fallback stack (tflite-runtime 2.14 needs numpy<2; OpenCV 4.11 is the last
+# headless build that accepts numpy 1.x). Pinned so the host reference venv runs the same versions.
+TFLITE_PINS="numpy==1.26.4 tflite-runtime==2.14.0 opencv-python-headless==4.11.0.86"
 FORMATS_ALL="tflite-int8 tflite-f32 onnx-int8 onnx-f32"
 CHROOT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -51,7 +54,7 @@ suffix_of() {  # format name -> file suffix (runtime/edgedigits/formats.py is th
 in_rootfs() {  # QEMU_CPU_NAME must be set
   env -i PATH=$CHROOT_PATH HOME=/root LANG=C.UTF-8 TMPDIR=/tmp QEMU_CPU="$QEMU_CPU_NAME" \
     PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_DEFAULT_TIMEOUT=120 \
-    PIP_NO_INPUT=1 PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_INPUT=1 \
     "$CHROOT" "$ROOTFS" "$@"
 }
 
@@ -98,14 +101,16 @@ ensure_venv() {  # <name> <pip args...>
     local t0; t0=$(now_ms)
     rm -rf "${ROOTFS:?}$dir"
     in_rootfs /usr/bin/python3 -m venv "$dir"
-    in_rootfs "$dir/bin/pip" install -q "$@" >"$WORK/device/pip-$name.log" 2>&1 \
+    # --no-compile: byte-compiling every installed file under emulation costs minutes; the
+    # modules actually imported get their .pyc written on first use instead.
+    in_rootfs "$dir/bin/pip" install -q --no-compile "$@" >"$WORK/device/pip-$name.log" 2>&1 \
       || { tail -20 "$WORK/device/pip-$name.log"; die "pip install in venv $name failed ($*)"; }
     echo "$stamp" >"$ROOTFS$dir/.pi-check-stamp"
     echo "venv $name: built in $(elapsed "$t0")" >>"$WORK/device/timings.txt"
   else
     echo "venv $name: reused" >>"$WORK/device/timings.txt"
   fi
-  in_rootfs "$dir/bin/pip" install -q --no-deps --force-reinstall "$DEVICE_MNT/wheel/$WHEEL_NAME" \
+  in_rootfs "$dir/bin/pip" install -q --no-compile --no-deps --force-reinstall "$DEVICE_MNT/wheel/$WHEEL_NAME" \
     >>"$WORK/device/pip-$name.log" 2>&1 || die "installing $WHEEL_NAME into venv $name failed"
 }
 
@@ -135,6 +140,18 @@ check_imports() {  # <venv> <module that must import> <module that must not>...
   done
 }
 
+# Which TFLite interpreter the runtime itself picks by default (no --backend) in each venv.
+check_interpreter() {  # <venv>
+  local venv=$1 want=ai_edge_litert interp
+  [ "$venv" = tflite ] && want=tflite_runtime
+  in_rootfs "$VENV_ROOT/$venv/bin/edgedigits" info --json --model "$DEVICE_MNT/models/$MODEL.int8.tflite" \
+    >"$WORK/device/info-$venv.json" 2>"$WORK/device/info-$venv.err" \
+    || die "venv $venv: edgedigits info failed: $(tail -3 "$WORK/device/info-$venv.err")"
+  interp=$(sed -n 's/^  "interpreter": "\(.*\)",$/\1/p' "$WORK/device/info-$venv.json")
+  [ "${interp%% *}" = "$want" ] || die "venv $venv: the runtime chose '$interp' for TFLite, expected $want"
+  echo "$venv: edgedigits info --model $MODEL.int8.tflite: interpreter $interp" >>"$WORK/device/versions.txt"
+}
+
 run_device() {  # <board> <venv> <kind> <format> <inputs dir>
   local board=$1 venv=$2 kind=$3 fmt=$4 inputs=$5
   local out=$WORK/device/$board/$venv
@@ -160,16 +177,22 @@ device_main() {
   mount_rootfs
   local first_board=${PI_CPUS%%:*} first_cpu=${PI_CPUS#*:}; first_cpu=${first_cpu%% *}
   use_cpu "$first_board" "$first_cpu"
-  ensure_venv core -c "$DEVICE_MNT/constraints.txt" "$DEVICE_MNT/wheel/$WHEEL_NAME"
-  ensure_venv full -c "$DEVICE_MNT/constraints.txt" "$DEVICE_MNT/wheel/$WHEEL_NAME[onnx,camera]"
+  # The three venvs build in parallel (network and emulated CPU overlap).
+  # shellcheck disable=SC2086
+  ensure_venv core -c "$DEVICE_MNT/constraints.txt" "$DEVICE_MNT/wheel/$WHEEL_NAME" & local p_core=$!
+  ensure_venv full -c "$DEVICE_MNT/constraints.txt" "$DEVICE_MNT/wheel/$WHEEL_NAME[onnx,camera]" & local p_full=$!
   # No ai-edge-litert here: the runtime's own dependency list is skipped (--no-deps in ensure_venv).
-  ensure_venv tflite "numpy<2" "tflite-runtime" "opencv-python-headless"
+  # shellcheck disable=SC2086
+  ensure_venv tflite $TFLITE_PINS & local p_tflite=$!
+  wait "$p_core" || die "venv core could not be set up"
+  wait "$p_full" || die "venv full could not be set up"
+  wait "$p_tflite" || die "venv tflite could not be set up"
   check_imports core ai_edge_litert onnxruntime cv2 tflite_runtime
   check_imports full ai_edge_litert tflite_runtime
   check_imports tflite tflite_runtime ai_edge_litert onnxruntime
   local v
   for v in core full tflite; do echo "$v: $(venv_versions $v)"; done >"$WORK/device/versions.txt"
-  in_rootfs "$VENV_ROOT/tflite/bin/edgedigits" info >"$WORK/device/tflite-info.txt" 2>&1 || true
+  for v in core full tflite; do check_interpreter $v; done
 
   local pair board cpu fmt
   for pair in $PI_CPUS; do
@@ -289,7 +312,7 @@ refresh_rootfs() {  # host DNS and extra CA certificates (a TLS-inspecting egres
     cmp -s "$crt" "$ROOTFS$crt" || { cp "$crt" "$ROOTFS$crt"; changed=1; }
   done
   if [ "$changed" = 1 ]; then
-    QEMU_CPU_NAME=cortex-a72 CHROOT=$(command -v chroot) in_rootfs update-ca-certificates >/dev/null \
+    QEMU_CPU_NAME=cortex-a72 CHROOT=$(command -v chroot) in_rootfs update-ca-certificates >"$CACHE/update-ca-certificates.log" 2>&1 \
       || die "update-ca-certificates failed in the rootfs"
   fi
   if [[ "$BINFMT_FLAGS" != *F* ]]; then  # interpreter is looked up inside the chroot
@@ -315,21 +338,47 @@ prepare_work() {
   WHEEL_NAME=$(cd "$WORK/wheel" && ls ./*.whl | head -1); WHEEL_NAME=${WHEEL_NAME#./}
 }
 
-run_host() {
-  local fmt kind inputs
-  for fmt in $FORMATS_ALL; do
+# The same tflite_runtime stack on the host, as the reference for the device's tflite venv.
+ensure_host_tflite_venv() {
+  local dir=$CACHE/host-tflite-venv stamp base
+  stamp=$(echo "$TFLITE_PINS" | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$dir/.pi-check-stamp" 2>/dev/null)" != "$stamp" ]; then
+    base=$("$HOST_VENV/bin/python" -c 'import sys; print(sys._base_executable)')
+    rm -rf "$dir"
+    "$base" -m venv "$dir" || die "cannot create the host tflite_runtime venv with $base"
+    # shellcheck disable=SC2086
+    "$dir/bin/pip" install -q $TFLITE_PINS >"$WORK/host/pip-tflite.log" 2>&1 \
+      || { tail -20 "$WORK/host/pip-tflite.log"; die "host: pip install $TFLITE_PINS failed"; }
+    echo "$stamp" >"$dir/.pi-check-stamp"
+  fi
+  "$dir/bin/pip" install -q --no-deps --force-reinstall "$WORK/wheel/$WHEEL_NAME" >>"$WORK/host/pip-tflite.log" 2>&1 \
+    || die "host: installing $WHEEL_NAME into $dir failed"
+  HOST_TFLITE_VENV=$dir
+}
+
+run_host_cli() {  # <out dir> <edgedigits> <formats>
+  local out=$1 cli=$2 fmt kind inputs
+  mkdir -p "$out"
+  for fmt in $3; do
     for kind in predict read; do
       inputs=digits; [ "$kind" = read ] && inputs=frames
-      "$HOST_VENV/bin/edgedigits" "$kind" --json --model "$WORK/models/$MODEL$(suffix_of "$fmt")" \
-        "$WORK/inputs/$inputs"/*.png >"$WORK/host/$fmt.$kind.json" 2>"$WORK/host/$fmt.$kind.err" \
-        || { tail -5 "$WORK/host/$fmt.$kind.err"; die "host: edgedigits $kind ($fmt) failed"; }
+      # PYTHONPATH: the host venv's editable install must run the same snapshot the device got.
+      PYTHONPATH=$WORK/src "$cli" "$kind" --json --model "$WORK/models/$MODEL$(suffix_of "$fmt")" \
+        "$WORK/inputs/$inputs"/*.png >"$out/$fmt.$kind.json" 2>"$out/$fmt.$kind.err" \
+        || { tail -5 "$out/$fmt.$kind.err"; die "host: $cli $kind ($fmt) failed"; }
     done
   done
 }
 
+run_host() {
+  run_host_cli "$WORK/host/default" "$HOST_VENV/bin/edgedigits" "$FORMATS_ALL"
+  ensure_host_tflite_venv
+  run_host_cli "$WORK/host/tflite" "$HOST_TFLITE_VENV/bin/edgedigits" "$FORMATS_TFLITE"
+}
+
 compare_all() {  # prints the agreement lines, sets FAILURES
   FAILURES=0
-  local pair board venv fmt kind status out
+  local pair board venv fmt kind status out host_ref
   for pair in $PI_CPUS; do
     board=${pair%%:*}
     for venv in core full tflite; do
@@ -345,7 +394,8 @@ compare_all() {  # prints the agreement lines, sets FAILURES
             FAILURES=$((FAILURES + 1))
             continue
           fi
-          "$HOST_VENV/bin/python" "$PI_DIR/compare.py" --kind "$kind" --host "$WORK/host/$fmt.$kind.json" \
+          host_ref=$WORK/host/default; [ "$venv" = tflite ] && host_ref=$WORK/host/tflite
+          "$HOST_VENV/bin/python" "$PI_DIR/compare.py" --kind "$kind" --host "$host_ref/$fmt.$kind.json" \
             --device "$out.json" --manifest "$WORK/models/manifest.json" --format "$fmt" \
             --label "$board $venv $fmt $kind" || FAILURES=$((FAILURES + 1))
         done
@@ -389,9 +439,18 @@ host_main() {
     echo "-- emulated CPUs"; cat "$WORK/device/cpus.txt"
     echo "-- versions inside the rootfs"; cat "$WORK/device/versions.txt"
     echo "host: $("$HOST_VENV/bin/python" -c 'import importlib.metadata as md, platform; print("python", platform.python_version(), "; ".join(f"{n} {md.version(n)}" for n in ["numpy", "ai-edge-litert", "onnxruntime", "opencv-python-headless"]))')"
-    echo "tflite venv 'edgedigits info': $(tr '\n' ' ' <"$WORK/device/tflite-info.txt" | cut -c1-200)"
-    echo "-- agreement (host x86 vs emulated Pi)"
+    echo "host tflite reference: $("$HOST_TFLITE_VENV/bin/python" -c 'import importlib.metadata as md; print("; ".join(f"{n} {md.version(n)}" for n in ["numpy", "tflite-runtime", "opencv-python-headless"]))')"
+    echo "-- agreement (host x86 vs emulated Pi; the tflite venv against the same stack on the host)"
     compare_all
+    echo "-- for information, not a pass/fail criterion: host ai-edge-litert vs host tflite_runtime"
+    local fmt kind
+    for fmt in $FORMATS_TFLITE; do
+      for kind in predict read; do
+        "$HOST_VENV/bin/python" "$PI_DIR/compare.py" --kind "$kind" --host "$WORK/host/default/$fmt.$kind.json" \
+          --device "$WORK/host/tflite/$fmt.$kind.json" --manifest "$WORK/models/manifest.json" --format "$fmt" \
+          --label "x86 litert vs x86 tflite_runtime $fmt $kind" --max-problems 1 | sed 's/^OK  /info/; s/^FAIL/info/'
+      done
+    done
     echo "-- timings: host inputs+runs $t_host, device (venvs + runs) $t_device, total $(elapsed "$t_start")"
     sed 's/^/   /' "$WORK/device/timings.txt" | grep -E 'venv|exit=[^0]' || true
   } | tee "$WORK/report.txt"
