@@ -16,7 +16,7 @@ from pathlib import Path
 
 from edgedigits.formats import FORMATS
 
-from benchmarks.config import (DEFAULT_BASELINE, DEFAULT_RESULTS_DIR, FRAME_SETS, ROW_KINDS, ConfigError,
+from benchmarks.config import (DEFAULT_BASELINE, DEFAULT_RESULTS_DIR, FRAME_SETS, ROW_KINDS, BenchmarkError, ConfigError,
                                full_config, parse_list, quick_config)
 
 DEFAULT_GATE_MODEL = "edge"
@@ -78,16 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return command_run(args)
         return command_check(args)
-    except ConfigError as error:
+    except (ConfigError, BenchmarkError) as error:
         print(f"python -m benchmarks: error: {error}", file=sys.stderr)
         return 2
-    except Exception as error:  # noqa: BLE001 - only the setup errors below are expected here
-        from benchmarks.run import BenchmarkError
-
-        if isinstance(error, BenchmarkError):
-            print(f"python -m benchmarks: error: {error}", file=sys.stderr)
-            return 2
-        raise
 
 
 def command_run(args) -> int:
@@ -169,23 +162,18 @@ def command_check(args) -> int:
 
 
 def render_comparison(baseline: dict, current: dict, regressions) -> str:
+    from benchmarks.gate import comparison_table
     from benchmarks.report import markdown_table
 
     failed = {(r.model, r.row, r.metric) for r in regressions}
     body = []
-    for model, row, metric, base, now in _comparison_rows(baseline, current):
+    for model, row, metric, base, now in comparison_table(baseline, current):
         mark = "REGRESSED" if (model, row, metric) in failed else ""
         body.append([model, row, metric, "–" if base is None else str(base), "–" if now is None else str(now), mark])
     for r in regressions:  # rows or models missing from the run
         if r.metric == "status" and (r.model, r.row, r.metric) not in {(b[0], b[1], b[2]) for b in body}:
             body.append([r.model, r.row, r.metric, str(r.baseline), str(r.current), "REGRESSED"])
     return markdown_table(["Model", "Row", "Metric", "Baseline", "Now", ""], body, "lllrrl")
-
-
-def _comparison_rows(baseline: dict, current: dict):
-    from benchmarks.gate import comparison_table
-
-    return comparison_table(baseline, current)
 
 
 def _any_names(text: str | None) -> tuple[str, ...]:

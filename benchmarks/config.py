@@ -24,6 +24,10 @@ class ConfigError(ValueError):
     """A benchmark option is invalid (the message names the option and what was expected)."""
 
 
+class BenchmarkError(RuntimeError):
+    """The benchmark cannot run at all (no models, no test data)."""
+
+
 def parse_list(text: str | None, known: tuple[str, ...], what: str) -> tuple[str, ...] | None:
     """'a,b' -> ('a', 'b') checked against `known` (kept in `known` order); None/'' -> None."""
     if text is None:

@@ -15,18 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits.formats import FORMATS
 
 from benchmarks import coldstart, frames, machine, rows
-from benchmarks.config import KERAS_ROWS, BenchConfig
+from benchmarks.config import KERAS_ROWS, BenchConfig, BenchmarkError  # noqa: F401 - re-exported
 from benchmarks.measure import REFERENCE_SHAPE, reference_macs
 
 SCHEMA_VERSION = 1
 FLOAT_REFERENCE_ORDER = ("keras", "tflite-f32", "onnx-f32")
-
-
-class BenchmarkError(RuntimeError):
-    """The benchmark cannot run at all (no models, no test data)."""
 
 
 @dataclass
