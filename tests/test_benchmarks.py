@@ -235,7 +235,7 @@ def test_main_table_has_every_row_with_its_status():
 def test_goals_report_measured_values_and_status():
     goals = {g["goal"]: g for g in report.goals(synthetic_results())}
     size = goals["int8 TFLite file ≤ 0.26x the float TFLite file"]
-    assert size["measured"] == "0.21x" and size["met"] is True
+    assert size["measured"] == "0.211x" and size["met"] is True
     accuracy = goals["int8 TFLite accuracy within 0.05 pp of float"]
     assert accuracy["measured"] is None  # delta_pp not filled in the synthetic rows
     speed = goals["int8 TFLite ≥ 1000x faster than Keras model.predict on one image (1 thread)"]
@@ -243,7 +243,7 @@ def test_goals_report_measured_values_and_status():
     frame = goals["read a 640x480 frame with ten digits ≤ 10 ms p50"]
     assert frame["measured"] == "6.50 ms" and frame["met"] is True
     onnx = goals["int8 TFLite batch-1 p50 ≤ 0.6x onnxruntime float (1 thread)"]
-    assert onnx["measured"] == "0.33x" and onnx["met"] is True
+    assert onnx["measured"] == "0.333x" and onnx["met"] is True
     text = report.render_markdown(synthetic_results())
     assert "## Goals (edge)" in text and "not measured" in text and "| met" in text
     assert "Test CPU" in text and "3.10 s in a fresh process, peak RSS 560 MB" in text
