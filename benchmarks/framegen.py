@@ -113,8 +113,17 @@ def _layout(rng, opts, images, labels, frame_w, frame_h):
     return lines, height
 
 
-def _render_page(rng, opts, images, labels, lines, height):
-    """Paper image (float32 BGR reflectance), line truths in page coordinates."""
+def _fits(w, h, angle_deg, frame_w, frame_h) -> bool:
+    c, s = abs(np.cos(np.deg2rad(angle_deg))), abs(np.sin(np.deg2rad(angle_deg)))
+    return w * c + h * s <= 0.9 * frame_w and w * s + h * c <= 0.9 * frame_h
+
+
+def _render_page(rng, opts, images, labels, lines, height, room):
+    """Paper image (float32 BGR reflectance), line truths in page coordinates.
+
+    room = (frame_w, frame_h, angle): the paper gets random extra margins as long as the rotated
+    page still fits the frame at its natural scale, so digits keep their sampled height.
+    """
     import cv2
 
     thin = (not opts.clean) and rng.random() < (0.6 if height < 40 else 0.15)
@@ -142,6 +151,16 @@ def _render_page(rng, opts, images, labels, lines, height):
         y += pitch
     page_w = int(max(line_extents) + margin)
     page_h = int(y - pitch + height + margin)
+    frame_w, frame_h, angle = room
+    extra = rng.uniform(0, 1, 4) * [frame_w, frame_h, frame_w, frame_h] * (0.0 if opts.clean else 0.5)
+    while extra.sum() > 1 and not _fits(page_w + extra[0] + extra[2], page_h + extra[1] + extra[3], angle,
+                                        frame_w, frame_h):
+        extra *= 0.8
+    left, top = int(extra[0]), int(extra[1])
+    page_w += left + int(extra[2])
+    page_h += top + int(extra[3])
+    placements = [(li, gi, x + left, yy + top, alpha, label) for li, gi, x, yy, alpha, label in placements]
+    margin_top = margin + top
 
     tint_name = "white" if opts.clean else rng.choice(list(PAPER_TINTS_BGR))
     tint = np.array(PAPER_TINTS_BGR[tint_name], np.float32) * rng.uniform(0.95, 1.03)
@@ -163,7 +182,7 @@ def _render_page(rng, opts, images, labels, lines, height):
         rule_colour = np.array(rng.choice([(0.8, 0.6, 0.5), (0.55, 0.55, 0.55)]), np.float32)
         rule_alpha = np.zeros_like(coverage)
         for li in range(len(lines)):
-            yy = int(margin + li * pitch + height * rng.uniform(1.02, 1.15))
+            yy = int(margin_top + li * pitch + height * rng.uniform(1.02, 1.15))
             cv2.line(rule_alpha, (0, yy), (page_w - 1, yy), 1.0, stroke)
         paper = paper * (1 - rule_alpha[..., None]) + rule_colour * tint * rule_alpha[..., None]
 
@@ -182,7 +201,7 @@ def _render_page(rng, opts, images, labels, lines, height):
                               np.float32) for p in members]
             truth_lines.append(TruthLine(text, quad, boxes))
             if decoration == "box":
-                pad = 0.3 * height
+                pad = min(0.3 * height, (pitch - height) / 2 - 2 * stroke)  # boxes of adjacent lines do not touch
                 cv2.rectangle(coverage, (int(x0 - pad), int(y0 - pad)), (int(x1 + pad), int(y1 + pad)),
                               0.9, stroke)
 
@@ -244,19 +263,17 @@ def _desk(rng, full_h, full_w):
     return base * texture[..., None]
 
 
-def _page_homography(rng, opts, page_w, page_h, frame_w, frame_h):
-    """Homography placing the page (rotated, with perspective) inside the frame."""
+def _page_homography(rng, opts, page_w, page_h, frame_w, frame_h, angle):
+    """Homography placing the page (rotated by angle degrees, with perspective) inside the frame."""
     import cv2
 
-    angle = 0.0 if opts.clean else (rng.uniform(-opts.max_rotation_deg, opts.max_rotation_deg)
-                                    if rng.random() < 0.5 else rng.uniform(-8, 8))
     theta = np.deg2rad(angle)
     c, s = np.cos(theta), np.sin(theta)
     rot_w = abs(page_w * c) + abs(page_h * s)
     rot_h = abs(page_w * s) + abs(page_h * c)
-    # Scale so the page fits; sometimes the page overfills the frame (only digits must stay inside).
-    limit = min(frame_w / rot_w, frame_h / rot_h)
-    scale = limit * (0.98 if opts.clean else rng.uniform(0.7, 0.98))
+    # Natural scale (the digits keep their sampled height) unless the page would not fit.
+    limit = min(0.95 * frame_w / rot_w, 0.95 * frame_h / rot_h, 1.0)
+    scale = limit * (1.0 if opts.clean else rng.uniform(0.92, 1.0))
     corners = np.array([[0, 0], [page_w, 0], [page_w, page_h], [0, page_h]], np.float32)
     if not opts.clean:
         jitter = rng.uniform(-opts.max_perspective, opts.max_perspective, (4, 2)) * [page_w, page_h]
@@ -312,9 +329,11 @@ def generate_frame(rng: np.random.Generator, digits_images: np.ndarray, digits_l
         raise ValueError(f"expected MNIST images (N, 28, 28) and N labels, got {images.shape} and {labels.shape}")
     frame_w, frame_h = frame_size or FRAME_SIZES[int(rng.integers(len(FRAME_SIZES)))]
     lines, height = _layout(rng, options, images, labels, frame_w, frame_h)
-    paper, truth = _render_page(rng, options, images, labels, lines, height)
+    angle = 0.0 if options.clean else (rng.uniform(-options.max_rotation_deg, options.max_rotation_deg)
+                                       if rng.random() < 0.5 else rng.uniform(-8, 8))
+    paper, truth = _render_page(rng, options, images, labels, lines, height, (frame_w, frame_h, angle))
     page_h, page_w = paper.shape[:2]
-    homography, _ = _page_homography(rng, options, page_w, page_h, frame_w, frame_h)
+    homography, _ = _page_homography(rng, options, page_w, page_h, frame_w, frame_h, angle)
 
     warped = cv2.warpPerspective(paper, homography, (frame_w, frame_h), flags=cv2.INTER_LINEAR,
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))

@@ -189,7 +189,7 @@ class FrameReader:
     def _paper_mask(self, grey: np.ndarray) -> np.ndarray | None:
         """Mask of the paper in the working image, or None when the paper fills the frame."""
         cv2 = self._cv2
-        factor = max(1, max(grey.shape) // 256)
+        factor = max(1, max(grey.shape) // 512)
         small = cv2.resize(grey, (grey.shape[1] // factor or 1, grey.shape[0] // factor or 1),
                            interpolation=cv2.INTER_AREA)
         small = cv2.GaussianBlur(small, (5, 5), 0)
@@ -203,13 +203,31 @@ class FrameReader:
         hull = cv2.convexHull(max(contours, key=cv2.contourArea))
         filled = np.zeros_like(region)
         cv2.fillConvexPoly(filled, hull, 1)
+        # Grow the paper into its shadowed parts: anything clearly brighter than the desk that
+        # touches the bright region.
+        paper_level = float(np.median(small[region > 0]))
+        desk_level = float(np.median(small[region == 0]))
+        grow_level = desk_level + 0.35 * (paper_level - desk_level)
+        _, wide = cv2.threshold(small, grow_level, 1, cv2.THRESH_BINARY)
+        count, wide_labels = cv2.connectedComponents(wide.astype(np.uint8), connectivity=4)
+        touching = np.unique(wide_labels[(region > 0) & (wide_labels > 0)])
+        if touching.size:
+            grown = np.isin(wide_labels, touching).astype(np.uint8)
+            contours, _ = cv2.findContours(grown, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            grown_hull = cv2.convexHull(max(contours, key=cv2.contourArea))
+            grown_filled = np.zeros_like(grown)
+            cv2.fillConvexPoly(grown_filled, grown_hull, 1)
+            # Growing may only recover shadowed paper, not leak into a lighter part of the desk.
+            if grown_filled.sum() <= 1.3 * filled.sum():
+                hull, filled = grown_hull, grown_filled
         inside, outside = small[filled > 0], small[filled == 0]
         if outside.size < 0.03 * small.size or inside.size < 0.05 * small.size:
             return None
         # A desk must be clearly darker than the paper, else the "paper" is just the bright half.
         if np.median(outside) > 0.75 * np.median(inside):
             return None
-        margin = max(1, int(round(0.004 * max(small.shape))))
+        # Stay clear of the paper's edge: blur, JPEG and the coarse mask make it look like ink.
+        margin = max(2, int(round(0.006 * max(small.shape))))
         filled = cv2.erode(filled, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
         mask = cv2.resize(filled, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_NEAREST)
         mask = cv2.erode(mask, np.ones((5, 5), np.uint8))
@@ -259,7 +277,7 @@ class FrameReader:
     @staticmethod
     def _is_frame_border(labels, index, x, y, w, h, area, height) -> bool:
         """A box drawn around digits: bigger than a digit, with its ink hugging its own bounding box."""
-        if max(w, h) < 1.1 * height or min(w, h) < 0.5 * height or area > 0.3 * w * h:
+        if min(w, h) < 12 or min(w, h) < 0.35 * max(w, h) or area > 0.3 * w * h:
             return False
         m = max(2, int(0.06 * min(w, h)) + 1)
         own = labels[y: y + h, x: x + w] == index
@@ -282,6 +300,20 @@ class FrameReader:
         count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         return None, labels, stats[1:]
 
+    @staticmethod
+    def _containers(stats: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Which candidates wholly enclose another sizeable candidate (boxes drawn around digits)."""
+        idx = np.flatnonzero(candidates)
+        result = np.zeros(len(stats), bool)
+        if idx.size < 2 or idx.size > 400:
+            return result
+        x, y, w, h = (stats[idx, k].astype(np.float64) for k in range(4))
+        inside = (x[None, :] >= x[:, None]) & ((x + w)[None, :] <= (x + w)[:, None]) & \
+                 (y[None, :] >= y[:, None]) & ((y + h)[None, :] <= (y + h)[:, None]) & (h[None, :] >= 0.3 * h[:, None])
+        np.fill_diagonal(inside, False)
+        result[idx[inside.any(axis=1)]] = True
+        return result
+
     def _typical_height(self, stats: np.ndarray) -> float | None:
         """Median height of components that look like digits (by size and aspect)."""
         if len(stats) == 0:
@@ -289,6 +321,7 @@ class FrameReader:
         w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
         plausible = (h >= self.config.min_digit_height) & (w <= 2.5 * h) & (h <= 6 * w + 4) & (area >= 20) \
             & (area >= 0.08 * w * h)
+        plausible &= ~self._containers(stats, plausible)
         if not np.any(plausible):
             return None
         hs = h[plausible]
@@ -299,7 +332,9 @@ class FrameReader:
     def _text_angle(self, stats: np.ndarray, height: float, paper: np.ndarray | None) -> float:
         """In-plane rotation of the text in degrees, in [-50, 50]."""
         w, h = stats[:, 2], stats[:, 3]
-        keep = (h >= 0.5 * height) & (h <= 2.0 * height) & (w <= 2.5 * height)
+        # Solid, digit-sized components only: a box drawn around digits would pair with its contents.
+        keep = (h >= 0.5 * height) & (h <= 2.0 * height) & (w <= 2.5 * height) & (stats[:, 4] >= 0.12 * w * h)
+        keep &= ~self._containers(stats, keep)
         pts = (stats[keep, :2] + stats[keep, 2:4] / 2.0).astype(np.float64)
         angle = None
         if len(pts) >= 2:
@@ -361,14 +396,15 @@ class FrameReader:
         slack = int(min(7, max(3, height // 10))) | 1
         horizontal = None
         if mask.shape[1] > length:
-            band = cv2.dilate(mask, np.ones((slack, 1), np.uint8))
+            # Also bridge small breaks along the line: faint rules threshold into dashes.
+            band = cv2.dilate(mask, np.ones((slack, 5), np.uint8))
             horizontal = cv2.morphologyEx(band, cv2.MORPH_OPEN, np.ones((1, length), np.uint8))
             if horizontal.any():
                 mask = mask & (1 - horizontal)
             else:
                 horizontal = None
         if mask.shape[0] > length:
-            band = cv2.dilate(mask, np.ones((1, slack), np.uint8))
+            band = cv2.dilate(mask, np.ones((5, slack), np.uint8))
             vertical = cv2.morphologyEx(band, cv2.MORPH_OPEN, np.ones((length, 1), np.uint8))
             if vertical.any():
                 mask = mask & (1 - vertical)
@@ -386,9 +422,13 @@ class FrameReader:
 
     def _candidate_blobs(self, labels, stats, darkness, threshold, ink_level, height, rules) -> list[_Blob]:
         blobs = []
+        sizeable = (stats[:, 3] >= 0.3 * height) & (stats[:, 3] <= 3.5 * height)
+        containers = self._containers(stats, sizeable)
         for i, (x, y, w, h, area) in enumerate(stats):
-            if self._is_box_side(rules, x, y, w, h):
-                continue
+            if containers[i] or self._is_box_side(rules, x, y, w, h):
+                continue  # a box drawn around digits, or what is left of one
+            if w > 0.5 * height and h > 0.5 * height and area > 0.7 * w * h:
+                continue  # a solid dark patch (shadow, paper corner), not a pen stroke
             if h < max(self.config.min_digit_height * 0.5, 0.25 * height) and w < 0.4 * height:
                 continue  # speck or a fragment too small to matter
             if area < 0.02 * height * height:
@@ -396,7 +436,7 @@ class FrameReader:
             if h < 0.2 * height or w > 8 * height or h > 3.5 * height:
                 continue  # rule remnant, border, or something big that is not a digit
             blobs.append(_Blob(int(x), int(y), int(w), int(h), [i + 1]))
-        blobs = self._merge_fragments(blobs)
+        blobs = self._merge_fragments(blobs, height)
         kept = []
         for b in blobs:
             if b.h < 0.45 * height:
@@ -410,16 +450,17 @@ class FrameReader:
         return kept
 
     @staticmethod
-    def _merge_fragments(blobs: list[_Blob]) -> list[_Blob]:
+    def _merge_fragments(blobs: list[_Blob], height: float) -> list[_Blob]:
         """Merge pieces of one digit: boxes that mostly overlap horizontally and nearly touch vertically."""
         blobs = sorted(blobs, key=lambda b: -b.w * b.h)
         merged: list[_Blob] = []
         for b in blobs:
             for m in merged:
                 overlap = min(b.right, m.right) - max(b.x, m.x)
-                gap = max(b.y, m.y) - min(b.bottom, m.bottom)
-                if overlap >= 0.6 * min(b.w, m.w) and gap <= 0.25 * max(b.h, m.h) and \
-                        max(b.bottom, m.bottom) - min(b.y, m.y) <= 1.5 * max(b.h, m.h):
+                gap = max(b.y, m.y) - min(b.bottom, m.bottom)  # negative: the boxes overlap vertically
+                stacked = gap >= -0.3 * min(b.h, m.h)
+                if overlap >= 0.6 * min(b.w, m.w) and stacked and gap <= 0.25 * height and \
+                        max(b.bottom, m.bottom) - min(b.y, m.y) <= 1.3 * height:
                     m.merge(b)
                     break
             else:
@@ -472,7 +513,11 @@ class FrameReader:
             return None
         own = cv2.dilate(own, np.ones((3, 3), np.uint8))
         low = 0.5 * threshold
-        soft = np.clip((darkness[ya:yb, xa:xb] - low) / max(ink_level - low, 1e-3), 0.0, 1.0) * own
+        region = darkness[ya:yb, xa:xb]
+        # Stretch with this digit's own ink level: a light or blurred digit still gets solid strokes.
+        strokes = region[(own > 0) & (region > threshold)]
+        level = float(np.percentile(strokes, 80)) if strokes.size >= 4 else ink_level
+        soft = np.clip((region - low) / max(level - low, 1e-3), 0.0, 1.0) * own
         ys, xs = np.nonzero(soft > 0.05)
         if ys.size == 0:
             return None
@@ -508,7 +553,13 @@ class FrameReader:
             return None
         middle = profile[lo:hi]
         centre_penalty = np.abs(np.arange(lo, hi) - blob.w / 2) / blob.w * profile.max() * 0.5
-        return blob.x + lo + int(np.argmin(middle + centre_penalty))
+        cut = lo + int(np.argmin(middle + centre_penalty))
+        # Both sides must look like digits: ink over at least half the height (not a lone tail).
+        for side in (own[:, :cut], own[:, cut:]):
+            rows = np.flatnonzero(side.any(axis=1))
+            if rows.size == 0 or rows[-1] - rows[0] + 1 < 0.5 * blob.h:
+                return None
+        return blob.x + cut
 
     def _classify_lines(self, groups, labels, darkness, threshold, ink_level, rotation, scale, frame_shape):
         # Every candidate of the frame goes into one batch: whole blobs and, for wide blobs, halves.
@@ -549,8 +600,10 @@ class FrameReader:
                 pieces = [(b.x, b.right, entry["whole"])]
                 if entry["split"] is not None:
                     cut, li, ri = entry["split"]
-                    wide = b.w > 1.6 * b.h
-                    if min(conf[li], conf[ri]) > conf[entry["whole"]] or (wide and min(conf[li], conf[ri]) > 0.7):
+                    # Wider than a digit usually is: two confident halves beat one confident whole.
+                    wide = b.w > 1.25 * max(b.h, row_height)
+                    halves = min(conf[li], conf[ri])
+                    if halves > conf[entry["whole"]] or (wide and halves > 0.9):
                         pieces = [(b.x, cut, li), (cut, b.right, ri)]
                 for xa, xb, k in pieces:
                     box = self._frame_box(xa, b.y, xb - xa, b.h, rotation, scale, frame_shape)
