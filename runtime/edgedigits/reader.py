@@ -161,7 +161,7 @@ class FrameReader:
         if grey.shape[0] < self.config.min_digit_height or grey.shape[1] < 4 or int(grey.max()) - int(grey.min()) < 10:
             return ReadResult([])
 
-        paper = self._paper_mask(grey)
+        paper, paper_hull = self._paper_mask(grey)
         darkness = self._relative_darkness(grey, paper)
         threshold, ink_level = self._ink_threshold(darkness, paper)
         if threshold is None:
@@ -172,7 +172,7 @@ class FrameReader:
         if height is None:
             return ReadResult([])
 
-        angle = self._text_angle(stats, height, paper)
+        angle = self._text_angle(stats, height, paper_hull)
         rotation = None
         if abs(angle) > 1.5:
             darkness, rotation = self._rotate(darkness, angle)
@@ -186,8 +186,8 @@ class FrameReader:
         return self._classify_lines(lines, labels, darkness, threshold, ink_level, rotation, scale, frame.shape)
 
     # ------------------------------------------------------------------ steps
-    def _paper_mask(self, grey: np.ndarray) -> np.ndarray | None:
-        """Mask of the paper in the working image, or None when the paper fills the frame."""
+    def _paper_mask(self, grey: np.ndarray):
+        """(mask, convex hull) of the paper in the working image, (None, None) when it fills the frame."""
         cv2 = self._cv2
         factor = max(1, max(grey.shape) // 512)
         small = cv2.resize(grey, (grey.shape[1] // factor or 1, grey.shape[0] // factor or 1),
@@ -196,7 +196,7 @@ class FrameReader:
         level, bright = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
         if count < 2:
-            return None
+            return None, None
         biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
         region = (labels == biggest).astype(np.uint8)
         contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -222,17 +222,16 @@ class FrameReader:
                 hull, filled = grown_hull, grown_filled
         inside, outside = small[filled > 0], small[filled == 0]
         if outside.size < 0.03 * small.size or inside.size < 0.05 * small.size:
-            return None
+            return None, None
         # A desk must be clearly darker than the paper, else the "paper" is just the bright half.
         if np.median(outside) > 0.75 * np.median(inside):
-            return None
+            return None, None
         # Stay clear of the paper's edge: blur, JPEG and the coarse mask make it look like ink.
         margin = max(2, int(round(0.006 * max(small.shape))))
         filled = cv2.erode(filled, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
         mask = cv2.resize(filled, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_NEAREST)
         mask = cv2.erode(mask, np.ones((5, 5), np.uint8))
-        self._paper_hull = (hull.reshape(-1, 2).astype(np.float32) + 0.5) * factor
-        return mask
+        return mask, (hull.reshape(-1, 2).astype(np.float32) + 0.5) * factor
 
     def _relative_darkness(self, grey: np.ndarray, paper: np.ndarray | None) -> np.ndarray:
         """(paper brightness - grey) / paper brightness, 0 outside the paper."""
@@ -329,7 +328,7 @@ class FrameReader:
         top = np.sort(hs)[len(hs) // 3:]
         return float(np.median(top))
 
-    def _text_angle(self, stats: np.ndarray, height: float, paper: np.ndarray | None) -> float:
+    def _text_angle(self, stats: np.ndarray, height: float, paper_hull: np.ndarray | None) -> float:
         """In-plane rotation of the text in degrees, in [-50, 50]."""
         w, h = stats[:, 2], stats[:, 3]
         # Solid, digit-sized components only: a box drawn around digits would pair with its contents.
@@ -338,25 +337,21 @@ class FrameReader:
         pts = (stats[keep, :2] + stats[keep, 2:4] / 2.0).astype(np.float64)
         angle = None
         if len(pts) >= 2:
-            d = pts[:, None, :] - pts[None, :, :]
+            d = pts[None, :, :] - pts[:, None, :]  # d[i, j] = pts[j] - pts[i]
             dist = np.hypot(d[..., 0], d[..., 1])
             np.fill_diagonal(dist, np.inf)
-            near = np.argsort(dist, axis=1)[:, :2]
-            vecs, weights = [], []
-            for i in range(len(pts)):
-                for j in near[i]:
-                    if dist[i, j] < 2.2 * height and i < j or (dist[i, j] < 2.2 * height and i not in near[j]):
-                        vecs.append(d[j, i])
-                        weights.append(1.0)
-            if len(vecs) >= 1:
-                vecs = np.array(vecs)
+            order = np.argsort(dist, axis=1)
+            close = dist < 2.2 * height
+            pairs = {(min(i, j), max(i, j)) for i in range(len(pts)) for j in order[i, :2] if close[i, j]}
+            nearest = np.array([d[i, order[i, 0]] for i in range(len(pts)) if close[i, order[i, 0]]])
+            if pairs and (len(pairs) >= 3 or paper_hull is None):
+                vecs = np.array([d[i, j] for i, j in pairs])
                 theta = np.arctan2(vecs[:, 1], vecs[:, 0])
-                s = np.sum(np.sin(4 * theta)); c = np.sum(np.cos(4 * theta))
-                if len(vecs) >= 3 or getattr(self, "_paper_hull", None) is None or paper is None:
-                    angle = math.degrees(math.atan2(s, c) / 4)
-                    angle = self._pick_orientation(angle, vecs)
-        if angle is None and paper is not None and getattr(self, "_paper_hull", None) is not None:
-            (_, _), (_, _), rect_angle = self._cv2.minAreaRect(self._paper_hull)
+                # Directions to neighbours in the same line and in the same column agree modulo 90 degrees.
+                angle = math.degrees(math.atan2(np.sin(4 * theta).sum(), np.cos(4 * theta).sum()) / 4)
+                angle = self._pick_orientation(angle, nearest if len(nearest) else vecs)
+        if angle is None and paper_hull is not None:
+            (_, _), (_, _), rect_angle = self._cv2.minAreaRect(paper_hull)
             angle = ((rect_angle + 45) % 90) - 45
         return float(angle or 0.0)
 
@@ -408,6 +403,17 @@ class FrameReader:
             vertical = cv2.morphologyEx(band, cv2.MORPH_OPEN, np.ones((length, 1), np.uint8))
             if vertical.any():
                 mask = mask & (1 - vertical)
+        # Rules that are not quite level after deskewing (perspective): straight segments at any
+        # angle, much longer than a digit is tall.
+        min_length = int(max(20, 2.5 * height))
+        segments = cv2.HoughLinesP(mask, 1, np.pi / 360, threshold=int(max(15, 1.5 * height)),
+                                   minLineLength=min_length, maxLineGap=max(2, int(0.08 * height)))
+        if segments is not None:
+            erase = np.zeros_like(mask)
+            for x1, y1, x2, y2 in segments.reshape(-1, 4):
+                cv2.line(erase, (int(x1), int(y1)), (int(x2), int(y2)), 1, slack)
+            mask = mask & (1 - erase)
+            horizontal = erase if horizontal is None else (horizontal | erase)
         return mask, horizontal
 
     @staticmethod
@@ -446,8 +452,21 @@ class FrameReader:
             # Faint show-through from the back of the page: its ink is much lighter than the writing.
             if ink.size == 0 or np.percentile(ink, 75) < max(1.15 * threshold, 0.3 * ink_level):
                 continue
+            if self._stroke_width(np.isin(labels[b.y: b.bottom, b.x: b.right], b.labels)) > 0.45 * b.h:
+                continue  # a broad smudge (shadow edge, dark corner), not pen strokes
             kept.append(b)
         return kept
+
+    def _stroke_width(self, binary: np.ndarray) -> float:
+        """Mean stroke width of a binary shape: its area over half its perimeter (boundary pixels)."""
+        cv2 = self._cv2
+        binary = binary.astype(np.uint8)
+        area = int(binary.sum())
+        if area == 0:
+            return 0.0
+        inner = cv2.erode(np.pad(binary, 1), np.ones((3, 3), np.uint8))[1:-1, 1:-1]
+        edge = area - int(inner.sum())
+        return 2.0 * area / max(edge, 1)
 
     @staticmethod
     def _merge_fragments(blobs: list[_Blob], height: float) -> list[_Blob]:
@@ -528,12 +547,10 @@ class FrameReader:
         """Dilate thin pen strokes so that, relative to the digit's size, they are as thick as MNIST's."""
         cv2 = self._cv2
         h, w = soft.shape
-        binary = (soft > 0.5).astype(np.uint8)
-        area = int(binary.sum())
-        if area == 0 or max(h, w) < 12:
+        binary = soft > 0.5
+        if not binary.any() or max(h, w) < 12:
             return soft
-        edge = area - int(cv2.erode(binary, np.ones((3, 3), np.uint8)).sum())
-        stroke = 2.0 * area / max(edge, 1)  # area / half the perimeter
+        stroke = self._stroke_width(binary)
         target = 0.11 * max(h, w)
         if stroke >= 0.75 * target:
             return soft
