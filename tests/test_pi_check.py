@@ -202,3 +202,22 @@ def test_composed_frames_are_deterministic():
     assert a.shape == (240, 320) and a.dtype == np.uint8
     assert np.array_equal(a, b) and texts_a == texts_b
     assert all(3 <= len(t) <= 5 and t.isdigit() for t in texts_a)
+
+
+def test_printed_decimals_is_the_most_any_value_shows():
+    assert compare.printed_decimals([0.9133, 0.5, 1.0]) == 4
+    assert compare.printed_decimals([0.988281, 0.003906, 0.0]) == 6
+    assert compare.printed_decimals([1 / 3]) is None  # not rounded
+    assert compare.printed_decimals([]) is None
+
+
+def test_read_confidences_rounded_to_4_decimals_allow_one_last_place():
+    """read prints confidences to 4 decimals: 1e-5 cannot be seen, one unit in the 4th place can."""
+    tol = compare.Tolerance(1e-5, "float")
+    host = [read_record("f.png", ["12"], conf=0.9133)]
+    one_unit = [read_record("f.png", ["12"], conf=0.9132)]
+    three_units = [read_record("f.png", ["12"], conf=0.913)]
+    result = compare.compare_read(host, one_unit, tol)
+    assert result.ok and result.printed_decimals == 4
+    assert "printed to 4 decimals" in compare.summary_line("read", "x", result, tol)
+    assert not compare.compare_read(host, three_units, tol).ok

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from decimal import Decimal, InvalidOperation
 import os
 import sys
 from dataclasses import dataclass, field
@@ -23,9 +24,8 @@ FLOAT_TOLERANCE = 1e-5
 # TFLite and ONNX int8 softmax outputs use scale 1/256; used only when the manifest records no
 # output scale for a quantized format (e.g. a QDQ ONNX model with float32 I/O).
 DEFAULT_INT8_STEP = 1.0 / 256.0
-# The CLI prints values rounded to 6 decimals, so two printed values can be up to 1e-6 further
-# apart than the numbers the models computed: allow that (and float rounding) on top of the tolerance.
-ROUNDING_SLACK = 1.5e-6
+# Float rounding on top of the tolerance and of the printed precision.
+ROUNDING_SLACK = 1e-9
 
 
 class CompareInputError(ValueError):
@@ -47,6 +47,7 @@ class Comparison:
     items: int = 0
     top1_equal: int = 0
     max_abs_diff: float = 0.0
+    printed_decimals: int | None = None  # places the CLI rounded the values to, if it did
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -111,12 +112,39 @@ def output_tolerance(manifest: dict, format_name: str) -> Tolerance:
     return Tolerance(float(scale), f"int8 step {scale:.6g} (manifest output scale)")
 
 
-def _close(a, b, tol: float) -> tuple[bool, float]:
+def printed_decimals(values) -> int | None:
+    """Decimals the values were rounded to (the most any of them shows), None when not rounded.
+
+    The CLI rounds (predict: 6 decimals, read confidences: 4), so two printed values may be up to
+    one unit in the last place apart although the computed numbers agree: the comparison allows it.
+    """
+    most = 0
+    for v in values:
+        try:
+            exponent = Decimal(repr(float(v))).as_tuple().exponent
+        except (TypeError, ValueError, InvalidOperation):
+            continue
+        most = max(most, -int(exponent)) if isinstance(exponent, int) else most
+    return most if 0 < most < 15 else None
+
+
+def rounding_allowance(decimals: int | None) -> float:
+    """Two values each rounded to `decimals` places can differ by one unit in that place."""
+    return 10.0 ** -decimals if decimals is not None else 0.0
+
+
+def _close(a, b, limit: float) -> tuple[bool, float]:
     try:
         diff = abs(float(a) - float(b))
     except (TypeError, ValueError):
         return False, math.inf
-    return diff <= tol + ROUNDING_SLACK, diff
+    return diff <= limit + ROUNDING_SLACK, diff
+
+
+def _finest(a: int | None, b: int | None) -> int | None:
+    """Host and device run the same CLI, so both round alike: trust whichever shows more places."""
+    known = [d for d in (a, b) if d is not None]
+    return max(known) if known else None
 
 
 def _matched_names(host: dict[str, dict], device: dict[str, dict], result: Comparison) -> list[str]:
@@ -129,10 +157,22 @@ def _matched_names(host: dict[str, dict], device: dict[str, dict], result: Compa
     return sorted(set(host) & set(device))
 
 
+def _predict_values(records: list[dict]) -> list:
+    return [v for r in records for v in (r.get("probabilities") or [])] + [r.get("confidence") for r in records]
+
+
+def _read_confidences(records: list[dict]) -> list:
+    return [d.get("confidence") for r in records for line in (r.get("lines") or []) if isinstance(line, dict)
+            for d in (line.get("digits") or []) if isinstance(d, dict)]
+
+
 def compare_predict(host_records: list[dict], device_records: list[dict], tol: Tolerance) -> Comparison:
     host = by_image_name(host_records, "host")
     device = by_image_name(device_records, "device")
     result = Comparison()
+    result.printed_decimals = _finest(printed_decimals(_predict_values(host_records)),
+                                      printed_decimals(_predict_values(device_records)))
+    limit = tol.value + rounding_allowance(result.printed_decimals)
     for name in _matched_names(host, device, result):
         h, d = host[name], device[name]
         result.items += 1
@@ -146,11 +186,11 @@ def compare_predict(host_records: list[dict], device_records: list[dict], tol: T
             continue
         pairs = list(zip(hp, dp)) + [(h.get("confidence"), d.get("confidence"))]
         for i, (a, b) in enumerate(pairs):
-            ok, diff = _close(a, b, tol.value)
+            ok, diff = _close(a, b, limit)
             result.max_abs_diff = max(result.max_abs_diff, diff)
             if not ok:
                 what = f"probability[{i}]" if i < len(hp) else "confidence"
-                result.problems.append(f"{name}: {what} host {a} device {b} differ by {diff:.3g} > {tol.value:.3g}")
+                result.problems.append(f"{name}: {what} host {a} device {b} differ by {diff:.3g} > {limit:.3g}")
     return result
 
 
@@ -165,6 +205,9 @@ def compare_read(host_records: list[dict], device_records: list[dict], tol: Tole
     host = by_image_name(host_records, "host")
     device = by_image_name(device_records, "device")
     result = Comparison()
+    result.printed_decimals = _finest(printed_decimals(_read_confidences(host_records)),
+                                      printed_decimals(_read_confidences(device_records)))
+    limit = tol.value + rounding_allowance(result.printed_decimals)
     for name in _matched_names(host, device, result):
         host_lines, device_lines = _lines(host[name], "host", name), _lines(device[name], "device", name)
         result.items += 1
@@ -179,12 +222,12 @@ def compare_read(host_records: list[dict], device_records: list[dict], tol: Tole
                 where = f"{name} line {li} digit {di}"
                 if hd.get("box") != dd.get("box"):
                     result.problems.append(f"{where}: box host {hd.get('box')} device {dd.get('box')}")
-                ok, diff = _close(hd.get("confidence"), dd.get("confidence"), tol.value)
+                ok, diff = _close(hd.get("confidence"), dd.get("confidence"), limit)
                 result.max_abs_diff = max(result.max_abs_diff, diff)
                 if not ok:
                     result.problems.append(
                         f"{where}: confidence host {hd.get('confidence')} device {dd.get('confidence')} "
-                        f"differ by {diff:.3g} > {tol.value:.3g}")
+                        f"differ by {diff:.3g} > {limit:.3g}")
     return result
 
 
@@ -193,7 +236,8 @@ def summary_line(kind: str, label: str, result: Comparison, tol: Tolerance) -> s
     agree = "top-1" if kind == "predict" else "texts"
     status = "OK  " if result.ok else "FAIL"
     line = (f"{status} {label}: {result.items} {unit}, {agree} equal {result.top1_equal}/{result.items}, "
-            f"max |diff| {result.max_abs_diff:.2g} (tol {tol.value:.3g}, {tol.source})")
+            f"max |diff| {result.max_abs_diff:.2g} (tol {tol.value:.3g}, {tol.source}"
+            + (f"; printed to {result.printed_decimals} decimals" if result.printed_decimals else "") + ")")
     if result.items == 0 and not result.problems:
         line += " -- no results to compare"
     return line
