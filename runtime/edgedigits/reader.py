@@ -102,6 +102,7 @@ class _Blob:
     w: int
     h: int
     labels: list[int]
+    ink: float = 0.0  # 75th percentile of the blob's relative darkness
 
     @property
     def bottom(self) -> int:
@@ -241,20 +242,23 @@ class FrameReader:
     def _relative_darkness(self, grey: np.ndarray, paper: np.ndarray | None) -> np.ndarray:
         """(paper brightness - grey) / paper brightness, 0 outside the paper."""
         cv2 = self._cv2
-        g = grey
-        if paper is not None:
-            sub_grey, sub_paper = grey[::4, ::4], paper[::4, ::4]
-            level = np.median(sub_grey[sub_paper > 0]) if np.any(sub_paper) else np.median(sub_grey)
-            g = np.where(paper > 0, grey, np.uint8(level))
-        factor = max(1, max(g.shape) // 200)
-        small = cv2.resize(g, (max(1, g.shape[1] // factor), max(1, g.shape[0] // factor)),
-                           interpolation=cv2.INTER_AREA)
-        # Closing removes dark strokes narrower than ~1/12 of the frame; the blur smooths seams.
+        factor = max(1, max(grey.shape) // 200)
+        size = (max(1, grey.shape[1] // factor), max(1, grey.shape[0] // factor))
+        small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        inside = np.ones(small.shape, np.uint8) if paper is None else \
+            cv2.resize(paper, size, interpolation=cv2.INTER_NEAREST)
+        # Grey closing (max then min filter) removes dark strokes narrower than ~1/12 of the frame.
+        # The desk is kept out of it (0 for the max, 255 for the min) and out of the smoothing
+        # (normalized blur), so the paper's own brightness is followed right up to its edge.
         k = max(3, (max(small.shape) // 12) | 1)
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-        background = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)
-        background = cv2.blur(background, (k, k))
-        background = cv2.resize(background, (g.shape[1], g.shape[0]), interpolation=cv2.INTER_LINEAR)
+        lifted = cv2.dilate(np.where(inside > 0, small, 0).astype(np.uint8), kernel)
+        closed = cv2.erode(np.where(inside > 0, lifted, 255).astype(np.uint8), kernel).astype(np.float32)
+        weight = cv2.blur(inside.astype(np.float32), (k, k))
+        smooth = cv2.blur(closed * inside, (k, k)) / np.maximum(weight, 1e-3)
+        background = np.where(weight > 1e-3, smooth, closed)
+        background = cv2.resize(background, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_LINEAR)
+        g = grey
         bg = np.maximum(background.astype(np.float32), 8.0)
         darkness = (bg - g.astype(np.float32)) / bg
         np.clip(darkness, 0.0, 1.0, out=darkness)
@@ -460,7 +464,8 @@ class FrameReader:
             region = darkness[b.y: b.bottom, b.x: b.right]
             ink = region[region > threshold]
             # Faint show-through from the back of the page: its ink is much lighter than the writing.
-            if ink.size == 0 or np.percentile(ink, 75) < max(1.15 * threshold, 0.3 * ink_level):
+            b.ink = float(np.percentile(ink, 75)) if ink.size else 0.0
+            if b.ink < max(1.15 * threshold, 0.3 * ink_level):
                 continue
             if self._stroke_width(np.isin(labels[b.y: b.bottom, b.x: b.right], b.labels)) > 0.45 * b.h:
                 continue  # a broad smudge (shadow edge, dark corner), not pen strokes
@@ -524,6 +529,21 @@ class FrameReader:
                 current.append(b)
             groups.append(current)
         return groups
+
+    @staticmethod
+    def _without_box_sides(group: list[_Blob]) -> list[_Blob]:
+        """Drop thin upright strokes that stick out above and below the rest of the line, or are much
+        fainter than it: the sides of a box drawn around the digits (a '1' is about as tall and as
+        dark as its neighbours)."""
+        if len(group) < 2:
+            return group
+        top = float(np.median([b.y for b in group]))
+        bottom = float(np.median([b.bottom for b in group]))
+        size = bottom - top
+        ink = float(np.median([b.ink for b in group]))
+        return [b for b in group
+                if not (b.w < 0.3 * b.h and b.y < top - 0.1 * size and b.bottom > bottom + 0.1 * size)
+                and not (b.w < 0.3 * b.h and b.ink < 0.6 * ink)]  # a faint thin line piece
 
     # ------------------------------------------------------------------ classification
     def _crop(self, blob: _Blob, labels, darkness, threshold, ink_level, x0=None, x1=None) -> np.ndarray | None:
@@ -592,6 +612,9 @@ class FrameReader:
         # Every candidate of the frame goes into one batch: whole blobs and, for wide blobs, halves.
         crops, plans = [], []
         for group in groups:
+            group = self._without_box_sides(group)
+            if not group:
+                continue
             row_height = float(np.median([b.h for b in group]))
             plan = []
             for b in group:
