@@ -77,14 +77,20 @@ def make_batches(images, labels, batch_size, augmentation, seed):
     return Batches()
 
 
-def make_optimizer(recipe: Recipe, total_steps: int):
+def make_optimizer(recipe: Recipe, epochs: int, steps_per_epoch: int):
     import keras
 
     learning_rate = recipe.learning_rate
     if learning_rate is None:
         learning_rate = 1.0 if recipe.optimizer == "adadelta" else 1e-3
     if recipe.lr_schedule == "cosine":
-        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
+        warmup_epochs = min(recipe.warmup_epochs, epochs - 1)  # a shortened run keeps some decay
+        warmup_steps = warmup_epochs * steps_per_epoch
+        peak = learning_rate
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            peak / 10 if warmup_steps else peak,
+            decay_steps=(epochs - warmup_epochs) * steps_per_epoch,
+            warmup_target=peak if warmup_steps else None, warmup_steps=warmup_steps)
     if recipe.optimizer == "adam":
         return keras.optimizers.Adam(learning_rate)
     if recipe.optimizer == "adamw":
@@ -167,7 +173,7 @@ def train(config: TrainConfig, log=print) -> dict:
     model = entry.build()
     batches = make_batches(train_x, train_y, batch_size, recipe.augmentation, config.seed)
     model.compile(
-        optimizer=make_optimizer(recipe, total_steps=epochs * len(batches)),
+        optimizer=make_optimizer(recipe, epochs, steps_per_epoch=len(batches)),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
         metrics=["accuracy"],
     )
@@ -205,7 +211,8 @@ def train(config: TrainConfig, log=print) -> dict:
         "epochs": epochs,
         "batch_size": batch_size,
         "recipe": {"optimizer": recipe.optimizer, "learning_rate": recipe.learning_rate,
-                   "lr_schedule": recipe.lr_schedule, "label_smoothing": recipe.label_smoothing,
+                   "lr_schedule": recipe.lr_schedule, "warmup_epochs": recipe.warmup_epochs,
+                   "weight_decay": recipe.weight_decay, "label_smoothing": recipe.label_smoothing,
                    "augmentation": vars(recipe.augmentation) if recipe.augmentation else None},
         "seed": config.seed,
         "data": {"train": len(train_x), "validation": len(val_x), "test": len(test_x)},

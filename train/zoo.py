@@ -40,6 +40,7 @@ class Recipe:
     batch_size: int
     learning_rate: float | None = None  # None: the optimizer's Keras default
     lr_schedule: str = "constant"
+    warmup_epochs: int = 0  # linear warm-up from a tenth of learning_rate (cosine schedule only)
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
     augmentation: Augmentation | None = None
@@ -51,6 +52,8 @@ class Recipe:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.epochs <= 0 or self.batch_size <= 0:
             raise ValueError("epochs and batch_size must be positive")
+        if self.warmup_epochs and (self.lr_schedule != "cosine" or self.warmup_epochs >= self.epochs):
+            raise ValueError("warmup_epochs needs the cosine schedule and fewer epochs than training")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
 
@@ -167,24 +170,32 @@ def build_deep():
 
 
 def build_edge():
-    """Placeholder until the edge design lands; see ZOO['edge'].summary."""
+    """Ours, for int8 on a Raspberry Pi: a quarter of baseline's MACs, ~60k params.
+
+    A strided 5x5 stem and early pooling keep the convolutions at 14x14 and 7x7; a linear
+    depthwise + pointwise block; a Flatten -> Dense head, which buys capacity at one MAC per
+    parameter. Batch norm folds into the convolutions at export; ReLU quantizes cleanly.
+    """
     from keras import layers, models
 
-    def separable_block(x, filters, stride, name):
-        x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"{name}_dw")(x)
-        x = layers.BatchNormalization(name=f"{name}_dw_bn")(x)
-        x = layers.ReLU(6.0, name=f"{name}_dw_relu")(x)
-        x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_pw")(x)
-        x = layers.BatchNormalization(name=f"{name}_pw_bn")(x)
-        return layers.ReLU(6.0, name=f"{name}_pw_relu")(x)
-
     inputs = _input()
-    x = layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False, name="stem")(inputs)
-    x = layers.BatchNormalization(name="stem_bn")(x)
-    x = layers.ReLU(6.0, name="stem_relu")(x)
-    x = separable_block(x, 24, 1, "block1")
-    x = separable_block(x, 64, 2, "block2")
-    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    x = layers.Conv2D(24, 5, strides=2, padding="same", use_bias=False, name="stem_conv")(inputs)  # 14x14
+    x = layers.BatchNormalization(momentum=0.9, name="stem_bn")(x)
+    x = layers.ReLU(name="stem_relu")(x)
+    x = layers.MaxPooling2D(2, name="stem_pool")(x)  # 7x7x24
+    # No ReLU between depthwise and pointwise: trained better in short runs.
+    x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="block_dw")(x)
+    x = layers.BatchNormalization(momentum=0.9, name="block_dw_bn")(x)
+    x = layers.Conv2D(64, 1, use_bias=False, name="block_pw")(x)
+    x = layers.BatchNormalization(momentum=0.9, name="block_pw_bn")(x)
+    x = layers.ReLU(name="block_pw_relu")(x)
+    x = layers.MaxPooling2D(2, name="block_pool")(x)  # 3x3x64
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(0.1, name="fc_dropout")(x)
+    x = layers.Dense(96, use_bias=False, name="fc")(x)
+    x = layers.BatchNormalization(momentum=0.9, name="fc_bn")(x)
+    x = layers.ReLU(name="fc_relu")(x)
+    x = layers.Dropout(0.1, name="head_dropout")(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
     return models.Model(inputs, outputs, name="edge")
 
@@ -208,11 +219,11 @@ ZOO: dict[str, ZooEntry] = {
                  0.9914,
                  "2x Conv 32@3x3, Pool, Dropout, 2x Conv 64@3x3, Pool, Dropout, Dense 512, Dropout, Dense 10"),
         ZooEntry("edge", build_edge,
-                 Recipe(optimizer="adam", epochs=20, batch_size=128, learning_rate=3e-3,
-                        lr_schedule="cosine",
-                        augmentation=Augmentation(rotation_degrees=10, zoom=0.1, translation=0.1)),
+                 Recipe(optimizer="adamw", epochs=30, batch_size=128, learning_rate=3e-3,
+                        lr_schedule="cosine", warmup_epochs=1, weight_decay=1e-4, label_smoothing=0.1,
+                        augmentation=Augmentation(rotation_degrees=8, zoom=0.08, translation=0.08)),
                  None,
-                 "ours: strided conv stem + depthwise-separable blocks, BN, ReLU6, global average pool"),
+                 "ours: strided 5x5 stem, separable block, dense head; BN, ReLU; 1/4 of baseline's MACs"),
     )
 }
 DEFAULT_MODEL = "edge"
