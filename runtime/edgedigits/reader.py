@@ -651,7 +651,7 @@ class FrameReader:
                 if entry["split"] is not None:
                     cut, li, ri = entry["split"]
                     # Wider than a digit usually is: two confident halves beat one confident whole.
-                    wide = b.w > 1.25 * max(b.h, row_height)
+                    wide = b.w > 1.4 * max(b.h, row_height)
                     halves = min(conf[li], conf[ri])
                     if halves > conf[entry["whole"]] or (wide and halves > 0.9):
                         pieces = [(b.x, cut, li), (cut, b.right, ri)]
