@@ -50,7 +50,7 @@ class Digit:
     box: tuple[int, int, int, int]  # x, y, w, h in the original frame's pixels
 
     def to_dict(self) -> dict:
-        return {"digit": self.digit, "confidence": round(float(self.confidence), 4),
+        return {"digit": self.digit, "confidence": round(float(self.confidence), 6),
                 "box": [int(v) for v in self.box]}
 
 
@@ -117,6 +117,64 @@ class _Blob:
         x1, y1 = max(self.right, other.right), max(self.bottom, other.bottom)
         self.x, self.y, self.w, self.h = x0, y0, x1 - x0, y1 - y0
         self.labels += other.labels
+
+
+def _block_sums(image: np.ndarray, factor: int) -> np.ndarray:
+    """int64 sums over factor x factor blocks (the remainder rows/columns are dropped), exact on any CPU."""
+    h, w = image.shape[0] // factor, image.shape[1] // factor
+    return image[: h * factor, : w * factor].reshape(h, factor, w, factor).sum(axis=(1, 3), dtype=np.int64)
+
+
+def _nearest_upscale(small: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
+    """Each block of a :func:`_block_sums` image back to full size (edge blocks repeated)."""
+    rows = np.minimum(np.arange(shape[0]) // factor, small.shape[0] - 1)
+    cols = np.minimum(np.arange(shape[1]) // factor, small.shape[1] - 1)
+    return small[rows[:, None], cols[None, :]]
+
+
+def _linear_taps(n_out: int, n_in: int):
+    """Source indices and weights of bilinear resampling with pixel centres aligned (like cv2 INTER_LINEAR)."""
+    pos = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0, n_in - 1)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, n_in - 1)
+    t = (pos - lo).astype(np.float32)
+    return lo, hi, t
+
+
+def _linear_upscale(small: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """float32 bilinear upscale with numpy element-wise operations only (IEEE-exact, no FMA, no SIMD variance)."""
+    small = small.astype(np.float32)
+    lo, hi, t = _linear_taps(shape[0], small.shape[0])
+    rows = small[lo] * (1 - t)[:, None] + small[hi] * t[:, None]
+    lo, hi, t = _linear_taps(shape[1], small.shape[1])
+    return rows[:, lo] * (1 - t)[None, :] + rows[:, hi] * t[None, :]
+
+
+def _warp_affine_linear(image: np.ndarray, inverse: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
+    """Bilinear warp of output pixels x0 <= x < x1, y0 <= y < y1 (0 outside the source) with numpy
+    element-wise float32 operations: the same bits on every CPU, unlike cv2.warpAffine whose SIMD
+    kernels may fuse multiply-adds differently on x86 and ARM."""
+    h, w = image.shape
+    m = inverse.astype(np.float32)
+    x_start, y_start, x_stop, y_stop = window
+    ys = np.arange(y_start, y_stop, dtype=np.float32)[:, None]
+    xs = np.arange(x_start, x_stop, dtype=np.float32)[None, :]
+    sx = (xs * m[0, 0] + m[0, 2]) + ys * m[0, 1]
+    sy = (xs * m[1, 0] + m[1, 2]) + ys * m[1, 1]
+    x0, y0 = np.floor(sx), np.floor(sy)
+    fx, fy = sx - x0, sy - y0
+    x0, y0 = x0.astype(np.intp), y0.astype(np.intp)
+    padded = np.zeros((h + 2, w + 2), np.float32)  # a zero ring, so neighbours just outside read 0
+    padded[1:-1, 1:-1] = image
+    xi, yi = np.clip(x0 + 1, 0, w), np.clip(y0 + 1, 0, h)
+    valid = (x0 >= -1) & (x0 <= w - 1) & (y0 >= -1) & (y0 <= h - 1)
+    flat = padded.ravel()
+    base = yi * (w + 2) + xi
+    top = flat[base] * (1 - fx) + flat[base + 1] * fx
+    bottom = flat[base + w + 2] * (1 - fx) + flat[base + w + 3] * fx
+    out = top * (1 - fy) + bottom * fy
+    out[~valid] = 0.0
+    return out
 
 
 def _validate_frame(frame) -> np.ndarray:
@@ -195,9 +253,9 @@ class FrameReader:
     def _paper_mask(self, grey: np.ndarray):
         """(mask, convex hull) of the paper in the working image, (None, None) when it fills the frame."""
         cv2 = self._cv2
-        factor = max(1, int(round(max(grey.shape) / 320)))
-        small = cv2.resize(grey, (grey.shape[1] // factor or 1, grey.shape[0] // factor or 1),
-                           interpolation=cv2.INTER_AREA)
+        factor = max(1, min(int(round(max(grey.shape) / 320)), *grey.shape))
+        count = factor * factor
+        small = ((_block_sums(grey, factor) + count // 2) // count).astype(np.uint8)
         small = cv2.GaussianBlur(small, (5, 5), 0)
         level, bright = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
@@ -235,31 +293,33 @@ class FrameReader:
         # Stay clear of the paper's edge: blur, JPEG and the coarse mask make it look like ink.
         margin = max(2, int(round(0.006 * max(small.shape))))
         filled = cv2.erode(filled, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
-        mask = cv2.resize(filled, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_NEAREST)
+        mask = _nearest_upscale(filled, factor, grey.shape)
         mask = cv2.erode(mask, np.ones((5, 5), np.uint8))
         return mask, (hull.reshape(-1, 2).astype(np.float32) + 0.5) * factor
 
     def _relative_darkness(self, grey: np.ndarray, paper: np.ndarray | None) -> np.ndarray:
         """(paper brightness - grey) / paper brightness, 0 outside the paper."""
         cv2 = self._cv2
-        factor = max(1, max(grey.shape) // 200)
-        size = (max(1, grey.shape[1] // factor), max(1, grey.shape[0] // factor))
-        small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-        inside = np.ones(small.shape, np.uint8) if paper is None else \
-            cv2.resize(paper, size, interpolation=cv2.INTER_NEAREST)
+        # Integer block sums, min/max filters and unnormalized box sums of integers are exact in float64,
+        # and the upscale is plain numpy element-wise arithmetic: the same bits on every CPU (uint8
+        # cv2.resize differs by one grey level between x86 and ARM SIMD paths, which moved thresholds).
+        factor = max(1, min(max(grey.shape) // 200, *grey.shape))
+        small = _block_sums(grey, factor).astype(np.float64)
+        inside = np.ones(small.shape, np.float64) if paper is None else \
+            (paper[::factor, ::factor][: small.shape[0], : small.shape[1]] > 0).astype(np.float64)
         # Grey closing (max then min filter) removes dark strokes narrower than ~1/12 of the frame.
-        # The desk is kept out of it (0 for the max, 255 for the min) and out of the smoothing
-        # (normalized blur), so the paper's own brightness is followed right up to its edge.
+        # The desk is kept out of it (0 for the max, the largest sum for the min) and out of the
+        # smoothing (weighted box sums), so the paper's own brightness is followed right up to its edge.
         k = max(3, (max(small.shape) // 12) | 1)
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-        lifted = cv2.dilate(np.where(inside > 0, small, 0).astype(np.uint8), kernel)
-        closed = cv2.erode(np.where(inside > 0, lifted, 255).astype(np.uint8), kernel).astype(np.float32)
-        weight = cv2.blur(inside.astype(np.float32), (k, k))
-        smooth = cv2.blur(closed * inside, (k, k)) / np.maximum(weight, 1e-3)
-        background = np.where(weight > 1e-3, smooth, closed)
-        background = cv2.resize(background, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_LINEAR)
+        lifted = cv2.dilate(small * inside, kernel)
+        closed = cv2.erode(np.where(inside > 0, lifted, 255.0 * factor * factor), kernel)
+        weight = cv2.boxFilter(inside, cv2.CV_64F, (k, k), normalize=False)
+        total = cv2.boxFilter(closed * inside, cv2.CV_64F, (k, k), normalize=False)
+        background = np.where(weight > 0.5, total / np.maximum(weight, 1.0), closed) / (factor * factor)
+        background = _linear_upscale(background, grey.shape)
         g = grey
-        bg = np.maximum(background.astype(np.float32), 8.0)
+        bg = np.maximum(background, np.float32(8.0))
         darkness = (bg - g.astype(np.float32)) / bg
         np.clip(darkness, 0.0, 1.0, out=darkness)
         if paper is not None:
@@ -394,7 +454,17 @@ class FrameReader:
         new_w, new_h = int(math.ceil(h * s + w * c)), int(math.ceil(h * c + w * s))
         matrix[0, 2] += new_w / 2 - w / 2
         matrix[1, 2] += new_h / 2 - h / 2
-        rotated = cv2.warpAffine(image, matrix, (new_w, new_h), flags=cv2.INTER_LINEAR, borderValue=0)
+        rotated = np.zeros((new_h, new_w), np.float32)
+        rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
+        if rows.size:  # only the window where the rotated ink (non-zero darkness) lands needs computing
+            corners = np.array([[cols[0] - 1, rows[0] - 1], [cols[-1] + 1, rows[0] - 1],
+                                [cols[0] - 1, rows[-1] + 1], [cols[-1] + 1, rows[-1] + 1]], np.float64)
+            moved = corners @ matrix[:, :2].T + matrix[:, 2]
+            x0, y0 = np.maximum(np.floor(moved.min(axis=0)).astype(int) - 1, 0)
+            x1, y1 = np.minimum(np.ceil(moved.max(axis=0)).astype(int) + 2, (new_w, new_h))
+            if x1 > x0 and y1 > y0:
+                rotated[y0:y1, x0:x1] = _warp_affine_linear(image, cv2.invertAffineTransform(matrix),
+                                                            (x0, y0, x1, y1))
         return rotated, cv2.invertAffineTransform(matrix)
 
     def _remove_long_lines(self, mask: np.ndarray, height: float) -> np.ndarray:
