@@ -107,7 +107,8 @@ def test_saved_model_reproduces_reported_accuracy(quick_run, mnist):
 
 
 def test_same_seed_same_result(tmp_path):
-    args = ["--model", "mlp", "--epochs", "1", "--train-limit", "1500", "--val-size", "300",
+    # edge: augmentation, batch norm, warm-up + cosine schedule — every source of randomness.
+    args = ["--model", "edge", "--epochs", "2", "--train-limit", "1500", "--val-size", "300",
             "--test-limit", "500", "--seed", "7"]
     runs = []
     for name in ("a", "b"):
