@@ -19,20 +19,24 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m export",
         description="Export a trained Keras model to TFLite/ONNX (float and int8), check each file against "
                     "Keras, embed metadata and write manifest.json last.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--model", required=True, help="model name: reads <artifacts-dir>/<model>/model.keras")
-    parser.add_argument("--formats", default=",".join(FORMATS), help="comma-separated formats to export")
-    parser.add_argument("--calibration-size", type=int, default=DEFAULT_CALIBRATION_SIZE,
-                        help="training images used to calibrate the int8 formats")
-    parser.add_argument("--calibration-seed", type=int, default=0, help="seed choosing the calibration images")
-    parser.add_argument("--artifacts-dir", type=Path, default=Path("artifacts"), help="where trained models live")
-    parser.add_argument("--out", type=Path, default=None, help="output directory (default: <artifacts-dir>/<model>)")
-    parser.add_argument("--data-dir", type=Path, default=None,
+    parser.add_argument("--model", required=True, metavar="NAME",
+                        help="model name: reads <artifacts-dir>/<model>/model.keras")
+    parser.add_argument("--formats", default=",".join(FORMATS), metavar="A,B",
+                        help="comma-separated formats to export (default: %(default)s)")
+    parser.add_argument("--calibration-size", type=int, default=DEFAULT_CALIBRATION_SIZE, metavar="N",
+                        help="training images used to calibrate the int8 formats (default: %(default)s)")
+    parser.add_argument("--calibration-seed", type=int, default=0, metavar="N",
+                        help="seed choosing the calibration images (default: %(default)s)")
+    parser.add_argument("--artifacts-dir", type=Path, default=Path("artifacts"), metavar="DIR",
+                        help="where trained models live (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="output directory (default: <artifacts-dir>/<model>)")
+    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
                         help="MNIST directory (default: $MNIST_DIR, else the loader's cache)")
-    parser.add_argument("--report-images", type=int, default=200,
-                        help="test images for the per-layer quantization report (0: no report)")
-    parser.add_argument("--opset", type=int, default=13, help="ONNX opset")
+    parser.add_argument("--report-images", type=int, default=200, metavar="N",
+                        help="test images for the per-layer quantization report, 0 for none (default: %(default)s)")
+    parser.add_argument("--opset", type=int, default=13, metavar="N", help="ONNX opset (default: %(default)s)")
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
     return parser
 
