@@ -103,6 +103,7 @@ class _Blob:
     h: int
     labels: list[int]
     ink: float = 0.0  # 75th percentile of the blob's relative darkness
+    stroke: float = 0.0  # mean stroke width in pixels
 
     @property
     def bottom(self) -> int:
@@ -537,7 +538,8 @@ class FrameReader:
             b.ink = float(np.percentile(ink, 75)) if ink.size else 0.0
             if b.ink < max(1.15 * threshold, 0.3 * ink_level):
                 continue
-            if self._stroke_width(np.isin(labels[b.y: b.bottom, b.x: b.right], b.labels)) > 0.45 * b.h:
+            b.stroke = self._stroke_width(np.isin(labels[b.y: b.bottom, b.x: b.right], b.labels))
+            if b.stroke > 0.45 * b.h:
                 continue  # a broad smudge (shadow edge, dark corner), not pen strokes
             kept.append(b)
         return kept
@@ -602,18 +604,24 @@ class FrameReader:
 
     @staticmethod
     def _without_box_sides(group: list[_Blob]) -> list[_Blob]:
-        """Drop thin upright strokes that stick out above and below the rest of the line, or are much
-        fainter than it: the sides of a box drawn around the digits (a '1' is about as tall and as
-        dark as its neighbours)."""
+        """Drop thin upright strokes that stick out above and below the rest of the line, are much
+        fainter than it, or end the line in a much thinner pen: the sides of a box drawn around the
+        digits (a '1' is about as tall, as dark and as thick as its neighbours)."""
         if len(group) < 2:
             return group
         top = float(np.median([b.y for b in group]))
         bottom = float(np.median([b.bottom for b in group]))
         size = bottom - top
         ink = float(np.median([b.ink for b in group]))
+        stroke = float(np.median([b.stroke for b in group]))
+        height = float(np.median([b.h for b in group]))
+        ends = (group[0], group[-1])
         return [b for b in group
                 if not (b.w < 0.3 * b.h and b.y < top - 0.1 * size and b.bottom > bottom + 0.1 * size)
-                and not (b.w < 0.3 * b.h and b.ink < 0.6 * ink)]  # a faint thin line piece
+                and not (b.w < 0.3 * b.h and b.ink < 0.7 * ink)  # a faint thin line piece
+                # a thin-pen box side at the end of the line (digits share one pen and stroke width)
+                and not ((b.w < 0.4 * b.h or b.h > 1.3 * height) and any(b is e for e in ends)
+                         and b.stroke < 0.6 * stroke)]
 
     # ------------------------------------------------------------------ classification
     def _crop(self, blob: _Blob, labels, darkness, threshold, ink_level, x0=None, x1=None) -> np.ndarray | None:
