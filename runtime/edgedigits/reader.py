@@ -164,15 +164,16 @@ def _warp_affine_linear(image: np.ndarray, inverse: np.ndarray, window: tuple[in
     sy = (xs * m[1, 0] + m[1, 2]) + ys * m[1, 1]
     x0, y0 = np.floor(sx), np.floor(sy)
     fx, fy = sx - x0, sy - y0
-    x0, y0 = x0.astype(np.intp), y0.astype(np.intp)
+    x0, y0 = x0.astype(np.int32), y0.astype(np.int32)
     padded = np.zeros((h + 2, w + 2), np.float32)  # a zero ring, so neighbours just outside read 0
     padded[1:-1, 1:-1] = image
-    xi, yi = np.clip(x0 + 1, 0, w), np.clip(y0 + 1, 0, h)
+    # Each pixel's 2x2 neighbourhood as one 16-byte element: one gather fetches all four values.
+    quad = np.ascontiguousarray(np.stack([padded[:-1, :-1], padded[:-1, 1:], padded[1:, :-1], padded[1:, 1:]], -1))
     valid = (x0 >= -1) & (x0 <= w - 1) & (y0 >= -1) & (y0 <= h - 1)
-    flat = padded.ravel()
-    base = yi * (w + 2) + xi
-    top = flat[base] * (1 - fx) + flat[base + 1] * fx
-    bottom = flat[base + w + 2] * (1 - fx) + flat[base + w + 3] * fx
+    index = np.where(valid, (y0 + 1) * (w + 1) + (x0 + 1), 0)
+    v = quad.view(np.complex128).ravel()[index].view(np.float32).reshape(index.shape + (4,))
+    top = v[..., 0] * (1 - fx) + v[..., 1] * fx
+    bottom = v[..., 2] * (1 - fx) + v[..., 3] * fx
     out = top * (1 - fy) + bottom * fy
     out[~valid] = 0.0
     return out
