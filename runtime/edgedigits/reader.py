@@ -128,9 +128,8 @@ def _block_sums(image: np.ndarray, factor: int) -> np.ndarray:
 
 def _nearest_upscale(small: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
     """Each block of a :func:`_block_sums` image back to full size (edge blocks repeated)."""
-    rows = np.minimum(np.arange(shape[0]) // factor, small.shape[0] - 1)
-    cols = np.minimum(np.arange(shape[1]) // factor, small.shape[1] - 1)
-    return small[rows[:, None], cols[None, :]]
+    big = np.repeat(np.repeat(small, factor, axis=0), factor, axis=1)
+    return np.pad(big, ((0, shape[0] - big.shape[0]), (0, shape[1] - big.shape[1])), mode="edge")
 
 
 def _linear_taps(n_out: int, n_in: int):
