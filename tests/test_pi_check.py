@@ -95,6 +95,16 @@ def test_predict_int8_one_step_passes_two_steps_fail():
     assert any("probability[0]" in p for p in result.problems)
 
 
+def test_fallback_tolerance_of_two_steps_passes_two_and_fails_three():
+    tol = compare.output_tolerance(MANIFEST, "tflite-int8", int8_steps=2)
+    assert tol.value == 2 * STEP and tol.source.startswith("2 x ")
+    host = [predict_record("a.png", [k * STEP for k in (200, 10, 6, 0, 0, 0, 0, 40, 0, 0)])]
+    two = [predict_record("a.png", [k * STEP for k in (198, 12, 6, 0, 0, 0, 0, 40, 0, 0)])]
+    three = [predict_record("a.png", [k * STEP for k in (197, 13, 6, 0, 0, 0, 0, 40, 0, 0)])]
+    assert compare.compare_predict(host, two, tol).ok
+    assert not compare.compare_predict(host, three, tol).ok
+
+
 def test_predict_float_difference_above_1e5_fails():
     tol = compare.output_tolerance(MANIFEST, "tflite-f32")
     host = [predict_record("a.png", one_hot(5))]

@@ -94,8 +94,8 @@ def by_image_name(records: list[dict], origin: str) -> dict[str, dict]:
     return indexed
 
 
-def output_tolerance(manifest: dict, format_name: str) -> Tolerance:
-    """1e-5 for float formats; one output quantization step (manifest scale) for quantized ones."""
+def output_tolerance(manifest: dict, format_name: str, int8_steps: int = 1) -> Tolerance:
+    """1e-5 for float formats; `int8_steps` output quantization steps (manifest scale) for quantized ones."""
     formats = manifest.get("formats")
     if not isinstance(formats, dict) or format_name not in formats:
         found = sorted(formats) if isinstance(formats, dict) else formats
@@ -105,11 +105,12 @@ def output_tolerance(manifest: dict, format_name: str) -> Tolerance:
         return Tolerance(FLOAT_TOLERANCE, "float")
     outputs = entry.get("outputs") or []
     scale = outputs[0].get("scale") if outputs and isinstance(outputs[0], dict) else None
+    steps = "" if int8_steps == 1 else f"{int8_steps} x "
     if scale is None:
-        return Tolerance(DEFAULT_INT8_STEP, "int8 step 1/256 (manifest has no output scale)")
+        return Tolerance(int8_steps * DEFAULT_INT8_STEP, f"{steps}int8 step 1/256 (manifest has no output scale)")
     if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
         raise CompareInputError(f"manifest {format_name} output scale must be a positive number, found {scale!r}")
-    return Tolerance(float(scale), f"int8 step {scale:.6g} (manifest output scale)")
+    return Tolerance(int8_steps * float(scale), f"{steps}int8 step {scale:.6g} (manifest output scale)")
 
 
 def printed_decimals(values) -> int | None:
@@ -262,6 +263,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--manifest", required=True, help="manifest.json of the exported model")
     p.add_argument("--format", required=True, help="format key in the manifest, e.g. tflite-int8")
     p.add_argument("--label", default="", help="text to prefix the summary line with")
+    p.add_argument("--int8-steps", type=int, choices=[1, 2], default=1,
+                   help="quantization steps an int8 output may differ by (2 only for the tflite_runtime fallback)")
     p.add_argument("--max-problems", type=int, default=5, help="how many mismatches to list")
     return p.parse_args(argv)
 
@@ -270,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     label = args.label or f"{args.format} {args.kind}"
     try:
-        tol = output_tolerance(load_manifest(args.manifest), args.format)
+        tol = output_tolerance(load_manifest(args.manifest), args.format, args.int8_steps)
         host, device = read_json_values(args.host), read_json_values(args.device)
         compare = compare_predict if args.kind == "predict" else compare_read
         result = compare(host, device, tol)
