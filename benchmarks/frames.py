@@ -14,21 +14,11 @@ import time
 
 import numpy as np
 
+from benchmarks.framegen import edit_distance
 from benchmarks.measure import matching_repeats, percentile, reference_workload
 
 TEN_DIGITS = (9, 11)   # accepted digit count for the 640x480 set
 MAX_DRAWS_PER_FRAME = 40
-
-
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (insertions, deletions, substitutions all cost 1)."""
-    previous = list(range(len(b) + 1))
-    for i, char_a in enumerate(a, 1):
-        current = [i]
-        for j, char_b in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
-        previous = current
-    return previous[-1]
 
 
 def frame_text(lines) -> str:
