@@ -24,7 +24,6 @@ INT8_SCHEME = {
     "weights": "int8", "activations": "int8", "io_dtype": "float32",
     **INT8_SETTINGS,
 }
-FLOAT_SCHEME = {"scheme": "none", "description": "float32 weights and activations", "io_dtype": "float32"}
 
 
 def convert_float(saved_model_dir, graph_name: str, opset: int) -> bytes:

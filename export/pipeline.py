@@ -78,10 +78,12 @@ def export_onnx_int8(ctx: ExportContext) -> bytes:
     return model
 
 
+FLOAT_SCHEME = {"scheme": "none", "description": "float32 weights and activations", "io_dtype": "float32"}
+
 EXPORTERS = {
-    "tflite-f32": (export_tflite_f32, tflite_export.FLOAT_SCHEME),
+    "tflite-f32": (export_tflite_f32, FLOAT_SCHEME),
     "tflite-int8": (export_tflite_int8, tflite_export.INT8_SCHEME),
-    "onnx-f32": (export_onnx_f32, onnx_export.FLOAT_SCHEME),
+    "onnx-f32": (export_onnx_f32, FLOAT_SCHEME),
     "onnx-int8": (export_onnx_int8, onnx_export.INT8_SCHEME),
 }
 

@@ -15,7 +15,6 @@ INT8_SCHEME = {
                    "output; TFLITE_BUILTINS_INT8 ops only",
     "weights": "int8", "activations": "int8", "io_dtype": "int8",
 }
-FLOAT_SCHEME = {"scheme": "none", "description": "float32 weights and activations", "io_dtype": "float32"}
 
 
 def convert_float(saved_model_dir) -> bytes:

@@ -33,6 +33,13 @@ def _error(message: str) -> None:
     print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
 
 
+def _report_image_error(path: str, error: Exception, as_json: bool) -> None:
+    """One bad image: a line on stderr, and with --json a record, so the others still count."""
+    _error(str(error))
+    if as_json:
+        print(json.dumps({"path": path, "error": str(error)}), flush=True)
+
+
 def _round(value: float) -> float:
     return round(float(value), 6)
 
@@ -91,9 +98,7 @@ def cmd_predict(args) -> int:
             prediction = classifier.predict(digit_input)
         except CliError as error:
             failures += 1
-            _error(str(error))
-            if args.json:
-                print(json.dumps({"path": path, "error": str(error)}), flush=True)
+            _report_image_error(path, error, args.json)
             continue
         if args.json:
             print(json.dumps({"path": path, "digit": prediction.digits,
@@ -151,9 +156,7 @@ def cmd_read(args) -> int:
                 _write_annotation(annotated_path, draw(frame, result))
         except CliError as error:
             failures += 1
-            _error(str(error))
-            if args.json:
-                print(json.dumps({"path": path, "error": str(error)}), flush=True)
+            _report_image_error(path, error, args.json)
             continue
         if args.json:
             print(json.dumps(record), flush=True)
