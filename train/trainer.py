@@ -31,7 +31,11 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
 
 
 def augment_batch(images: np.ndarray, augmentation: Augmentation, rng: np.random.Generator) -> np.ndarray:
-    """Random rotation, zoom and shift of each uint8 28x28 image (cv2, deterministic given rng)."""
+    """Random rotation, zoom, shift and elastic distortion of each uint8 28x28 image.
+
+    cv2, deterministic given rng. With elastic distortion the affine map and the displacement
+    field are sampled in one remap, so the digit is interpolated only once.
+    """
     import cv2
 
     out = np.empty_like(images)
@@ -39,12 +43,36 @@ def augment_batch(images: np.ndarray, augmentation: Augmentation, rng: np.random
     angles = rng.uniform(-augmentation.rotation_degrees, augmentation.rotation_degrees, count)
     scales = rng.uniform(1 - augmentation.zoom, 1 + augmentation.zoom, count)
     shifts = rng.uniform(-augmentation.translation, augmentation.translation, (count, 2)) * 28
+    displacements = None
+    if augmentation.elastic_alpha:
+        displacements = elastic_displacements(count, augmentation.elastic_alpha,
+                                              augmentation.elastic_sigma, rng)
+    grid_x, grid_y = np.meshgrid(np.arange(28, dtype=np.float32), np.arange(28, dtype=np.float32))
     for i in range(count):
         matrix = cv2.getRotationMatrix2D((13.5, 13.5), angles[i], scales[i])
         matrix[:, 2] += shifts[i]
-        out[i] = cv2.warpAffine(images[i], matrix, (28, 28), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        if displacements is None:
+            out[i] = cv2.warpAffine(images[i], matrix, (28, 28), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            continue
+        # Output pixel -> source pixel: the inverse affine map of the displaced grid.
+        inverse = cv2.invertAffineTransform(matrix).astype(np.float32)
+        x = grid_x + displacements[i, 0]
+        y = grid_y + displacements[i, 1]
+        map_x = inverse[0, 0] * x + inverse[0, 1] * y + inverse[0, 2]
+        map_y = inverse[1, 0] * x + inverse[1, 1] * y + inverse[1, 2]
+        out[i] = cv2.remap(images[i], map_x, map_y, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return out
+
+
+def elastic_displacements(count: int, alpha: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """(count, 2, 28, 28) float32 smooth random fields: uniform noise, Gaussian-blurred, times alpha."""
+    offsets = np.arange(28, dtype=np.float32)
+    kernel = np.exp(-0.5 * ((offsets[:, None] - offsets[None, :]) / sigma) ** 2)
+    kernel /= np.sqrt(2 * np.pi) * sigma  # zero padding at the border, as a blur with a constant 0 edge
+    noise = rng.uniform(-1, 1, (count, 2, 28, 28)).astype(np.float32)
+    return (alpha * (kernel @ noise @ kernel)).astype(np.float32)
 
 
 def make_batches(images, labels, batch_size, augmentation, seed):
@@ -91,15 +119,16 @@ def make_optimizer(recipe: Recipe, epochs: int, steps_per_epoch: int):
             peak / 10 if warmup_steps else peak,
             decay_steps=(epochs - warmup_epochs) * steps_per_epoch,
             warmup_target=peak if warmup_steps else None, warmup_steps=warmup_steps)
+    ema = {"use_ema": True, "ema_momentum": recipe.ema_momentum} if recipe.ema_momentum else {}
     if recipe.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate)
+        return keras.optimizers.Adam(learning_rate, **ema)
     if recipe.optimizer == "adamw":
-        return keras.optimizers.AdamW(learning_rate, weight_decay=recipe.weight_decay)
+        return keras.optimizers.AdamW(learning_rate, weight_decay=recipe.weight_decay, **ema)
     if recipe.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate)
+        return keras.optimizers.RMSprop(learning_rate, **ema)
     if recipe.optimizer == "adadelta":
-        return keras.optimizers.Adadelta(learning_rate)
-    return keras.optimizers.SGD(learning_rate, momentum=0.9)
+        return keras.optimizers.Adadelta(learning_rate, **ema)
+    return keras.optimizers.SGD(learning_rate, momentum=0.9, **ema)
 
 
 def evaluate(model, images: np.ndarray, labels: np.ndarray) -> dict:
@@ -184,9 +213,13 @@ def train(config: TrainConfig, log=print) -> dict:
     # Checkpoint selection on the validation split: keep the best epoch's weights.
     keep_best = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=epochs,
                                               restore_best_weights=True)
+    callbacks = [keep_best]
+    if recipe.ema_momentum:
+        # Swap the averaged weights in before validation, so checkpoint selection sees them.
+        callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     validation = (to_model_input(val_x), keras.utils.to_categorical(val_y, NUM_CLASSES))
     started = time.perf_counter()
-    fit = model.fit(batches, epochs=epochs, validation_data=validation, callbacks=[keep_best],
+    fit = model.fit(batches, epochs=epochs, validation_data=validation, callbacks=callbacks,
                     verbose=1 if sys.stdout.isatty() else 2)
     training_seconds = time.perf_counter() - started
     history = {key: [float(v) for v in values] for key, values in fit.history.items()}
@@ -213,6 +246,7 @@ def train(config: TrainConfig, log=print) -> dict:
         "recipe": {"optimizer": recipe.optimizer, "learning_rate": recipe.learning_rate,
                    "lr_schedule": recipe.lr_schedule, "warmup_epochs": recipe.warmup_epochs,
                    "weight_decay": recipe.weight_decay, "label_smoothing": recipe.label_smoothing,
+                   "ema_momentum": recipe.ema_momentum,
                    "augmentation": vars(recipe.augmentation) if recipe.augmentation else None},
         "seed": config.seed,
         "data": {"train": len(train_x), "validation": len(val_x), "test": len(test_x)},

@@ -24,6 +24,10 @@ class Augmentation:
     rotation_degrees: float = 0.0
     zoom: float = 0.0        # fraction, e.g. 0.1 for +-10 %
     translation: float = 0.0  # fraction of the image size
+    # Elastic distortion (Simard et al. 2003): a random displacement field smoothed by a
+    # Gaussian of `elastic_sigma` px and scaled by `elastic_alpha`; 0 turns it off.
+    elastic_alpha: float = 0.0
+    elastic_sigma: float = 4.0
 
     def __post_init__(self):
         if not 0 <= self.rotation_degrees <= 45:
@@ -31,6 +35,10 @@ class Augmentation:
         for name in ("zoom", "translation"):
             if not 0 <= getattr(self, name) < 0.5:
                 raise ValueError(f"{name} must be in [0, 0.5), got {getattr(self, name)}")
+        if not 0 <= self.elastic_alpha <= 64:
+            raise ValueError(f"elastic_alpha must be in [0, 64], got {self.elastic_alpha}")
+        if not 1 <= self.elastic_sigma <= 14:
+            raise ValueError(f"elastic_sigma must be in [1, 14] px, got {self.elastic_sigma}")
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,8 @@ class Recipe:
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
     augmentation: Augmentation | None = None
+    # Validate and keep an exponential moving average of the weights (0: off).
+    ema_momentum: float = 0.0
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -56,6 +66,8 @@ class Recipe:
             raise ValueError("warmup_epochs needs the cosine schedule and fewer epochs than training")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.ema_momentum < 1:
+            raise ValueError(f"ema_momentum must be in [0, 1), got {self.ema_momentum}")
 
 
 @dataclass(frozen=True)

@@ -425,9 +425,17 @@ class FrameReader:
                 # Directions to neighbours in the same line and in the same column agree modulo 90 degrees.
                 angle = math.degrees(math.atan2(np.sin(4 * theta).sum(), np.cos(4 * theta).sum()) / 4)
                 angle = self._pick_orientation(angle, nearest if len(nearest) else vecs)
-        if angle is None and paper_hull is not None:
+        if paper_hull is not None:
+            # Text runs along the paper's edges, and the edges (hundreds of pixels long) give the
+            # direction more precisely than a few neighbouring digits: keep the neighbours' say
+            # only on which of the two edge directions the lines follow.
             (_, _), (_, _), rect_angle = self._cv2.minAreaRect(paper_hull)
-            angle = ((rect_angle + 45) % 90) - 45
+            paper_angle = ((rect_angle + 45) % 90) - 45
+            if angle is None:
+                angle = paper_angle
+            else:
+                vecs = nearest if len(nearest) else np.array([d[i, j] for i, j in pairs])
+                angle = self._pick_orientation(paper_angle, vecs) if len(vecs) else paper_angle
         return float(angle or 0.0)
 
     @staticmethod
