@@ -487,6 +487,7 @@ class FrameReader:
             # Also bridge small breaks along the line: faint rules threshold into dashes.
             band = cv2.dilate(mask, np.ones((slack, 5), np.uint8))
             horizontal = cv2.morphologyEx(band, cv2.MORPH_OPEN, np.ones((1, length), np.uint8))
+            horizontal = self._thin_lines_only(horizontal, mask, height)
             if horizontal.any():
                 mask = mask & (1 - horizontal)
             else:
@@ -494,6 +495,7 @@ class FrameReader:
         if mask.shape[0] > length:
             band = cv2.dilate(mask, np.ones((5, slack), np.uint8))
             vertical = cv2.morphologyEx(band, cv2.MORPH_OPEN, np.ones((length, 1), np.uint8))
+            vertical = self._thin_lines_only(vertical.T, mask.T, height).T
             if vertical.any():
                 mask = mask & (1 - vertical)
         # Rules that are not quite level after deskewing (perspective): straight segments at any
@@ -508,6 +510,26 @@ class FrameReader:
             mask = mask & (1 - erase)
             horizontal = erase if horizontal is None else (horizontal | erase)
         return mask, horizontal
+
+    def _thin_lines_only(self, found: np.ndarray, mask: np.ndarray, height: float) -> np.ndarray:
+        """Keep the horizontal runs of `found` that are a thin line in `mask` along most of their length.
+
+        The slack that lets tilted rules form long runs also joins a row of small, closely spaced
+        digits into one; but across a rule nearly every column holds a few ink pixels, while across
+        digits many columns hold none (gaps, the insides of loops) or many (upright strokes).
+        """
+        cv2 = self._cv2
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(found, connectivity=8)
+        thick = max(3.0, 0.2 * height)
+        keep = np.zeros(count, bool)
+        for i in range(1, count):
+            x, y, w, h = stats[i, :4]
+            own = labels[y: y + h, x: x + w] == i
+            per_column = (own & (mask[y: y + h, x: x + w] > 0)).sum(axis=0)
+            keep[i] = np.mean((per_column >= 1) & (per_column <= thick)) >= 0.6
+        if keep[1:].all():
+            return found
+        return keep[labels].astype(np.uint8)
 
     @staticmethod
     def _is_box_side(rules, x, y, w, h) -> bool:
