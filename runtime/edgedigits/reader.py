@@ -495,7 +495,7 @@ class FrameReader:
         if mask.shape[0] > length:
             band = cv2.dilate(mask, np.ones((5, slack), np.uint8))
             vertical = cv2.morphologyEx(band, cv2.MORPH_OPEN, np.ones((length, 1), np.uint8))
-            vertical = self._thin_lines_only(vertical.T, mask.T, height).T
+            vertical = np.ascontiguousarray(self._thin_lines_only(vertical.T, mask.T, height).T)
             if vertical.any():
                 mask = mask & (1 - vertical)
         # Rules that are not quite level after deskewing (perspective): straight segments at any
@@ -504,11 +504,15 @@ class FrameReader:
         segments = cv2.HoughLinesP(mask, 1, np.pi / 360, threshold=int(max(15, 1.5 * height)),
                                    minLineLength=min_length, maxLineGap=max(2, int(0.08 * height)))
         if segments is not None:
-            erase = np.zeros_like(mask)
+            flat, upright = np.zeros_like(mask), np.zeros_like(mask)
             for x1, y1, x2, y2 in segments.reshape(-1, 4):
-                cv2.line(erase, (int(x1), int(y1)), (int(x2), int(y2)), 1, slack)
-            mask = mask & (1 - erase)
-            horizontal = erase if horizontal is None else (horizontal | erase)
+                target = flat if abs(x2 - x1) >= abs(y2 - y1) else upright
+                cv2.line(target, (int(x1), int(y1)), (int(x2), int(y2)), 1, slack)
+            erase = self._thin_lines_only(flat, mask, height) | self._thin_lines_only(upright.T, mask.T, height).T
+            erase = np.ascontiguousarray(erase)
+            if erase.any():
+                mask = mask & (1 - erase)
+                horizontal = erase if horizontal is None else (horizontal | erase)
         return mask, horizontal
 
     def _thin_lines_only(self, found: np.ndarray, mask: np.ndarray, height: float) -> np.ndarray:
@@ -519,14 +523,23 @@ class FrameReader:
         digits many columns hold none (gaps, the insides of loops) or many (upright strokes).
         """
         cv2 = self._cv2
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(found, connectivity=8)
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(np.ascontiguousarray(found), connectivity=8)
         thick = max(3.0, 0.2 * height)
         keep = np.zeros(count, bool)
         for i in range(1, count):
             x, y, w, h = stats[i, :4]
             own = labels[y: y + h, x: x + w] == i
-            per_column = (own & (mask[y: y + h, x: x + w] > 0)).sum(axis=0)
-            keep[i] = np.mean((per_column >= 1) & (per_column <= thick)) >= 0.6
+            ink = own & (mask[y: y + h, x: x + w] > 0)
+            per_column = ink.sum(axis=0)
+            thin = (per_column >= 1) & (per_column <= thick)
+            if np.mean(thin) < 0.8:
+                continue
+            # And straight: the ink's centre row drifts steadily along a rule (tilt), not up and down.
+            columns = np.flatnonzero(thin)
+            centres = (ink[:, columns] * np.arange(h)[:, None]).sum(axis=0) / per_column[columns]
+            slope, offset = np.polyfit(columns, centres, 1)
+            residual = centres - (slope * columns + offset)
+            keep[i] = float(np.sqrt(np.mean(residual ** 2))) <= max(1.0, 0.06 * height)
         if keep[1:].all():
             return found
         return keep[labels].astype(np.uint8)
