@@ -570,7 +570,7 @@ class FrameReader:
             if h < 0.2 * height or w > 8 * height or h > 3.5 * height:
                 continue  # rule remnant, border, or something big that is not a digit
             blobs.append(_Blob(int(x), int(y), int(w), int(h), [i + 1]))
-        blobs = self._merge_fragments(blobs, height)
+        blobs = self._attach_small_pieces(self._merge_fragments(blobs, height), height)
         kept = []
         for b in blobs:
             if b.h < 0.45 * height:
@@ -615,6 +615,28 @@ class FrameReader:
             else:
                 merged.append(b)
         return merged
+
+    @staticmethod
+    def _attach_small_pieces(blobs: list[_Blob], height: float) -> list[_Blob]:
+        """Join pieces much shorter than a digit to the nearest digit-sized blob right beside them:
+        a thin or faint stroke thresholds into several pieces (a 0's far side, a 4's crossbar)."""
+        big = [b for b in blobs if b.h >= 0.6 * height]
+        kept = list(big)
+        for piece in (b for b in blobs if b.h < 0.6 * height):
+            best, best_gap = None, 0.25 * height
+            for b in big:
+                gap_x = max(b.x - piece.right, piece.x - b.right, 0)
+                gap_y = max(b.y - piece.bottom, piece.y - b.bottom, 0)
+                gap = math.hypot(gap_x, gap_y)
+                wide = max(b.right, piece.right) - min(b.x, piece.x)
+                tall = max(b.bottom, piece.bottom) - min(b.y, piece.y)
+                if gap <= best_gap and wide <= 1.1 * height and tall <= 1.3 * height:
+                    best, best_gap = b, gap
+            if best is None:
+                kept.append(piece)
+            else:
+                best.merge(piece)
+        return kept
 
     @staticmethod
     def _group_lines(blobs: list[_Blob]) -> list[list[_Blob]]:
