@@ -734,22 +734,31 @@ class FrameReader:
         padded = np.pad(soft, radius)
         return cv2.dilate(padded, kernel)
 
-    def _split_column(self, blob: _Blob, labels) -> int | None:
-        """x (absolute) of the weakest ink column in the middle of a wide blob."""
+    def _split_columns(self, blob: _Blob, labels) -> list[int]:
+        """Candidate cuts (absolute x) through a wide blob: the weakest ink column in its middle, and
+        the weakest left and right of the centre (touching digits of unequal width)."""
         own = np.isin(labels[blob.y: blob.bottom, blob.x: blob.right], blob.labels)
         profile = own.sum(axis=0).astype(np.float32)
-        lo, hi = int(0.25 * blob.w), int(0.75 * blob.w)
+        lo, mid, hi = int(0.25 * blob.w), int(0.5 * blob.w), int(0.75 * blob.w)
         if hi - lo < 2:
-            return None
-        middle = profile[lo:hi]
-        centre_penalty = np.abs(np.arange(lo, hi) - blob.w / 2) / blob.w * profile.max() * 0.5
-        cut = lo + int(np.argmin(middle + centre_penalty))
-        # Both sides must look like digits: ink over at least half the height (not a lone tail).
-        for side in (own[:, :cut], own[:, cut:]):
-            rows = np.flatnonzero(side.any(axis=1))
-            if rows.size == 0 or rows[-1] - rows[0] + 1 < 0.5 * blob.h:
-                return None
-        return blob.x + cut
+            return []
+        centre_penalty = np.abs(np.arange(blob.w) - blob.w / 2) / blob.w * profile.max() * 0.5
+        cuts = [lo + int(np.argmin((profile + centre_penalty)[lo:hi]))]
+        for a, b in ((lo, mid), (mid, hi)):
+            if b > a:
+                cut = a + int(np.argmin(profile[a:b]))
+                if all(abs(cut - c) >= 2 for c in cuts):
+                    cuts.append(cut)
+        good = []
+        for cut in cuts:
+            # Both sides must look like digits: ink over at least half the height (not a lone tail).
+            for side in (own[:, :cut], own[:, cut:]):
+                rows = np.flatnonzero(side.any(axis=1))
+                if rows.size == 0 or rows[-1] - rows[0] + 1 < 0.5 * blob.h:
+                    break
+            else:
+                good.append(blob.x + cut)
+        return good
 
     def _classify_lines(self, groups, labels, darkness, threshold, ink_level, rotation, scale, frame_shape):
         # Every candidate of the frame goes into one batch: whole blobs and, for wide blobs, halves.
@@ -764,15 +773,14 @@ class FrameReader:
                 whole = self._crop(b, labels, darkness, threshold, ink_level)
                 if whole is None:
                     continue
-                entry = {"blob": b, "whole": len(crops), "split": None}
+                entry = {"blob": b, "whole": len(crops), "splits": []}
                 crops.append(whole)
                 if b.w > 0.95 * max(b.h, row_height):
-                    cut = self._split_column(b, labels)
-                    if cut is not None:
+                    for cut in self._split_columns(b, labels):
                         left = self._crop(b, labels, darkness, threshold, ink_level, b.x, cut)
                         right = self._crop(b, labels, darkness, threshold, ink_level, cut, b.right)
                         if left is not None and right is not None:
-                            entry["split"] = (cut, len(crops), len(crops) + 1)
+                            entry["splits"].append((cut, len(crops), len(crops) + 1))
                             crops += [left, right]
                 plan.append(entry)
             plans.append(plan)
@@ -791,8 +799,9 @@ class FrameReader:
             for entry in plan:
                 b = entry["blob"]
                 pieces = [(b.x, b.right, entry["whole"])]
-                if entry["split"] is not None:
-                    cut, li, ri = entry["split"]
+                if entry["splits"]:
+                    # The cut whose two halves the classifier is surest of.
+                    cut, li, ri = max(entry["splits"], key=lambda c: min(conf[c[1]], conf[c[2]]))
                     # Wider than a digit usually is: two confident halves beat one confident whole.
                     wide = b.w > 1.4 * max(b.h, row_height)
                     halves = min(conf[li], conf[ri])
