@@ -238,17 +238,22 @@ class FrameReader:
             near_edge = cv2.distanceTransform(paper, cv2.DIST_L2, 3) < 0.35 * height
             darkness[near_edge] = 0.0
         angle = self._text_angle(stats, height, paper_hull)
+        # From here on only the window around the ink is processed (and rotated).
+        darkness, offset = self._ink_window(darkness, threshold, margin=int(math.ceil(height)))
+        if darkness is None:
+            return ReadResult([])
         rotation = None
         if abs(angle) > 1.5:
             darkness, rotation = self._rotate(darkness, angle)
         mask = (darkness > threshold).astype(np.uint8)
-        mask = self._erase_frame_borders(mask, height)
-        mask, rules = self._remove_long_lines(mask, height)
+        mask, longest = self._erase_frame_borders(mask, height)
+        mask, rules = self._remove_long_lines(mask, height, hough=longest >= 2.5 * height)
         _, labels, stats = self._components(mask, close=max(1, int(height // 14)))
         height = self._typical_height(stats) or height
         blobs = self._candidate_blobs(labels, stats, darkness, threshold, ink_level, height, rules)
         lines = self._group_lines(blobs)
-        return self._classify_lines(lines, labels, darkness, threshold, ink_level, rotation, scale, frame.shape)
+        return self._classify_lines(lines, labels, darkness, threshold, ink_level, rotation, offset, scale,
+                                    frame.shape)
 
     # ------------------------------------------------------------------ steps
     def _paper_mask(self, grey: np.ndarray):
@@ -358,13 +363,25 @@ class FrameReader:
         interior = own[m: h - m, m: w - m].sum()
         return interior < 0.15 * area
 
-    def _erase_frame_borders(self, mask: np.ndarray, height: float) -> np.ndarray:
+    def _erase_frame_borders(self, mask: np.ndarray, height: float) -> tuple[np.ndarray, int]:
+        """(mask without boxes drawn around digits, longest side of any component's bounding box)."""
         _, labels, stats = self._components(mask)
         for i, (x, y, w, h, area) in enumerate(stats):
             if self._is_frame_border(labels, i + 1, x, y, w, h, area, height):
                 window = mask[y: y + h, x: x + w]
                 window[labels[y: y + h, x: x + w] == i + 1] = 0
-        return mask
+        return mask, int(stats[:, 2:4].max()) if len(stats) else 0
+
+    @staticmethod
+    def _ink_window(darkness: np.ndarray, threshold: float, margin: int):
+        """(the part of `darkness` holding ink, grown by margin; its top-left (x, y)), or (None, None)."""
+        ink = darkness > threshold
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        if rows.size == 0:
+            return None, None
+        y0, y1 = max(0, rows[0] - margin), min(darkness.shape[0], rows[-1] + 1 + margin)
+        x0, x1 = max(0, cols[0] - margin), min(darkness.shape[1], cols[-1] + 1 + margin)
+        return np.ascontiguousarray(darkness[y0:y1, x0:x1]), (x0, y0)
 
     def _components(self, mask: np.ndarray, close: int = 0):
         cv2 = self._cv2
@@ -476,7 +493,7 @@ class FrameReader:
                                                             (x0, y0, x1, y1))
         return rotated, cv2.invertAffineTransform(matrix)
 
-    def _remove_long_lines(self, mask: np.ndarray, height: float) -> np.ndarray:
+    def _remove_long_lines(self, mask: np.ndarray, height: float, hough: bool = True):
         """Erase horizontal and vertical straight strokes much longer than a digit (rules, borders)."""
         cv2 = self._cv2
         length = int(max(15, 1.8 * height))
@@ -501,8 +518,10 @@ class FrameReader:
         # Rules that are not quite level after deskewing (perspective): straight segments at any
         # angle, much longer than a digit is tall.
         min_length = int(max(20, 2.5 * height))
-        segments = cv2.HoughLinesP(mask, 1, np.pi / 360, threshold=int(max(15, 1.5 * height)),
-                                   minLineLength=min_length, maxLineGap=max(2, int(0.08 * height)))
+        segments = None
+        if hough:  # only when some component is long enough to hold such a segment
+            segments = cv2.HoughLinesP(mask, 1, np.pi / 360, threshold=int(max(15, 1.5 * height)),
+                                       minLineLength=min_length, maxLineGap=max(2, int(0.08 * height)))
         if segments is not None:
             flat, upright = np.zeros_like(mask), np.zeros_like(mask)
             for x1, y1, x2, y2 in segments.reshape(-1, 4):
@@ -523,6 +542,8 @@ class FrameReader:
         digits many columns hold none (gaps, the insides of loops) or many (upright strokes).
         """
         cv2 = self._cv2
+        if not found.any():
+            return found
         count, labels, stats, _ = cv2.connectedComponentsWithStats(np.ascontiguousarray(found), connectivity=8)
         thick = max(3.0, 0.2 * height)
         keep = np.zeros(count, bool)
@@ -760,7 +781,7 @@ class FrameReader:
                 good.append(blob.x + cut)
         return good
 
-    def _classify_lines(self, groups, labels, darkness, threshold, ink_level, rotation, scale, frame_shape):
+    def _classify_lines(self, groups, labels, darkness, threshold, ink_level, rotation, offset, scale, frame_shape):
         # Every candidate of the frame goes into one batch: whole blobs and, for wide blobs, halves.
         crops, plans = [], []
         for group in groups:
@@ -808,7 +829,7 @@ class FrameReader:
                     if halves > conf[entry["whole"]] or (wide and halves > 0.9):
                         pieces = [(b.x, cut, li), (cut, b.right, ri)]
                 for xa, xb, k in pieces:
-                    box = self._frame_box(xa, b.y, xb - xa, b.h, rotation, scale, frame_shape)
+                    box = self._frame_box(xa, b.y, xb - xa, b.h, rotation, offset, scale, frame_shape)
                     accepted = conf[k] >= self.config.reject_threshold
                     digits.append(Digit(int(best[k]) if accepted else None, float(conf[k]), box))
             if digits:
@@ -817,11 +838,11 @@ class FrameReader:
         return ReadResult(lines)
 
     @staticmethod
-    def _frame_box(x, y, w, h, rotation, scale, frame_shape) -> tuple[int, int, int, int]:
+    def _frame_box(x, y, w, h, rotation, offset, scale, frame_shape) -> tuple[int, int, int, int]:
         corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float64)
         if rotation is not None:
             corners = corners @ rotation[:, :2].T + rotation[:, 2]
-        corners /= scale
+        corners = (corners + offset) / scale
         x0, y0 = np.floor(corners.min(axis=0))
         x1, y1 = np.ceil(corners.max(axis=0))
         x0, y0 = max(0, int(x0)), max(0, int(y0))
