@@ -121,9 +121,15 @@ class _Blob:
 
 
 def _block_sums(image: np.ndarray, factor: int) -> np.ndarray:
-    """int64 sums over factor x factor blocks (the remainder rows/columns are dropped), exact on any CPU."""
+    """Integer sums of a uint8 image over factor x factor blocks (the remainder rows/columns are
+    dropped), exact on any CPU. Strided adds: much faster than a 4-d reshape and sum."""
     h, w = image.shape[0] // factor, image.shape[1] // factor
-    return image[: h * factor, : w * factor].reshape(h, factor, w, factor).sum(axis=(1, 3), dtype=np.int64)
+    sums = np.zeros((h, w), np.uint16 if factor <= 15 else np.uint32)  # 15*15*255 + rounding fits
+    for dy in range(factor):
+        rows = image[dy: h * factor: factor]
+        for dx in range(factor):
+            sums += rows[:, dx: w * factor: factor]
+    return sums
 
 
 def _nearest_upscale(small: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
