@@ -9,6 +9,8 @@ only works on crops prepared the same way, so everything the runtime classifies 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 MNIST_SIZE = 28
@@ -16,8 +18,17 @@ MNIST_BOX = 20
 _INK_FLOOR = 0.02  # ink below this fraction of the crop's maximum does not count for the bounding box
 
 
+@functools.lru_cache(maxsize=1024)
 def _resample_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) linear resampling weights: area averaging when shrinking, bilinear when enlarging."""
+    """(n_out, n_in) linear resampling weights: area averaging when shrinking, bilinear when enlarging.
+
+    Cached (the frame reader asks for the same few sizes over and over): read-only."""
+    weights = _compute_resample_matrix(n_in, n_out)
+    weights.flags.writeable = False
+    return weights
+
+
+def _compute_resample_matrix(n_in: int, n_out: int) -> np.ndarray:
     scale = n_in / n_out
     if scale >= 1.0:
         edges = np.arange(n_out + 1, dtype=np.float64) * scale
