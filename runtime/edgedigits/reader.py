@@ -590,21 +590,15 @@ class FrameReader:
         return bool(above and below)
 
     def _candidate_blobs(self, labels, stats, darkness, threshold, ink_level, height, rules) -> list[_Blob]:
-        blobs = []
-        sizeable = (stats[:, 3] >= 0.3 * height) & (stats[:, 3] <= 3.5 * height)
-        containers = self._containers(stats, sizeable)
-        for i, (x, y, w, h, area) in enumerate(stats):
-            if containers[i] or self._is_box_side(rules, x, y, w, h):
-                continue  # a box drawn around digits, or what is left of one
-            if w > 0.5 * height and h > 0.5 * height and area > 0.7 * w * h:
-                continue  # a solid dark patch (shadow, paper corner), not a pen stroke
-            if h < max(self.config.min_digit_height * 0.5, 0.25 * height) and w < 0.4 * height:
-                continue  # speck or a fragment too small to matter
-            if area < 0.02 * height * height:
-                continue
-            if h < 0.2 * height or w > 8 * height or h > 3.5 * height:
-                continue  # rule remnant, border, or something big that is not a digit
-            blobs.append(_Blob(int(x), int(y), int(w), int(h), [i + 1]))
+        x, y, w, h, area = (stats[:, k].astype(np.float64) for k in range(5))
+        sizeable = (h >= 0.3 * height) & (h <= 3.5 * height)
+        keep = ~self._containers(stats, sizeable)  # a box drawn around digits
+        keep &= ~((w > 0.5 * height) & (h > 0.5 * height) & (area > 0.7 * w * h))  # a solid dark patch
+        keep &= ~((h < max(self.config.min_digit_height * 0.5, 0.25 * height)) & (w < 0.4 * height))  # speck
+        keep &= area >= 0.02 * height * height
+        keep &= (h >= 0.2 * height) & (w <= 8 * height) & (h <= 3.5 * height)  # rule remnant, border, too big
+        blobs = [_Blob(int(x[i]), int(y[i]), int(w[i]), int(h[i]), [i + 1]) for i in np.flatnonzero(keep)
+                 if not self._is_box_side(rules, int(x[i]), int(y[i]), int(w[i]), int(h[i]))]  # a box's remains
         blobs = self._attach_small_pieces(self._merge_fragments(blobs, height), height)
         kept = []
         for b in blobs:
@@ -616,7 +610,7 @@ class FrameReader:
             b.ink = float(np.percentile(ink, 75)) if ink.size else 0.0
             if b.ink < max(1.15 * threshold, 0.3 * ink_level):
                 continue
-            b.stroke = self._stroke_width(np.isin(labels[b.y: b.bottom, b.x: b.right], b.labels))
+            b.stroke = self._stroke_width(_member(labels[b.y: b.bottom, b.x: b.right], b.labels))
             if b.stroke > 0.45 * b.h:
                 continue  # a broad smudge (shadow edge, dark corner), not pen strokes
             kept.append(b)
