@@ -74,6 +74,43 @@ def test_augmentation_is_deterministic_and_changes_images(mnist):
     assert np.mean(first != images) > 0.05
 
 
+def test_elastic_distortion_bends_strokes_but_keeps_the_digit(mnist):
+    from train.trainer import augment_batch, elastic_displacements
+
+    images = mnist.train_images[:64]
+    affine = Augmentation(rotation_degrees=8, zoom=0.08, translation=0.08)
+    elastic = Augmentation(rotation_degrees=8, zoom=0.08, translation=0.08, elastic_alpha=16, elastic_sigma=4)
+    plain = augment_batch(images, affine, np.random.default_rng(3))
+    bent = augment_batch(images, elastic, np.random.default_rng(3))
+    np.testing.assert_array_equal(bent, augment_batch(images, elastic, np.random.default_rng(3)))
+    changed = np.abs(bent.astype(int) - plain.astype(int)).mean(axis=(1, 2))
+    assert (changed > 1).all()  # every digit is bent
+    # Same affine draw (the field is drawn after it), so the ink differs only by the bending.
+    ink = bent.reshape(64, -1).sum(axis=1) / plain.reshape(64, -1).sum(axis=1)
+    assert 0.75 < ink.min() and ink.max() < 1.33  # strokes moved and stretched, not erased or smeared
+    assert abs(float(ink.mean()) - 1) < 0.05
+    fields = elastic_displacements(500, 16, 4, np.random.default_rng(0))
+    assert fields.shape == (500, 2, 28, 28)
+    assert 0.2 < float(fields.std()) < 1.5  # a fraction of a pixel to about a pixel, smooth
+    assert float(np.abs(np.diff(fields, axis=3)).mean()) < 0.2 * float(np.abs(fields).mean())
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"elastic_alpha": -1}, "elastic_alpha"),
+    ({"elastic_sigma": 0.5}, "elastic_sigma"),
+])
+def test_bad_augmentation_is_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Augmentation(**kwargs)
+
+
+def test_bad_ema_momentum_is_rejected():
+    from train.zoo import Recipe
+
+    with pytest.raises(ValueError, match="ema_momentum"):
+        Recipe(optimizer="adamw", epochs=1, batch_size=8, ema_momentum=1.0)
+
+
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("baseline")

@@ -182,29 +182,33 @@ def build_deep():
 
 
 def build_edge():
-    """Ours, for int8 on a Raspberry Pi: a quarter of baseline's MACs, ~60k params.
+    """Ours, for int8 on a Raspberry Pi: under a quarter of baseline's MACs, ~45k params.
 
-    A strided 5x5 stem and early pooling keep the convolutions at 14x14 and 7x7; a linear
-    depthwise + pointwise block; a Flatten -> Dense head, which buys capacity at one MAC per
-    parameter. Batch norm folds into the convolutions at export; ReLU quantizes cleanly.
+    A strided 5x5 stem then a depthwise 3x3 at 14x14 (cheap, and it widens the view before the
+    first pooling); a linear depthwise + pointwise block at 7x7; a Flatten -> Dense head, which buys
+    capacity at one MAC per parameter. Batch norm folds into the convolutions at export; ReLU
+    quantizes cleanly.
     """
     from keras import layers, models
 
     inputs = _input()
-    x = layers.Conv2D(24, 5, strides=2, padding="same", use_bias=False, name="stem_conv")(inputs)  # 14x14
+    x = layers.Conv2D(20, 5, strides=2, padding="same", use_bias=False, name="stem_conv")(inputs)  # 14x14
     x = layers.BatchNormalization(momentum=0.9, name="stem_bn")(x)
     x = layers.ReLU(name="stem_relu")(x)
-    x = layers.MaxPooling2D(2, name="stem_pool")(x)  # 7x7x24
+    x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="stem_dw")(x)
+    x = layers.BatchNormalization(momentum=0.9, name="stem_dw_bn")(x)
+    x = layers.ReLU(name="stem_dw_relu")(x)
+    x = layers.MaxPooling2D(2, name="stem_pool")(x)  # 7x7x20
     # No ReLU between depthwise and pointwise: trained better in short runs.
     x = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="block_dw")(x)
     x = layers.BatchNormalization(momentum=0.9, name="block_dw_bn")(x)
-    x = layers.Conv2D(64, 1, use_bias=False, name="block_pw")(x)
+    x = layers.Conv2D(72, 1, use_bias=False, name="block_pw")(x)
     x = layers.BatchNormalization(momentum=0.9, name="block_pw_bn")(x)
     x = layers.ReLU(name="block_pw_relu")(x)
-    x = layers.MaxPooling2D(2, name="block_pool")(x)  # 3x3x64
+    x = layers.MaxPooling2D(2, name="block_pool")(x)  # 3x3x72
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(0.1, name="fc_dropout")(x)
-    x = layers.Dense(96, use_bias=False, name="fc")(x)
+    x = layers.Dense(64, use_bias=False, name="fc")(x)
     x = layers.BatchNormalization(momentum=0.9, name="fc_bn")(x)
     x = layers.ReLU(name="fc_relu")(x)
     x = layers.Dropout(0.1, name="head_dropout")(x)
@@ -231,11 +235,14 @@ ZOO: dict[str, ZooEntry] = {
                  0.9914,
                  "2x Conv 32@3x3, Pool, Dropout, 2x Conv 64@3x3, Pool, Dropout, Dense 512, Dropout, Dense 10"),
         ZooEntry("edge", build_edge,
-                 Recipe(optimizer="adamw", epochs=30, batch_size=128, learning_rate=3e-3,
+                 Recipe(optimizer="adamw", epochs=50, batch_size=128, learning_rate=3e-3,
                         lr_schedule="cosine", warmup_epochs=1, weight_decay=1e-4, label_smoothing=0.1,
-                        augmentation=Augmentation(rotation_degrees=8, zoom=0.08, translation=0.08)),
+                        augmentation=Augmentation(rotation_degrees=8, zoom=0.08, translation=0.08,
+                                                  elastic_alpha=16, elastic_sigma=4),
+                        ema_momentum=0.999),
                  None,
-                 "ours: strided 5x5 stem, separable block, dense head; BN, ReLU; 1/4 of baseline's MACs"),
+                 "ours: strided 5x5 stem + depthwise, separable block, dense head; BN, ReLU; "
+                 "under 1/4 of baseline's MACs"),
     )
 }
 DEFAULT_MODEL = "edge"
