@@ -10,10 +10,12 @@ Pipeline (all on a working copy at most ``max_side`` pixels wide):
    cancel out, and ink 55 on paper 90 is as visible as black on white;
 4. threshold adaptively (from the ink level and the paper's noise), label connected components,
    drop specks, faint show-through and long straight lines (rules, box borders);
-5. estimate the text direction from neighbouring digits (or the paper's edges) and rotate the
-   page upright (+-45 degrees);
-6. group components into lines and groups, merge fragments of one digit, split touching digits
-   where the classifier agrees, give thin strokes MNIST-like thickness, MNIST-normalize
+5. take the text direction from the paper's edges (neighbouring digits choose between the two
+   edge directions; without a paper they give the direction too), cut out the window around the
+   ink and rotate it upright (+-45 degrees);
+6. group components into lines and groups, merge fragments of one digit and join pieces of broken
+   strokes, split touching digits where the classifier agrees (the best of up to three cuts), give
+   thin strokes MNIST-like thickness, MNIST-normalize
    (:func:`edgedigits.preprocess.normalize_digit`) and classify all candidates in one batch;
 7. report every digit with its confidence and its box in the original frame's pixels; candidates
    below ``reject_threshold`` are reported as ``?``.
@@ -766,7 +768,7 @@ class FrameReader:
     def _split_columns(self, blob: _Blob, labels) -> list[int]:
         """Candidate cuts (absolute x) through a wide blob: the weakest ink column in its middle, and
         the weakest left and right of the centre (touching digits of unequal width)."""
-        own = np.isin(labels[blob.y: blob.bottom, blob.x: blob.right], blob.labels)
+        own = _member(labels[blob.y: blob.bottom, blob.x: blob.right], blob.labels)
         profile = own.sum(axis=0).astype(np.float32)
         lo, mid, hi = int(0.25 * blob.w), int(0.5 * blob.w), int(0.75 * blob.w)
         if hi - lo < 2:
