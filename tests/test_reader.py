@@ -23,6 +23,7 @@ cv2 = pytest.importorskip("cv2")
 from benchmarks.framegen import FrameOptions, edit_distance, generate_frame, generate_frames, score_read  # noqa: E402
 from edgedigits.preprocess import normalize_digit, prepare_crop  # noqa: E402
 from edgedigits.reader import FrameReader, ReadResult, draw_annotations  # noqa: E402
+from edgedigits.reader import _percentile, _warp_affine_linear  # noqa: E402
 
 from reader_fixtures import TFLiteDigitClassifier, ensure_test_classifier, load_mnist_split  # noqa: E402
 
@@ -64,6 +65,34 @@ def test_normalize_digit_reproduces_mnist(mnist_test):
         correlations.append(np.corrcoef(out.ravel(), image.ravel().astype(np.float32))[0, 1])
     assert np.median(correlations) > 0.99
     assert np.min(correlations) > 0.9
+
+
+def test_fast_percentile_equals_numpy():
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 3, 4, 7, 50, 301):
+        values = rng.random(size, dtype=np.float32)
+        for q in (0, 50, 75, 80, 90, 100):
+            assert _percentile(values.copy(), q) == float(np.percentile(values, q))
+
+
+def test_sparse_warp_is_exact_where_values_reach_the_floor():
+    # A page of faint noise with a few ink blobs: only tiles near ink are computed.
+    rng = np.random.default_rng(7)
+    image = (rng.random((300, 400)) * 0.1).astype(np.float32)
+    for y, x in ((40, 50), (150, 300), (260, 120)):
+        image[y: y + 20, x: x + 6] = 0.8
+    inverse = cv2.invertAffineTransform(cv2.getRotationMatrix2D((200, 150), 23.0, 1.0))
+    window = (10, 5, 390, 290)
+    dense = _warp_affine_linear(image, inverse, window, floor=-1.0)  # every tile computed
+    sparse = _warp_affine_linear(image, inverse, window, floor=0.3)
+    reached = dense >= 0.3
+    assert 0 < reached.sum() < 0.05 * reached.size
+    np.testing.assert_array_equal(sparse[reached], dense[reached])
+    assert np.all((sparse == 0) | (sparse == dense))
+    assert (sparse == 0).mean() > 0.5  # most of the page was skipped
+    # The dense warp is a bilinear warp: cv2's (fixed-point weights) agrees to within a few 1/32 steps.
+    expected = cv2.warpAffine(image, cv2.invertAffineTransform(inverse), (400, 300), flags=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(dense, expected[5:290, 10:390], atol=0.03)
 
 
 def test_normalize_digit_empty_and_errors():
