@@ -387,16 +387,20 @@ class FrameReader:
         # and the upscale is plain numpy element-wise arithmetic: the same bits on every CPU (uint8
         # cv2.resize differs by one grey level between x86 and ARM SIMD paths, which moved thresholds).
         factor = max(1, min(max(grey.shape) // 200, *grey.shape))
-        small = _block_sums(grey, factor).astype(np.float64)
-        inside = np.ones(small.shape, np.float64) if paper is None else \
-            (paper[::factor, ::factor][: small.shape[0], : small.shape[1]] > 0).astype(np.float64)
+        small = _block_sums(grey, factor)
+        if small.dtype != np.uint16:  # very large factors: cv2 has no uint32 min/max filters
+            small = small.astype(np.float64)
+        inside = np.ones(small.shape, small.dtype) if paper is None else \
+            (paper[::factor, ::factor][: small.shape[0], : small.shape[1]] > 0).astype(small.dtype)
         # Grey closing (max then min filter) removes dark strokes narrower than ~1/12 of the frame.
         # The desk is kept out of it (0 for the max, the largest sum for the min) and out of the
         # smoothing (weighted box sums), so the paper's own brightness is followed right up to its edge.
+        # (Min/max filters on the uint16 sums: exact, and several times faster than on floats.)
         k = max(3, (max(small.shape) // 12) | 1)
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
         lifted = cv2.dilate(small * inside, kernel)
-        closed = cv2.erode(np.where(inside > 0, lifted, 255.0 * factor * factor), kernel)
+        closed = cv2.erode(np.where(inside > 0, lifted, small.dtype.type(255 * factor * factor)), kernel)
+        closed, inside = closed.astype(np.float64), inside.astype(np.float64)
         weight = cv2.boxFilter(inside, cv2.CV_64F, (k, k), normalize=False)
         total = cv2.boxFilter(closed * inside, cv2.CV_64F, (k, k), normalize=False)
         background = np.where(weight > 0.5, total / np.maximum(weight, 1.0), closed) / (factor * factor)
