@@ -190,20 +190,25 @@ def _linear_upscale(small: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def _warp_affine_linear(image: np.ndarray, inverse: np.ndarray, window: tuple[int, int, int, int],
                         floor: float) -> np.ndarray:
-    """Bilinear warp of output pixels x0 <= x < x1, y0 <= y < y1 (0 outside the source) with numpy
-    element-wise float32 operations: the same bits on every CPU, unlike cv2.warpAffine whose SIMD
-    kernels may fuse multiply-adds differently on x86 and ARM.
+    """Bilinear warp of output pixels x0 <= x < x1, y0 <= y < y1 (0 outside the source).
 
     Output values below `floor` are not needed: an output pixel can only reach `floor` if one of
     its four source neighbours does, so only the tiles of the output that map onto such source
     pixels are computed, and the rest is left 0 (ink covers a small part of a page).
     """
-    h, w = image.shape
     x_start, y_start, x_stop, y_stop = window
-    ys, xs = _active_tiles(image >= floor, inverse, window)
     out = np.zeros((y_stop - y_start, x_stop - x_start), np.float32)
-    if ys.size == 0:
-        return out
+    ys, xs = _active_tiles(image >= floor, inverse, window)
+    if ys.size:
+        out[ys - y_start, xs - x_start] = _warp_pixels(image, inverse, ys, xs)
+    return out
+
+
+def _warp_pixels(image: np.ndarray, inverse: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Bilinear samples (0 outside the source) of `image` at output pixels (ys, xs) mapped by
+    `inverse`, with numpy element-wise float32 operations: the same bits on every CPU, unlike
+    cv2.warpAffine whose SIMD kernels may fuse multiply-adds differently on x86 and ARM."""
+    h, w = image.shape
     m = inverse.astype(np.float32)
     xs, ys = xs.astype(np.float32), ys.astype(np.float32)
     sx = (xs * m[0, 0] + m[0, 2]) + ys * m[0, 1]
@@ -220,8 +225,7 @@ def _warp_affine_linear(image: np.ndarray, inverse: np.ndarray, window: tuple[in
     bottom = flat[index + w + 2] * (1 - fx) + flat[index + w + 3] * fx
     value = top * (1 - fy) + bottom * fy
     value[~valid] = 0.0
-    out[ys.astype(np.intp) - y_start, xs.astype(np.intp) - x_start] = value
-    return out
+    return value
 
 
 def _active_tiles(active: np.ndarray, inverse: np.ndarray, window: tuple[int, int, int, int], tile: int = 16):
@@ -321,7 +325,8 @@ class FrameReader:
             return ReadResult([])
         rotation = None
         if abs(angle) > 1.5:
-            darkness, rotation = self._rotate(darkness, angle, floor=_PAPER_BELOW * threshold)
+            darkness, rotation = self._rotate(darkness, angle, floor=_PAPER_BELOW * threshold,
+                                              margin=int(math.ceil(height)))
         mask = (darkness > threshold).astype(np.uint8)
         mask, longest = self._erase_frame_borders(mask, height)
         mask, rules = self._remove_long_lines(mask, height, hough=longest >= 2.5 * height)
@@ -552,9 +557,13 @@ class FrameReader:
                 best, best_score = candidate, score
         return best
 
-    def _rotate(self, image: np.ndarray, angle: float, floor: float):
-        """Rotate so text of the given angle becomes horizontal; canvas grows to keep everything.
-        Values below `floor` are not needed and may come out as 0."""
+    def _rotate(self, image: np.ndarray, angle: float, floor: float, margin: int):
+        """Rotate so text of the given angle becomes horizontal.
+
+        Returns the rotated image, cropped to where values of at least `floor` land plus `margin`,
+        and (the inverse map from the uncropped rotated canvas, the crop's top-left in it). Values
+        below `floor` are not needed and may come out as 0.
+        """
         cv2 = self._cv2
         h, w = image.shape
         matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
@@ -562,18 +571,15 @@ class FrameReader:
         new_w, new_h = int(math.ceil(h * s + w * c)), int(math.ceil(h * c + w * s))
         matrix[0, 2] += new_w / 2 - w / 2
         matrix[1, 2] += new_h / 2 - h / 2
-        rotated = np.zeros((new_h, new_w), np.float32)
-        rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
-        if rows.size:  # only the window where the rotated ink (non-zero darkness) lands needs computing
-            corners = np.array([[cols[0] - 1, rows[0] - 1], [cols[-1] + 1, rows[0] - 1],
-                                [cols[0] - 1, rows[-1] + 1], [cols[-1] + 1, rows[-1] + 1]], np.float64)
-            moved = corners @ matrix[:, :2].T + matrix[:, 2]
-            x0, y0 = np.maximum(np.floor(moved.min(axis=0)).astype(int) - 1, 0)
-            x1, y1 = np.minimum(np.ceil(moved.max(axis=0)).astype(int) + 2, (new_w, new_h))
-            if x1 > x0 and y1 > y0:
-                rotated[y0:y1, x0:x1] = _warp_affine_linear(image, cv2.invertAffineTransform(matrix),
-                                                            (x0, y0, x1, y1), floor)
-        return rotated, cv2.invertAffineTransform(matrix)
+        inverse = cv2.invertAffineTransform(matrix)
+        ys, xs = _active_tiles(image >= floor, inverse, (0, 0, new_w, new_h))
+        if ys.size == 0:
+            return np.zeros((1, 1), np.float32), (inverse, (0, 0))
+        x0, y0 = max(0, int(xs.min()) - margin), max(0, int(ys.min()) - margin)
+        x1, y1 = min(new_w, int(xs.max()) + 1 + margin), min(new_h, int(ys.max()) + 1 + margin)
+        rotated = np.zeros((y1 - y0, x1 - x0), np.float32)
+        rotated[ys - y0, xs - x0] = _warp_pixels(image, inverse, ys, xs)
+        return rotated, (inverse, (x0, y0))
 
     def _remove_long_lines(self, mask: np.ndarray, height: float, hough: bool = True):
         """Erase horizontal and vertical straight strokes much longer than a digit (rules, borders)."""
@@ -921,7 +927,8 @@ class FrameReader:
     def _frame_box(x, y, w, h, rotation, offset, scale, frame_shape) -> tuple[int, int, int, int]:
         corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float64)
         if rotation is not None:
-            corners = corners @ rotation[:, :2].T + rotation[:, 2]
+            inverse, crop_origin = rotation
+            corners = (corners + crop_origin) @ inverse[:, :2].T + inverse[:, 2]
         corners = (corners + offset) / scale
         x0, y0 = np.floor(corners.min(axis=0))
         x1, y1 = np.ceil(corners.max(axis=0))
