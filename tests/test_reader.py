@@ -23,7 +23,7 @@ cv2 = pytest.importorskip("cv2")
 from benchmarks.framegen import FrameOptions, edit_distance, generate_frame, generate_frames, score_read  # noqa: E402
 from edgedigits.preprocess import normalize_digit, prepare_crop  # noqa: E402
 from edgedigits.reader import FrameReader, ReadResult, draw_annotations  # noqa: E402
-from edgedigits.reader import _percentile, _warp_affine_linear  # noqa: E402
+from edgedigits.reader import _percentile, _uint8_medians, _warp_affine_linear  # noqa: E402
 
 from reader_fixtures import TFLiteDigitClassifier, ensure_test_classifier, load_mnist_split  # noqa: E402
 
@@ -73,6 +73,14 @@ def test_fast_percentile_equals_numpy():
         values = rng.random(size, dtype=np.float32)
         for q in (0, 50, 75, 80, 90, 100):
             assert _percentile(values.copy(), q) == float(np.percentile(values, q))
+
+
+def test_histogram_medians_equal_numpy():
+    rng = np.random.default_rng(5)
+    for size in (2, 3, 10, 101, 4000):
+        image = rng.integers(0, 256, (size, 3), dtype=np.uint8)
+        mask = (rng.random((size, 3)) > 0.4).astype(np.uint8)
+        assert _uint8_medians(image, mask) == (float(np.median(image[mask > 0])), float(np.median(image[mask == 0])))
 
 
 def test_sparse_warp_is_exact_where_values_reach_the_floor():

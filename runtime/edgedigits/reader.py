@@ -198,12 +198,14 @@ def _linear_taps(n_out: int, n_in: int):
     return lo, hi, t
 
 
-def _linear_upscale(small: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """float32 bilinear upscale with numpy element-wise operations only (IEEE-exact, no FMA, no SIMD variance)."""
+def _linear_upscale(small: np.ndarray, shape: tuple[int, int], window: tuple[int, int, int, int]) -> np.ndarray:
+    """The window x0 <= x < x1, y0 <= y < y1 of a float32 bilinear upscale of `small` to `shape`, with
+    numpy element-wise operations only (IEEE-exact, no FMA, no SIMD variance)."""
+    x0, y0, x1, y1 = window
     small = small.astype(np.float32)
-    lo, hi, t = _linear_taps(shape[0], small.shape[0])
+    lo, hi, t = (taps[y0:y1] for taps in _linear_taps(shape[0], small.shape[0]))
     rows = small[lo] * (1 - t)[:, None] + small[hi] * t[:, None]
-    lo, hi, t = _linear_taps(shape[1], small.shape[1])
+    lo, hi, t = (taps[x0:x1] for taps in _linear_taps(shape[1], small.shape[1]))
     return rows[:, lo] * (1 - t)[None, :] + rows[:, hi] * t[None, :]
 
 
@@ -322,8 +324,11 @@ class FrameReader:
             return ReadResult([])
 
         paper, paper_hull = self._paper_mask(grey)
-        darkness = self._relative_darkness(grey, paper)
-        threshold, ink_level = self._ink_threshold(darkness, paper)
+        darkness, paper_origin = self._relative_darkness(grey, paper)
+        if paper is not None:  # from here on only the paper's bounding box is looked at
+            paper = paper[paper_origin[1]: paper_origin[1] + darkness.shape[0],
+                          paper_origin[0]: paper_origin[0] + darkness.shape[1]]
+        threshold, ink_level = self._ink_threshold(darkness, paper, paper_origin, grey.size)
         if threshold is None:
             return ReadResult([])
         mask = (darkness > threshold).astype(np.uint8)
@@ -335,11 +340,19 @@ class FrameReader:
         if paper is not None:
             # Corners and edges of the paper (shadows, frame-edge cuts) make digit-sized junk; writing
             # keeps a margin from the edge.
-            near_edge = cv2.distanceTransform(paper, cv2.DIST_L2, 3) < 0.35 * height
+            # A ring of zeros stands for the desk beyond the paper's bounding box, except at the
+            # frame's own edges (distanceTransform does not count those as background).
+            x0, y0 = paper_origin
+            top, left = int(y0 > 0), int(x0 > 0)
+            bottom = int(y0 + paper.shape[0] < grey.shape[0])
+            right = int(x0 + paper.shape[1] < grey.shape[1])
+            ringed = cv2.copyMakeBorder(paper, top, bottom, left, right, cv2.BORDER_CONSTANT, value=0)
+            distance = cv2.distanceTransform(ringed, cv2.DIST_L2, 3)
+            near_edge = distance[top: top + paper.shape[0], left: left + paper.shape[1]] < 0.35 * height
             darkness[near_edge] = 0.0
         angle = self._text_angle(stats, height, paper_hull)
         # From here on only the window around the ink is processed (and rotated).
-        darkness, offset = self._ink_window(darkness, threshold, margin=int(math.ceil(height)))
+        darkness, offset = self._ink_window(darkness, threshold, int(math.ceil(height)), paper_origin, grey.shape)
         if darkness is None:
             return ReadResult([])
         rotation = None
@@ -405,8 +418,9 @@ class FrameReader:
         mask = cv2.erode(mask, np.ones((5, 5), np.uint8))
         return mask, (hull.reshape(-1, 2).astype(np.float32) + 0.5) * factor
 
-    def _relative_darkness(self, grey: np.ndarray, paper: np.ndarray | None) -> np.ndarray:
-        """(paper brightness - grey) / paper brightness, 0 outside the paper."""
+    def _relative_darkness(self, grey: np.ndarray, paper: np.ndarray | None):
+        """((paper brightness - grey) / paper brightness, 0 outside the paper; its top-left (x, y)
+        in grey): computed over the paper's bounding box only."""
         cv2 = self._cv2
         # Integer block sums, min/max filters and unnormalized box sums of integers are exact in float64,
         # and the upscale is plain numpy element-wise arithmetic: the same bits on every CPU (uint8
@@ -429,21 +443,28 @@ class FrameReader:
         weight = cv2.boxFilter(inside, cv2.CV_64F, (k, k), normalize=False)
         total = cv2.boxFilter(closed * inside, cv2.CV_64F, (k, k), normalize=False)
         background = np.where(weight > 0.5, total / np.maximum(weight, 1.0), closed) / (factor * factor)
-        background = _linear_upscale(background, grey.shape)
-        g = grey
+        x0, y0, x1, y1 = 0, 0, grey.shape[1], grey.shape[0]
+        if paper is not None:
+            rows, cols = np.flatnonzero(paper.any(axis=1)), np.flatnonzero(paper.any(axis=0))
+            y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        background = _linear_upscale(background, grey.shape, (x0, y0, x1, y1))
         bg = np.maximum(background, np.float32(8.0))
-        darkness = (bg - g.astype(np.float32)) / bg
+        darkness = (bg - grey[y0:y1, x0:x1].astype(np.float32)) / bg
         np.clip(darkness, 0.0, 1.0, out=darkness)
         if paper is not None:
-            darkness[paper == 0] = 0.0
-        return darkness
+            darkness[paper[y0:y1, x0:x1] == 0] = 0.0
+        return darkness, (int(x0), int(y0))
 
-    def _ink_threshold(self, darkness: np.ndarray, paper: np.ndarray | None):
-        """(threshold, ink level) of relative darkness, or (None, None) when there is no ink."""
-        step = max(1, int(math.sqrt(darkness.size / 20_000)))  # statistics from ~20k pixels are plenty
-        sample = darkness[::step, ::step]
+    def _ink_threshold(self, darkness: np.ndarray, paper: np.ndarray | None, origin: tuple[int, int],
+                       frame_size: int):
+        """(threshold, ink level) of relative darkness, or (None, None) when there is no ink.
+        `darkness` is the part of a frame of `frame_size` pixels at `origin`."""
+        step = max(1, int(math.sqrt(frame_size / 20_000)))  # statistics from ~20k pixels are plenty
+        # The frame's sampling grid, whatever part of it darkness covers.
+        grid = (slice((-origin[1]) % step, None, step), slice((-origin[0]) % step, None, step))
+        sample = darkness[grid]
         if paper is not None:
-            sample = sample[paper[::step, ::step] > 0]
+            sample = sample[paper[grid] > 0]
         if sample.size == 0:
             return None, None
         # Paper noise: spread of the darkness values around zero (MAD of the lower half).
@@ -479,15 +500,22 @@ class FrameReader:
         return mask, int(stats[:, 2:4].max()) if len(stats) else 0
 
     @staticmethod
-    def _ink_window(darkness: np.ndarray, threshold: float, margin: int):
-        """(the part of `darkness` holding ink, grown by margin; its top-left (x, y)), or (None, None)."""
+    def _ink_window(darkness: np.ndarray, threshold: float, margin: int, origin: tuple[int, int],
+                    frame_shape: tuple[int, int]):
+        """(the ink in `darkness` (the part of a frame at `origin`), grown by margin within the frame
+        and 0 beyond darkness; the window's top-left (x, y) in the frame), or (None, None)."""
         ink = darkness > threshold
         rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
         if rows.size == 0:
             return None, None
-        y0, y1 = max(0, rows[0] - margin), min(darkness.shape[0], rows[-1] + 1 + margin)
-        x0, x1 = max(0, cols[0] - margin), min(darkness.shape[1], cols[-1] + 1 + margin)
-        return np.ascontiguousarray(darkness[y0:y1, x0:x1]), (x0, y0)
+        ox, oy = origin
+        y0, y1 = max(0, oy + rows[0] - margin), min(frame_shape[0], oy + rows[-1] + 1 + margin)
+        x0, x1 = max(0, ox + cols[0] - margin), min(frame_shape[1], ox + cols[-1] + 1 + margin)
+        window = np.zeros((y1 - y0, x1 - x0), np.float32)
+        ya, yb = max(y0, oy), min(y1, oy + darkness.shape[0])
+        xa, xb = max(x0, ox), min(x1, ox + darkness.shape[1])
+        window[ya - y0: yb - y0, xa - x0: xb - x0] = darkness[ya - oy: yb - oy, xa - ox: xb - ox]
+        return window, (int(x0), int(y0))
 
     def _components(self, mask: np.ndarray, close: int = 0):
         cv2 = self._cv2
