@@ -23,7 +23,7 @@ cv2 = pytest.importorskip("cv2")
 from benchmarks.framegen import FrameOptions, edit_distance, generate_frame, generate_frames, score_read  # noqa: E402
 from edgedigits.preprocess import normalize_digit, prepare_crop  # noqa: E402
 from edgedigits.reader import FrameReader, ReadResult, draw_annotations  # noqa: E402
-from edgedigits.reader import _percentile, _uint8_medians, _warp_affine_linear  # noqa: E402
+from edgedigits.reader import _active_tiles, _percentile, _uint8_medians, _warp_pixels  # noqa: E402
 
 from reader_fixtures import TFLiteDigitClassifier, ensure_test_classifier, load_mnist_split  # noqa: E402
 
@@ -83,7 +83,7 @@ def test_histogram_medians_equal_numpy():
         assert _uint8_medians(image, mask) == (float(np.median(image[mask > 0])), float(np.median(image[mask == 0])))
 
 
-def test_sparse_warp_is_exact_where_values_reach_the_floor():
+def test_sparse_warp_computes_every_pixel_near_ink():
     # A page of faint noise with a few ink blobs: only tiles near ink are computed.
     rng = np.random.default_rng(7)
     image = (rng.random((300, 400)) * 0.1).astype(np.float32)
@@ -91,17 +91,20 @@ def test_sparse_warp_is_exact_where_values_reach_the_floor():
         image[y: y + 20, x: x + 6] = 0.8
     inverse = cv2.invertAffineTransform(cv2.getRotationMatrix2D((200, 150), 23.0, 1.0))
     window = (10, 5, 390, 290)
-    dense = _warp_affine_linear(image, inverse, window, floor=-1.0)  # every tile computed
-    sparse = _warp_affine_linear(image, inverse, window, floor=0.3)
-    reached = dense >= 0.3
-    assert 0 < reached.sum() < 0.05 * reached.size
-    np.testing.assert_array_equal(sparse[reached], dense[reached])
-    assert np.all((sparse == 0) | (sparse == dense))
-    assert (sparse == 0).mean() > 0.5  # most of the page was skipped
-    # The dense warp is a bilinear warp: cv2's (fixed-point weights) agrees to within a few 1/32 steps.
+    ys, xs = np.mgrid[5:290, 10:390].astype(np.int32)
+    dense = _warp_pixels(image, inverse, ys.ravel(), xs.ravel()).reshape(ys.shape)
+    reach = 4
+    sparse_ys, sparse_xs = _active_tiles(image > 0.3, inverse, window, reach)
+    computed = np.zeros(dense.shape, np.uint8)
+    computed[sparse_ys - 5, sparse_xs - 10] = 1
+    # Every pixel above the threshold, and everything within `reach` of one, is computed.
+    near_ink = cv2.dilate((dense > 0.3).astype(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
+    assert near_ink.any() and np.all(computed[near_ink > 0] == 1)
+    assert computed.mean() < 0.3  # most of the page was skipped
+    np.testing.assert_array_equal(_warp_pixels(image, inverse, sparse_ys, sparse_xs), dense[sparse_ys - 5, sparse_xs - 10])
+    # A bilinear warp: cv2's (fixed-point weights) agrees to within a few 1/32 steps.
     expected = cv2.warpAffine(image, cv2.invertAffineTransform(inverse), (400, 300), flags=cv2.INTER_LINEAR)
     np.testing.assert_allclose(dense, expected[5:290, 10:390], atol=0.03)
-
 
 def test_normalize_digit_empty_and_errors():
     assert not normalize_digit(np.zeros((10, 7))).any()

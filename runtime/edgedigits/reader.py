@@ -96,9 +96,6 @@ class ReaderConfig:
             raise ValueError(f"min_contrast must be in (0, 1), got {self.min_contrast}")
 
 
-# Darkness under this fraction of the ink threshold is paper everywhere after the first pass
-# (crops fade ink in from there), so it need not be computed exactly.
-_PAPER_BELOW = 0.5
 
 
 @dataclass
@@ -209,22 +206,6 @@ def _linear_upscale(small: np.ndarray, shape: tuple[int, int], window: tuple[int
     return rows[:, lo] * (1 - t)[None, :] + rows[:, hi] * t[None, :]
 
 
-def _warp_affine_linear(image: np.ndarray, inverse: np.ndarray, window: tuple[int, int, int, int],
-                        floor: float) -> np.ndarray:
-    """Bilinear warp of output pixels x0 <= x < x1, y0 <= y < y1 (0 outside the source).
-
-    Output values below `floor` are not needed: an output pixel can only reach `floor` if one of
-    its four source neighbours does, so only the tiles of the output that map onto such source
-    pixels are computed, and the rest is left 0 (ink covers a small part of a page).
-    """
-    x_start, y_start, x_stop, y_stop = window
-    out = np.zeros((y_stop - y_start, x_stop - x_start), np.float32)
-    ys, xs = _active_tiles(image >= floor, inverse, window)
-    if ys.size:
-        out[ys - y_start, xs - x_start] = _warp_pixels(image, inverse, ys, xs)
-    return out
-
-
 def _warp_pixels(image: np.ndarray, inverse: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """Bilinear samples (0 outside the source) of `image` at output pixels (ys, xs) mapped by
     `inverse`, with numpy element-wise float32 operations: the same bits on every CPU, unlike
@@ -249,9 +230,10 @@ def _warp_pixels(image: np.ndarray, inverse: np.ndarray, ys: np.ndarray, xs: np.
     return value
 
 
-def _active_tiles(active: np.ndarray, inverse: np.ndarray, window: tuple[int, int, int, int], tile: int = 16):
-    """(ys, xs) int32 coordinates of the output pixels in the window's tiles whose source area
-    (mapped by `inverse`, with a margin) holds any `active` source pixel."""
+def _active_tiles(active: np.ndarray, inverse: np.ndarray, window: tuple[int, int, int, int], reach: int = 0,
+                  tile: int = 8):
+    """(ys, xs) int32 coordinates of the output pixels in the window's tiles that come within `reach`
+    px of where an `active` source pixel lands (the output pixel = source pixel at inverse @ (x, y, 1))."""
     h, w = active.shape
     x_start, y_start, x_stop, y_stop = window
     rows, cols = -(-h // tile), -(-w // tile)
@@ -266,10 +248,12 @@ def _active_tiles(active: np.ndarray, inverse: np.ndarray, window: tuple[int, in
     corners_y = np.stack([tile_y, tile_y, tile_y + tile - 1, tile_y + tile - 1]).astype(np.float64)
     src_x = inverse[0, 0] * corners_x + inverse[0, 1] * corners_y + inverse[0, 2]
     src_y = inverse[1, 0] * corners_x + inverse[1, 1] * corners_y + inverse[1, 2]
-    bx0 = np.clip(np.floor((src_x.min(axis=0) - 2) / tile), 0, cols).astype(np.intp)
-    bx1 = np.clip(np.floor((src_x.max(axis=0) + 3) / tile) + 1, 0, cols).astype(np.intp)
-    by0 = np.clip(np.floor((src_y.min(axis=0) - 2) / tile), 0, rows).astype(np.intp)
-    by1 = np.clip(np.floor((src_y.max(axis=0) + 3) / tile) + 1, 0, rows).astype(np.intp)
+    # Bilinear neighbours lie within 1 px of the mapped point; 2 more for rounding; rotations keep distances.
+    near = 2 + reach
+    bx0 = np.clip(np.floor((src_x.min(axis=0) - near) / tile), 0, cols).astype(np.intp)
+    bx1 = np.clip(np.floor((src_x.max(axis=0) + near + 1) / tile) + 1, 0, cols).astype(np.intp)
+    by0 = np.clip(np.floor((src_y.min(axis=0) - near) / tile), 0, rows).astype(np.intp)
+    by1 = np.clip(np.floor((src_y.max(axis=0) + near + 1) / tile) + 1, 0, rows).astype(np.intp)
     hits = counts[by1, bx1] - counts[by0, bx1] - counts[by1, bx0] + counts[by0, bx0]
     keep = hits > 0
     offsets = np.arange(tile, dtype=np.int32)
@@ -356,13 +340,15 @@ class FrameReader:
         if darkness is None:
             return ReadResult([])
         rotation = None
+        close = max(1, int(height // 14))  # gap size the last component pass closes
         if abs(angle) > 1.5:
-            darkness, rotation = self._rotate(darkness, angle, floor=_PAPER_BELOW * threshold,
+            # Crops look 1 px beyond the closed components.
+            darkness, rotation = self._rotate(darkness, angle, threshold, reach=close // 2 + 2,
                                               margin=int(math.ceil(height)))
         mask = (darkness > threshold).astype(np.uint8)
         mask, longest = self._erase_frame_borders(mask, height)
         mask, rules = self._remove_long_lines(mask, height, hough=longest >= 2.5 * height)
-        _, labels, stats = self._components(mask, close=max(1, int(height // 14)))
+        _, labels, stats = self._components(mask, close=close)
         height = self._typical_height(stats) or height
         blobs = self._candidate_blobs(labels, stats, darkness, threshold, ink_level, height, rules)
         lines = self._group_lines(blobs)
@@ -605,12 +591,13 @@ class FrameReader:
                 best, best_score = candidate, score
         return best
 
-    def _rotate(self, image: np.ndarray, angle: float, floor: float, margin: int):
+    def _rotate(self, image: np.ndarray, angle: float, threshold: float, reach: int, margin: int):
         """Rotate so text of the given angle becomes horizontal.
 
-        Returns the rotated image, cropped to where values of at least `floor` land plus `margin`,
-        and (the inverse map from the uncropped rotated canvas, the crop's top-left in it). Values
-        below `floor` are not needed and may come out as 0.
+        Only the values that later steps look at are computed: ink (above `threshold`) and what
+        lies within `reach` px of it (the crops' soft edges); elsewhere the result is 0. Returns the
+        rotated image cropped to the ink plus `margin`, and (the inverse map from the uncropped
+        rotated canvas, the crop's top-left in it).
         """
         cv2 = self._cv2
         h, w = image.shape
@@ -620,7 +607,8 @@ class FrameReader:
         matrix[0, 2] += new_w / 2 - w / 2
         matrix[1, 2] += new_h / 2 - h / 2
         inverse = cv2.invertAffineTransform(matrix)
-        ys, xs = _active_tiles(image >= floor, inverse, (0, 0, new_w, new_h))
+        # (A bilinear value exceeds the threshold only if a neighbour does; the margin is for rounding.)
+        ys, xs = _active_tiles(image > 0.999 * threshold, inverse, (0, 0, new_w, new_h), reach)
         if ys.size == 0:
             return np.zeros((1, 1), np.float32), (inverse, (0, 0))
         x0, y0 = max(0, int(xs.min()) - margin), max(0, int(ys.min()) - margin)
@@ -855,7 +843,7 @@ class FrameReader:
         if not own.any():
             return None
         own = cv2.dilate(own, np.ones((3, 3), np.uint8))
-        low = _PAPER_BELOW * threshold
+        low = 0.5 * threshold
         region = darkness[ya:yb, xa:xb]
         # Stretch with this digit's own ink level: a light or blurred digit still gets solid strokes.
         strokes = region[own.view(bool) & (region > threshold)]
