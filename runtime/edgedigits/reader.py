@@ -346,7 +346,12 @@ class FrameReader:
             darkness, rotation = self._rotate(darkness, angle, threshold, reach=close // 2 + 2,
                                               margin=int(math.ceil(height)))
         mask = (darkness > threshold).astype(np.uint8)
-        mask, longest = self._erase_frame_borders(mask, height)
+        # Boxes around digits and long rules are bigger than any digit: without such a component in
+        # the first pass there is nothing to erase (a 1.2 h component rotated is at most 1.7 h long).
+        if (stats[:, 2:4].max(axis=1) > 1.2 * height).any():
+            mask, longest = self._erase_frame_borders(mask, height)
+        else:
+            longest = 0
         mask, rules = self._remove_long_lines(mask, height, hough=longest >= 2.5 * height)
         _, labels, stats = self._components(mask, close=close)
         height = self._typical_height(stats) or height
