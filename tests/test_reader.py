@@ -23,7 +23,7 @@ cv2 = pytest.importorskip("cv2")
 from benchmarks.framegen import FrameOptions, edit_distance, generate_frame, generate_frames, score_read  # noqa: E402
 from edgedigits.preprocess import normalize_digit, prepare_crop  # noqa: E402
 from edgedigits.reader import FrameReader, ReadResult, draw_annotations  # noqa: E402
-from edgedigits.reader import _active_tiles, _percentile, _uint8_medians, _warp_pixels  # noqa: E402
+from edgedigits.reader import _active_tiles, _array_median, _percentile, _uint8_medians, _warp_pixels  # noqa: E402
 
 from reader_fixtures import TFLiteDigitClassifier, ensure_test_classifier, load_mnist_split  # noqa: E402
 
@@ -73,6 +73,7 @@ def test_fast_percentile_equals_numpy():
         values = rng.random(size, dtype=np.float32)
         for q in (0, 50, 75, 80, 90, 100):
             assert _percentile(values.copy(), q) == float(np.percentile(values, q))
+        assert _array_median(values) == float(np.median(values))
 
 
 def test_histogram_medians_equal_numpy():
