@@ -191,8 +191,9 @@ def _block_sums(image: np.ndarray, factor: int) -> np.ndarray:
 
 def _nearest_upscale(small: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
     """Each block of a :func:`_block_sums` image back to full size (edge blocks repeated)."""
-    big = np.repeat(np.repeat(small, factor, axis=0), factor, axis=1)
-    return np.pad(big, ((0, shape[0] - big.shape[0]), (0, shape[1] - big.shape[1])), mode="edge")
+    h, w = small.shape
+    big = np.broadcast_to(small[:, None, :, None], (h, factor, w, factor)).reshape(h * factor, w * factor)
+    return _cv2().copyMakeBorder(big, 0, shape[0] - big.shape[0], 0, shape[1] - big.shape[1], _cv2().BORDER_REPLICATE)
 
 
 def _linear_taps(n_out: int, n_in: int):
