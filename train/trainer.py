@@ -81,7 +81,9 @@ def make_batches(images, labels, batch_size, augmentation, seed):
 
     class Batches(keras.utils.PyDataset):
         def __init__(self):
-            super().__init__()
+            # Two threads prepare batches while the model trains (cv2 releases the GIL). Every
+            # batch depends only on (seed, epoch, index), so the result does not depend on them.
+            super().__init__(workers=2, use_multiprocessing=False)
             self.epoch = 0
             self.order = self._shuffle()
 
