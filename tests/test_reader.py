@@ -74,6 +74,9 @@ def test_fast_percentile_equals_numpy():
         for q in (0, 50, 75, 80, 90, 100):
             assert _percentile(values.copy(), q) == float(np.percentile(values, q))
         assert _array_median(values) == float(np.median(values))
+    grid = rng.random((7, 9), dtype=np.float32)  # a 2-D sample (a frame without a paper mask)
+    assert _percentile(grid, 50) == float(np.percentile(grid, 50))
+    assert _array_median(grid) == float(np.median(grid))
 
 
 def test_histogram_medians_equal_numpy():

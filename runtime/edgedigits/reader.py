@@ -134,8 +134,9 @@ def _member(labels: np.ndarray, wanted: list[int]) -> np.ndarray:
 
 
 def _percentile(values: np.ndarray, q: float) -> float:
-    """np.percentile(values, q) of a 1-D array (linear method, the same lerp), without its overhead:
+    """np.percentile(values, q) of a flattened array (linear method, the same lerp), without its overhead:
     the reader takes percentiles of many small arrays."""
+    values = values.ravel()
     position = q / 100 * (values.size - 1)
     lo = int(position)
     hi = min(lo + 1, values.size - 1)
@@ -164,7 +165,8 @@ def _histogram_median(counts: np.ndarray) -> float:
 
 
 def _array_median(values: np.ndarray) -> float:
-    """np.median of a 1-D array (the mean of the middle two for an even count), by partitioning."""
+    """np.median of a flattened array (the mean of the middle two for an even count), by partitioning."""
+    values = values.ravel()
     n = values.size
     if n % 2:
         return float(np.partition(values, n // 2)[n // 2])
@@ -463,9 +465,7 @@ class FrameReader:
         step = max(1, int(math.sqrt(frame_size / 20_000)))  # statistics from ~20k pixels are plenty
         # The frame's sampling grid, whatever part of it darkness covers.
         grid = (slice((-origin[1]) % step, None, step), slice((-origin[0]) % step, None, step))
-        sample = darkness[grid]
-        if paper is not None:
-            sample = sample[paper[grid] > 0]
+        sample = darkness[grid].ravel() if paper is None else darkness[grid][paper[grid] > 0]
         if sample.size == 0:
             return None, None
         # Paper noise: spread of the darkness values around zero (MAD of the lower half).
