@@ -22,8 +22,9 @@ def edge_run(tmp_path_factory):
 
 def test_edge_full_recipe_accuracy_and_budget(edge_run):
     metrics = json.loads((edge_run / "edge" / "metrics.json").read_text())
-    # Measured 99.37% (target 99.5%, not reached yet); guard against regressions.
-    assert metrics["test_accuracy"] >= 0.9930
+    # The target. Measured 99.53% here (bit-for-bit reproducible on this machine); seed 1
+    # gave 99.46%, so a CPU whose float rounding differs may land a few images either side.
+    assert metrics["test_accuracy"] >= 0.9950
     assert metrics["macs"] <= 1_051_904 / 4
     assert metrics["data"] == {"train": 55000, "validation": 5000, "test": 10000}
 
