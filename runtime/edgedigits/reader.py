@@ -6,13 +6,13 @@ Pipeline (all on a working copy at most ``max_side`` pixels wide):
 2. find the paper (the large bright region against a darker desk) so the desk's texture and the
    paper's edges are never read as ink;
 3. estimate the paper's brightness everywhere (grey closing + blur on a small copy) and turn the
-   frame into *relative darkness* ``(paper - grey) / paper``: shadows, vignetting and exposure
-   cancel out, and ink 55 on paper 90 is as visible as black on white;
+   paper's bounding box into *relative darkness* ``(paper - grey) / paper``: shadows, vignetting
+   and exposure cancel out, and ink 55 on paper 90 is as visible as black on white;
 4. threshold adaptively (from the ink level and the paper's noise), label connected components,
    drop specks, faint show-through and long straight lines (rules, box borders);
 5. take the text direction from the paper's edges (neighbouring digits choose between the two
    edge directions; without a paper they give the direction too), cut out the window around the
-   ink and rotate it upright (+-45 degrees);
+   ink and rotate it upright (+-45 degrees), computing only the pixels near ink;
 6. group components into lines and groups, merge fragments of one digit and join pieces of broken
    strokes, split touching digits where the classifier agrees (the best of up to three cuts), give
    thin strokes MNIST-like thickness, MNIST-normalize
@@ -334,18 +334,7 @@ class FrameReader:
             return ReadResult([])
 
         if paper is not None:
-            # Corners and edges of the paper (shadows, frame-edge cuts) make digit-sized junk; writing
-            # keeps a margin from the edge.
-            # A ring of zeros stands for the desk beyond the paper's bounding box, except at the
-            # frame's own edges (distanceTransform does not count those as background).
-            x0, y0 = paper_origin
-            top, left = int(y0 > 0), int(x0 > 0)
-            bottom = int(y0 + paper.shape[0] < grey.shape[0])
-            right = int(x0 + paper.shape[1] < grey.shape[1])
-            ringed = cv2.copyMakeBorder(paper, top, bottom, left, right, cv2.BORDER_CONSTANT, value=0)
-            distance = cv2.distanceTransform(ringed, cv2.DIST_L2, 3)
-            near_edge = distance[top: top + paper.shape[0], left: left + paper.shape[1]] < 0.35 * height
-            darkness[near_edge] = 0.0
+            self._clear_paper_edge(darkness, paper, paper_origin, grey.shape, 0.35 * height)
         angle = self._text_angle(stats, height, paper_hull)
         # From here on only the window around the ink is processed (and rotated).
         darkness, offset = self._ink_window(darkness, threshold, int(math.ceil(height)), paper_origin, grey.shape)
@@ -457,6 +446,21 @@ class FrameReader:
         if paper is not None:
             darkness[paper[y0:y1, x0:x1] == 0] = 0.0
         return darkness, (int(x0), int(y0))
+
+    def _clear_paper_edge(self, darkness, paper, origin, frame_shape, width: float) -> None:
+        """Zero the darkness within `width` px of the paper's edge, in place: corners and edges of
+        the paper (shadows, frame-edge cuts) make digit-sized junk, and writing keeps a margin.
+        `darkness` and `paper` are the part of the frame at `origin`."""
+        cv2 = self._cv2
+        # A ring of zeros stands for the desk beyond the paper's bounding box, except at the
+        # frame's own edges (distanceTransform does not count those as background).
+        x0, y0 = origin
+        top, left = int(y0 > 0), int(x0 > 0)
+        bottom = int(y0 + paper.shape[0] < frame_shape[0])
+        right = int(x0 + paper.shape[1] < frame_shape[1])
+        ringed = cv2.copyMakeBorder(paper, top, bottom, left, right, cv2.BORDER_CONSTANT, value=0)
+        distance = cv2.distanceTransform(ringed, cv2.DIST_L2, 3)
+        darkness[distance[top: top + paper.shape[0], left: left + paper.shape[1]] < width] = 0.0
 
     def _ink_threshold(self, darkness: np.ndarray, paper: np.ndarray | None, origin: tuple[int, int],
                        frame_size: int):
