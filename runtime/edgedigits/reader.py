@@ -724,8 +724,11 @@ class FrameReader:
         keep = ~self._containers(stats, sizeable)  # a box drawn around digits
         keep &= ~((w > 0.5 * height) & (h > 0.5 * height) & (area > 0.7 * w * h))  # a solid dark patch
         keep &= ~((h < max(self.config.min_digit_height * 0.5, 0.25 * height)) & (w < 0.4 * height))  # speck
+        # A flat piece (the detached bar of a 5 or 7) may only join a digit, never stand alone.
+        flat = (h < 0.2 * height) & (w >= 0.2 * height) & (w <= 0.9 * height) & (area >= 0.02 * height * height)
         keep &= area >= 0.02 * height * height
         keep &= (h >= 0.2 * height) & (w <= 8 * height) & (h <= 3.5 * height)  # rule remnant, border, too big
+        keep |= flat & ~self._containers(stats, sizeable)
         blobs = [_Blob(int(x[i]), int(y[i]), int(w[i]), int(h[i]), [i + 1]) for i in np.flatnonzero(keep)
                  if not self._is_box_side(rules, int(x[i]), int(y[i]), int(w[i]), int(h[i]))]  # a box's remains
         blobs = self._attach_small_pieces(self._merge_fragments(blobs, height), height)
