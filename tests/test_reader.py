@@ -24,6 +24,7 @@ from benchmarks.framegen import FrameOptions, edit_distance, generate_frame, gen
 from edgedigits.preprocess import normalize_digit, prepare_crop  # noqa: E402
 from edgedigits.reader import FrameReader, ReadResult, draw_annotations  # noqa: E402
 from edgedigits.reader import _active_tiles, _array_median, _percentile, _uint8_medians, _warp_pixels  # noqa: E402
+from edgedigits.reader import _labelled, _nearest_upscale, _open_by_line  # noqa: E402
 
 from reader_fixtures import TFLiteDigitClassifier, ensure_test_classifier, load_mnist_split  # noqa: E402
 
@@ -85,6 +86,42 @@ def test_histogram_medians_equal_numpy():
         image = rng.integers(0, 256, (size, 3), dtype=np.uint8)
         mask = (rng.random((size, 3)) > 0.4).astype(np.uint8)
         assert _uint8_medians(image, mask) == (float(np.median(image[mask > 0])), float(np.median(image[mask == 0])))
+
+
+def test_fast_components_equal_opencv_default():
+    rng = np.random.default_rng(11)
+    for shape, density in (((64, 80), 0.45), ((300, 500), 0.2), ((1, 7), 0.5)):
+        mask = (rng.random(shape) < density).astype(np.uint8)
+        for connectivity in (4, 8):
+            count, labels, stats, _ = _labelled(mask, connectivity)
+            ref_count, ref_labels, ref_stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=connectivity)
+            assert count == ref_count and count > 1
+            np.testing.assert_array_equal(labels, ref_labels)
+            np.testing.assert_array_equal(stats, ref_stats)
+
+
+def test_nearest_upscale_repeats_blocks():
+    rng = np.random.default_rng(12)
+    for factor, shape in ((1, (5, 7)), (2, (41, 63)), (3, (100, 151)), (7, (99, 120))):
+        small = rng.integers(0, 2, (shape[0] // factor, shape[1] // factor), dtype=np.uint8)
+        big = _nearest_upscale(small, factor, shape)
+        assert big.shape == shape
+        expected = np.repeat(np.repeat(small, factor, axis=0), factor, axis=1)
+        expected = np.pad(expected, ((0, shape[0] - expected.shape[0]), (0, shape[1] - expected.shape[1])), mode="edge")
+        np.testing.assert_array_equal(big, expected)
+
+
+def test_line_opening_on_candidate_rows_equals_full_opening():
+    rng = np.random.default_rng(13)
+    mask = (rng.random((120, 200)) < 0.3).astype(np.uint8)
+    mask[40, 10:150] = 1   # a long horizontal run
+    mask[5:100, 170] = 1   # a long vertical run
+    mask[118, 150:] = 1    # a run that reaches the border
+    for length in (15, 36, 90):
+        for axis, kernel in ((1, (1, length)), (0, (length, 1))):
+            full = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones(kernel, np.uint8))
+            np.testing.assert_array_equal(_open_by_line(mask, length, axis), full)
+        assert _open_by_line(mask, length, 1)[40].sum() >= 140
 
 
 def test_sparse_warp_computes_every_pixel_near_ink():

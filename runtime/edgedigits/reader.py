@@ -98,6 +98,9 @@ class ReaderConfig:
 
 
 
+_SQUARE_3 = np.ones((3, 3), np.uint8)
+
+
 @dataclass
 class _Blob:
     """One candidate (a digit or several touching ones) in the upright working image."""
@@ -145,13 +148,20 @@ def _percentile(values: np.ndarray, q: float) -> float:
     return float(a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t))
 
 
-def _uint8_medians(image: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
-    """(np.median(image[mask > 0]), np.median(image[mask == 0])) of a uint8 image, from one
-    histogram instead of two sorts."""
+def _uint8_medians(image: np.ndarray, mask: np.ndarray, everything: np.ndarray | None = None) -> tuple[float, float]:
+    """(np.median(image[mask > 0]), np.median(image[mask == 0])) of a uint8 image, from histograms
+    instead of two sorts. `everything`: the image's histogram (:func:`_uint8_histogram`), if known."""
     cv2 = _cv2()
-    everything = cv2.calcHist([image], [0], None, [256], [0, 256]).ravel()
-    inside = cv2.calcHist([image], [0], (mask > 0).view(np.uint8), [256], [0, 256]).ravel()
+    if everything is None:
+        everything = _uint8_histogram(image)
+    if mask.dtype != np.uint8:
+        mask = (mask > 0).view(np.uint8)
+    inside = cv2.calcHist([image], [0], mask, [256], [0, 256]).ravel()
     return _histogram_median(inside), _histogram_median(everything - inside)
+
+
+def _uint8_histogram(image: np.ndarray) -> np.ndarray:
+    return _cv2().calcHist([image], [0], None, [256], [0, 256]).ravel()
 
 
 def _histogram_median(counts: np.ndarray) -> float:
@@ -191,11 +201,20 @@ def _block_sums(image: np.ndarray, factor: int) -> np.ndarray:
     return sums
 
 
+def _labelled(mask: np.ndarray, connectivity: int):
+    """cv2.connectedComponentsWithStats with Grana's algorithm named: the same labels and stats as
+    the default, at a third of the CPU time (OpenCV 5's default path is much slower with stats)."""
+    cv2 = _cv2()
+    return cv2.connectedComponentsWithStatsWithAlgorithm(mask, connectivity, cv2.CV_32S, cv2.CCL_GRANA)
+
+
 def _nearest_upscale(small: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
     """Each block of a :func:`_block_sums` image back to full size (edge blocks repeated)."""
+    cv2 = _cv2()
     h, w = small.shape
-    big = np.broadcast_to(small[:, None, :, None], (h, factor, w, factor)).reshape(h * factor, w * factor)
-    return _cv2().copyMakeBorder(big, 0, shape[0] - big.shape[0], 0, shape[1] - big.shape[1], _cv2().BORDER_REPLICATE)
+    # INTER_NEAREST_EXACT is integer arithmetic: source pixel floor((x + 0.5) / factor) = x // factor.
+    big = cv2.resize(small, (w * factor, h * factor), interpolation=cv2.INTER_NEAREST_EXACT)
+    return cv2.copyMakeBorder(big, 0, shape[0] - big.shape[0], 0, shape[1] - big.shape[1], cv2.BORDER_REPLICATE)
 
 
 def _linear_taps(n_out: int, n_in: int):
@@ -215,7 +234,12 @@ def _linear_upscale(small: np.ndarray, shape: tuple[int, int], window: tuple[int
     lo, hi, t = (taps[y0:y1] for taps in _linear_taps(shape[0], small.shape[0]))
     rows = small[lo] * (1 - t)[:, None] + small[hi] * t[:, None]
     lo, hi, t = (taps[x0:x1] for taps in _linear_taps(shape[1], small.shape[1]))
-    return rows[:, lo] * (1 - t)[None, :] + rows[:, hi] * t[None, :]
+    out = rows[:, lo]  # in place from here: the same operations, fewer full-size temporaries
+    out *= (1 - t)[None, :]
+    right = rows[:, hi]
+    right *= t[None, :]
+    out += right
+    return out
 
 
 def _warp_pixels(image: np.ndarray, inverse: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
@@ -249,9 +273,10 @@ def _active_tiles(active: np.ndarray, inverse: np.ndarray, window: tuple[int, in
     h, w = active.shape
     x_start, y_start, x_stop, y_stop = window
     rows, cols = -(-h // tile), -(-w // tile)
-    blocks = np.zeros((rows * tile, cols * tile), bool)
+    blocks = np.zeros((rows * tile, cols * tile), np.uint8)
     blocks[:h, :w] = active
-    blocks = blocks.reshape(rows, tile, cols, tile).any(axis=(1, 3))
+    # Max over the tile's rows, then over its columns: contiguous reductions, 4x faster than any(axis=(1, 3)).
+    blocks = blocks.reshape(rows, tile, cols * tile).max(axis=1).reshape(rows, cols, tile).max(axis=2) > 0
     counts = np.zeros((rows + 1, cols + 1), np.int32)  # 2-D prefix sums: active blocks in any rectangle
     counts[1:, 1:] = blocks.cumsum(axis=0).cumsum(axis=1)
     tile_y, tile_x = np.meshgrid(np.arange(y_start, y_stop, tile), np.arange(x_start, x_stop, tile), indexing="ij")
@@ -274,6 +299,24 @@ def _active_tiles(active: np.ndarray, inverse: np.ndarray, window: tuple[int, in
     ys, xs = np.broadcast_arrays(ys, xs)
     inside = (ys < y_stop) & (xs < x_stop)
     return ys[inside], xs[inside]
+
+
+def _open_by_line(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
+    """Morphological opening of a 0/1 mask by a line `length` px long along `axis` (1: rows, 0:
+    columns). Only rows (columns) holding at least `length` ink pixels can keep anything, and each
+    is opened on its own, so just those are processed."""
+    cv2 = _cv2()
+    out = np.zeros_like(mask)
+    if axis == 1:
+        rows = np.flatnonzero(cv2.reduce(mask, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() >= length)
+        if rows.size:
+            out[rows] = cv2.morphologyEx(mask[rows], cv2.MORPH_OPEN, np.ones((1, length), np.uint8))
+    else:
+        cols = np.flatnonzero(cv2.reduce(mask, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() >= length)
+        if cols.size:
+            out[:, cols] = cv2.morphologyEx(np.ascontiguousarray(mask[:, cols]), cv2.MORPH_OPEN,
+                                            np.ones((length, 1), np.uint8))
+    return out
 
 
 def _validate_frame(frame) -> np.ndarray:
@@ -370,10 +413,11 @@ class FrameReader:
         small = ((_block_sums(grey, factor) + count // 2) // count).astype(np.uint8)
         small = cv2.GaussianBlur(small, (5, 5), 0)
         level, bright = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
+        count, labels = cv2.connectedComponentsWithAlgorithm(bright, 4, cv2.CV_32S, cv2.CCL_SAUF)
         if count < 2:
             return None, None
-        biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+        # Areas by bincount: OpenCV 5's stats pass costs twice the labelling itself.
+        biggest = 1 + int(np.argmax(np.bincount(labels.ravel(), minlength=count)[1:]))
         region = (labels == biggest).astype(np.uint8)
         contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         hull = cv2.convexHull(max(contours, key=cv2.contourArea))
@@ -381,10 +425,11 @@ class FrameReader:
         cv2.fillConvexPoly(filled, hull, 1)
         # Grow the paper into its shadowed parts: anything clearly brighter than the desk that
         # touches the bright region.
-        paper_level, desk_level = _uint8_medians(small, region)
+        histogram = _uint8_histogram(small)
+        paper_level, desk_level = _uint8_medians(small, region, histogram)
         grow_level = desk_level + 0.35 * (paper_level - desk_level)
         _, wide = cv2.threshold(small, grow_level, 1, cv2.THRESH_BINARY)
-        count, wide_labels = cv2.connectedComponents(wide.astype(np.uint8), connectivity=4)
+        count, wide_labels = cv2.connectedComponentsWithAlgorithm(wide, 4, cv2.CV_32S, cv2.CCL_SAUF)
         touching = np.bincount(wide_labels[region > 0], minlength=count) > 0
         touching[0] = False
         if touching.any():
@@ -400,7 +445,7 @@ class FrameReader:
         if small.size - inside < 0.03 * small.size or inside < 0.05 * small.size:
             return None, None
         # A desk must be clearly darker than the paper, else the "paper" is just the bright half.
-        inside_level, outside_level = _uint8_medians(small, filled)
+        inside_level, outside_level = _uint8_medians(small, filled, histogram)
         if outside_level > 0.75 * inside_level:
             return None, None
         # Stay clear of the paper's edge: blur, JPEG and the coarse mask make it look like ink.
@@ -440,11 +485,13 @@ class FrameReader:
             rows, cols = np.flatnonzero(paper.any(axis=1)), np.flatnonzero(paper.any(axis=0))
             y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
         background = _linear_upscale(background, grey.shape, (x0, y0, x1, y1))
-        bg = np.maximum(background, np.float32(8.0))
-        darkness = (bg - grey[y0:y1, x0:x1].astype(np.float32)) / bg
+        bg = np.maximum(background, np.float32(8.0), out=background)
+        darkness = grey[y0:y1, x0:x1].astype(np.float32)
+        np.subtract(bg, darkness, out=darkness)
+        np.divide(darkness, bg, out=darkness)
         np.clip(darkness, 0.0, 1.0, out=darkness)
         if paper is not None:
-            darkness[paper[y0:y1, x0:x1] == 0] = 0.0
+            darkness *= paper[y0:y1, x0:x1]  # the mask is 0/1
         return darkness, (int(x0), int(y0))
 
     def _clear_paper_edge(self, darkness, paper, origin, frame_shape, width: float) -> None:
@@ -527,7 +574,7 @@ class FrameReader:
         if close > 1:
             kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (close, close))
             mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        count, labels, stats, _ = _labelled(mask, 8)
         return None, labels, stats[1:]
 
     @staticmethod
@@ -557,7 +604,7 @@ class FrameReader:
         hs = h[plausible]
         # The tallest third: fragments and specks are smaller than real digits.
         top = np.sort(hs)[len(hs) // 3:]
-        return float(np.median(top))
+        return _array_median(top)
 
     def _text_angle(self, stats: np.ndarray, height: float, paper_hull: np.ndarray | None) -> float:
         """In-plane rotation of the text in degrees, in [-50, 50]."""
@@ -646,7 +693,7 @@ class FrameReader:
         if mask.shape[1] > length:
             # Also bridge small breaks along the line: faint rules threshold into dashes.
             band = cv2.dilate(mask, np.ones((slack, 5), np.uint8))
-            horizontal = cv2.morphologyEx(band, cv2.MORPH_OPEN, np.ones((1, length), np.uint8))
+            horizontal = _open_by_line(band, length, axis=1)
             horizontal = self._thin_lines_only(horizontal, mask, height)
             if horizontal.any():
                 mask = mask & (1 - horizontal)
@@ -654,7 +701,7 @@ class FrameReader:
                 horizontal = None
         if mask.shape[0] > length:
             band = cv2.dilate(mask, np.ones((5, slack), np.uint8))
-            vertical = cv2.morphologyEx(band, cv2.MORPH_OPEN, np.ones((length, 1), np.uint8))
+            vertical = _open_by_line(band, length, axis=0)
             vertical = np.ascontiguousarray(self._thin_lines_only(vertical.T, mask.T, height).T)
             if vertical.any():
                 mask = mask & (1 - vertical)
@@ -687,7 +734,7 @@ class FrameReader:
         cv2 = self._cv2
         if not found.any():
             return found
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(np.ascontiguousarray(found), connectivity=8)
+        count, labels, stats, _ = _labelled(np.ascontiguousarray(found), 8)
         thick = max(3.0, 0.2 * height)
         keep = np.zeros(count, bool)
         for i in range(1, count):
@@ -751,12 +798,12 @@ class FrameReader:
     def _stroke_width(self, binary: np.ndarray) -> float:
         """Mean stroke width of a binary shape: its area over half its perimeter (boundary pixels)."""
         cv2 = self._cv2
-        binary = binary.astype(np.uint8)
-        area = int(binary.sum())
+        binary = binary.view(np.uint8) if binary.dtype == bool else binary.astype(np.uint8)
+        area = cv2.countNonZero(binary)
         if area == 0:
             return 0.0
-        inner = cv2.erode(binary, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
-        edge = area - int(inner.sum())
+        inner = cv2.erode(binary, _SQUARE_3, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        edge = area - cv2.countNonZero(inner)
         return 2.0 * area / max(edge, 1)
 
     @staticmethod
@@ -864,7 +911,7 @@ class FrameReader:
             own[:, x1 - xa:] = 0
         if not own.any():
             return None
-        own = cv2.dilate(own, np.ones((3, 3), np.uint8))
+        own = cv2.dilate(own, _SQUARE_3)
         low = 0.5 * threshold
         region = darkness[ya:yb, xa:xb]
         # Stretch with this digit's own ink level: a light or blurred digit still gets solid strokes.
@@ -874,11 +921,10 @@ class FrameReader:
         soft /= max(level - low, 1e-3)
         np.clip(soft, 0.0, 1.0, out=soft)
         soft *= own
-        visible = soft > 0.05
-        rows, cols = np.flatnonzero(visible.any(axis=1)), np.flatnonzero(visible.any(axis=0))
-        if rows.size == 0:
+        x, y, w, h = cv2.boundingRect((soft > 0.05).view(np.uint8))
+        if w == 0:
             return None
-        soft = soft[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+        soft = soft[y: y + h, x: x + w]
         return normalize_ink(self._thicken(soft))
 
     def _thicken(self, soft: np.ndarray) -> np.ndarray:
