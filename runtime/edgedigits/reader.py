@@ -370,7 +370,7 @@ class FrameReader:
         threshold, ink_level = self._ink_threshold(darkness, paper, paper_origin, grey.size)
         if threshold is None:
             return ReadResult([])
-        mask = (darkness > threshold).astype(np.uint8)
+        mask = (darkness > threshold).view(np.uint8)
         blobs, labels, stats = self._components(mask)
         height = self._typical_height(stats)
         if height is None:
@@ -389,7 +389,7 @@ class FrameReader:
             # Crops look 1 px beyond the closed components.
             darkness, rotation = self._rotate(darkness, angle, threshold, reach=close // 2 + 2,
                                               margin=int(math.ceil(height)))
-        mask = (darkness > threshold).astype(np.uint8)
+        mask = (darkness > threshold).view(np.uint8)
         # Boxes around digits and long rules are bigger than any digit: without such a component in
         # the first pass there is nothing to erase (a 1.2 h component rotated is at most 1.7 h long).
         if (stats[:, 2:4].max(axis=1) > 1.2 * height).any():
@@ -418,7 +418,7 @@ class FrameReader:
             return None, None
         # Areas by bincount: OpenCV 5's stats pass costs twice the labelling itself.
         biggest = 1 + int(np.argmax(np.bincount(labels.ravel(), minlength=count)[1:]))
-        region = (labels == biggest).astype(np.uint8)
+        region = (labels == biggest).view(np.uint8)
         contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         hull = cv2.convexHull(max(contours, key=cv2.contourArea))
         filled = np.zeros_like(region)
@@ -482,8 +482,8 @@ class FrameReader:
         background = np.where(weight > 0.5, total / np.maximum(weight, 1.0), closed) / (factor * factor)
         x0, y0, x1, y1 = 0, 0, grey.shape[1], grey.shape[0]
         if paper is not None:
-            rows, cols = np.flatnonzero(paper.any(axis=1)), np.flatnonzero(paper.any(axis=0))
-            y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+            x0, y0, w, h = cv2.boundingRect(paper)
+            x1, y1 = x0 + w, y0 + h
         background = _linear_upscale(background, grey.shape, (x0, y0, x1, y1))
         bg = np.maximum(background, np.float32(8.0), out=background)
         darkness = grey[y0:y1, x0:x1].astype(np.float32)
@@ -768,14 +768,15 @@ class FrameReader:
     def _candidate_blobs(self, labels, stats, darkness, threshold, ink_level, height, rules) -> list[_Blob]:
         x, y, w, h, area = (stats[:, k].astype(np.float64) for k in range(5))
         sizeable = (h >= 0.3 * height) & (h <= 3.5 * height)
-        keep = ~self._containers(stats, sizeable)  # a box drawn around digits
+        containers = self._containers(stats, sizeable)
+        keep = ~containers  # a box drawn around digits
         keep &= ~((w > 0.5 * height) & (h > 0.5 * height) & (area > 0.7 * w * h))  # a solid dark patch
         keep &= ~((h < max(self.config.min_digit_height * 0.5, 0.25 * height)) & (w < 0.4 * height))  # speck
         # A flat piece (the detached bar of a 5 or 7) may only join a digit, never stand alone.
         flat = (h < 0.2 * height) & (w >= 0.2 * height) & (w <= 0.9 * height) & (area >= 0.02 * height * height)
         keep &= area >= 0.02 * height * height
         keep &= (h >= 0.2 * height) & (w <= 8 * height) & (h <= 3.5 * height)  # rule remnant, border, too big
-        keep |= flat & ~self._containers(stats, sizeable)
+        keep |= flat & ~containers
         blobs = [_Blob(int(x[i]), int(y[i]), int(w[i]), int(h[i]), [i + 1]) for i in np.flatnonzero(keep)
                  if not self._is_box_side(rules, int(x[i]), int(y[i]), int(w[i]), int(h[i]))]  # a box's remains
         blobs = self._attach_small_pieces(self._merge_fragments(blobs, height), height)
@@ -1029,15 +1030,15 @@ class FrameReader:
 
     @staticmethod
     def _frame_box(x, y, w, h, rotation, offset, scale, frame_shape) -> tuple[int, int, int, int]:
-        corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float64)
-        if rotation is not None:
-            inverse, crop_origin = rotation
-            corners = (corners + crop_origin) @ inverse[:, :2].T + inverse[:, 2]
-        corners = (corners + offset) / scale
-        x0, y0 = np.floor(corners.min(axis=0))
-        x1, y1 = np.ceil(corners.max(axis=0))
-        x0, y0 = max(0, int(x0)), max(0, int(y0))
-        x1, y1 = min(frame_shape[1], int(x1)), min(frame_shape[0], int(y1))
+        corners = ((x, y), (x + w, y), (x + w, y + h), (x, y + h))
+        if rotation is not None:  # plain floats: numpy costs ~10 us per box here
+            inverse, (cx, cy) = rotation
+            (a, b, c), (d, e, f) = inverse.tolist()
+            corners = tuple(((px + cx) * a + (py + cy) * b + c, (px + cx) * d + (py + cy) * e + f) for px, py in corners)
+        xs = [(px + offset[0]) / scale for px, _ in corners]
+        ys = [(py + offset[1]) / scale for _, py in corners]
+        x0, y0 = max(0, math.floor(min(xs))), max(0, math.floor(min(ys)))
+        x1, y1 = min(frame_shape[1], math.ceil(max(xs))), min(frame_shape[0], math.ceil(max(ys)))
         return (x0, y0, max(0, x1 - x0), max(0, y1 - y0))
 
 
