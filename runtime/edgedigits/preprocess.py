@@ -85,10 +85,15 @@ def normalize_ink(image: np.ndarray) -> np.ndarray:
     out = np.zeros((MNIST_SIZE, MNIST_SIZE), dtype=np.float32)
     if peak <= 0:
         return out
-    image = image / peak
-    ink = image > _INK_FLOOR
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    crop = image[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+    if peak != 1.0:
+        image = image / peak
+    if image[0].max() > _INK_FLOOR and image[-1].max() > _INK_FLOOR and \
+            image[:, 0].max() > _INK_FLOOR and image[:, -1].max() > _INK_FLOOR:
+        crop = image  # already tight (the frame reader's crops): skip the bounding-box search
+    else:
+        ink = image > _INK_FLOOR
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        crop = image[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
     h, w = crop.shape
     scale = MNIST_BOX / max(h, w)
     new_h = max(1, min(MNIST_BOX, int(round(h * scale))))
