@@ -423,7 +423,8 @@ class FrameReader:
         biggest = 1 + int(np.argmax(np.bincount(labels.ravel(), minlength=count)[1:]))
         region = (labels == biggest).view(np.uint8)
         contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        hull = cv2.convexHull(max(contours, key=cv2.contourArea))
+        outline = max(contours, key=cv2.contourArea)
+        hull = cv2.convexHull(outline)
         filled = np.zeros_like(region)
         cv2.fillConvexPoly(filled, hull, 1)
         # Grow the paper into its shadowed parts: anything clearly brighter than the desk that
@@ -433,16 +434,22 @@ class FrameReader:
         grow_level = desk_level + 0.35 * (paper_level - desk_level)
         _, wide = cv2.threshold(small, grow_level, 1, cv2.THRESH_BINARY)
         count, wide_labels = cv2.connectedComponentsWithAlgorithm(wide, 4, cv2.CV_32S, cv2.CCL_SAUF)
-        touching = np.bincount(wide_labels[region > 0], minlength=count) > 0
-        touching[0] = False
-        if touching.any():
-            grown = touching.view(np.uint8)[wide_labels]
+        if math.floor(grow_level) <= level:
+            # 8-bit thresholds compare with floor(level): the bright region lies within `wide`, so
+            # (being connected) within exactly one of its components, the one at any of its pixels.
+            x, y = outline[0, 0]
+            grown = (wide_labels == wide_labels[y, x]).view(np.uint8)
+        else:
+            touching = np.bincount(wide_labels[region > 0], minlength=count) > 0
+            touching[0] = False
+            grown = touching.view(np.uint8)[wide_labels] if touching.any() else None
+        if grown is not None:
             contours, _ = cv2.findContours(grown, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             grown_hull = cv2.convexHull(max(contours, key=cv2.contourArea))
             grown_filled = np.zeros_like(grown)
             cv2.fillConvexPoly(grown_filled, grown_hull, 1)
             # Growing may only recover shadowed paper, not leak into a lighter part of the desk.
-            if grown_filled.sum() <= 1.3 * filled.sum():
+            if cv2.countNonZero(grown_filled) <= 1.3 * cv2.countNonZero(filled):
                 hull, filled = grown_hull, grown_filled
         inside = int(np.count_nonzero(filled))
         if small.size - inside < 0.03 * small.size or inside < 0.05 * small.size:
