@@ -248,12 +248,17 @@ def _linear_upscale(small: np.ndarray, shape: tuple[int, int], window: tuple[int
 def _warp_pixels(image: np.ndarray, inverse: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """Bilinear samples (0 outside the source) of `image` at output pixels (ys, xs) mapped by
     `inverse`, with numpy element-wise float32 operations: the same bits on every CPU, unlike
-    cv2.warpAffine whose SIMD kernels may fuse multiply-adds differently on x86 and ARM."""
-    h, w = image.shape
+    cv2.warpAffine whose SIMD kernels may fuse multiply-adds differently on x86 and ARM.
+    ys and xs may be any arrays that broadcast together."""
     m = inverse.astype(np.float32)
     xs, ys = xs.astype(np.float32), ys.astype(np.float32)
     sx = (xs * m[0, 0] + m[0, 2]) + ys * m[0, 1]
     sy = (xs * m[1, 0] + m[1, 2]) + ys * m[1, 1]
+    return _bilinear_at(image, sx, sy)
+
+
+def _bilinear_at(image: np.ndarray, sx: np.ndarray, sy: np.ndarray) -> np.ndarray:
+    h, w = image.shape
     x0, y0 = np.floor(sx), np.floor(sy)
     fx, fy = sx - x0, sy - y0
     x0, y0 = x0.astype(np.int32), y0.astype(np.int32)
@@ -269,10 +274,10 @@ def _warp_pixels(image: np.ndarray, inverse: np.ndarray, ys: np.ndarray, xs: np.
     return value
 
 
-def _active_tiles(active: np.ndarray, inverse: np.ndarray, window: tuple[int, int, int, int], reach: int = 0,
-                  tile: int = 8):
-    """(ys, xs) int32 coordinates of the output pixels in the window's tiles that come within `reach`
-    px of where an `active` source pixel lands (the output pixel = source pixel at inverse @ (x, y, 1))."""
+def _active_tile_origins(active: np.ndarray, inverse: np.ndarray, window: tuple[int, int, int, int], reach: int,
+                         tile: int):
+    """Top-left (ys, xs) of the window's `tile` x `tile` tiles (laid from the window's top-left) that
+    come within `reach` px of where an `active` source pixel lands (see :func:`_active_tiles`)."""
     h, w = active.shape
     x_start, y_start, x_stop, y_stop = window
     rows, cols = -(-h // tile), -(-w // tile)
@@ -296,9 +301,18 @@ def _active_tiles(active: np.ndarray, inverse: np.ndarray, window: tuple[int, in
     by1 = np.clip(np.floor((src_y.max(axis=0) + near + 1) / tile) + 1, 0, rows).astype(np.intp)
     hits = counts[by1, bx1] - counts[by0, bx1] - counts[by1, bx0] + counts[by0, bx0]
     keep = hits > 0
+    return tile_y[keep], tile_x[keep]
+
+
+def _active_tiles(active: np.ndarray, inverse: np.ndarray, window: tuple[int, int, int, int], reach: int = 0,
+                  tile: int = 8):
+    """(ys, xs) int32 coordinates of the output pixels in the window's tiles that come within `reach`
+    px of where an `active` source pixel lands (the output pixel = source pixel at inverse @ (x, y, 1))."""
+    x_start, y_start, x_stop, y_stop = window
+    tile_y, tile_x = _active_tile_origins(active, inverse, window, reach, tile)
     offsets = np.arange(tile, dtype=np.int32)
-    ys = (tile_y[keep, None, None] + offsets[None, :, None]).astype(np.int32)
-    xs = (tile_x[keep, None, None] + offsets[None, None, :]).astype(np.int32)
+    ys = (tile_y[:, None, None] + offsets[None, :, None]).astype(np.int32)
+    xs = (tile_x[:, None, None] + offsets[None, None, :]).astype(np.int32)
     ys, xs = np.broadcast_arrays(ys, xs)
     inside = (ys < y_stop) & (xs < x_stop)
     return ys[inside], xs[inside]
@@ -684,13 +698,24 @@ class FrameReader:
         matrix[1, 2] += new_h / 2 - h / 2
         inverse = cv2.invertAffineTransform(matrix)
         # (A bilinear value exceeds the threshold only if a neighbour does; the margin is for rounding.)
-        ys, xs = _active_tiles(image > 0.999 * threshold, inverse, (0, 0, new_w, new_h), reach)
-        if ys.size == 0:
+        tile = 8
+        tile_y, tile_x = _active_tile_origins(image > 0.999 * threshold, inverse, (0, 0, new_w, new_h), reach, tile)
+        if tile_y.size == 0:
             return np.zeros((1, 1), np.float32), (inverse, (0, 0))
-        x0, y0 = max(0, int(xs.min()) - margin), max(0, int(ys.min()) - margin)
-        x1, y1 = min(new_w, int(xs.max()) + 1 + margin), min(new_h, int(ys.max()) + 1 + margin)
-        rotated = np.zeros((y1 - y0, x1 - x0), np.float32)
-        rotated[ys - y0, xs - x0] = _warp_pixels(image, inverse, ys, xs)
+        x0, y0 = max(0, int(tile_x.min()) - margin), max(0, int(tile_y.min()) - margin)
+        x1 = min(new_w, min(new_w - 1, int(tile_x.max()) + tile - 1) + 1 + margin)
+        y1 = min(new_h, min(new_h - 1, int(tile_y.max()) + tile - 1) + 1 + margin)
+        # Whole tiles are computed into a tile-aligned canvas (as (tile, tile) blocks: no per-pixel
+        # indices), then the canvas is cropped; pixels beyond the rotated frame are cut off there.
+        top, left = y0 // tile * tile, x0 // tile * tile
+        rows, cols = -(-(y1 - top) // tile), -(-(x1 - left) // tile)
+        canvas = np.zeros((rows, tile, cols, tile), np.float32)
+        offsets = np.arange(tile, dtype=np.int32)
+        values = _warp_pixels(image, inverse, tile_y[:, None, None] + offsets[None, :, None],
+                              tile_x[:, None, None] + offsets[None, None, :])
+        canvas[(tile_y - top) // tile, :, (tile_x - left) // tile, :] = values
+        canvas = canvas.reshape(rows * tile, cols * tile)
+        rotated = canvas[y0 - top: y1 - top, x0 - left: x1 - left]
         return rotated, (inverse, (x0, y0))
 
     def _remove_long_lines(self, mask: np.ndarray, height: float, hough: bool = True):
