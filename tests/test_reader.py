@@ -147,6 +147,23 @@ def test_sparse_warp_computes_every_pixel_near_ink():
     expected = cv2.warpAffine(image, cv2.invertAffineTransform(inverse), (400, 300), flags=cv2.INTER_LINEAR)
     np.testing.assert_allclose(dense, expected[5:290, 10:390], atol=0.03)
 
+def test_rotate_matches_a_dense_warp_near_ink(reader):
+    rng = np.random.default_rng(8)
+    image = (rng.random((230, 350)) * 0.05).astype(np.float32)
+    for y, x in ((30, 40), (120, 200), (200, 330)):  # the last one near the corner: tiles cut by the canvas edge
+        image[y: y + 25, x: x + 7] = 0.9
+    threshold, reach, margin = 0.3, 3, 11
+    rotated, (inverse, (x0, y0)) = reader._rotate(image, 31.0, threshold, reach=reach, margin=margin)
+    ys, xs = np.mgrid[y0: y0 + rotated.shape[0], x0: x0 + rotated.shape[1]]
+    dense = _warp_pixels(image, inverse, ys, xs)
+    near_ink = cv2.dilate((dense > threshold).astype(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
+    assert (dense > threshold).sum() > 3 * 25 * 7 * 0.8  # all three strokes are in the crop
+    np.testing.assert_array_equal(rotated[near_ink > 0], dense[near_ink > 0])
+    computed = rotated != 0
+    np.testing.assert_array_equal(rotated[computed], dense[computed])  # elsewhere: exact or 0
+    assert computed.mean() < 0.5
+
+
 def test_normalize_digit_empty_and_errors():
     assert not normalize_digit(np.zeros((10, 7))).any()
     with pytest.raises(ValueError, match="2-D"):
