@@ -99,6 +99,7 @@ class ReaderConfig:
 
 
 _SQUARE_3 = np.ones((3, 3), np.uint8)
+_SQUARE_2 = np.ones((2, 2), np.uint8)
 
 
 @dataclass
@@ -529,9 +530,14 @@ class FrameReader:
         top, left = int(y0 > 0), int(x0 > 0)
         bottom = int(y0 + paper.shape[0] < frame_shape[0])
         right = int(x0 + paper.shape[1] < frame_shape[1])
-        ringed = cv2.copyMakeBorder(paper, top, bottom, left, right, cv2.BORDER_CONSTANT, value=0)
-        distance = cv2.distanceTransform(ringed, cv2.DIST_L2, 3)
-        darkness[distance[top: top + paper.shape[0], left: left + paper.shape[1]] < width] = 0.0
+        # At half resolution: a quarter of the work, for a margin that is a heuristic anyway (the
+        # result moves by a pixel or so). A 2x2 block counts as paper only if all of it is.
+        half = cv2.erode(paper, _SQUARE_2, anchor=(0, 0))[::2, ::2]
+        ringed = cv2.copyMakeBorder(half, top, bottom, left, right, cv2.BORDER_CONSTANT, value=0)
+        distance = cv2.distanceTransform(ringed, cv2.DIST_L2, 3)[top: top + half.shape[0], left: left + half.shape[1]]
+        keep = (2 * distance - 1 >= width).view(np.uint8)  # a block's pixels lie up to 1 px nearer
+        keep = _nearest_upscale(keep, 2, (2 * keep.shape[0], 2 * keep.shape[1]))[: paper.shape[0], : paper.shape[1]]
+        darkness *= keep
 
     def _ink_threshold(self, darkness: np.ndarray, paper: np.ndarray | None, origin: tuple[int, int],
                        frame_size: int):
