@@ -102,7 +102,8 @@ def normalize_ink(image: np.ndarray) -> np.ndarray:
     top_peak = float(small.max())
     if top_peak <= 0:
         return out
-    small = np.clip(small / top_peak, 0.0, 1.0)
+    if top_peak != 1.0:
+        small = small / top_peak  # in [0, 1]: non-negative weights and ink, divided by the maximum
 
     total = float(small.sum())
     cy = float((small.sum(axis=1) * np.arange(new_h)).sum()) / total
