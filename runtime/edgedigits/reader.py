@@ -791,8 +791,14 @@ class FrameReader:
         digits many columns hold none (gaps, the insides of loops) or many (upright strokes).
         """
         cv2 = self._cv2
-        if not found.any():
+        x0, y0, w0, h0 = cv2.boundingRect(np.ascontiguousarray(found))
+        if w0 == 0:
             return found
+        if w0 * h0 < found.size:  # work on the found strokes' bounding box only
+            kept = self._thin_lines_only(found[y0: y0 + h0, x0: x0 + w0], mask[y0: y0 + h0, x0: x0 + w0], height)
+            out = np.zeros_like(found)
+            out[y0: y0 + h0, x0: x0 + w0] = kept
+            return out
         count, labels, stats, _ = _labelled(np.ascontiguousarray(found), 8)
         thick = max(3.0, 0.2 * height)
         keep = np.zeros(count, bool)
