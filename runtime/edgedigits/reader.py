@@ -978,7 +978,7 @@ class FrameReader:
             own[:, : x0 - xa] = 0
         if x1 < blob.right:
             own[:, x1 - xa:] = 0
-        if not own.any():
+        if cv2.countNonZero(own) == 0:
             return None
         own = cv2.dilate(own, _SQUARE_3)
         low = 0.5 * threshold
@@ -995,16 +995,18 @@ class FrameReader:
         if w == 0:
             return None
         soft = soft[y: y + h, x: x + w]
-        return normalize_ink(self._thicken(soft))
+        # Tight: every border row/column holds ink above 0.05, and thickening grows it by whole discs.
+        return normalize_ink(self._thicken(soft), tight=True)
 
     def _thicken(self, soft: np.ndarray) -> np.ndarray:
         """Dilate thin pen strokes so that, relative to the digit's size, they are as thick as MNIST's."""
         cv2 = self._cv2
         h, w = soft.shape
-        binary = soft > 0.5
-        if not binary.any() or max(h, w) < 12:
+        if max(h, w) < 12:
             return soft
-        stroke = self._stroke_width(binary)
+        stroke = self._stroke_width((soft > 0.5).view(np.uint8))
+        if stroke == 0:  # no solid stroke at all
+            return soft
         target = 0.11 * max(h, w)
         if stroke >= 0.75 * target:
             return soft
