@@ -449,13 +449,16 @@ class FrameReader:
         paper_level, desk_level = _uint8_medians(small, region, histogram)
         grow_level = desk_level + 0.35 * (paper_level - desk_level)
         _, wide = cv2.threshold(small, grow_level, 1, cv2.THRESH_BINARY)
-        count, wide_labels = cv2.connectedComponentsWithAlgorithm(wide, 4, cv2.CV_32S, cv2.CCL_SAUF)
         if math.floor(grow_level) <= level:
             # 8-bit thresholds compare with floor(level): the bright region lies within `wide`, so
-            # (being connected) within exactly one of its components, the one at any of its pixels.
+            # (being connected) within exactly one of its 4-connected components: flood it from
+            # any pixel of the region.
             x, y = outline[0, 0]
-            grown = (wide_labels == wide_labels[y, x]).view(np.uint8)
+            flooded = np.zeros((wide.shape[0] + 2, wide.shape[1] + 2), np.uint8)
+            cv2.floodFill(wide, flooded, (int(x), int(y)), 1, 0, 0, 4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8))
+            grown = flooded[1:-1, 1:-1]
         else:
+            count, wide_labels = cv2.connectedComponentsWithAlgorithm(wide, 4, cv2.CV_32S, cv2.CCL_SAUF)
             touching = np.bincount(wide_labels[region > 0], minlength=count) > 0
             touching[0] = False
             grown = touching.view(np.uint8)[wide_labels] if touching.any() else None
@@ -564,6 +567,12 @@ class FrameReader:
         return threshold, ink_level
 
     @staticmethod
+    def _could_be_frame_border(w, h, area) -> np.ndarray:
+        """The size test of :meth:`_is_frame_border`, for arrays of component sizes."""
+        short, long = np.minimum(w, h), np.maximum(w, h)
+        return ~((short < 12) | (short < 0.35 * long) | (area > 0.3 * w * h))
+
+    @staticmethod
     def _is_frame_border(labels, index, x, y, w, h, area, height) -> bool:
         """A box drawn around digits: bigger than a digit, with its ink hugging its own bounding box."""
         if min(w, h) < 12 or min(w, h) < 0.35 * max(w, h) or area > 0.3 * w * h:
@@ -575,6 +584,10 @@ class FrameReader:
 
     def _erase_frame_borders(self, mask: np.ndarray, height: float) -> tuple[np.ndarray, int]:
         """(mask without boxes drawn around digits, longest side of any component's bounding box)."""
+        _, stats = self._components(mask, with_labels=False)
+        w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
+        if not self._could_be_frame_border(w, h, area).any():  # decided by sizes alone: no labels needed
+            return mask, int(stats[:, 2:4].max()) if len(stats) else 0
         labels, stats = self._components(mask)
         for i, (x, y, w, h, area) in enumerate(stats):
             if self._is_frame_border(labels, i + 1, x, y, w, h, area, height):
