@@ -135,7 +135,13 @@ def test_sparse_warp_computes_every_pixel_near_ink():
     ys, xs = np.mgrid[5:290, 10:390].astype(np.int32)
     dense = _warp_pixels(image, inverse, ys.ravel(), xs.ravel()).reshape(ys.shape)
     reach = 4
-    sparse_ys, sparse_xs = _active_tiles(image > 0.3, inverse, window, reach)
+    tile = 8
+    tile_ys, tile_xs = _active_tiles(image > 0.3, inverse, window, reach, tile)
+    offsets = np.arange(tile, dtype=np.int32)
+    sparse_ys, sparse_xs = np.broadcast_arrays(tile_ys[:, None, None] + offsets[None, :, None],
+                                               tile_xs[:, None, None] + offsets[None, None, :])
+    inside = (sparse_ys < window[3]) & (sparse_xs < window[2])
+    sparse_ys, sparse_xs = sparse_ys[inside], sparse_xs[inside]
     computed = np.zeros(dense.shape, np.uint8)
     computed[sparse_ys - 5, sparse_xs - 10] = 1
     # Every pixel above the threshold, and everything within `reach` of one, is computed.

@@ -276,10 +276,11 @@ def _bilinear_at(image: np.ndarray, sx: np.ndarray, sy: np.ndarray) -> np.ndarra
     return value
 
 
-def _active_tile_origins(active: np.ndarray, inverse: np.ndarray, window: tuple[int, int, int, int], reach: int,
-                         tile: int):
+def _active_tiles(active: np.ndarray, inverse: np.ndarray, window: tuple[int, int, int, int], reach: int,
+                  tile: int):
     """Top-left (ys, xs) of the window's `tile` x `tile` tiles (laid from the window's top-left) that
-    come within `reach` px of where an `active` source pixel lands (see :func:`_active_tiles`)."""
+    come within `reach` px of where an `active` source pixel lands (the output pixel = source pixel
+    at inverse @ (x, y, 1)). Tiles may stick out past the window's right and bottom edges."""
     h, w = active.shape
     x_start, y_start, x_stop, y_stop = window
     rows, cols = -(-h // tile), -(-w // tile)
@@ -304,20 +305,6 @@ def _active_tile_origins(active: np.ndarray, inverse: np.ndarray, window: tuple[
     hits = counts[by1, bx1] - counts[by0, bx1] - counts[by1, bx0] + counts[by0, bx0]
     keep = hits > 0
     return tile_y[keep], tile_x[keep]
-
-
-def _active_tiles(active: np.ndarray, inverse: np.ndarray, window: tuple[int, int, int, int], reach: int = 0,
-                  tile: int = 8):
-    """(ys, xs) int32 coordinates of the output pixels in the window's tiles that come within `reach`
-    px of where an `active` source pixel lands (the output pixel = source pixel at inverse @ (x, y, 1))."""
-    x_start, y_start, x_stop, y_stop = window
-    tile_y, tile_x = _active_tile_origins(active, inverse, window, reach, tile)
-    offsets = np.arange(tile, dtype=np.int32)
-    ys = (tile_y[:, None, None] + offsets[None, :, None]).astype(np.int32)
-    xs = (tile_x[:, None, None] + offsets[None, None, :]).astype(np.int32)
-    ys, xs = np.broadcast_arrays(ys, xs)
-    inside = (ys < y_stop) & (xs < x_stop)
-    return ys[inside], xs[inside]
 
 
 def _open_by_line(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
@@ -736,7 +723,7 @@ class FrameReader:
         inverse = cv2.invertAffineTransform(matrix)
         # (A bilinear value exceeds the threshold only if a neighbour does; the margin is for rounding.)
         tile = 8
-        tile_y, tile_x = _active_tile_origins(image > 0.999 * threshold, inverse, (0, 0, new_w, new_h), reach, tile)
+        tile_y, tile_x = _active_tiles(image > 0.999 * threshold, inverse, (0, 0, new_w, new_h), reach, tile)
         if tile_y.size == 0:
             return np.zeros((1, 1), np.float32), (inverse, (0, 0))
         x0, y0 = max(0, int(tile_x.min()) - margin), max(0, int(tile_y.min()) - margin)
