@@ -399,7 +399,7 @@ class FrameReader:
         # Boxes around digits and long rules are bigger than any digit: without such a component in
         # the first pass there is nothing to erase (a 1.2 h component rotated is at most 1.7 h long).
         if (stats[:, 2:4].max(axis=1) > 1.2 * height).any():
-            mask, longest = self._erase_frame_borders(mask, height)
+            mask, longest = self._erase_frame_borders(mask)
         else:
             longest = 0
         mask, rules = self._remove_long_lines(mask, height, hough=longest >= 2.5 * height)
@@ -554,33 +554,34 @@ class FrameReader:
         return threshold, ink_level
 
     @staticmethod
-    def _could_be_frame_border(w, h, area) -> np.ndarray:
-        """The size test of :meth:`_is_frame_border`, for arrays of component sizes."""
+    def _box_shaped(w, h, area) -> np.ndarray:
+        """Which components (arrays of sizes) could be a box drawn around digits: bigger than a
+        digit, not too elongated, and mostly empty inside their bounding box."""
         short, long = np.minimum(w, h), np.maximum(w, h)
-        return ~((short < 12) | (short < 0.35 * long) | (area > 0.3 * w * h))
+        return (short >= 12) & (short >= 0.35 * long) & (area <= 0.3 * w * h)
 
     @staticmethod
-    def _is_frame_border(labels, index, x, y, w, h, area, height) -> bool:
-        """A box drawn around digits: bigger than a digit, with its ink hugging its own bounding box."""
-        if min(w, h) < 12 or min(w, h) < 0.35 * max(w, h) or area > 0.3 * w * h:
-            return False
+    def _hugs_its_box(labels, index, x, y, w, h, area) -> bool:
+        """A box-shaped component whose ink hugs its own bounding box (a frame, not a digit)."""
         m = max(2, int(0.06 * min(w, h)) + 1)
         own = labels[y: y + h, x: x + w] == index
         interior = own[m: h - m, m: w - m].sum()
         return interior < 0.15 * area
 
-    def _erase_frame_borders(self, mask: np.ndarray, height: float) -> tuple[np.ndarray, int]:
+    def _erase_frame_borders(self, mask: np.ndarray) -> tuple[np.ndarray, int]:
         """(mask without boxes drawn around digits, longest side of any component's bounding box)."""
         _, stats = self._components(mask, with_labels=False)
-        w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
-        if not self._could_be_frame_border(w, h, area).any():  # decided by sizes alone: no labels needed
-            return mask, int(stats[:, 2:4].max()) if len(stats) else 0
+        longest = int(stats[:, 2:4].max()) if len(stats) else 0
+        candidates = np.flatnonzero(self._box_shaped(stats[:, 2], stats[:, 3], stats[:, 4]))
+        if candidates.size == 0:  # decided by sizes alone: no labels needed
+            return mask, longest
         labels, stats = self._components(mask)
-        for i, (x, y, w, h, area) in enumerate(stats):
-            if self._is_frame_border(labels, i + 1, x, y, w, h, area, height):
+        for i in candidates:
+            x, y, w, h, area = stats[i]
+            if self._hugs_its_box(labels, i + 1, x, y, w, h, area):
                 window = mask[y: y + h, x: x + w]
                 window[labels[y: y + h, x: x + w] == i + 1] = 0
-        return mask, int(stats[:, 2:4].max()) if len(stats) else 0
+        return mask, longest
 
     @staticmethod
     def _ink_window(darkness: np.ndarray, threshold: float, margin: int, origin: tuple[int, int],
@@ -865,9 +866,8 @@ class FrameReader:
         return kept
 
     def _stroke_width(self, binary: np.ndarray) -> float:
-        """Mean stroke width of a binary shape: its area over half its perimeter (boundary pixels)."""
+        """Mean stroke width of a 0/1 uint8 shape: its area over half its perimeter (boundary pixels)."""
         cv2 = self._cv2
-        binary = binary.view(np.uint8) if binary.dtype == bool else binary.astype(np.uint8)
         area = cv2.countNonZero(binary)
         if area == 0:
             return 0.0
