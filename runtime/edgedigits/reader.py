@@ -869,6 +869,11 @@ class FrameReader:
             if b.stroke > 0.45 * b.h:
                 continue  # a broad smudge (shadow edge, dark corner), not pen strokes
             kept.append(b)
+        if kept:
+            # Sensor noise in a dim, low-contrast frame clumps into digit-sized blobs whose ink is
+            # barely above the threshold, far lighter than the writing on the same page.
+            typical = _median([b.ink for b in kept])
+            kept = [b for b in kept if b.ink >= 0.65 * typical or b.ink >= 1.6 * threshold]
         return kept
 
     def _stroke_width(self, binary: np.ndarray) -> float:
