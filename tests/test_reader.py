@@ -298,6 +298,19 @@ def test_annotations_keep_frame_shape(reader, clean_frame):
     assert draw_annotations(grey, result).shape == frame.shape
 
 
+def test_digits_written_across_a_rule_are_still_found(reader, clean_frame):
+    # A rule through every digit joins them into one long component: nothing looks digit-sized
+    # until the rule is taken out, so the reader used to return nothing for such a page.
+    frame, truth = clean_frame
+    frame = frame.copy()
+    bottom = int(truth[0].quad[:, 1].max())
+    cv2.line(frame, (0, bottom - 8), (frame.shape[1] - 1, bottom - 8), (70, 70, 70), 2)
+    turn = cv2.getRotationMatrix2D((320, 240), 20, 1.0)
+    frame = cv2.warpAffine(frame, turn, (640, 480), borderValue=(255, 255, 255))
+    text = reader.read(frame).text
+    assert edit_distance(text.replace("\n", ""), truth[0].text) <= 2, text
+
+
 def test_non_digit_marks_are_not_read_as_confident_digits(reader):
     frame = np.full((480, 640, 3), 220, np.uint8)
     cv2.circle(frame, (320, 240), 1, (30, 30, 30), -1)             # a speck

@@ -99,6 +99,7 @@ class ReaderConfig:
 
 
 _SQUARE_3 = np.ones((3, 3), np.uint8)
+_GUESSED_HEIGHTS = (15.0, 30.0)  # pixels: digit heights to size rule removal for before any is measured
 _SQUARE_2 = np.ones((2, 2), np.uint8)
 
 
@@ -385,6 +386,19 @@ class FrameReader:
         mask = (darkness > threshold).view(np.uint8)
         _, stats = self._components(mask, with_labels=False)
         height = self._typical_height(stats)
+        if height is None and (stats[:, 2:4].max(axis=1, initial=0) >= 2.5 * _GUESSED_HEIGHTS[0]).any():
+            # Digits written across a rule join it into one long component, so nothing looks like
+            # a digit yet: take out long thin straight strokes first, sized for digits of 15 and of
+            # 30 pixels, and keep the taller measurement (a rule sized too small only cuts digits
+            # into pieces). This mask only serves to measure; the one that is read is made below.
+            found = []
+            for guess in _GUESSED_HEIGHTS:
+                _, guess_stats = self._components(self._remove_long_lines(mask, guess)[0], with_labels=False)
+                guess_height = self._typical_height(guess_stats)
+                if guess_height is not None:
+                    found.append((guess_height, guess_stats))
+            if found:
+                height, stats = max(found, key=lambda f: f[0])
         if height is None:
             return ReadResult([])
 
