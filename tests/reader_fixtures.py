@@ -5,6 +5,10 @@ runtime classifier is swapped in, the tests use a small CNN trained here on MNIS
 images and exported to a float TFLite file. Training runs in a subprocess (this file run as a
 script) so the test process never imports TensorFlow; the .tflite is cached under
 ``<repo>/.cache/reader-classifier/`` keyed by a hash of the recipe, so it is trained once.
+
+Eight epochs bring it to about 99.4% on the MNIST test set (three gave 99.07%), close to the
+exported `edge` model's 99.53%, so the reader is tested with a classifier about as good as the
+one it ships with. Training takes about three minutes on two cores.
 """
 
 from __future__ import annotations
@@ -26,10 +30,10 @@ DEFAULT_MNIST_DIR = Path("/work/shared/datasets/mnist")
 
 # Everything that changes the trained model goes into the cache key.
 RECIPE = {
-    "version": 3,
+    "version": 4,
     "augment": "half of each epoch: affine rot+-12deg shear+-0.15 scale0.85-1.1 shift+-1.5px, stroke dilate/erode",
     "train_images": 60000,
-    "epochs": 3,
+    "epochs": 8,
     "batch_size": 128,
     "seed": 0,
     "layers": "conv32-pool-conv64-pool-drop0.25-dense128-drop0.3-dense10",

@@ -31,13 +31,13 @@ from reader_fixtures import TFLiteDigitClassifier, ensure_test_classifier, load_
 FRAMES = 200
 SEED = 2024
 # Targets from the issue. The line target is met, the digit target NOT yet: with the stand-in
-# classifier the reader measured 0.9602 digits / 0.8696 lines on these frames. The assertions are
+# classifier the reader measured 0.9649 digits / 0.8845 lines on these frames. The assertions are
 # regression floors a little under that measurement (the stand-in is retrained per machine, TF CPU
 # training is not bit-exact); raise them to the targets once the reader gets there.
 TARGET_DIGIT_ACCURACY = 0.97
 TARGET_LINE_ACCURACY = 0.85
-MIN_DIGIT_ACCURACY = 0.94
-MIN_LINE_ACCURACY = 0.84
+MIN_DIGIT_ACCURACY = 0.955
+MIN_LINE_ACCURACY = 0.87
 
 
 @pytest.fixture(scope="session")
