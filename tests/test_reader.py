@@ -31,7 +31,7 @@ from reader_fixtures import TFLiteDigitClassifier, ensure_test_classifier, load_
 FRAMES = 200
 SEED = 2024
 # Targets from the issue. The line target is met, the digit target NOT yet: with the stand-in
-# classifier the reader measured 0.9649 digits / 0.8845 lines on these frames. The assertions are
+# classifier the reader measured 0.9670 digits / 0.8894 lines on these frames. The assertions are
 # regression floors a little under that measurement (the stand-in is retrained per machine, TF CPU
 # training is not bit-exact); raise them to the targets once the reader gets there.
 TARGET_DIGIT_ACCURACY = 0.97

@@ -139,8 +139,8 @@ def _member(labels: np.ndarray, wanted: list[int]) -> np.ndarray:
 
 
 def _logit(p: float) -> float:
-    """log-odds of a probability clipped to [0.01, 0.99], so saturated confidences stay comparable."""
-    p = min(max(float(p), 0.01), 0.99)
+    """log-odds of a probability clipped to [0.001, 0.999], so saturated confidences stay comparable."""
+    p = min(max(float(p), 0.001), 0.999)
     return math.log(p / (1.0 - p))
 
 
@@ -1116,7 +1116,7 @@ class FrameReader:
                     # on less (fitted on generated frames, checked with two classifiers).
                     aspect = b.w / max(b.h, row_height)
                     surer = _logit(min(conf[li], conf[ri])) - _logit(conf[entry["whole"]])
-                    if surer > 1.0 - 4.0 * (aspect - 1.2):
+                    if surer > 1.0 - 3.0 * (aspect - 1.2):
                         pieces = [(b.x, cut, li), (cut, b.right, ri)]
                 for xa, xb, k in pieces:
                     box = self._frame_box(xa, b.y, xb - xa, b.h, rotation, offset, scale, frame_shape)
