@@ -70,7 +70,8 @@ class ExportConfig:
     artifacts_dir: Path = Path("artifacts")
     out_dir: Path | None = None        # None: <artifacts_dir>/<model>
     data_dir: Path | None = None       # None: $MNIST_DIR, else the loader's cache
-    val_size: int = 5000               # last training images, never used for calibration (as in training)
+    val_size: int = 5000               # last training images (as in training): never used for int8
+                                       # calibration; each format's softmax temperature is fitted on them
     report_images: int = 200           # test images for the per-layer quantization report (0: no report)
     opset: int = 13
     gates: ParityGates = field(default_factory=ParityGates)

@@ -1,4 +1,5 @@
-"""The images the export needs: the calibration set (training images) and the test set (parity)."""
+"""The images the export needs: the calibration set (training images), the validation split
+(temperature fitting) and the test set (parity)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ class ExportData:
     calibration: np.ndarray   # (N, 28, 28, 1) float32 in [0, 1], drawn from the training split
     test_images: np.ndarray   # (M, 28, 28, 1) float32 in [0, 1]
     test_labels: np.ndarray   # (M,) int64
+    validation_images: np.ndarray  # (V, 28, 28, 1) float32: the last val_size training images (V may be 0)
+    validation_labels: np.ndarray  # (V,) int64
 
 
 def to_model_input(images: np.ndarray) -> np.ndarray:
@@ -46,12 +49,13 @@ def load_export_data(config: ExportConfig) -> ExportData:
 
     try:
         mnist = load_mnist(config.data_dir, download=False, progress=False)
-        train_x, _, _, _ = split_validation(mnist.train_images, mnist.train_labels, config.val_size) \
-            if config.val_size else (mnist.train_images, None, None, None)
+        train_x, _, val_x, val_y = split_validation(mnist.train_images, mnist.train_labels, config.val_size) \
+            if config.val_size else (mnist.train_images, None, mnist.train_images[:0], mnist.train_labels[:0])
     except (MnistError, ValueError) as err:
         raise ExportError(f"cannot load MNIST for calibration and parity checks: {err}") from err
     calibration = draw_calibration(train_x, config.calibration_size, config.calibration_seed)
-    log.info("data: %d calibration images (training split, seed %d), %d test images",
-             len(calibration), config.calibration_seed, len(mnist.test_images))
+    log.info("data: %d calibration images (training split, seed %d), %d validation images, %d test images",
+             len(calibration), config.calibration_seed, len(val_x), len(mnist.test_images))
     return ExportData(calibration=calibration, test_images=to_model_input(mnist.test_images),
-                      test_labels=mnist.test_labels.astype(np.int64))
+                      test_labels=mnist.test_labels.astype(np.int64), validation_images=to_model_input(val_x),
+                      validation_labels=val_y.astype(np.int64))

@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
+from edgedigits.metadata import TEMPERATURE_KEY
+
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 METADATA_KEY = "edgedigits"
@@ -68,8 +70,13 @@ def tool_versions() -> dict[str, str]:
 
 
 def embedded_metadata(*, model: str, format_name: str, quantization: dict, source: dict,
-                      calibration: dict | None, validation: dict, tools: dict) -> dict:
-    """The essentials a lone model file carries. No timestamp, so re-exports are byte-identical."""
+                      calibration: dict | None, validation: dict, tools: dict,
+                      temperature_scaling: dict | None = None) -> dict:
+    """The essentials a lone model file carries. No timestamp, so re-exports are byte-identical.
+
+    `temperature_scaling` (export.temperature) is the softmax temperature the runtime applies, or
+    None when none was fitted (no validation split): the runtime then uses the outputs as they are.
+    """
     return {
         "schema_version": SCHEMA_VERSION,
         "model": model,
@@ -81,6 +88,7 @@ def embedded_metadata(*, model: str, format_name: str, quantization: dict, sourc
         "source": {"file": Path(source["file"]).name, "sha256": source["sha256"]},
         "calibration": calibration,
         "validation": validation,
+        TEMPERATURE_KEY: temperature_scaling,
         "tools": tools,
     }
 

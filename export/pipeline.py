@@ -17,7 +17,7 @@ from edgedigits.formats import FORMATS, ModelFormat
 from edgedigits.metadata import read_embedded_metadata
 
 from export import manifest as mf
-from export import onnx_export, parity, quant_report, tflite_export
+from export import onnx_export, parity, quant_report, temperature, tflite_export
 from export.config import ExportConfig
 from export.data import ExportData, load_export_data
 from export.errors import ConfigError, MetadataError, OutputDirError
@@ -141,8 +141,27 @@ def calibration_info(config: ExportConfig) -> dict:
     }
 
 
+def fit_format_temperature(ctx: ExportContext, fmt: ModelFormat, predict, model: bytes) -> dict | None:
+    """The format's own softmax temperature, fitted on its outputs for the validation split (None without one)."""
+    images, labels = ctx.data.validation_images, ctx.data.validation_labels
+    if not len(labels):
+        log.warning("%s: no validation split (val_size 0): no softmax temperature fitted, T = 1", fmt.name)
+        return None
+    started = time.perf_counter()
+    fitted = temperature.temperature_scaling(predict(model, images), labels)
+    (nll_before, nll_after), (ece_before, ece_after) = fitted["nll"], fitted["ece"]
+    log.info("%s: softmax temperature %.4f fitted on %d validation images in %.1f s: NLL %.4f -> %.4f, "
+             "ECE (%d bins) %.4f -> %.4f", fmt.name, fitted["temperature"], len(labels),
+             time.perf_counter() - started, nll_before, nll_after, temperature.ECE_BINS, ece_before, ece_after)
+    low, high = temperature.TEMPERATURE_RANGE
+    if not low * 1.01 < fitted["temperature"] < high / 1.01:
+        log.warning("%s: the temperature sits at the edge of the searched range %s", fmt.name,
+                    temperature.TEMPERATURE_RANGE)
+    return fitted
+
+
 def export_format(ctx: ExportContext, fmt: ModelFormat, out: Path, source: dict, tools: dict) -> dict:
-    """Convert, gate, embed metadata, write atomically, re-verify the written file; its manifest entry."""
+    """Convert, gate, fit the temperature, embed metadata, write atomically, re-verify; its manifest entry."""
     config, started = ctx.config, time.perf_counter()
     convert, scheme = EXPORTERS[fmt.name]
     backend = BACKENDS[fmt.backend]
@@ -154,10 +173,11 @@ def export_format(ctx: ExportContext, fmt: ModelFormat, out: Path, source: dict,
     probs = backend.predict(raw, images)
     result = parity.measure(probs, ctx.keras_probs[:n], labels)
     result = parity.check_gates(fmt.name, result, fmt.quantized, config.gates)
+    scaling = fit_format_temperature(ctx, fmt, backend.predict, raw)
 
     meta = mf.embedded_metadata(model=config.model, format_name=fmt.name, quantization=scheme, source=source,
                                 calibration=calibration_info(config) if fmt.quantized else None,
-                                validation=result.as_dict(), tools=tools)
+                                validation=result.as_dict(), tools=tools, temperature_scaling=scaling)
     final = backend.embed(raw, mf.metadata_json(meta))
     path = out / fmt.filename(config.model)
     mf.atomic_write_bytes(path, final)
@@ -182,6 +202,7 @@ def export_format(ctx: ExportContext, fmt: ModelFormat, out: Path, source: dict,
         "inputs": inputs,
         "outputs": outputs,
         "validation": result.as_dict(),
+        mf.TEMPERATURE_KEY: scaling,
         "quantization": scheme,
         "export_seconds": round(time.perf_counter() - started, 2),
     }
@@ -214,13 +235,14 @@ def write_quant_report(ctx: ExportContext, out: Path) -> dict:
 
 def format_table(formats: dict) -> str:
     header = f"{'format':<12} {'file':<28} {'bytes':>10} {'accuracy':>9} {'keras':>8} {'agree':>8} " \
-             f"{'max|dp|':>9} {'images':>7} {'s':>6}"
+             f"{'max|dp|':>9} {'images':>7} {'T':>7} {'s':>6}"
     rows = [header, "-" * len(header)]
     for name, e in formats.items():
-        v = e["validation"]
+        v, scaling = e["validation"], e[mf.TEMPERATURE_KEY]
+        fitted = f"{scaling['temperature']:>7.4f}" if scaling else f"{'-':>7}"
         rows.append(f"{name:<12} {e['file']:<28} {e['size_bytes']:>10,} {v['accuracy']:>9.4f} "
                     f"{v['keras_accuracy']:>8.4f} {v['agreement']:>8.4f} {v['max_abs_diff']:>9.2g} "
-                    f"{v['images']:>7} {e['export_seconds']:>6.1f}")
+                    f"{v['images']:>7} {fitted} {e['export_seconds']:>6.1f}")
     return "\n".join(rows)
 
 

@@ -209,6 +209,29 @@ def test_info_json_of_a_lone_file_uses_embedded_metadata(capsys, tmp_path, model
     assert info["accuracy"] == info["embedded_metadata"]["validation"]["accuracy"] > 0.9
 
 
+def test_info_shows_the_softmax_temperature(capsys, tmp_path, models):
+    code, out, err = run(capsys, "info", models)
+    assert code == 0, err
+    assert "temperature  1 (probabilities as the model outputs them)" in out
+    target = tmp_path / "models"
+    shutil.copytree(models, target)
+    manifest = json.loads((target / "manifest.json").read_text())
+
+    def info_with(temperature, *options):
+        manifest["formats"]["tflite-int8"]["temperature_scaling"] = {"temperature": temperature}
+        (target / "manifest.json").write_text(json.dumps(manifest))
+        return run(capsys, "info", *options, target)
+
+    code, out, err = info_with(0.5)
+    assert code == 0, err
+    assert "temperature  0.5 (probabilities = p ** (1/T) renormalized, T fitted at export)" in out
+    code, out, err = info_with(0.5, "--json")
+    assert json.loads(out)["temperature"] == 0.5
+    code, out, err = info_with(0)
+    assert code == EXIT["model"] and "Traceback" not in err
+    assert "softmax temperature must be a finite number > 0; found 0" in err
+
+
 # ---------------------------------------------------------------- errors and exit codes
 
 

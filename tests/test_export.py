@@ -28,6 +28,7 @@ from export.errors import (CalibrationError, ModelLoadError, NotFullyIntegerErro
                            UnknownFormatError)
 from export.manifest import MANIFEST_NAME, atomic_write_bytes
 from export.parity import ParityResult, gate_failures
+from export.temperature import expected_calibration_error, fit_temperature, temperature_scaling
 
 MODEL = "tiny"
 TINY_GATES = ParityGates(int8_min_agreement=0.97, int8_max_accuracy_drop=0.02)
@@ -292,6 +293,79 @@ def test_metadata_absent_gives_none(tmp_path):
     plain.metadata_props.add(key="edgedigits", value='{"format": "x"}')
     onnx.save(plain, str(path))
     assert read_embedded_metadata(path) == {"format": "x"}
+
+
+# --- softmax temperature -------------------------------------------------------------------------
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def sharpened(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """The test's own reference: p ** (1/T) renormalized, in float64."""
+    powered = probabilities.astype(np.float64) ** (1.0 / temperature)
+    return powered / powered.sum(axis=1, keepdims=True)
+
+
+def synthetic(true_temperature: float, n: int = 20000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Outputs softmax(z) of a model whose labels really follow softmax(z / true_temperature)."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0.0, 3.0, (n, 10))
+    cumulative = np.cumsum(softmax(logits / true_temperature), axis=1)
+    labels = np.minimum((rng.random((n, 1)) > cumulative).sum(axis=1), 9)
+    return softmax(logits).astype(np.float32), labels
+
+
+@pytest.mark.parametrize("true_temperature", [0.5, 1.0, 2.0])
+def test_fit_recovers_a_known_temperature(true_temperature):
+    probs, labels = synthetic(true_temperature)
+    assert fit_temperature(probs, labels) == pytest.approx(true_temperature, rel=0.03)
+
+
+def test_fit_survives_exact_zeros_and_improves_nll_and_ece():
+    probs, labels = synthetic(2.0, n=5000)  # over-confident outputs: some labels fall on a rounded-off class
+    quantized = np.round(probs * 256) / 256  # like an int8 output: many exact zeros, some on the label
+    assert np.mean(quantized[np.arange(len(labels)), labels] == 0) > 0.01
+    scaling = temperature_scaling(quantized, labels)
+    assert 1.0 < scaling["temperature"] < 5.0 and scaling["images"] == 5000 and scaling["split"] == "validation"
+    (nll_before, nll_after), (ece_before, ece_after) = scaling["nll"], scaling["ece"]
+    assert np.isfinite(nll_before) and nll_after < nll_before and ece_after < ece_before
+
+
+def test_expected_calibration_error_by_hand():
+    probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.8, 0.2]])
+    assert expected_calibration_error(probs, np.array([0, 1, 0])) == pytest.approx((0.1 + 0.6 + 0.2) / 3)
+    same_bin = np.array([[0.9, 0.1], [0.88, 0.12]])  # both in (13/15, 14/15]: accuracy 0.5, confidence 0.89
+    assert expected_calibration_error(same_bin, np.array([0, 1])) == pytest.approx(0.39)
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+def test_each_format_carries_its_own_temperature(exported, mnist, tmp_path, name):
+    from edgedigits.classifier import Classifier, load
+
+    manifest, out = exported
+    entry = manifest["formats"][name]
+    scaling = entry["temperature_scaling"]
+    assert scaling["split"] == "validation" and scaling["images"] == 5000
+    assert 0.05 < scaling["temperature"] < 5.0
+    assert scaling["nll"][1] <= scaling["nll"][0] and len(scaling["ece"]) == 2
+    assert read_embedded_metadata(out / entry["file"])["temperature_scaling"] == scaling
+    # fitted on this file's own outputs for the last 5,000 training images (the validation split)
+    model = (out / entry["file"]).read_bytes()
+    predict = pipeline.BACKENDS[FORMATS[name].backend].predict
+    validation = to_model_input(mnist.train_images[-5000:])
+    assert temperature_scaling(predict(model, validation), mnist.train_labels[-5000:]) == scaling
+    # a lone copy of the file (no manifest) gets the same temperature from its metadata and applies it
+    lone = tmp_path / entry["file"]
+    lone.write_bytes(model)
+    classifier = load(lone)
+    assert classifier.source.manifest is None and classifier.temperature == scaling["temperature"]
+    images = mnist.test_images[:50]
+    untempered = Classifier(classifier.backend, classifier.source, classifier.labels)  # T = 1: the raw outputs
+    np.testing.assert_allclose(classifier.predict(images).probabilities,
+                               sharpened(untempered.predict(images).probabilities, scaling["temperature"]),
+                               rtol=1e-5, atol=1e-7)
 
 
 def test_quant_report_covers_both_int8_formats(exported):

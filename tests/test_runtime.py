@@ -6,6 +6,7 @@ Models: small real exports (tests/runtime_fixtures.py), built once in a subproce
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,8 @@ import numpy as np
 import pytest
 
 from edgedigits import imageio
-from edgedigits.classifier import ModelError, Prediction, load
+from edgedigits.classifier import ModelError, Prediction, apply_temperature, load
+from edgedigits.metadata import read_embedded_metadata
 from runtime_fixtures import ensure_models, load_mnist_slice
 
 ALL_FORMATS = ("tflite-int8", "tflite-f32", "onnx-f32", "onnx-int8")
@@ -313,6 +315,127 @@ def test_describe_reports_contract_and_accuracy(classifiers):
     assert info["input"]["dtype"] == "int8" and info["input"]["shape"][1:] == [28, 28, 1]
     assert info["input"]["scale"] > 0 and info["accuracy"] > 0.9
     assert classifiers["onnx-int8"].describe()["input"]["dtype"] == "float32"  # QDQ keeps float I/O
+
+
+# ---------------------------------------------------------------- softmax temperature
+
+
+def sharpened(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """The test's own reference: p ** (1/T) renormalized, in float64."""
+    powered = probabilities.astype(np.float64) ** (1.0 / temperature)
+    return powered / powered.sum(axis=-1, keepdims=True)
+
+
+def mean_entropy(probabilities: np.ndarray) -> float:
+    p = probabilities.astype(np.float64)
+    p = p / p.sum(axis=1, keepdims=True)  # int8 outputs need not sum to exactly 1
+    return float(-np.sum(p * np.log(np.where(p > 0, p, 1.0))) / len(p))
+
+
+def with_manifest_temperature(models: Path, tmp_path: Path, name: str, temperature) -> Path:
+    target = copy_models(models, tmp_path)
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["formats"][name]["temperature_scaling"] = {"temperature": temperature, "images": 100,
+                                                        "split": "validation"}
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    return target
+
+
+def onnx_file_with_metadata(source: Path, target: Path, metadata: dict | None) -> Path:
+    """A copy of an ONNX model whose embedded "edgedigits" metadata is `metadata` (None: no metadata at all)."""
+    import onnx
+
+    model = onnx.load(str(source))
+    del model.metadata_props[:]
+    if metadata is not None:
+        model.metadata_props.add(key="edgedigits", value=json.dumps(metadata))
+    onnx.save(model, str(target))
+    return target
+
+
+@pytest.mark.parametrize("temperature", [0.5, 2.0])
+@pytest.mark.parametrize("name", ["tflite-int8", "onnx-f32"])
+def test_manifest_temperature_is_applied_to_probabilities(models, classifiers, digits, tmp_path, name, temperature):
+    plain = classifiers[name]
+    clf = load(with_manifest_temperature(models, tmp_path, name, temperature), format=name, threads=1)
+    assert plain.temperature == 1.0 and clf.temperature == temperature
+    assert clf.describe()["temperature"] == temperature
+    images = digits[0][:64]
+    base, batch = plain.predict(images), clf.predict(images)
+    assert batch.probabilities.dtype == np.float32
+    np.testing.assert_allclose(batch.probabilities, sharpened(base.probabilities, temperature), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(batch.probabilities.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(batch.digits, base.digits)
+    np.testing.assert_array_equal(batch.confidence, batch.probabilities.max(axis=1))
+    single = clf.predict(images[0])
+    assert single.probabilities.dtype == np.float32 and single.digits == base.digits[0]
+    np.testing.assert_allclose(single.probabilities, batch.probabilities[0], atol=1e-6)
+    assert single.confidence == float(single.probabilities[single.digits])
+    sharper = mean_entropy(batch.probabilities) < mean_entropy(base.probabilities)
+    assert sharper == (temperature < 1)
+
+
+def test_embedded_temperature_applies_to_a_lone_file(models, classifiers, digits, tmp_path):
+    meta = read_embedded_metadata(models / "tiny.f32.onnx")
+    lone = onnx_file_with_metadata(models / "tiny.f32.onnx", tmp_path / "tiny.f32.onnx",
+                                   {**meta, "temperature_scaling": {"temperature": 0.25}})
+    clf = load(lone)
+    assert clf.source.manifest is None and clf.temperature == 0.25
+    images = digits[0][:32]
+    expected = sharpened(classifiers["onnx-f32"].predict(images).probabilities, 0.25)
+    np.testing.assert_allclose(clf.predict(images).probabilities, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_bare_model_gives_the_models_own_probabilities(models, digits, tmp_path):
+    import onnxruntime as ort
+
+    bare = onnx_file_with_metadata(models / "tiny.f32.onnx", tmp_path / "bare.f32.onnx", None)
+    assert read_embedded_metadata(bare) is None
+    clf = load(bare)
+    assert clf.temperature == 1.0
+    images = digits[0][:16]
+    session = ort.InferenceSession(str(bare), providers=["CPUExecutionProvider"])
+    x = (images.astype(np.float32) / np.float32(255.0))[..., None]
+    raw = session.run(None, {session.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(clf.predict(images).probabilities, raw, atol=1e-6)
+    lone_tflite = tmp_path / "tiny.int8.tflite"  # embedded metadata without a temperature
+    shutil.copy(models / "tiny.int8.tflite", lone_tflite)
+    assert load(lone_tflite).temperature == 1.0
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), "0.5", True, None, [0.5]])
+def test_bad_manifest_temperature_is_a_clear_value_error(models, tmp_path, bad):
+    target = with_manifest_temperature(models, tmp_path, "tflite-int8", bad)
+    shown = re.escape(repr(bad))
+    with pytest.raises(ValueError, match=rf"{re.escape(str(target / 'manifest.json'))}.*temperature.*{shown}"):
+        load(target)
+    with pytest.raises(ModelError):  # also a ModelError: the CLI reports it as one (exit 3)
+        load(target)
+
+
+def test_bad_embedded_temperature_is_a_clear_value_error(models, tmp_path):
+    meta = read_embedded_metadata(models / "tiny.int8.onnx")
+    lone = onnx_file_with_metadata(models / "tiny.int8.onnx", tmp_path / "tiny.int8.onnx",
+                                   {**meta, "temperature_scaling": {"temperature": -0.5}})
+    with pytest.raises(ValueError, match=rf"{re.escape(str(lone))} \(embedded metadata.*-0\.5"):
+        load(lone)
+
+
+def test_apply_temperature_on_ordinary_and_extreme_rows():
+    probabilities = np.random.default_rng(0).dirichlet(np.full(10, 0.3), size=200).astype(np.float32)
+    for temperature in (0.05, 0.5, 1.0, 3.0):
+        out = apply_temperature(probabilities, temperature)
+        assert out.dtype == np.float32
+        np.testing.assert_allclose(out, sharpened(probabilities, temperature), rtol=1e-5, atol=1e-7)
+        np.testing.assert_array_equal(out.argmax(axis=1), probabilities.argmax(axis=1))
+    extreme = np.array([[0.1] * 10, [0.0, 0.1, 0.9] + [0.0] * 7, [0.0] * 10], np.float32)
+    out = apply_temperature(extreme, 0.001)  # 1/T = 1000: 0.1 ** 1000 underflows to 0 in any float
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(out[0], 0.1, rtol=1e-6)  # a flat row stays flat, not 0/0
+    np.testing.assert_array_equal(out[1], [0.0, 0.0, 1.0] + [0.0] * 7)
+    np.testing.assert_array_equal(out[2], 0.0)  # no positive value (never a softmax): zeros, not NaN
+    np.testing.assert_allclose(apply_temperature(extreme[0], 0.001), 0.1, rtol=1e-6)  # one digit: same care
+    assert apply_temperature(np.zeros((0, 10), np.float32), 0.5).shape == (0, 10)
 
 
 NO_TF_SCRIPT = textwrap.dedent("""

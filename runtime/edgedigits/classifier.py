@@ -5,13 +5,16 @@
 
 Images follow the model's contract: white ink on black, values uint8 0..255 or float 0..1.
 Quantized models get the scale and zero point of their own input/output tensors, read from the
-interpreter. Never imports TensorFlow or Keras.
+interpreter. When the manifest or the file's embedded metadata records a softmax temperature T
+(fitted at export), probabilities are p ** (1/T) renormalized; without one they are the model's own.
+Never imports TensorFlow or Keras.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,12 +24,15 @@ import numpy as np
 from .backends import (BackendError, ModelLoadError, OnnxBackend, TFLiteBackend, TensorSpec,
                        normalize_backend_name)
 from .formats import DEFAULT_FORMAT, FORMATS, ModelFormat
+from .metadata import TEMPERATURE_KEY, EmbeddedMetadataError, parse_embedded_metadata
 from .modelcheck import ModelFormatError, check_model_bytes, sniff_kind
 
 IMAGE_SIDE = 28
 MANIFEST_NAME = "manifest.json"
 MAX_BATCH = 256  # larger batches are split: bounds interpreter memory
 BATCH_STEP = 8  # batch sizes are rounded up to a multiple of this
+MIN_POWER_SUM = 1e-30  # apply_temperature: below this a row's sum of p ** (1/T) is near float32 underflow
+TINY = np.float32(1e-30)  # the floor of a row's largest probability when scaling by it
 
 
 class ModelError(Exception):
@@ -35,6 +41,10 @@ class ModelError(Exception):
 
 class BackendUnavailableError(ModelError):
     """The interpreter the model needs (ai-edge-litert / tflite_runtime / onnxruntime) is not installed."""
+
+
+class TemperatureError(ModelError, ValueError):
+    """The manifest or the embedded metadata records a temperature that is not a finite number > 0."""
 
 
 @dataclass(frozen=True)
@@ -66,10 +76,11 @@ class ModelSource:
 
 
 class Classifier:
-    def __init__(self, backend, source: ModelSource, labels: list[str]):
+    def __init__(self, backend, source: ModelSource, labels: list[str], temperature: float = 1.0):
         self.backend = backend
         self.source = source
         self.labels = labels
+        self.temperature = check_temperature(temperature, str(source.path))
         self.input: TensorSpec = backend.input
         self.output: TensorSpec = backend.output
         _check_contract(self.input, self.output, len(labels))
@@ -133,6 +144,8 @@ class Classifier:
             raise ModelError(f"{self.source.path}: the model failed to run ({error})") from None
         probabilities = self._dequantize(raw)
         digits = probabilities.argmax(axis=1)
+        if self.temperature != 1.0:
+            probabilities = apply_temperature(probabilities, self.temperature)
         confidence = probabilities[np.arange(len(digits)), digits]
         return Prediction(digits, probabilities, confidence)
 
@@ -144,6 +157,8 @@ class Classifier:
             raise ModelError(f"{self.source.path}: the model failed to run ({error})") from None
         probabilities = self._dequantize(raw[0])
         digit = int(probabilities.argmax())
+        if self.temperature != 1.0:
+            probabilities = apply_temperature(probabilities, self.temperature)
         return Prediction(digit, probabilities, float(probabilities[digit]))
 
     def _run_chunk(self, batch: np.ndarray) -> np.ndarray:
@@ -167,7 +182,7 @@ class Classifier:
     # ------------------------------------------------------------ description
 
     def describe(self) -> dict:
-        """What `edgedigits info` prints: format, file, I/O contract, quantization, accuracy."""
+        """What `edgedigits info` prints: format, file, I/O contract, quantization, accuracy, temperature."""
         entry = self.source.format_entry
         validation = entry.get("validation") or {}
         return {
@@ -181,7 +196,68 @@ class Classifier:
             "output": self.output.to_dict(),
             "labels": self.labels,
             "accuracy": validation.get("accuracy"),
+            "temperature": self.temperature,
         }
+
+
+def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """p ** (1/T) renormalized along the last axis (= softmax(logits / T)); a new array, same dtype.
+
+    `probabilities` are a softmax's (>= 0, dequantized or not). Three vector ops when every row's
+    sum of powers is comfortably above underflow (always for a softmax and T >= 0.05); otherwise
+    the careful version, which scales each row by its maximum first.
+    """
+    powered = np.power(probabilities, probabilities.dtype.type(1.0 / temperature))
+    if powered.ndim == 1:  # one digit, the hot path: a scalar sum
+        total = powered.sum()
+        safe = total > MIN_POWER_SUM
+    else:
+        total = powered.sum(axis=-1, keepdims=True)
+        safe = total.min(initial=np.inf) > MIN_POWER_SUM
+    if safe:  # false for NaN too
+        powered /= total
+        return powered
+    return _apply_temperature_scaled(probabilities, temperature)
+
+
+def _apply_temperature_scaled(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """apply_temperature for extreme T or odd rows: each row is divided by its largest value first, so
+    the powers cannot all underflow (the largest becomes exactly 1, the sum >= 1); negative values
+    count as 0, and a row with no positive value (never a softmax) comes back as zeros, not NaN."""
+    peak = probabilities.max(axis=-1, keepdims=True)
+    scaled = probabilities / np.maximum(peak, TINY)
+    np.maximum(scaled, 0, out=scaled)
+    np.power(scaled, scaled.dtype.type(1.0 / temperature), out=scaled)
+    scaled /= np.maximum(scaled.sum(axis=-1, keepdims=True), 1)
+    return scaled
+
+
+def check_temperature(value, where: str) -> float:
+    """`value` as a float if it is a finite number > 0, else TemperatureError naming `where` and it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise TemperatureError(f"{where}: softmax temperature must be a finite number > 0; found {value!r}")
+    return float(value)
+
+
+def model_temperature(source: ModelSource, data: bytes) -> float:
+    """T from the manifest entry if it has the section, else from the file's embedded metadata, else 1.
+
+    A missing or null section means none was fitted (T = 1); any other must hold a valid temperature.
+    """
+    entry = source.format_entry
+    if TEMPERATURE_KEY in entry:
+        record, where = entry, f"{source.manifest_path} (formats.{source.format.name}.{TEMPERATURE_KEY})"
+    else:
+        kind = "tflite" if source.format.backend == "litert" else "onnx"
+        try:
+            record = parse_embedded_metadata(data, kind, source.path) or {}
+        except EmbeddedMetadataError as error:
+            raise ModelError(f"unreadable embedded metadata: {error}") from None
+        where = f"{source.path} (embedded metadata {TEMPERATURE_KEY})"
+    section = record.get(TEMPERATURE_KEY)
+    if section is None:
+        return 1.0
+    return check_temperature(section.get("temperature") if isinstance(section, dict) else section, where)
 
 
 def _check_contract(inp: TensorSpec, out: TensorSpec, n_labels: int) -> None:
@@ -225,6 +301,7 @@ def load(path, *, backend: str | None = None, threads: int | None = None, format
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ModelError(f"threads must be a positive integer; found {threads!r}")
     source, data = resolve_model(path, format=format, backend=backend_name)
+    temperature = model_temperature(source, data)
     labels = [str(label) for label in (source.manifest or {}).get("labels", [str(d) for d in range(10)])]
     try:
         if source.format.backend == "onnxruntime":
@@ -239,7 +316,7 @@ def load(path, *, backend: str | None = None, threads: int | None = None, format
             runner = TFLiteBackend(data, module=backend_name, threads=threads)
             if not _named_format(source.path):
                 source = _format_matching_input(source, runner.input)
-        return Classifier(runner, source, labels)
+        return Classifier(runner, source, labels, temperature)
     except BackendError as error:
         raise BackendUnavailableError(f"{source.path}: {error}") from None
     except ModelLoadError as error:

@@ -235,6 +235,10 @@ def cmd_info(args) -> int:
     print(f"{'accuracy':12s} "
           + (f"{accuracy:.4f} (MNIST test, from the {info['accuracy_source']})" if accuracy is not None
              else "unknown (no manifest or embedded metadata)"))
+    temperature = info["temperature"]
+    print(f"{'temperature':12s} {temperature:g} "
+          + ("(probabilities = p ** (1/T) renormalized, T fitted at export)" if temperature != 1.0
+             else "(probabilities as the model outputs them)"))
     print(f"{'labels':12s} {' '.join(info['labels'])}")
     print(f"{'metadata':12s} {'embedded (key edgedigits)' if embedded else 'none embedded'}")
     return EXIT_OK

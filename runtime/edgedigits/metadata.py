@@ -1,7 +1,8 @@
 """Read the "edgedigits" metadata embedded in a .tflite or .onnx file, with the standard library only.
 
 The export stage embeds one JSON document per model file (key "edgedigits"): labels, preprocessing
-contract, quantization scheme, source model hash, calibration and the accuracy measured at export.
+contract, quantization scheme, source model hash, calibration, the accuracy measured at export and
+the softmax temperature fitted at export.
 It lives in the TFLite model's `metadata` vector (name -> buffer) and in ONNX `metadata_props`.
 This module parses just enough of each container to find it: a minimal flatbuffer reader for
 TFLite and a minimal protobuf wire-format reader for ONNX, so a lone model file is self-describing
@@ -15,6 +16,7 @@ import struct
 from pathlib import Path
 
 METADATA_KEY = "edgedigits"
+TEMPERATURE_KEY = "temperature_scaling"  # {"temperature": T, ...}: see export/temperature.py
 TFLITE_IDENTIFIER = b"TFL3"
 
 # Field ids (declaration order) in tensorflow/lite/schema/schema.fbs.
@@ -38,12 +40,19 @@ def read_embedded_metadata(path: str | Path, key: str = METADATA_KEY) -> dict | 
     except OSError as err:
         raise EmbeddedMetadataError(f"cannot read {path}: {err.strerror or err}") from err
     if data[4:8] == TFLITE_IDENTIFIER:
-        raw = tflite_metadata(data, key, path)
+        kind = "tflite"
     elif path.suffix == ".onnx":
-        raw = onnx_metadata(data, key, path)
+        kind = "onnx"
     else:
         raise EmbeddedMetadataError(f"{path}: neither a TFLite flatbuffer (no 'TFL3' identifier) "
                                     f"nor a file named *.onnx")
+    return parse_embedded_metadata(data, kind, path, key)
+
+
+def parse_embedded_metadata(data: bytes, kind: str, path: str | Path, key: str = METADATA_KEY) -> dict | None:
+    """The metadata embedded in model bytes of `kind` 'tflite' or 'onnx' (`path` only names it in errors)."""
+    path = Path(path)
+    raw = tflite_metadata(data, key, path) if kind == "tflite" else onnx_metadata(data, key, path)
     if raw is None:
         return None
     try:
