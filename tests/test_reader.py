@@ -24,14 +24,14 @@ from benchmarks.framegen import FrameOptions, edit_distance, generate_frame, gen
 from edgedigits.preprocess import normalize_digit, prepare_crop  # noqa: E402
 from edgedigits.reader import FrameReader, ReadResult, draw_annotations  # noqa: E402
 from edgedigits.reader import _active_tiles, _array_median, _percentile, _uint8_medians, _warp_pixels  # noqa: E402
-from edgedigits.reader import _labelled, _nearest_upscale, _open_by_line  # noqa: E402
+from edgedigits.reader import _Blob, _labelled, _nearest_upscale, _open_by_line  # noqa: E402
 
 from reader_fixtures import TFLiteDigitClassifier, ensure_test_classifier, load_mnist_split  # noqa: E402
 
 FRAMES = 200
 SEED = 2024
 # Targets from the issue. The line target is met, the digit target NOT yet: with the stand-in
-# classifier the reader measured 0.9670 digits / 0.8894 lines on these frames. The assertions are
+# classifier the reader measured 0.9678 digits / 0.8911 lines on these frames. The assertions are
 # regression floors a little under that measurement (the stand-in is retrained per machine, TF CPU
 # training is not bit-exact); raise them to the targets once the reader gets there.
 TARGET_DIGIT_ACCURACY = 0.97
@@ -309,6 +309,28 @@ def test_digits_written_across_a_rule_are_still_found(reader, clean_frame):
     frame = cv2.warpAffine(frame, turn, (640, 480), borderValue=(255, 255, 255))
     text = reader.read(frame).text
     assert edit_distance(text.replace("\n", ""), truth[0].text) <= 2, text
+
+
+def test_touching_rings_are_separated_along_their_contact(reader):
+    # Two "0"s joined by a thin contact, the second lower and overlapping the first's columns, so
+    # no straight cut parts them: eroding breaks the contact, and every pixel goes to the nearer ring.
+    rings = [np.zeros((52, 70), np.uint8) for _ in range(2)]
+    cv2.circle(rings[0], (18, 16), 14, 1, 3)  # strokes 5 px wide
+    cv2.circle(rings[1], (49, 34), 14, 1, 3)
+    mask = rings[0] | rings[1]
+    cv2.line(mask, (31, 23), (36, 26), 1, 1)  # the contact
+    count, labels, stats, _ = _labelled(mask, 8)
+    assert count == 2  # one component
+    x, y, w, h = (int(v) for v in stats[1, :4])
+    left, right = reader._separate(_Blob(x, y, w, h, [1], stroke=5.0), labels)
+    first, second = (ring[y: y + h, x: x + w] for ring in rings)
+    assert (left & first).sum() == first.sum() and (right & second).sum() == second.sum()
+    assert (left & second).sum() == 0 and (right & first).sum() == 0
+    assert left.sum() + right.sum() == mask[y: y + h, x: x + w].sum()
+    # One ring alone does not come apart.
+    count, labels, stats, _ = _labelled(rings[0], 8)
+    x, y, w, h = (int(v) for v in stats[1, :4])
+    assert reader._separate(_Blob(x, y, w, h, [1], stroke=5.0), labels) is None
 
 
 def test_non_digit_marks_are_not_read_as_confident_digits(reader):

@@ -991,7 +991,7 @@ class FrameReader:
                          and b.stroke < 0.6 * stroke)]
 
     # ------------------------------------------------------------------ classification
-    def _crop(self, blob: _Blob, labels, darkness, threshold, ink_level, x0=None, x1=None) -> np.ndarray | None:
+    def _crop(self, blob: _Blob, labels, darkness, threshold, ink_level, x0=None, x1=None, part=None) -> np.ndarray | None:
         cv2 = self._cv2
         x0 = blob.x if x0 is None else x0
         x1 = blob.right if x1 is None else x1
@@ -999,6 +999,8 @@ class FrameReader:
         ya, yb = max(0, blob.y - pad), min(labels.shape[0], blob.bottom + pad)
         xa, xb = max(0, x0 - pad), min(labels.shape[1], x1 + pad)
         own = _member(labels[ya:yb, xa:xb], blob.labels)
+        if part is not None:  # a mask over the blob's box: only these pixels
+            own[blob.y - ya: blob.y - ya + blob.h, blob.x - xa: blob.x - xa + blob.w] &= part
         if x0 > blob.x:
             own[:, : x0 - xa] = 0
         if x1 < blob.right:
@@ -1041,6 +1043,27 @@ class FrameReader:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
         padded = cv2.copyMakeBorder(soft, radius, radius, radius, radius, cv2.BORDER_CONSTANT, value=0)
         return cv2.dilate(padded, kernel)
+
+    def _separate(self, blob: _Blob, labels):
+        """Two masks (over the blob's box) for touching digits joined by a thin contact: erode until
+        the blob comes apart into two digit-tall pieces, then give every pixel to the nearer one."""
+        cv2 = self._cv2
+        own = _member(labels[blob.y: blob.bottom, blob.x: blob.right], blob.labels)
+        eroded = own
+        for _ in range(max(1, int(round(blob.stroke / 2)))):
+            eroded = cv2.erode(eroded, _SQUARE_3, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+            count, seeds, stats, _ = _labelled(eroded, 8)
+            tall = [i for i in range(1, count) if stats[i, 3] >= 0.5 * blob.h]
+            if len(tall) >= 2:
+                tall = sorted(tall, key=lambda i: -stats[i, 4])[:2]
+                tall.sort(key=lambda i: stats[i, 0])
+                far = [cv2.distanceTransform((seeds != i).view(np.uint8), cv2.DIST_L2, 3) for i in tall]
+                left = (far[0] <= far[1]).astype(np.uint8) & own
+                right = own & (1 - left)
+                return left, right
+            if count <= 1:
+                break
+        return None
 
     def _split_columns(self, blob: _Blob, labels) -> list[int]:
         """Candidate cuts (absolute x) through a wide blob: the weakest ink column in its middle, and
@@ -1088,6 +1111,15 @@ class FrameReader:
                         left = self._crop(b, labels, darkness, threshold, ink_level, b.x, cut)
                         right = self._crop(b, labels, darkness, threshold, ink_level, cut, b.right)
                         if left is not None and right is not None:
+                            entry["splits"].append((cut, len(crops), len(crops) + 1))
+                            crops += [left, right]
+                    parts = self._separate(b, labels)  # touching digits may overlap: no straight cut
+                    if parts is not None:
+                        left = self._crop(b, labels, darkness, threshold, ink_level, part=parts[0])
+                        right = self._crop(b, labels, darkness, threshold, ink_level, part=parts[1])
+                        if left is not None and right is not None:
+                            cols = np.flatnonzero(parts[0].any(axis=0))
+                            cut = b.x + int(cols[-1]) + 1 if cols.size else b.x + b.w // 2
                             entry["splits"].append((cut, len(crops), len(crops) + 1))
                             crops += [left, right]
                 plan.append(entry)
