@@ -56,7 +56,6 @@ class BenchConfig:
     threads_all: int = field(default_factory=usable_cores)
     batch_sizes: tuple[int, ...] = BATCH_SIZES
     latency: TimingPlan = TimingPlan(warmup=50, min_iterations=500, budget_s=2.0)
-    reference: TimingPlan = TimingPlan(warmup=20, min_iterations=200, budget_s=0.4)
     throughput: TimingPlan = TimingPlan(warmup=3, min_iterations=20, budget_s=1.5)
     keras_latency: TimingPlan = TimingPlan(warmup=5, min_iterations=30, budget_s=3.0)
     keras_throughput: TimingPlan = TimingPlan(warmup=2, min_iterations=5, budget_s=2.0)
@@ -131,7 +130,6 @@ def quick_config(**overrides) -> BenchConfig:
         quick=True,
         test_limit=DEFAULT_QUICK_TEST_LIMIT,
         latency=TimingPlan(warmup=30, min_iterations=300, budget_s=0.6),
-        reference=TimingPlan(warmup=20, min_iterations=200, budget_s=0.3),
         throughput=TimingPlan(warmup=2, min_iterations=15, budget_s=0.6),
         cold_start_repeats=3,
         tensorflow_reference=False,

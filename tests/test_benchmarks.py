@@ -201,6 +201,15 @@ def synthetic_results() -> dict:
     }
 
 
+def test_gate_latency_compares_the_fastest_runs_when_they_were_kept():
+    results = synthetic_results()
+    single = results["models"]["edge"]["rows"]["tflite-int8"]["latency"]["single"]
+    single.update(min_us=8.0, reference_min_us=125.0)  # p50s: 10 µs and 130 µs
+    rows = gate_view(results)["models"]["edge"]["rows"]
+    assert rows["tflite-int8"]["latency_rel"] == round(8.0 / 125.0, 4)
+    assert rows["tflite-f32"]["latency_rel"] == round(20.0 / 130.0, 3)  # no fastest runs kept: the p50s
+
+
 def test_gate_view_keeps_runtime_rows_rounded_and_computes_the_gap():
     view = gate_view(synthetic_results())
     rows = view["models"]["edge"]["rows"]
@@ -369,14 +378,15 @@ def test_planted_regressions_fail_the_gate(exported_model, tmp_path, capsys):
 
     short = TimingPlan(warmup=5, min_iterations=50, budget_s=0.1)
     config = quick_config(models=("tiny",), rows=("tflite-f32", "tflite-int8"), frame_sets=(), test_limit=300,
-                          artifacts_dir=exported_model, latency=short, reference=short, throughput=short,
+                          artifacts_dir=exported_model, latency=short, throughput=short,
                           cold_start_repeats=1, progress=False)
     results, samples = run_benchmarks(config)
     rows = results["models"]["tiny"]["rows"]
     assert [rows[k]["status"] for k in ("tflite-f32", "tflite-int8")] == [OK, OK]
     assert results["models"]["tiny"]["float_reference"] == "tflite-f32"
     assert 0.8 < rows["tflite-int8"]["accuracy"] <= 1.0 and rows["tflite-int8"]["agreement"] > 0.9
-    assert rows["tflite-int8"]["latency"]["single"]["p50_us"] > 0
+    single = rows["tflite-int8"]["latency"]["single"]
+    assert 0 < single["min_us"] <= single["p50_us"] and 0 < single["reference_min_us"] <= single["reference_p50_us"]
     assert rows["tflite-int8"]["cold_start"]["heavy_modules"] == []
     assert samples.latency[("tiny", "tflite-int8", "single")].size >= 50
     out = tmp_path / "results"
