@@ -319,18 +319,18 @@ def test_touching_rings_are_separated_along_their_contact(reader):
     cv2.circle(rings[1], (49, 34), 14, 1, 3)
     mask = rings[0] | rings[1]
     cv2.line(mask, (31, 23), (36, 26), 1, 1)  # the contact
-    count, labels, stats, _ = _labelled(mask, 8)
+    count, _, stats, _ = _labelled(mask, 8)
     assert count == 2  # one component
     x, y, w, h = (int(v) for v in stats[1, :4])
-    left, right = reader._separate(_Blob(x, y, w, h, [1], stroke=5.0), labels)
+    left, right = reader._separate(_Blob(x, y, w, h, [1], stroke=5.0), mask[y: y + h, x: x + w])
     first, second = (ring[y: y + h, x: x + w] for ring in rings)
     assert (left & first).sum() == first.sum() and (right & second).sum() == second.sum()
     assert (left & second).sum() == 0 and (right & first).sum() == 0
     assert left.sum() + right.sum() == mask[y: y + h, x: x + w].sum()
     # One ring alone does not come apart.
-    count, labels, stats, _ = _labelled(rings[0], 8)
+    _, _, stats, _ = _labelled(rings[0], 8)
     x, y, w, h = (int(v) for v in stats[1, :4])
-    assert reader._separate(_Blob(x, y, w, h, [1], stroke=5.0), labels) is None
+    assert reader._separate(_Blob(x, y, w, h, [1], stroke=5.0), rings[0][y: y + h, x: x + w]) is None
 
 
 def test_non_digit_marks_are_not_read_as_confident_digits(reader):

@@ -99,8 +99,8 @@ class ReaderConfig:
 
 
 _SQUARE_3 = np.ones((3, 3), np.uint8)
-_GUESSED_HEIGHTS = (15.0, 30.0)  # pixels: digit heights to size rule removal for before any is measured
 _SQUARE_2 = np.ones((2, 2), np.uint8)
+_GUESSED_HEIGHTS = (15.0, 30.0)  # pixels: digit heights to size rule removal for before any is measured
 
 
 @dataclass
@@ -142,6 +142,16 @@ def _logit(p: float) -> float:
     """log-odds of a probability clipped to [0.001, 0.999], so saturated confidences stay comparable."""
     p = min(max(float(p), 0.001), 0.999)
     return math.log(p / (1.0 - p))
+
+
+def _split_wins(aspect: float, whole_conf: float, halves_conf: float) -> bool:
+    """Whether a wide blob is read as two digits: the classifier is confident on half a digit and
+    on two squeezed digits alike, so its vote (the surer of the halves against the whole, in
+    log-odds) is weighed against the blob's width in row heights. A blob 1.2 row heights wide
+    splits when its halves are surer than the whole by a logit of 1, a wider one on less (fitted on
+    generated frames, checked with two classifiers). With halves_conf=1 it tells whether any
+    split could win."""
+    return _logit(halves_conf) - _logit(whole_conf) > 1.0 - 3.0 * (aspect - 1.2)
 
 
 def _percentile(values: np.ndarray, q: float) -> float:
@@ -1044,11 +1054,11 @@ class FrameReader:
         padded = cv2.copyMakeBorder(soft, radius, radius, radius, radius, cv2.BORDER_CONSTANT, value=0)
         return cv2.dilate(padded, kernel)
 
-    def _separate(self, blob: _Blob, labels):
-        """Two masks (over the blob's box) for touching digits joined by a thin contact: erode until
-        the blob comes apart into two digit-tall pieces, then give every pixel to the nearer one."""
+    def _separate(self, blob: _Blob, own: np.ndarray):
+        """Two masks (over the blob's box) for touching digits joined by a thin contact: erode `own`
+        (the blob's pixels in its box) until it comes apart into two digit-tall pieces, then give
+        every pixel to the nearer one."""
         cv2 = self._cv2
-        own = _member(labels[blob.y: blob.bottom, blob.x: blob.right], blob.labels)
         eroded = own
         for _ in range(max(1, int(round(blob.stroke / 2)))):
             eroded = cv2.erode(eroded, _SQUARE_3, borderType=cv2.BORDER_CONSTANT, borderValue=0)
@@ -1065,10 +1075,11 @@ class FrameReader:
                 break
         return None
 
-    def _split_columns(self, blob: _Blob, labels) -> list[int]:
-        """Candidate cuts (absolute x) through a wide blob: the weakest ink column in its middle, and
-        the weakest left and right of the centre (touching digits of unequal width)."""
-        own = _member(labels[blob.y: blob.bottom, blob.x: blob.right], blob.labels)
+    @staticmethod
+    def _split_columns(blob: _Blob, own: np.ndarray) -> list[int]:
+        """Candidate cuts (absolute x) through a wide blob whose pixels in its box are `own`: the
+        weakest ink column in its middle, and the weakest left and right of the centre (touching
+        digits of unequal width)."""
         profile = own.sum(axis=0).astype(np.float32)
         lo, mid, hi = int(0.25 * blob.w), int(0.5 * blob.w), int(0.75 * blob.w)
         if hi - lo < 2:
@@ -1091,8 +1102,38 @@ class FrameReader:
                 good.append(blob.x + cut)
         return good
 
+    def _split_crops(self, blob: _Blob, labels, darkness, threshold, ink_level, crops: list, first: int) -> list:
+        """Crops of the two halves of every candidate split of a wide blob, appended to `crops`
+        (which will sit from index `first` in the frame's list); returns [(cut x, left, right index)]."""
+        splits = []
+
+        def add(cut, left, right):
+            if left is not None and right is not None:
+                splits.append((cut, first + len(crops), first + len(crops) + 1))
+                crops.extend((left, right))
+
+        own = _member(labels[blob.y: blob.bottom, blob.x: blob.right], blob.labels)
+        for cut in self._split_columns(blob, own):
+            add(cut, self._crop(blob, labels, darkness, threshold, ink_level, blob.x, cut),
+                self._crop(blob, labels, darkness, threshold, ink_level, cut, blob.right))
+        parts = self._separate(blob, own)  # touching digits may overlap: no straight cut parts them
+        if parts is not None:
+            cols = np.flatnonzero(parts[0].any(axis=0))
+            cut = blob.x + int(cols[-1]) + 1 if cols.size else blob.x + blob.w // 2
+            add(cut, self._crop(blob, labels, darkness, threshold, ink_level, part=parts[0]),
+                self._crop(blob, labels, darkness, threshold, ink_level, part=parts[1]))
+        return splits
+
+    def _probabilities(self, crops: list) -> np.ndarray:
+        probabilities = np.asarray(self.classifier.predict(np.stack(crops).astype(np.float32)).probabilities)
+        if probabilities.shape != (len(crops), 10):
+            raise ValueError(f"classifier returned probabilities of shape {probabilities.shape}, "
+                             f"expected ({len(crops)}, 10)")
+        return probabilities
+
     def _classify_lines(self, groups, labels, darkness, threshold, ink_level, rotation, offset, scale, frame_shape):
-        # Every candidate of the frame goes into one batch: whole blobs and, for wide blobs, halves.
+        # Every whole candidate of the frame goes into one batch; then the halves of the wide ones
+        # into a second, but only where the whole is not so sure that no split could win.
         crops, plans = [], []
         for group in groups:
             group = self._without_box_sides(group)
@@ -1102,34 +1143,21 @@ class FrameReader:
             plan = []
             for b in group:
                 whole = self._crop(b, labels, darkness, threshold, ink_level)
-                if whole is None:
-                    continue
-                entry = {"blob": b, "whole": len(crops), "splits": []}
-                crops.append(whole)
-                if b.w > 0.95 * max(b.h, row_height):
-                    for cut in self._split_columns(b, labels):
-                        left = self._crop(b, labels, darkness, threshold, ink_level, b.x, cut)
-                        right = self._crop(b, labels, darkness, threshold, ink_level, cut, b.right)
-                        if left is not None and right is not None:
-                            entry["splits"].append((cut, len(crops), len(crops) + 1))
-                            crops += [left, right]
-                    parts = self._separate(b, labels)  # touching digits may overlap: no straight cut
-                    if parts is not None:
-                        left = self._crop(b, labels, darkness, threshold, ink_level, part=parts[0])
-                        right = self._crop(b, labels, darkness, threshold, ink_level, part=parts[1])
-                        if left is not None and right is not None:
-                            cols = np.flatnonzero(parts[0].any(axis=0))
-                            cut = b.x + int(cols[-1]) + 1 if cols.size else b.x + b.w // 2
-                            entry["splits"].append((cut, len(crops), len(crops) + 1))
-                            crops += [left, right]
-                plan.append(entry)
+                if whole is not None:
+                    plan.append({"blob": b, "whole": len(crops), "aspect": b.w / max(b.h, row_height), "splits": []})
+                    crops.append(whole)
             plans.append(plan)
         if not crops:
             return ReadResult([])
-        probabilities = np.asarray(self.classifier.predict(np.stack(crops).astype(np.float32)).probabilities)
-        if probabilities.shape != (len(crops), 10):
-            raise ValueError(f"classifier returned probabilities of shape {probabilities.shape}, "
-                             f"expected ({len(crops)}, 10)")
+        probabilities = self._probabilities(crops)
+        halves = []
+        for entry in (entry for plan in plans for entry in plan):
+            whole_conf = probabilities[entry["whole"]].max()
+            if entry["aspect"] > 0.95 and _split_wins(entry["aspect"], whole_conf, halves_conf=1.0):
+                entry["splits"] = self._split_crops(entry["blob"], labels, darkness, threshold, ink_level,
+                                                    halves, len(crops))
+        if halves:
+            probabilities = np.concatenate([probabilities, self._probabilities(halves)])
         conf = probabilities.max(axis=1)
         best = probabilities.argmax(axis=1)
 
@@ -1142,13 +1170,7 @@ class FrameReader:
                 if entry["splits"]:
                     # The cut whose two halves the classifier is surest of.
                     cut, li, ri = max(entry["splits"], key=lambda c: min(conf[c[1]], conf[c[2]]))
-                    # The classifier is confident on half a digit and on two squeezed digits alike,
-                    # so its vote is weighed against the blob's width: a blob 1.2 row heights wide
-                    # splits when its halves are surer than the whole by a logit of 1, a wider one
-                    # on less (fitted on generated frames, checked with two classifiers).
-                    aspect = b.w / max(b.h, row_height)
-                    surer = _logit(min(conf[li], conf[ri])) - _logit(conf[entry["whole"]])
-                    if surer > 1.0 - 3.0 * (aspect - 1.2):
+                    if _split_wins(entry["aspect"], conf[entry["whole"]], min(conf[li], conf[ri])):
                         pieces = [(b.x, cut, li), (cut, b.right, ri)]
                 for xa, xb, k in pieces:
                     box = self._frame_box(xa, b.y, xb - xa, b.h, rotation, offset, scale, frame_shape)
