@@ -144,14 +144,21 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
-def _split_wins(aspect: float, whole_conf: float, halves_conf: float) -> bool:
-    """Whether a wide blob is read as two digits: the classifier is confident on half a digit and
-    on two squeezed digits alike, so its vote (the surer of the halves against the whole, in
-    log-odds) is weighed against the blob's width in row heights. A blob 1.2 row heights wide
-    splits when its halves are surer than the whole by a logit of 1, a wider one on less (fitted on
-    generated frames, checked with two classifiers). With halves_conf=1 it tells whether any
-    split could win."""
-    return _logit(halves_conf) - _logit(whole_conf) > 1.0 - 3.0 * (aspect - 1.2)
+def _split_wins(aspect: float, whole_conf: float, halves_conf: float, halves_height: float = 1.0) -> bool:
+    """Whether a wide blob is read as two digits. The classifier is confident on half a digit and on
+    two squeezed digits alike, so its vote (the surer of the halves against the whole, in log-odds)
+    is weighed against the blob's width in row heights and against the height of the shorter half
+    (a fraction of the blob's): two digits side by side are both about as tall as the pair, while
+    cutting one digit often leaves a short piece (a 7's bar, a 2's tail). Fitted on the split
+    decisions of generated frames. With halves_conf=1 (and the height left at 1) it tells whether
+    any split could win."""
+    return _logit(halves_conf) - _logit(whole_conf) + 3.0 * (aspect - 1.2) + 10.0 * (halves_height - 1.0) > 0.0
+
+
+def _ink_height(mask: np.ndarray) -> int:
+    """Rows from the first to the last one holding ink (0 for an empty mask)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    return int(rows[-1] - rows[0] + 1) if rows.size else 0
 
 
 def _percentile(values: np.ndarray, q: float) -> float:
@@ -1076,10 +1083,10 @@ class FrameReader:
         return None
 
     @staticmethod
-    def _split_columns(blob: _Blob, own: np.ndarray) -> list[int]:
-        """Candidate cuts (absolute x) through a wide blob whose pixels in its box are `own`: the
-        weakest ink column in its middle, and the weakest left and right of the centre (touching
-        digits of unequal width)."""
+    def _split_columns(blob: _Blob, own: np.ndarray) -> list[tuple[int, float]]:
+        """Candidate cuts through a wide blob whose pixels in its box are `own`: the weakest ink
+        column in its middle, and the weakest left and right of the centre (touching digits of
+        unequal width). Each as (absolute x, height of the shorter side's ink / the blob's height)."""
         profile = own.sum(axis=0).astype(np.float32)
         lo, mid, hi = int(0.25 * blob.w), int(0.5 * blob.w), int(0.75 * blob.w)
         if hi - lo < 2:
@@ -1094,33 +1101,32 @@ class FrameReader:
         good = []
         for cut in cuts:
             # Both sides must look like digits: ink over at least half the height (not a lone tail).
-            for side in (own[:, :cut], own[:, cut:]):
-                rows = np.flatnonzero(side.any(axis=1))
-                if rows.size == 0 or rows[-1] - rows[0] + 1 < 0.5 * blob.h:
-                    break
-            else:
-                good.append(blob.x + cut)
+            shorter = min(_ink_height(own[:, :cut]), _ink_height(own[:, cut:]))
+            if shorter >= 0.5 * blob.h:
+                good.append((blob.x + cut, shorter / blob.h))
         return good
 
     def _split_crops(self, blob: _Blob, labels, darkness, threshold, ink_level, crops: list, first: int) -> list:
         """Crops of the two halves of every candidate split of a wide blob, appended to `crops`
-        (which will sit from index `first` in the frame's list); returns [(cut x, left, right index)]."""
+        (which will sit from index `first` in the frame's list); returns [(cut x, left index, right
+        index, height of the shorter half / the blob's)]."""
         splits = []
 
-        def add(cut, left, right):
+        def add(cut, shorter, left, right):
             if left is not None and right is not None:
-                splits.append((cut, first + len(crops), first + len(crops) + 1))
+                splits.append((cut, first + len(crops), first + len(crops) + 1, shorter))
                 crops.extend((left, right))
 
         own = _member(labels[blob.y: blob.bottom, blob.x: blob.right], blob.labels)
-        for cut in self._split_columns(blob, own):
-            add(cut, self._crop(blob, labels, darkness, threshold, ink_level, blob.x, cut),
+        for cut, shorter in self._split_columns(blob, own):
+            add(cut, shorter, self._crop(blob, labels, darkness, threshold, ink_level, blob.x, cut),
                 self._crop(blob, labels, darkness, threshold, ink_level, cut, blob.right))
         parts = self._separate(blob, own)  # touching digits may overlap: no straight cut parts them
         if parts is not None:
             cols = np.flatnonzero(parts[0].any(axis=0))
             cut = blob.x + int(cols[-1]) + 1 if cols.size else blob.x + blob.w // 2
-            add(cut, self._crop(blob, labels, darkness, threshold, ink_level, part=parts[0]),
+            shorter = min(_ink_height(parts[0]), _ink_height(parts[1])) / blob.h
+            add(cut, shorter, self._crop(blob, labels, darkness, threshold, ink_level, part=parts[0]),
                 self._crop(blob, labels, darkness, threshold, ink_level, part=parts[1]))
         return splits
 
@@ -1169,8 +1175,8 @@ class FrameReader:
                 pieces = [(b.x, b.right, entry["whole"])]
                 if entry["splits"]:
                     # The cut whose two halves the classifier is surest of.
-                    cut, li, ri = max(entry["splits"], key=lambda c: min(conf[c[1]], conf[c[2]]))
-                    if _split_wins(entry["aspect"], conf[entry["whole"]], min(conf[li], conf[ri])):
+                    cut, li, ri, shorter = max(entry["splits"], key=lambda c: min(conf[c[1]], conf[c[2]]))
+                    if _split_wins(entry["aspect"], conf[entry["whole"]], min(conf[li], conf[ri]), shorter):
                         pieces = [(b.x, cut, li), (cut, b.right, ri)]
                 for xa, xb, k in pieces:
                     box = self._frame_box(xa, b.y, xb - xa, b.h, rotation, offset, scale, frame_shape)
