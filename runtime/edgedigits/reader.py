@@ -144,15 +144,15 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
-def _split_wins(aspect: float, whole_conf: float, halves_conf: float, halves_height: float = 1.0) -> bool:
-    """Whether a wide blob is read as two digits. The classifier is confident on half a digit and on
-    two squeezed digits alike, so its vote (the surer of the halves against the whole, in log-odds)
-    is weighed against the blob's width in row heights and against the height of the shorter half
-    (a fraction of the blob's): two digits side by side are both about as tall as the pair, while
-    cutting one digit often leaves a short piece (a 7's bar, a 2's tail). Fitted on the split
-    decisions of generated frames. With halves_conf=1 (and the height left at 1) it tells whether
-    any split could win."""
-    return _logit(halves_conf) - _logit(whole_conf) + 3.0 * (aspect - 1.2) + 10.0 * (halves_height - 1.0) > 0.0
+def _split_margin(aspect: float, whole_conf: float, halves_conf: float, halves_height: float = 1.0) -> float:
+    """How strongly a wide blob reads as two digits (> 0: split it). The classifier is confident on
+    half a digit and on two squeezed digits alike, so its vote (the less sure half against the
+    whole, in log-odds) is weighed against the blob's width in row heights and against the height
+    of the shorter half (a fraction of the blob's): two digits side by side are both about as tall
+    as the pair, while cutting one digit often leaves a short piece (a 7's bar, a 2's tail).
+    Fitted on the split decisions of generated frames. With halves_conf=1 it bounds what any cut
+    (of that shorter height) could reach."""
+    return _logit(halves_conf) - _logit(whole_conf) + 3.0 * (aspect - 1.2) + 10.0 * (halves_height - 1.0)
 
 
 def _ink_height(mask: np.ndarray) -> int:
@@ -1106,10 +1106,11 @@ class FrameReader:
                 good.append((blob.x + cut, shorter / blob.h))
         return good
 
-    def _split_crops(self, blob: _Blob, labels, darkness, threshold, ink_level, crops: list, first: int) -> list:
-        """Crops of the two halves of every candidate split of a wide blob, appended to `crops`
-        (which will sit from index `first` in the frame's list); returns [(cut x, left index, right
-        index, height of the shorter half / the blob's)]."""
+    def _split_crops(self, blob: _Blob, labels, darkness, threshold, ink_level, could_win, crops: list,
+                     first: int) -> list:
+        """Crops of the two halves of every candidate split of a wide blob that `could_win` (given the
+        shorter half's height fraction), appended to `crops` (which will sit from index `first` in
+        the frame's list); returns [(cut x, left index, right index, shorter half's height fraction)]."""
         splits = []
 
         def add(cut, shorter, left, right):
@@ -1119,15 +1120,17 @@ class FrameReader:
 
         own = _member(labels[blob.y: blob.bottom, blob.x: blob.right], blob.labels)
         for cut, shorter in self._split_columns(blob, own):
-            add(cut, shorter, self._crop(blob, labels, darkness, threshold, ink_level, blob.x, cut),
-                self._crop(blob, labels, darkness, threshold, ink_level, cut, blob.right))
+            if could_win(shorter):
+                add(cut, shorter, self._crop(blob, labels, darkness, threshold, ink_level, blob.x, cut),
+                    self._crop(blob, labels, darkness, threshold, ink_level, cut, blob.right))
         parts = self._separate(blob, own)  # touching digits may overlap: no straight cut parts them
         if parts is not None:
             cols = np.flatnonzero(parts[0].any(axis=0))
             cut = blob.x + int(cols[-1]) + 1 if cols.size else blob.x + blob.w // 2
             shorter = min(_ink_height(parts[0]), _ink_height(parts[1])) / blob.h
-            add(cut, shorter, self._crop(blob, labels, darkness, threshold, ink_level, part=parts[0]),
-                self._crop(blob, labels, darkness, threshold, ink_level, part=parts[1]))
+            if could_win(shorter):
+                add(cut, shorter, self._crop(blob, labels, darkness, threshold, ink_level, part=parts[0]),
+                    self._crop(blob, labels, darkness, threshold, ink_level, part=parts[1]))
         return splits
 
     def _probabilities(self, crops: list) -> np.ndarray:
@@ -1139,7 +1142,7 @@ class FrameReader:
 
     def _classify_lines(self, groups, labels, darkness, threshold, ink_level, rotation, offset, scale, frame_shape):
         # Every whole candidate of the frame goes into one batch; then the halves of the wide ones
-        # into a second, but only where the whole is not so sure that no split could win.
+        # into a second, but only for the cuts that could win against the whole's confidence.
         crops, plans = [], []
         for group in groups:
             group = self._without_box_sides(group)
@@ -1158,10 +1161,13 @@ class FrameReader:
         probabilities = self._probabilities(crops)
         halves = []
         for entry in (entry for plan in plans for entry in plan):
-            whole_conf = probabilities[entry["whole"]].max()
-            if entry["aspect"] > 0.95 and _split_wins(entry["aspect"], whole_conf, halves_conf=1.0):
+            aspect, whole_conf = entry["aspect"], float(probabilities[entry["whole"]].max())
+            if aspect > 0.95 and _split_margin(aspect, whole_conf, 1.0) > 0:
+                def could_win(shorter, aspect=aspect, whole_conf=whole_conf):
+                    return _split_margin(aspect, whole_conf, 1.0, shorter) > 0
+
                 entry["splits"] = self._split_crops(entry["blob"], labels, darkness, threshold, ink_level,
-                                                    halves, len(crops))
+                                                    could_win, halves, len(crops))
         if halves:
             probabilities = np.concatenate([probabilities, self._probabilities(halves)])
         conf = probabilities.max(axis=1)
@@ -1174,9 +1180,10 @@ class FrameReader:
                 b = entry["blob"]
                 pieces = [(b.x, b.right, entry["whole"])]
                 if entry["splits"]:
-                    # The cut whose two halves the classifier is surest of.
-                    cut, li, ri, shorter = max(entry["splits"], key=lambda c: min(conf[c[1]], conf[c[2]]))
-                    if _split_wins(entry["aspect"], conf[entry["whole"]], min(conf[li], conf[ri]), shorter):
+                    margins = [_split_margin(entry["aspect"], conf[entry["whole"]], min(conf[li], conf[ri]), shorter)
+                               for _, li, ri, shorter in entry["splits"]]
+                    if max(margins) > 0:
+                        cut, li, ri, _ = entry["splits"][int(np.argmax(margins))]
                         pieces = [(b.x, cut, li), (cut, b.right, ri)]
                 for xa, xb, k in pieces:
                     box = self._frame_box(xa, b.y, xb - xa, b.h, rotation, offset, scale, frame_shape)
