@@ -859,9 +859,10 @@ class FrameReader:
         return keep[labels].astype(np.uint8)
 
     @staticmethod
-    def _is_box_side(rules, x, y, w, h) -> bool:
-        """A thin upright stroke running from one removed horizontal rule to another: a box's side."""
-        if rules is None or w > 0.35 * h:
+    def _is_box_side(rules, x, y, w, h, height) -> bool:
+        """An upright stroke running from one removed horizontal rule to another: a box's side, thin
+        or, taller than a digit, with the stubs of the box's corners."""
+        if rules is None or (w > 0.35 * h and h < 1.3 * height):
             return False
         x0, x1 = max(0, x - 2), min(rules.shape[1], x + w + 2)
         above = rules[max(0, y - 3): y + 2, x0:x1].any()
@@ -884,7 +885,7 @@ class FrameReader:
         keep &= (h >= 0.2 * height) & (w <= 8 * height) & (h <= 3.5 * height)  # rule remnant, border, too big
         keep |= flat & ~containers
         blobs = [_Blob(int(x[i]), int(y[i]), int(w[i]), int(h[i]), [i + 1]) for i in np.flatnonzero(keep)
-                 if not self._is_box_side(rules, int(x[i]), int(y[i]), int(w[i]), int(h[i]))]  # a box's remains
+                 if not self._is_box_side(rules, int(x[i]), int(y[i]), int(w[i]), int(h[i]), height)]  # a box's remains
         blobs = self._attach_small_pieces(self._merge_fragments(blobs, height), height)
         kept = []
         for b in blobs:
