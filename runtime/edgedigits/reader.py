@@ -860,14 +860,15 @@ class FrameReader:
 
     @staticmethod
     def _is_box_side(rules, x, y, w, h, height) -> bool:
-        """An upright stroke running from one removed horizontal rule to another: a box's side, thin
-        or, taller than a digit, with the stubs of the box's corners."""
+        """An upright stroke that a removed horizontal rule ends: a box's side. A thin one running
+        from rule to rule, or one taller than a digit from a rule (a box's other border may be too
+        faint or short to be removed), then also with the stubs of the box's corners."""
         if rules is None or (w > 0.35 * h and h < 1.3 * height):
             return False
         x0, x1 = max(0, x - 2), min(rules.shape[1], x + w + 2)
         above = rules[max(0, y - 3): y + 2, x0:x1].any()
         below = rules[max(0, y + h - 2): y + h + 3, x0:x1].any()
-        return bool(above and below)
+        return bool(above and below) or (h >= 1.15 * height and bool(above or below))
 
     def _candidate_blobs(self, labels, stats, darkness, threshold, ink_level, height, rules) -> list[_Blob]:
         x, y, w, h, area = (stats[:, k].astype(np.float64) for k in range(5))
