@@ -1006,7 +1006,7 @@ class FrameReader:
                 if not (b.w < 0.3 * b.h and b.y < top - 0.1 * size and b.bottom > bottom + 0.1 * size)
                 and not (b.w < 0.3 * b.h and b.ink < 0.7 * ink)  # a faint thin line piece
                 # a thin-pen box side at the end of the line (digits share one pen and stroke width)
-                and not ((b.w < 0.4 * b.h or b.h > 1.3 * height) and any(b is e for e in ends)
+                and not ((b.w < 0.3 * b.h or b.h > 1.3 * height) and any(b is e for e in ends)
                          and b.stroke < 0.6 * stroke)]
 
     # ------------------------------------------------------------------ classification
