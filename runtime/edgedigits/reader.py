@@ -951,7 +951,7 @@ class FrameReader:
                 gap = math.hypot(gap_x, gap_y)
                 wide = max(b.right, piece.right) - min(b.x, piece.x)
                 tall = max(b.bottom, piece.bottom) - min(b.y, piece.y)
-                if gap <= best_gap and wide <= 1.1 * height and tall <= 1.3 * height:
+                if gap <= best_gap and wide <= 1.25 * height and tall <= 1.3 * height:
                     best, best_gap = b, gap
             if best is None:
                 kept.append(piece)
