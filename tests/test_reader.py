@@ -30,13 +30,14 @@ from reader_fixtures import TFLiteDigitClassifier, ensure_test_classifier, load_
 
 FRAMES = 200
 SEED = 2024
-# Targets from the issue. The line target is met, the digit target NOT yet: with the stand-in
-# classifier the reader measured 0.9678 digits / 0.8911 lines on these frames. The assertions are
-# regression floors a little under that measurement (the stand-in is retrained per machine, TF CPU
-# training is not bit-exact); raise them to the targets once the reader gets there.
+# Targets from the issue, both met: with the stand-in classifier the reader measured 0.9716 digits
+# (67 errors in 2363; the target allows 70) and 0.9026 lines on these frames. The digit assertion is
+# the target itself; the line assertion a regression floor a little under the measurement, above its
+# target. (The stand-in is retrained per machine; TF CPU training reproduced these numbers exactly
+# in fresh clones here, but is not promised to be bit-exact elsewhere.)
 TARGET_DIGIT_ACCURACY = 0.97
 TARGET_LINE_ACCURACY = 0.85
-MIN_DIGIT_ACCURACY = 0.955
+MIN_DIGIT_ACCURACY = TARGET_DIGIT_ACCURACY
 MIN_LINE_ACCURACY = 0.87
 
 
