@@ -24,7 +24,7 @@ from benchmarks.framegen import FrameOptions, edit_distance, generate_frame, gen
 from edgedigits.preprocess import normalize_digit, prepare_crop  # noqa: E402
 from edgedigits.reader import FrameReader, ReadResult, draw_annotations  # noqa: E402
 from edgedigits.reader import _active_tiles, _array_median, _percentile, _uint8_medians, _warp_pixels  # noqa: E402
-from edgedigits.reader import _Blob, _labelled, _nearest_upscale, _open_by_line  # noqa: E402
+from edgedigits.reader import _Blob, _labelled, _nearest_upscale, _open_by_line, _split_margin  # noqa: E402
 
 from reader_fixtures import TFLiteDigitClassifier, ensure_test_classifier, load_mnist_split  # noqa: E402
 
@@ -332,6 +332,35 @@ def test_touching_rings_are_separated_along_their_contact(reader):
     _, _, stats, _ = _labelled(rings[0], 8)
     x, y, w, h = (int(v) for v in stats[1, :4])
     assert reader._separate(_Blob(x, y, w, h, [1], stroke=5.0), rings[0][y: y + h, x: x + w]) is None
+
+
+def test_split_rule_weighs_confidence_width_and_the_shorter_half():
+    # A saturated whole is not split while the blob is not wider than 1.2 row heights...
+    assert _split_margin(1.15, 0.999, 1.0) <= 0
+    # ...but a blob twice as wide as tall is, when both halves are sure and equally tall.
+    assert _split_margin(2.0, 0.999, 0.99) > 0
+    # A short half (a 7's bar, a 2's tail) counts against the split.
+    assert _split_margin(1.5, 0.9, 0.99, halves_height=1.0) > 0
+    assert _split_margin(1.5, 0.9, 0.99, halves_height=0.6) < 0
+    # Sure halves of an unsure whole win at a moderate width.
+    assert _split_margin(1.2, 0.6, 0.99) > 0 > _split_margin(1.2, 0.99, 0.6)
+
+
+def test_box_sides_ended_by_a_removed_rule():
+    height = 50
+    rules = np.zeros((200, 200), np.uint8)
+    rules[20:22, :] = 1  # a removed top border; the bottom one was too short to be found
+    # A thin upright stroke hanging from the rule, taller than a digit: a box's side.
+    assert FrameReader._is_box_side(rules, 40, 22, 3, 70, height)
+    # With the stubs of the box's corners (an L wider than a thin stroke) as well.
+    assert FrameReader._is_box_side(rules, 40, 22, 40, 70, height)
+    # A digit-tall stroke that touches the rule is a '1' on ruled paper, not a box's side...
+    assert not FrameReader._is_box_side(rules, 40, 22, 3, 50, height)
+    # ...and a wide digit-sized shape is a digit.
+    assert not FrameReader._is_box_side(rules, 40, 22, 40, 55, height)
+    # Away from any removed rule nothing is a box's side.
+    assert not FrameReader._is_box_side(rules, 40, 60, 3, 70, height)
+    assert not FrameReader._is_box_side(None, 40, 22, 3, 70, height)
 
 
 def test_non_digit_marks_are_not_read_as_confident_digits(reader):
