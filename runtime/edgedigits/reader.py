@@ -1108,31 +1108,31 @@ class FrameReader:
                 good.append((blob.x + cut, shorter / blob.h))
         return good
 
-    def _split_crops(self, blob: _Blob, labels, darkness, threshold, ink_level, could_win, crops: list,
-                     first: int) -> list:
-        """Crops of the two halves of every candidate split of a wide blob that `could_win` (given the
-        shorter half's height fraction), appended to `crops` (which will sit from index `first` in
-        the frame's list); returns [(cut x, left index, right index, shorter half's height fraction)]."""
+    def _split_crops(self, blob: _Blob, labels, darkness, threshold, ink_level, aspect: float, whole_conf: float,
+                     crops: list, first: int) -> list:
+        """Crops of the two halves of every candidate split of a wide blob that could win against the
+        whole (were its halves sure), appended to `crops` (which will sit from index `first` in the
+        frame's list); returns [(cut x, left index, right index, shorter half's height fraction)]."""
         splits = []
 
-        def add(cut, shorter, left, right):
+        def add(cut, shorter, left_side, right_side):  # sides: _crop's (x0, x1, part)
+            if _split_margin(aspect, whole_conf, 1.0, shorter) <= 0:
+                return
+            left = self._crop(blob, labels, darkness, threshold, ink_level, *left_side)
+            right = self._crop(blob, labels, darkness, threshold, ink_level, *right_side)
             if left is not None and right is not None:
                 splits.append((cut, first + len(crops), first + len(crops) + 1, shorter))
                 crops.extend((left, right))
 
         own = _member(labels[blob.y: blob.bottom, blob.x: blob.right], blob.labels)
         for cut, shorter in self._split_columns(blob, own):
-            if could_win(shorter):
-                add(cut, shorter, self._crop(blob, labels, darkness, threshold, ink_level, blob.x, cut),
-                    self._crop(blob, labels, darkness, threshold, ink_level, cut, blob.right))
+            add(cut, shorter, (blob.x, cut), (cut, blob.right))
         parts = self._separate(blob, own)  # touching digits may overlap: no straight cut parts them
         if parts is not None:
             cols = np.flatnonzero(parts[0].any(axis=0))
             cut = blob.x + int(cols[-1]) + 1 if cols.size else blob.x + blob.w // 2
             shorter = min(_ink_height(parts[0]), _ink_height(parts[1])) / blob.h
-            if could_win(shorter):
-                add(cut, shorter, self._crop(blob, labels, darkness, threshold, ink_level, part=parts[0]),
-                    self._crop(blob, labels, darkness, threshold, ink_level, part=parts[1]))
+            add(cut, shorter, (None, None, parts[0]), (None, None, parts[1]))
         return splits
 
     def _probabilities(self, crops: list) -> np.ndarray:
@@ -1164,12 +1164,9 @@ class FrameReader:
         halves = []
         for entry in (entry for plan in plans for entry in plan):
             aspect, whole_conf = entry["aspect"], float(probabilities[entry["whole"]].max())
-            if aspect > 0.95 and _split_margin(aspect, whole_conf, 1.0) > 0:
-                def could_win(shorter, aspect=aspect, whole_conf=whole_conf):
-                    return _split_margin(aspect, whole_conf, 1.0, shorter) > 0
-
+            if aspect > 0.95 and _split_margin(aspect, whole_conf, 1.0) > 0:  # else no cut could win
                 entry["splits"] = self._split_crops(entry["blob"], labels, darkness, threshold, ink_level,
-                                                    could_win, halves, len(crops))
+                                                    aspect, whole_conf, halves, len(crops))
         if halves:
             probabilities = np.concatenate([probabilities, self._probabilities(halves)])
         conf = probabilities.max(axis=1)
