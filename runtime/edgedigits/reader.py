@@ -538,13 +538,14 @@ class FrameReader:
             x0, y0, w, h = cv2.boundingRect(paper)
             x1, y1 = x0 + w, y0 + h
         background = _linear_upscale(background, grey.shape, (x0, y0, x1, y1))
-        bg = np.maximum(background, np.float32(8.0), out=background)
-        darkness = grey[y0:y1, x0:x1].astype(np.float32)
+        bg = np.clip(background, np.float32(8.0), None, out=background)  # np.maximum is 3x slower here
+        window = grey[y0:y1, x0:x1]
+        if paper is not None:  # off the paper grey becomes 255 (0/1 mask - 1 = 255/0): darkness 0 (or 1e-7)
+            window = window | (paper[y0:y1, x0:x1] - np.uint8(1))
+        darkness = window.astype(np.float32)
         np.subtract(bg, darkness, out=darkness)
         np.divide(darkness, bg, out=darkness)
         np.clip(darkness, 0.0, 1.0, out=darkness)
-        if paper is not None:
-            darkness *= paper[y0:y1, x0:x1]  # the mask is 0/1
         return darkness, (int(x0), int(y0))
 
     def _clear_paper_edge(self, darkness, paper, origin, frame_shape, width: float) -> None:
@@ -607,12 +608,10 @@ class FrameReader:
 
     def _erase_frame_borders(self, mask: np.ndarray) -> tuple[np.ndarray, int]:
         """(mask without boxes drawn around digits, longest side of any component's bounding box)."""
-        _, stats = self._components(mask, with_labels=False)
+        # Labels from the start: nearly every frame that gets here has a box-shaped candidate.
+        labels, stats = self._components(mask)
         longest = int(stats[:, 2:4].max()) if len(stats) else 0
         candidates = np.flatnonzero(self._box_shaped(stats[:, 2], stats[:, 3], stats[:, 4]))
-        if candidates.size == 0:  # decided by sizes alone: no labels needed
-            return mask, longest
-        labels, stats = self._components(mask)
         for i in candidates:
             x, y, w, h, area = stats[i]
             if self._hugs_its_box(labels, i + 1, x, y, w, h, area):
