@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -231,3 +234,37 @@ def test_read_confidences_rounded_to_4_decimals_allow_one_last_place():
     assert result.ok and result.printed_decimals == 4
     assert "printed to 4 decimals" in compare.summary_line("read", "x", result, tol)
     assert not compare.compare_read(host, three_units, tol).ok
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="pi_check.sh refuses to run unless root")
+def test_pi_check_runs_with_an_empty_home(tmp_path):
+    """A fresh machine has no ~/.cache: the script must create its cache before it logs anything into it.
+
+    The machine's tools are hidden (PATH holds only a few basics and an apt-get that fails), so the
+    script stops at its first logged step, the tool install, with its own message, not a shell error.
+    """
+    home = tmp_path / "home"
+    home.mkdir()
+    models = tmp_path / "artifacts" / "edge"
+    models.mkdir(parents=True)
+    for name in ("manifest.json", "edge.int8.tflite", "edge.f32.tflite", "edge.int8.onnx", "edge.f32.onnx"):
+        (models / name).write_bytes(b"")
+    venv_bin = tmp_path / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "edgedigits").write_text("#!/bin/sh\n")
+    (venv_bin / "edgedigits").chmod(0o755)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "id", "uname", "cat", "mkdir", "tail", "dirname", "date", "env"):
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+    (bin_dir / "apt-get").write_text("#!/bin/sh\necho 'E: no network in this test'\nexit 100\n")
+    (bin_dir / "apt-get").chmod(0o755)
+    env = {"PATH": str(bin_dir), "HOME": str(home), "ARTIFACTS": str(tmp_path / "artifacts"),
+           "HOST_VENV": str(tmp_path / "venv"), "LANG": "C.UTF-8"}
+    done = subprocess.run([str(bin_dir / "bash"), str(PI_DIR / "pi_check.sh")], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert "No such file or directory" not in done.stderr, done.stderr
+    assert "apt-get install failed" in done.stderr, done.stderr
+    log = home / ".cache" / "edgedigits" / "apt-install.log"
+    assert "no network in this test" in log.read_text()

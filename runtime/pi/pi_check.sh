@@ -418,8 +418,8 @@ compare_all() {  # prints the agreement lines, sets FAILURES
 host_main() {
   local t_start; t_start=$(now_ms)
   check_models
+  mkdir -p "$CACHE"   # before anything logs into it: a fresh machine has no ~/.cache
   check_machine
-  mkdir -p "$CACHE"
   exec 9>"$CACHE/.pi-check.lock"
   flock -n 9 || die "another pi-check holds $CACHE/.pi-check.lock"
   ensure_binfmt
