@@ -69,6 +69,7 @@ def model_facts(model_dir: Path, manifest: dict | None) -> dict:
         "params": source.get("params", metrics.get("params")),
         "macs": source.get("macs", metrics.get("macs")),
         "source_test_accuracy": source.get("test_accuracy", metrics.get("test_accuracy")),
+        "source_sha256": source.get("sha256"),
     }
 
 

@@ -38,7 +38,8 @@ def gate_doc(rows: dict | None = None, frames: dict | None = None) -> dict:
     return {"gate_schema": gate.GATE_SCHEMA,
             "config": {"models": ["edge"], "rows": list(rows), "frame_sets": list(frames), "test_limit": 2000,
                        "quick": True},
-            "models": {"edge": {"float_reference": "tflite-f32", "rows": rows, "frames": frames}},
+            "models": {"edge": {"float_reference": "tflite-f32", "source_sha256": "a" * 64, "rows": rows,
+                                "frames": frames}},
             "machine": {"cpu": "test"}}
 
 
@@ -78,6 +79,44 @@ def test_accuracy_drop_beyond_tolerance_is_named():
 def test_accuracy_tolerance_is_configurable():
     dropped = with_change(gate_doc(), "tflite-f32", accuracy_pct=98.7)
     assert compare(gate_doc(), dropped, Tolerances(accuracy_pp=0.5)) == []
+
+
+def retrained(doc: dict) -> dict:
+    """The same run, as if the Keras model had been trained again (another CPU: another file)."""
+    changed = copy.deepcopy(doc)
+    changed["models"]["edge"]["source_sha256"] = "b" * 64
+    return changed
+
+
+def test_retrained_model_is_held_to_a_floor_sized_from_the_slice():
+    # What failed CI on a fresh machine: 3 images of 2000 lost by a model retrained on another CPU.
+    base = gate_doc(rows={"tflite-f32": gate_row(accuracy_pct=99.35),
+                          "tflite-int8": gate_row(size_bytes=8_000, accuracy_pct=99.25, gap_pp=-0.1)})
+    noise = retrained(with_change(base, "tflite-int8", accuracy_pct=99.1, gap_pp=-0.25))
+    assert compare(base, noise) == []
+    # The same numbers from the very same model file are a regression: nothing random happened.
+    same = with_change(base, "tflite-int8", accuracy_pct=99.1, gap_pp=-0.25)
+    assert metrics(compare(base, same)) == [("tflite-int8", "accuracy_pct"), ("tflite-int8", "gap_pp")]
+    # A retrained model that really got worse still fails: 3 binomial SE of 2000 images is 0.58 pp.
+    worse = retrained(with_change(base, "tflite-int8", accuracy_pct=98.6, gap_pp=-0.6))
+    found = compare(base, worse)
+    assert metrics(found) == [("tflite-int8", "accuracy_pct"), ("tflite-int8", "gap_pp")]
+    assert "0.579 pp allowed" in found[0].message()  # 3 * 100 * sqrt(0.9925 * 0.0075 / 2000)
+
+
+def test_retrained_margins_shrink_with_a_larger_slice_and_never_undercut_the_tight_ones():
+    tol = Tolerances()
+    row = {"accuracy_pct": 99.25, "gap_pp": -0.1}
+    small, full = gate.retrained_tolerances(tol, row, 2000), gate.retrained_tolerances(tol, row, 10_000)
+    assert full.accuracy_pp < small.accuracy_pp and full.gap_pp < small.gap_pp
+    perfect = gate.retrained_tolerances(tol, {"accuracy_pct": 100.0, "gap_pp": 0.0}, 10**7)
+    assert perfect.accuracy_pp == tol.accuracy_pp and perfect.gap_pp == tol.gap_pp
+
+
+def test_baseline_without_a_model_hash_is_treated_as_another_training_run():
+    base = gate_doc()
+    del base["models"]["edge"]["source_sha256"]
+    assert not gate.same_model(base["models"]["edge"], gate_doc()["models"]["edge"])
 
 
 def test_int8_gap_growth_is_caught():
