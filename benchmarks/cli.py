@@ -1,6 +1,7 @@
 """`python -m benchmarks run|check`: thin argparse front end.
 
   run    measure every exported model (or --models) and write benchmarks/results/<timestamp>/
+  real   read a labelled folder of real photos, per image, per source and in total
   check  a fresh run with the baseline's settings compared with benchmarks/baseline.json;
          exits 1 naming each regressed metric, 2 for usage/setup errors
 """
@@ -34,7 +35,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks",
                                      description="Benchmark exported edgedigits models and gate regressions.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,check}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,check,real}")
     defaults = _HelpFormatter
 
     run = sub.add_parser("run", help="measure models and formats, write results.json/results.md/plots",
@@ -61,6 +62,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="after the run, rewrite the baseline with its numbers (after a deliberate change)")
     check.add_argument("--models", help=f"models for a new baseline (default: the baseline's, else {DEFAULT_GATE_MODEL})")
     _common(check)
+
+    real = sub.add_parser("real", help="read a labelled folder of real photos and score it per source",
+                          formatter_class=defaults,
+                          description="Read every image of a labels.csv folder (the layout of "
+                                      "shared/datasets/realphotos) once, one interpreter thread, and report "
+                                      "digits right (edit distance), lines exactly right, false digits and "
+                                      "ms per frame, per image, per source repository and in total. Annotated "
+                                      "frames go next to results.md.")
+    real.add_argument("--set", type=Path, default=None, dest="real_set",
+                      help="labelled folder (default: ../shared/datasets/realphotos beside the repository)")
+    real.add_argument("--model", default=None, help="model file or manifest (default: artifacts/edge/manifest.json)")
+    real.add_argument("--format", default="tflite-int8", choices=sorted(FORMATS), help="format to load from a manifest")
+    real.add_argument("--only", help="comma-separated source repositories to read (default: all)")
+    real.add_argument("--no-annotate", action="store_true", help="do not write annotated frames")
+    real.add_argument("--out", type=Path, default=DEFAULT_RESULTS_DIR, help="results root folder")
+    real.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -77,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return command_run(args)
+        if args.command == "real":
+            return command_real(args)
         return command_check(args)
     except (ConfigError, BenchmarkError) as error:
         print(f"python -m benchmarks: error: {error}", file=sys.stderr)
@@ -158,6 +177,39 @@ def command_check(args) -> int:
             print(f"  - {regression.message()}", file=sys.stderr)
         return 1
     print(f"\nno regression against {args.baseline} (results in {folder})")
+    return 0
+
+
+def command_real(args) -> int:
+    from benchmarks import real
+    from benchmarks.frames import make_reader
+    from benchmarks.run import results_folder
+
+    folder = args.real_set or real.DEFAULT_SET
+    try:
+        images = real.load_set(folder)
+    except (FileNotFoundError, ValueError) as error:
+        raise ConfigError(str(error)) from None
+    if args.only:
+        wanted = set(_any_names(args.only))
+        unknown = wanted - {image.repo for image in images}
+        if unknown:
+            raise ConfigError(f"--only: no images from {', '.join(sorted(unknown))} in {folder}")
+        images = [image for image in images if image.repo in wanted]
+    model = Path(args.model) if args.model else Path("artifacts") / "edge" / "manifest.json"
+    if not model.exists():
+        raise BenchmarkError(f"{model}: no such model (run `make train export`, or pass --model)")
+    out = results_folder(args.out, "-real")
+    scores = real.read_set(make_reader(model, args.format), images,
+                           annotate_dir=None if args.no_annotate else out / "annotated",
+                           progress=not args.no_progress and sys.stderr.isatty())
+    summary = real.summarize(scores)
+    text = real.render_markdown(summary, scores, f"Real photos: {folder.name}, {model} ({args.format})")
+    write_json_atomic(out / "results.json", {"set": str(folder), "model": str(model), "format": args.format,
+                                             "summary": summary, "images": [s.to_dict() for s in scores]})
+    write_text_atomic(out / "results.md", text)
+    print(text.split("## Per image")[0].rstrip())
+    print(f"\nwrote {out / 'results.md'}, {out / 'results.json'}" + ("" if args.no_annotate else f", {out / 'annotated'}/"))
     return 0
 
 

@@ -574,3 +574,22 @@ def test_missing_file_directory_and_jpeg_without_cv2(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "cv2", None)
     with pytest.raises(imageio.ImageError, match=r"JPEG needs OpenCV: install edgedigits-runtime\[camera\]"):
         imageio.read_image(tmp_path / "photo.jpg")
+
+
+@pytest.mark.parametrize("orientation, turned", [(1, lambda a: a), (6, lambda a: np.rot90(a, -1)),
+                                                 (3, lambda a: np.rot90(a, 2)), (8, lambda a: np.rot90(a, 1))])
+def test_jpeg_exif_orientation_is_honoured(tmp_path, orientation, turned):
+    """Phones store a turned photo as unturned pixels plus an EXIF Orientation tag: read it as a viewer shows it."""
+    pytest.importorskip("cv2")
+    Image = pytest.importorskip("PIL.Image")
+    pixels = np.full((40, 64), 230, np.uint8)
+    pixels[:20, :32] = 20  # a dark top-left quarter shows which way the image was turned
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(pixels).save(path, quality=95, exif=exif)
+    read = imageio.read_image(path)
+    grey = read if read.ndim == 2 else read.mean(axis=2)
+    expected = turned(pixels)
+    assert grey.shape == expected.shape
+    assert np.abs(grey.astype(np.float32) - expected).mean() < 8

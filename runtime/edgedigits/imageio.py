@@ -118,7 +118,10 @@ def _decode_with_cv2(path: Path, data: bytes) -> np.ndarray:
                              f"{CAMERA_EXTRA_HINT})") from None
         raise ImageError(f"{path}: reading {kind} needs OpenCV: {CAMERA_EXTRA_HINT}, "
                          "or convert the image to PNG") from None
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    # A JPEG (8-bit, no alpha) is decoded as a viewer shows it: IMREAD_COLOR applies its EXIF
+    # Orientation, which phones use instead of turning the pixels; IMREAD_UNCHANGED would not.
+    flags = cv2.IMREAD_COLOR if data.startswith(b"\xff\xd8\xff") else cv2.IMREAD_UNCHANGED
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
     if image is None:
         raise ImageError(f"{path}: not an image, or a corrupt or unsupported image file ({len(data)} bytes)")
     return _to_uint8(image)
