@@ -101,6 +101,17 @@ class ReaderConfig:
 _SQUARE_3 = np.ones((3, 3), np.uint8)
 _SQUARE_2 = np.ones((2, 2), np.uint8)
 _GUESSED_HEIGHTS = (15.0, 30.0)  # pixels: digit heights to size rule removal for before any is measured
+# A paper's edge is a step in brightness; vignetting, a lamp's falloff or a soft shadow across the
+# page is a ramp. Measured on the ~320 px copy the paper is found on, from the found region's
+# outline (away from the frame's border): the brightness difference between the rings 0-3 px inside
+# and outside must be at least PAPER_EDGE_MIN_JUMP of the paper's brightness, and at least
+# PAPER_EDGE_MIN_SHARE of the difference between the rings 8-14 px inside and outside. (On the
+# shared real photos, shading ramps measured jumps of 0.7-3.4% with shares of 0.07-0.20, real paper
+# edges 4.3-20% with 0.22-0.63; generated frames 30%+ with 0.4+.)
+PAPER_EDGE_MIN_JUMP = 0.03     # fraction of the paper's brightness
+PAPER_EDGE_MIN_SHARE = 0.2     # fraction of the contrast across the wider rings
+PAPER_EDGE_NEAR_PX = 3.0       # pixels of the ~320 px copy: the rings that hold a step
+PAPER_EDGE_FAR_PX = (8.0, 14.0)  # pixels of the ~320 px copy: the rings that hold the whole ramp
 
 
 @dataclass
@@ -331,6 +342,32 @@ def _active_tiles(active: np.ndarray, inverse: np.ndarray, window: tuple[int, in
     return tile_y[keep], tile_x[keep]
 
 
+def _is_step_edge(small: np.ndarray, filled: np.ndarray) -> bool:
+    """Whether the outline of `filled` (0/1) in the blurred grey `small` is a brightness step (a
+    paper's edge) rather than a ramp (shading): see PAPER_EDGE_MIN_JUMP and PAPER_EDGE_MIN_SHARE.
+    True when the outline runs only along the frame's border (nothing to measure)."""
+    import cv2
+
+    small = small.astype(np.float32)  # (a uint8 median of an even count would overflow adding the middle two)
+    inside = cv2.distanceTransform(filled, cv2.DIST_L2, 3)
+    outside = cv2.distanceTransform(1 - filled, cv2.DIST_L2, 3)
+    away = np.zeros(filled.shape, bool)
+    away[3:-3, 3:-3] = True  # the frame's border is no edge of the paper
+
+    def contrast(a: float, b: float) -> float | None:
+        ring_in = away & (inside > a) & (inside <= b)
+        ring_out = away & (outside > a) & (outside <= b)
+        if not ring_in.any() or not ring_out.any():
+            return None
+        return _array_median(small[ring_in]) - _array_median(small[ring_out])
+
+    near, far = contrast(0.0, PAPER_EDGE_NEAR_PX), contrast(*PAPER_EDGE_FAR_PX)
+    if near is None or far is None:
+        return True
+    paper = _array_median(small[away & (inside > PAPER_EDGE_FAR_PX[0]) & (inside <= PAPER_EDGE_FAR_PX[1])])
+    return near >= PAPER_EDGE_MIN_JUMP * paper and near >= PAPER_EDGE_MIN_SHARE * far
+
+
 def _open_by_line(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     """Morphological opening of a 0/1 mask by a line `length` px long along `axis` (1: rows, 0:
     columns). Only rows (columns) holding at least `length` ink pixels can keep anything, and each
@@ -500,6 +537,8 @@ class FrameReader:
         # A desk must be clearly darker than the paper, else the "paper" is just the bright half.
         inside_level, outside_level = _uint8_medians(small, filled, histogram)
         if outside_level > 0.75 * inside_level:
+            return None, None
+        if not _is_step_edge(small, filled):  # the bright part of an evenly lit page, not a sheet
             return None, None
         # Stay clear of the paper's edge: blur, JPEG and the coarse mask make it look like ink.
         margin = max(2, int(round(0.006 * max(small.shape))))
