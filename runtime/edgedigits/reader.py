@@ -108,6 +108,14 @@ _GUESSED_HEIGHTS = (15.0, 30.0)  # pixels: digit heights to size rule removal fo
 # PAPER_EDGE_MIN_SHARE of the difference between the rings 8-14 px inside and outside. (On the
 # shared real photos, shading ramps measured jumps of 0.7-3.4% with shares of 0.07-0.20, real paper
 # edges 4.3-20% with 0.22-0.63; generated frames 30%+ with 0.4+.)
+# Scattered digits of very different sizes (near and far on an oblique sheet): a blob down to
+# SMALL_DIGIT_MIN_HEIGHT of the typical digit height is still read when it was written with the
+# page's pen (stroke width within SAME_PEN_STROKE of the page's, ink as dark, and at least
+# SMALL_DIGIT_MIN_STROKES stroke widths tall).
+SMALL_DIGIT_MIN_HEIGHT = 0.2   # fraction of the typical digit height
+SAME_PEN_STROKE = (0.6, 1.5)   # fractions of the page's median stroke width
+SMALL_DIGIT_MIN_STROKES = 4.0  # stroke widths
+DESK_MAX_BRIGHTNESS = 0.9      # fraction of the paper's median brightness (the desk's median)
 PAPER_EDGE_MIN_JUMP = 0.03     # fraction of the paper's brightness
 PAPER_EDGE_MIN_SHARE = 0.2     # fraction of the contrast across the wider rings
 PAPER_EDGE_NEAR_PX = 3.0       # pixels of the ~320 px copy: the rings that hold a step
@@ -536,7 +544,7 @@ class FrameReader:
             return None, None
         # A desk must be clearly darker than the paper, else the "paper" is just the bright half.
         inside_level, outside_level = _uint8_medians(small, filled, histogram)
-        if outside_level > 0.75 * inside_level:
+        if outside_level > DESK_MAX_BRIGHTNESS * inside_level:
             return None, None
         if not _is_step_edge(small, filled):  # the bright part of an evenly lit page, not a sheet
             return None, None
@@ -926,9 +934,9 @@ class FrameReader:
         blobs = [_Blob(int(x[i]), int(y[i]), int(w[i]), int(h[i]), [i + 1]) for i in np.flatnonzero(keep)
                  if not self._is_box_side(rules, int(x[i]), int(y[i]), int(w[i]), int(h[i]), height)]  # a box's remains
         blobs = self._attach_small_pieces(self._merge_fragments(blobs, height), height)
-        kept = []
+        kept, small = [], []
         for b in blobs:
-            if b.h < 0.45 * height:
+            if b.h < SMALL_DIGIT_MIN_HEIGHT * height or b.h < self.config.min_digit_height:
                 continue
             region = darkness[b.y: b.bottom, b.x: b.right]
             ink = region[region > threshold]
@@ -939,13 +947,27 @@ class FrameReader:
             b.stroke = self._stroke_width(_member(labels[b.y: b.bottom, b.x: b.right], b.labels))
             if b.stroke > 0.45 * b.h:
                 continue  # a broad smudge (shadow edge, dark corner), not pen strokes
-            kept.append(b)
+            (kept if b.h >= 0.45 * height else small).append(b)
         if kept:
             # Sensor noise in a dim, low-contrast frame clumps into digit-sized blobs whose ink is
             # barely above the threshold, far lighter than the writing on the same page.
             typical = _median([b.ink for b in kept])
             kept = [b for b in kept if b.ink >= 0.65 * typical or b.ink >= 1.6 * threshold]
+        if kept and small:
+            kept += self._same_pen(small, kept)
         return kept
+
+    @staticmethod
+    def _same_pen(small: list[_Blob], kept: list[_Blob]) -> list[_Blob]:
+        """The blobs of `small` (shorter than most digits) written with the page's pen: a pen draws
+        strokes of one width in pixels whatever the digit's size, so a small digit has the stroke
+        width and the ink of the big ones, and is several strokes tall; specks, texture and
+        fragments do not."""
+        stroke = _median([b.stroke for b in kept])
+        ink = _median([b.ink for b in kept])
+        return [b for b in small
+                if SAME_PEN_STROKE[0] * stroke <= b.stroke <= SAME_PEN_STROKE[1] * stroke
+                and b.h >= SMALL_DIGIT_MIN_STROKES * b.stroke and b.ink >= 0.65 * ink]
 
     def _stroke_width(self, binary: np.ndarray) -> float:
         """Mean stroke width of a 0/1 uint8 shape: its area over half its perimeter (boundary pixels)."""
