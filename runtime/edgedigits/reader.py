@@ -115,6 +115,14 @@ _GUESSED_HEIGHTS = (15.0, 30.0)  # pixels: digit heights to size rule removal fo
 SMALL_DIGIT_MIN_HEIGHT = 0.2   # fraction of the typical digit height
 SAME_PEN_STROKE = (0.6, 1.5)   # fractions of the page's median stroke width
 SMALL_DIGIT_MIN_STROKES = 4.0  # stroke widths
+# Texture (desk grain, glare on a glossy surface, sensor noise) thresholds into crowds of specks
+# a few pixels wide; a pen leaves few. A candidate whose 3x3 cells of CLUTTER_CELL digit heights
+# hold more than CLUTTER_MAX_DENSITY specks (components under SPECK_SIZE of a digit height both
+# ways) per pixel is texture. (Desk texture on the shared real photos: 7-19 per 1000 px around
+# its digit-sized blobs; the grain of generated paper: at most 3.2.)
+CLUTTER_CELL = 2.0             # digit heights
+CLUTTER_MAX_DENSITY = 6e-3       # specks per pixel
+SPECK_SIZE = 0.3               # fraction of the typical digit height
 DESK_MAX_BRIGHTNESS = 0.9      # fraction of the paper's median brightness (the desk's median)
 PAPER_EDGE_MIN_JUMP = 0.03     # fraction of the paper's brightness
 PAPER_EDGE_MIN_SHARE = 0.2     # fraction of the contrast across the wider rings
@@ -931,6 +939,7 @@ class FrameReader:
         keep &= area >= 0.02 * height * height
         keep &= (h >= 0.2 * height) & (w <= 8 * height) & (h <= 3.5 * height)  # rule remnant, border, too big
         keep |= flat & ~containers
+        keep &= ~self._cluttered(x, y, w, h, height)
         blobs = [_Blob(int(x[i]), int(y[i]), int(w[i]), int(h[i]), [i + 1]) for i in np.flatnonzero(keep)
                  if not self._is_box_side(rules, int(x[i]), int(y[i]), int(w[i]), int(h[i]), height)]  # a box's remains
         blobs = self._attach_small_pieces(self._merge_fragments(blobs, height), height)
@@ -968,6 +977,21 @@ class FrameReader:
         return [b for b in small
                 if SAME_PEN_STROKE[0] * stroke <= b.stroke <= SAME_PEN_STROKE[1] * stroke
                 and b.h >= SMALL_DIGIT_MIN_STROKES * b.stroke and b.ink >= 0.65 * ink]
+
+    @staticmethod
+    def _cluttered(x, y, w, h, height: float) -> np.ndarray:
+        """Which components (arrays of boxes) lie in texture: where specks much smaller than a digit
+        crowd (desk grain, paper fibres, sensor noise), not where a pen wrote. Counted on a grid of
+        CLUTTER_CELL digit heights, over each cell and its eight neighbours: linear in the count."""
+        speck = (h < SPECK_SIZE * height) & (w < SPECK_SIZE * height)
+        cell = max(4.0, CLUTTER_CELL * height)
+        cx = ((x + w / 2) // cell).astype(np.intp)
+        cy = ((y + h / 2) // cell).astype(np.intp)
+        counts = np.zeros((int(cy.max(initial=0)) + 3, int(cx.max(initial=0)) + 3), np.int32)
+        np.add.at(counts, (cy[speck] + 1, cx[speck] + 1), 1)
+        around = sum(counts[1 + dy: counts.shape[0] - 1 + dy, 1 + dx: counts.shape[1] - 1 + dx]
+                     for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+        return around[cy, cx] > CLUTTER_MAX_DENSITY * 9 * cell * cell
 
     def _stroke_width(self, binary: np.ndarray) -> float:
         """Mean stroke width of a 0/1 uint8 shape: its area over half its perimeter (boundary pixels)."""
