@@ -412,3 +412,107 @@ def test_reader_accuracy_on_generated_frames(reader, mnist_test, record_property
               f"{TARGET_LINE_ACCURACY}, floors {MIN_DIGIT_ACCURACY} / {MIN_LINE_ACCURACY}")
     assert digit_accuracy >= MIN_DIGIT_ACCURACY
     assert line_accuracy >= MIN_LINE_ACCURACY
+
+
+# ---------------------------------------------------------------- real-frame mechanisms and work bounds
+
+
+def _page(shape=(480, 640), paper=(80, 120, 560, 400), desk=90, white=200, ramp=False) -> np.ndarray:
+    """A grey frame: a sharp-edged sheet on a darker desk, or (ramp) an evenly written page whose
+    brightness falls off smoothly towards one side (vignetting) with no sheet edge at all."""
+    ys, xs = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
+    if ramp:
+        return np.clip(white - 120 * (xs / shape[1]) ** 2, 0, 255).astype(np.uint8)
+    grey = np.full(shape, desk, np.float32)
+    x0, y0, x1, y1 = paper
+    grey[y0:y1, x0:x1] = white
+    return grey.astype(np.uint8)
+
+
+def test_paper_edge_must_be_a_step_not_a_shading_ramp():
+    from edgedigits.reader import _is_step_edge
+
+    for grey, expected in ((_page(), True), (_page(desk=170), True), (_page(ramp=True), False)):
+        small = cv2.GaussianBlur(cv2.resize(grey, (320, 240), interpolation=cv2.INTER_AREA), (5, 5), 0)
+        _, bright = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        assert _is_step_edge(small, bright) is expected
+
+
+def test_vignetted_page_is_read_to_its_dark_side(reader, mnist_test):
+    """The dark side of a page lit from one side is still paper: its digits are read."""
+    images, labels = mnist_test
+    grey = _page(ramp=True).astype(np.float32)
+    truth = ""
+    for k, i in enumerate((0, 1, 2, 3, 4, 5)):
+        digit = cv2.resize(images[i], (40, 40)).astype(np.float32) / 255
+        x = 60 + 95 * k
+        grey[200:240, x: x + 40] *= 1 - 0.85 * digit
+        truth += str(labels[i])
+    assert reader.read(grey.astype(np.uint8)).text.replace("\n", "") == truth
+
+
+def test_specks_crowding_a_candidate_mark_it_as_texture():
+    from edgedigits.reader import CLUTTER_MAX_DENSITY, FrameReader
+
+    height = 20.0
+    rng = np.random.default_rng(0)
+    # One digit-sized box alone, one amid as many 2 px specks as desk grain leaves (per pixel).
+    cell_area = 9 * (2 * height) ** 2
+    n = int(3 * CLUTTER_MAX_DENSITY * cell_area)
+    speck_x = 400 + rng.uniform(-40, 40, n)
+    speck_y = 100 + rng.uniform(-40, 40, n)
+    x = np.concatenate([[100, 400], speck_x]).astype(np.float64)
+    y = np.concatenate([[100, 100], speck_y]).astype(np.float64)
+    w = np.concatenate([[12, 12], np.full(n, 2.0)])
+    h = np.concatenate([[20, 20], np.full(n, 2.0)])
+    cluttered = FrameReader._cluttered(x, y, w, h, height)
+    assert not cluttered[0] and cluttered[1]
+
+
+def test_small_digits_in_the_pages_pen_are_kept_specks_are_not():
+    big = [_Blob(0, 0, 20, 40, [1], ink=0.5, stroke=3.0) for _ in range(5)]
+    small_digit = _Blob(0, 0, 8, 14, [2], ink=0.5, stroke=3.0)      # same pen, 4.7 strokes tall
+    thin_fragment = _Blob(0, 0, 8, 14, [3], ink=0.5, stroke=1.0)    # a hairline: not this pen
+    blot = _Blob(0, 0, 8, 9, [4], ink=0.5, stroke=3.0)              # 3 strokes tall: a dot
+    faint = _Blob(0, 0, 8, 14, [5], ink=0.2, stroke=3.0)            # show-through
+    kept = FrameReader._same_pen([small_digit, thin_fragment, blot, faint], big)
+    assert kept == [small_digit]
+
+
+@pytest.mark.parametrize("size", [(480, 640), (720, 1280), (1080, 1920)])
+def test_noise_frames_do_bounded_work_and_read_nothing_at_full_hd(reader, size, monkeypatch):
+    """A frame of pure noise is the worst texture: the work is bounded by counting what reaches the
+    pairwise steps (candidates) and the text direction (points), not by the clock."""
+    from edgedigits import reader as reader_module
+
+    seen = {"candidates": 0, "angle_points": 0}
+    merge = reader_module.FrameReader._merge_fragments
+    pick = reader_module.FrameReader._pick_orientation
+
+    def counting_merge(blobs, height):
+        seen["candidates"] = max(seen["candidates"], len(blobs))
+        return merge(blobs, height)
+
+    def counting_pick(angle, vecs):
+        seen["angle_points"] = max(seen["angle_points"], len(vecs))
+        return pick(angle, vecs)
+
+    monkeypatch.setattr(reader_module.FrameReader, "_merge_fragments", staticmethod(counting_merge))
+    monkeypatch.setattr(reader_module.FrameReader, "_pick_orientation", staticmethod(counting_pick))
+    frame = np.random.default_rng(0).integers(0, 256, (*size, 3), dtype=np.uint8)
+    result = reader.read(frame)
+    assert seen["candidates"] <= reader_module.MAX_CANDIDATES
+    assert seen["angle_points"] <= 2 * reader_module.MAX_ANGLE_POINTS  # two nearest neighbours each
+    if size == (1080, 1920):
+        assert result.lines == []
+
+
+def test_more_candidates_than_the_cap_is_reported_not_read(reader, clean_frame, monkeypatch):
+    from edgedigits import reader as reader_module
+
+    frame, truth = clean_frame
+    monkeypatch.setattr(reader_module, "MAX_CANDIDATES", 2)
+    result = reader.read(frame)
+    assert result.lines == []
+    assert result.warnings and "too much texture" in result.warnings[0]
+    assert json.loads(json.dumps(result.to_dict()))["warnings"] == list(result.warnings)
