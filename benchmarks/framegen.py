@@ -7,8 +7,9 @@ dark textured desk with in-plane rotation (up to +-45 degrees) and perspective, 
 (vignetting, a shadow band, a phone's shadow), exposed (down to ink 55 on paper 90), blurred,
 given sensor noise and JPEG-compressed.
 
-The truth for a frame is a list of :class:`TruthLine`: the digit string of each line (one group of
-digits written together) in reading order, and the line's quadrilateral in frame pixels.
+The truth for a frame is a list of :class:`TruthLine`: the digit string of each line (a row as
+written, however wide the gap between its groups) in reading order, its groups, and the line's
+quadrilateral in frame pixels.
 Deterministic for a given seed.
 """
 
@@ -58,9 +59,12 @@ class FrameOptions:
 
 @dataclass
 class TruthLine:
+    """One row as written: its digits, its quadrilateral, and its groups (parts between wide gaps)."""
+
     text: str
     quad: np.ndarray  # (4, 2) float32 corners in frame pixels: top-left, top-right, bottom-right, bottom-left
     boxes: list = field(default_factory=list)  # per digit (4, 2) quads in frame pixels
+    groups: tuple = ()  # the row's groups of digits, in order ((text,) for a row of one group)
 
 
 def _digit_ink(image: np.ndarray, height: float, rng: np.random.Generator, thin: bool) -> np.ndarray:
@@ -188,18 +192,21 @@ def _render_page(rng, opts, images, labels, lines, height, room):
 
     truth_lines = []
     for li, groups in enumerate(lines):
+        row = [p for p in placements if p[0] == li]
+        texts = tuple("".join(str(p[5]) for p in row if p[1] == gi) for gi in range(len(groups)))
+        x0, x1 = min(p[2] for p in row), max(p[2] + p[4].shape[1] for p in row)
+        y0, y1 = min(p[3] for p in row), max(p[3] + p[4].shape[0] for p in row)
+        quad = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+        boxes = [np.array([[p[2], p[3]], [p[2] + p[4].shape[1], p[3]],
+                           [p[2] + p[4].shape[1], p[3] + p[4].shape[0]], [p[2], p[3] + p[4].shape[0]]],
+                          np.float32) for p in row]
+        truth_lines.append(TruthLine("".join(texts), quad, boxes, texts))
         for gi in range(len(groups)):
-            members = [p for p in placements if p[0] == li and p[1] == gi]
-            text = "".join(str(p[5]) for p in members)
+            members = [p for p in row if p[1] == gi]
             x0 = min(p[2] for p in members)
             x1 = max(p[2] + p[4].shape[1] for p in members)
             y0 = min(p[3] for p in members)
             y1 = max(p[3] + p[4].shape[0] for p in members)
-            quad = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
-            boxes = [np.array([[p[2], p[3]], [p[2] + p[4].shape[1], p[3]],
-                               [p[2] + p[4].shape[1], p[3] + p[4].shape[0]], [p[2], p[3] + p[4].shape[0]]],
-                              np.float32) for p in members]
-            truth_lines.append(TruthLine(text, quad, boxes))
             if decoration == "box":
                 pad = min(0.3 * height, (pitch - height) / 2 - 2 * stroke)  # boxes of adjacent lines do not touch
                 cv2.rectangle(coverage, (int(x0 - pad), int(y0 - pad)), (int(x1 + pad), int(y1 + pad)),

@@ -30,8 +30,9 @@ from reader_fixtures import TFLiteDigitClassifier, ensure_test_classifier, load_
 
 FRAMES = 200
 SEED = 2024
-# Targets from the issue, both met: with the stand-in classifier the reader measured 0.9716 digits
-# (67 errors in 2363; the target allows 70) and 0.9026 lines on these frames. The digit assertion is
+# Targets from the issue, both met: with the stand-in classifier the reader measured 0.9725 digits
+# (65 errors in 2363; the target allows 70) and 0.8882 lines (453/510: a line is a row as written,
+# its groups included; 0.9026 of 606 when each group counted as a line) on these frames. The digit assertion is
 # the target itself; the line assertion a regression floor a little under the measurement, above its
 # target. (The stand-in is retrained per machine; TF CPU training reproduced these numbers exactly
 # in fresh clones here, but is not promised to be bit-exact elsewhere.)
@@ -280,13 +281,29 @@ def test_to_dict_is_json_with_the_documented_shape(reader, clean_frame):
     data = json.loads(json.dumps(reader.read(frame).to_dict()))
     assert set(data) == {"lines"} and data["lines"]
     for line in data["lines"]:
-        assert set(line) == {"text", "digits"}
-        assert len(line["text"]) == len(line["digits"])
+        assert set(line) == {"text", "groups", "digits"}
+        assert len(line["text"]) == len(line["digits"]) and "".join(line["groups"]) == line["text"]
         for ch, digit in zip(line["text"], line["digits"]):
             assert set(digit) == {"digit", "confidence", "box"}
             assert (digit["digit"] is None and ch == "?") or str(digit["digit"]) == ch
             assert 0.0 <= digit["confidence"] <= 1.0
             assert len(digit["box"]) == 4 and all(isinstance(v, int) for v in digit["box"])
+
+
+def test_a_row_written_in_groups_is_one_line_with_its_groups(reader, mnist_test):
+    """`12 34   567` written on one row is one line; its groups are kept apart in the JSON."""
+    images, labels = mnist_test
+    grey = np.full((300, 900), 215, np.float32)
+    picks = [int(np.flatnonzero(labels == d)[0]) for d in (1, 2, 4, 7, 3, 6, 0)]
+    xs = [60, 110, 160, 210, 520, 570, 620]  # a gap of seven digit widths after the fourth
+    for x, i in zip(xs, picks):
+        digit = cv2.resize(images[i], (44, 44)).astype(np.float32) / 255
+        y = 120 + (x - 60) // 25  # the row drifts down along its length, as handwriting does
+        grey[y: y + 44, x: x + 44] *= 1 - 0.85 * digit
+    result = reader.read(grey.astype(np.uint8))
+    assert [line.text for line in result.lines] == ["1247360"]
+    assert result.lines[0].groups == ("1247", "360")
+    assert result.to_dict()["lines"][0]["groups"] == ["1247", "360"]
 
 
 def test_annotations_keep_frame_shape(reader, clean_frame):

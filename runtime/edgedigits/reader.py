@@ -59,11 +59,15 @@ class Digit:
 
 @dataclass(frozen=True)
 class Line:
+    """One row as the writer wrote it; `groups` are its parts between wide gaps (``12345  67891``)."""
+
     text: str                  # digits, '?' for a rejected candidate
     digits: list[Digit] = field(default_factory=list)
+    groups: tuple[str, ...] = ()  # the text split at wide gaps ((text,) when there is none)
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "digits": [d.to_dict() for d in self.digits]}
+        return {"text": self.text, "groups": list(self.groups or (self.text,)),
+                "digits": [d.to_dict() for d in self.digits]}
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,12 @@ _GUESSED_HEIGHTS = (15.0, 30.0)  # pixels: digit heights to size rule removal fo
 MAX_CANDIDATES = 600
 MAX_ANGLE_POINTS = 300
 TOO_MUCH_TEXTURE = "too much texture to read: more than {limit} digit-sized candidates"
+# Lines: a row is followed along its length through the blobs of its last ROW_REACH digit heights
+# (at most ROW_NEIGHBOURS of them); within a row, a gap wider than GROUP_GAP of the row's median
+# digit height starts a new group (a group is kept apart in the JSON, not made a line of its own).
+ROW_REACH = 3.0                # digit heights
+ROW_NEIGHBOURS = 4             # blobs
+GROUP_GAP = 1.6                # digit heights
 # Scattered digits of very different sizes (near and far on an oblique sheet): a blob down to
 # SMALL_DIGIT_MIN_HEIGHT of the typical digit height is still read when it was written with the
 # page's pen (stroke width within SAME_PEN_STROKE of the page's, ink as dark, and at least
@@ -1071,14 +1081,19 @@ class FrameReader:
         return kept
 
     @staticmethod
-    def _group_lines(blobs: list[_Blob]) -> list[list[_Blob]]:
-        """Rows by vertical overlap, then groups within a row split at wide gaps; reading order."""
+    def _group_lines(blobs: list[_Blob]) -> list[list[list[_Blob]]]:
+        """Rows by vertical overlap, each split into groups at wide gaps; reading order.
+
+        A row is a line as the writer wrote it, however wide its gaps: a blob joins the row whose
+        blobs of the last ROW_REACH digit heights to its left overlap it vertically the most (so a
+        row may drift up or down along its length, as handwriting does)."""
         rows: list[list[_Blob]] = []
-        for b in sorted(blobs, key=lambda b: b.y):
+        for b in sorted(blobs, key=lambda b: (b.x, b.y)):
             best, best_overlap = None, 0.0
             for row in rows:
-                top = _median([r.y for r in row])
-                bottom = _median([r.bottom for r in row])
+                near = [r for r in row[-ROW_NEIGHBOURS:] if r.right >= row[-1].right - ROW_REACH * max(r.h, b.h)]
+                top = _median([r.y for r in near])
+                bottom = _median([r.bottom for r in near])
                 overlap = (min(bottom, b.bottom) - max(top, b.y)) / max(1.0, min(bottom - top, b.h))
                 if overlap > best_overlap:
                     best, best_overlap = row, overlap
@@ -1086,18 +1101,18 @@ class FrameReader:
                 best.append(b)
             else:
                 rows.append([b])
-        groups = []
+        lines = []
         for row in sorted(rows, key=lambda r: _median([b.y + b.h / 2 for b in r])):
-            row.sort(key=lambda b: b.x)
             row_height = _median([b.h for b in row])
-            current = [row[0]]
+            groups, current = [], [row[0]]
             for prev, b in zip(row, row[1:]):
-                if b.x - prev.right > 1.6 * row_height:
+                if b.x - prev.right > GROUP_GAP * row_height:
                     groups.append(current)
                     current = []
                 current.append(b)
             groups.append(current)
-        return groups
+            lines.append(groups)
+        return lines
 
     @staticmethod
     def _without_box_sides(group: list[_Blob]) -> list[_Blob]:
@@ -1253,22 +1268,25 @@ class FrameReader:
                              f"expected ({len(crops)}, 10)")
         return probabilities
 
-    def _classify_lines(self, groups, labels, darkness, threshold, ink_level, rotation, offset, scale, frame_shape):
+    def _classify_lines(self, rows, labels, darkness, threshold, ink_level, rotation, offset, scale, frame_shape):
         # Every whole candidate of the frame goes into one batch; then the halves of the wide ones
         # into a second, but only for the cuts that could win against the whole's confidence.
-        crops, plans = [], []
-        for group in groups:
-            group = self._without_box_sides(group)
-            if not group:
-                continue
-            row_height = _median([b.h for b in group])
-            plan = []
-            for b in group:
-                whole = self._crop(b, labels, darkness, threshold, ink_level)
-                if whole is not None:
-                    plan.append({"blob": b, "whole": len(crops), "aspect": b.w / max(b.h, row_height), "splits": []})
-                    crops.append(whole)
-            plans.append(plan)
+        crops, plans, line_of = [], [], []
+        for line_index, groups in enumerate(rows):
+            for group in groups:
+                group = self._without_box_sides(group)
+                if not group:
+                    continue
+                row_height = _median([b.h for b in group])
+                plan = []
+                for b in group:
+                    whole = self._crop(b, labels, darkness, threshold, ink_level)
+                    if whole is not None:
+                        plan.append({"blob": b, "whole": len(crops), "aspect": b.w / max(b.h, row_height),
+                                     "splits": []})
+                        crops.append(whole)
+                plans.append(plan)
+                line_of.append(line_index)
         if not crops:
             return ReadResult([])
         probabilities = self._probabilities(crops)
@@ -1283,8 +1301,9 @@ class FrameReader:
         conf = probabilities.max(axis=1)
         best = probabilities.argmax(axis=1)
 
-        lines = []
-        for plan in plans:
+        texts: dict[int, list[str]] = {}
+        line_digits: dict[int, list[Digit]] = {}
+        for line_index, plan in zip(line_of, plans):
             digits = []
             for entry in plan:
                 b = entry["blob"]
@@ -1300,9 +1319,9 @@ class FrameReader:
                     accepted = conf[k] >= self.config.reject_threshold
                     digits.append(Digit(int(best[k]) if accepted else None, float(conf[k]), box))
             if digits:
-                text = "".join("?" if d.digit is None else str(d.digit) for d in digits)
-                lines.append(Line(text, digits))
-        return ReadResult(lines)
+                texts.setdefault(line_index, []).append("".join("?" if d.digit is None else str(d.digit) for d in digits))
+                line_digits.setdefault(line_index, []).extend(digits)
+        return ReadResult([Line("".join(texts[i]), line_digits[i], tuple(texts[i])) for i in sorted(texts)])
 
     @staticmethod
     def _frame_box(x, y, w, h, rotation, offset, scale, frame_shape) -> tuple[int, int, int, int]:
