@@ -169,6 +169,24 @@ def test_read_annotate_one_and_several_images(capsys, tmp_path, models, test_dig
     assert sorted(p.name for p in out_dir.iterdir()) == ["shot-2-annotated.png", "shot-annotated.png"]
 
 
+def test_read_debug_writes_one_picture_per_stage(capsys, tmp_path, models, test_digits):
+    from edgedigits.imageio import read_image
+
+    frame = write_image(tmp_path / "shot.png", compose_frame(test_digits[0][:4]))
+    code, _, err = run(capsys, "read", "--model", models, "--debug", tmp_path / "stages", frame)
+    assert code == 0, err
+    names = sorted(p.name for p in (tmp_path / "stages").iterdir())
+    assert names == [f"shot-{n}.png" for n in ("1-grey", "2-paper", "3-darkness", "4-ink", "5-upright", "6-lines",
+                                                "7-crops")]
+    crops = read_image(tmp_path / "stages" / "shot-7-crops.png")
+    assert crops.ndim == 3 and crops.shape[0] >= 56 and (crops < 128).any()
+    # A blank frame stops before any stage worth drawing: no pictures, no error.
+    blank = write_image(tmp_path / "blank.png", np.full((120, 160), 230, np.uint8))
+    code, _, err = run(capsys, "read", "--model", models, "--debug", tmp_path / "blank-stages", blank)
+    assert code == 0, err
+    assert not (tmp_path / "blank-stages").exists() or not any((tmp_path / "blank-stages").iterdir())
+
+
 def test_read_blank_and_huge_frames(capsys, tmp_path, models, test_digits):
     black = write_image(tmp_path / "black.png", np.zeros((480, 640), np.uint8))
     white = write_image(tmp_path / "white.png", np.full((480, 640, 3), 255, np.uint8))

@@ -145,15 +145,18 @@ def cmd_read(args) -> int:
     for path, annotated_path in zip(args.images, outputs):
         try:
             frame = _read_image(path)
+            stages = {} if args.debug else None
             started = time.perf_counter()
             try:
-                result = reader.read(frame)
+                result = reader.read(frame, debug=stages)
             except (ValueError, TypeError) as error:
                 raise CliError(f"{path}: {error}", EXIT_INPUT) from None
             ms = (time.perf_counter() - started) * 1000.0
             record = {"path": path, **result.to_dict(), "ms": round(ms, 2)}
             if annotated_path is not None:
                 _write_annotation(annotated_path, draw(frame, result))
+            if stages is not None:
+                _write_debug(Path(args.debug), path, stages)
         except CliError as error:
             failures += 1
             _report_image_error(path, error, args.json)
@@ -164,6 +167,16 @@ def cmd_read(args) -> int:
             texts = [line["text"] for line in record["lines"]]
             print(f"{path}: {' | '.join(texts) if texts else '(no digits)'}  ({ms:.1f} ms)", flush=True)
     return EXIT_INPUT if failures else EXIT_OK
+
+
+def _write_debug(folder: Path, image_path: str, stages: dict) -> None:
+    from .debug import write_stages
+    from .imageio import ImageError
+
+    try:
+        write_stages(folder, Path(image_path).stem, stages)
+    except (ImageError, OSError) as error:
+        raise CliError(f"{folder}: cannot write the stage pictures ({error})", EXIT_INPUT) from None
 
 
 def _write_annotation(path: Path, image) -> None:
@@ -313,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="write the frame with boxes and digits: to OUT for one image; for several, "
                            "OUT-<image stem>.png, or DIR/<image stem>-annotated.png when OUT is a "
                            "directory or ends with '/' (default: no drawing)")
+    read.add_argument("--debug", metavar="DIR",
+                      help="write one picture per reader stage into DIR as <image stem>-<n>-<stage>.png "
+                           "(paper, darkness, ink, upright ink with removed rules, lines, crops with "
+                           "their readings): what to open when a photo reads wrong (default: none)")
     read.set_defaults(handler=cmd_read)
 
     camera = command("camera", "live loop: read digits from a webcam, the Pi camera or a video file")

@@ -455,9 +455,17 @@ class FrameReader:
         self._cv2 = _cv2()
 
     # ------------------------------------------------------------------ public
-    def read(self, frame: np.ndarray) -> ReadResult:
+    def read(self, frame: np.ndarray, debug: dict | None = None) -> ReadResult:
+        """The lines of digits in `frame` ((H, W) grey or (H, W, 3|4) BGR(A) uint8).
+
+        `debug`, a dict, receives each stage's intermediate result as it is computed (the working
+        grey copy, the paper mask, the relative darkness, the ink masks, the removed rules, the
+        candidates and their lines, the crops with their readings): :mod:`edgedigits.debug`
+        draws them, and ``edgedigits read --debug DIR`` writes them as pictures.
+        """
         cv2 = self._cv2
         frame = _validate_frame(frame)
+        stage = debug.__setitem__ if debug is not None else (lambda name, value: None)
         grey = frame if frame.ndim == 2 else cv2.cvtColor(
             frame, cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
         scale = min(1.0, self.config.max_side / max(grey.shape))
@@ -466,9 +474,12 @@ class FrameReader:
             grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
         if grey.shape[0] < self.config.min_digit_height or grey.shape[1] < 4 or int(grey.max()) - int(grey.min()) < 10:
             return ReadResult([])
+        stage("grey", grey)
 
         paper, paper_hull = self._paper_mask(grey)
+        stage("paper", paper)
         darkness, paper_origin = self._relative_darkness(grey, paper)
+        stage("darkness", (darkness.copy(), paper_origin))
         if paper is not None:  # from here on only the paper's bounding box is looked at
             paper = paper[paper_origin[1]: paper_origin[1] + darkness.shape[0],
                           paper_origin[0]: paper_origin[0] + darkness.shape[1]]
@@ -476,6 +487,7 @@ class FrameReader:
         if threshold is None:
             return ReadResult([])
         mask = (darkness > threshold).view(np.uint8)
+        stage("ink", (mask.copy(), paper_origin, threshold))
         _, stats = self._components(mask, with_labels=False)
         height = self._typical_height(stats)
         if height is None and (stats[:, 2:4].max(axis=1, initial=0) >= 2.5 * _GUESSED_HEIGHTS[0]).any():
@@ -515,14 +527,16 @@ class FrameReader:
         else:
             longest = 0
         mask, rules = self._remove_long_lines(mask, height, hough=longest >= 2.5 * height)
+        stage("upright", (mask.copy(), rules, angle))
         labels, stats = self._components(mask, close=close)
         height = self._typical_height(stats) or height
         blobs = self._candidate_blobs(labels, stats, darkness, threshold, ink_level, height, rules)
         if blobs is None:
             return ReadResult([], (TOO_MUCH_TEXTURE.format(limit=MAX_CANDIDATES),))
         lines = self._group_lines(blobs)
+        stage("lines", (darkness, [[[(b.x, b.y, b.w, b.h) for b in g] for g in row] for row in lines], height))
         return self._classify_lines(lines, labels, darkness, threshold, ink_level, rotation, offset, scale,
-                                    frame.shape)
+                                    frame.shape, stage)
 
     # ------------------------------------------------------------------ steps
     def _paper_mask(self, grey: np.ndarray):
@@ -1268,7 +1282,8 @@ class FrameReader:
                              f"expected ({len(crops)}, 10)")
         return probabilities
 
-    def _classify_lines(self, rows, labels, darkness, threshold, ink_level, rotation, offset, scale, frame_shape):
+    def _classify_lines(self, rows, labels, darkness, threshold, ink_level, rotation, offset, scale, frame_shape,
+                        stage=lambda name, value: None):
         # Every whole candidate of the frame goes into one batch; then the halves of the wide ones
         # into a second, but only for the cuts that could win against the whole's confidence.
         crops, plans, line_of = [], [], []
@@ -1300,6 +1315,7 @@ class FrameReader:
             probabilities = np.concatenate([probabilities, self._probabilities(halves)])
         conf = probabilities.max(axis=1)
         best = probabilities.argmax(axis=1)
+        stage("crops", (crops + halves, best, conf, self.config.reject_threshold))
 
         texts: dict[int, list[str]] = {}
         line_digits: dict[int, list[Digit]] = {}

@@ -1,0 +1,118 @@
+"""Pictures of the frame reader's stages, for a person to look at when a photo reads wrong.
+
+``FrameReader.read(frame, debug=stages)`` fills the dict ``stages`` as it goes; :func:`draw_stages`
+turns it into one picture per stage, in the order the reader computes them:
+
+  1-grey       the working copy (grey, at most ``max_side`` pixels)
+  2-paper      the paper found (white), or all black when the frame is taken as the page
+  3-darkness   relative darkness against the paper's own brightness (ink is bright)
+  4-ink        pixels above the ink threshold
+  5-upright    the ink turned upright, removed rules and box borders in red
+  6-lines      the candidates, one colour per line, groups outlined in grey
+  7-crops      every MNIST-normalized crop with the digit read (red: rejected as '?')
+
+A stage the reader did not reach (a blank frame stops early) has no picture.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+STAGES = ("grey", "paper", "darkness", "ink", "upright", "lines", "crops")
+_COLOURS = ((0, 200, 0), (255, 128, 0), (0, 128, 255), (200, 0, 200), (0, 200, 200), (128, 128, 255))
+
+
+def draw_stages(stages: dict) -> dict[str, np.ndarray]:
+    """{'1-grey': BGR uint8 picture, ...} for every stage in `stages`."""
+    import cv2
+
+    grey = stages.get("grey")
+    pictures = {}
+    for number, name in enumerate(STAGES, start=1):
+        if name not in stages:
+            continue
+        value = stages[name]
+        if name == "grey":
+            picture = value
+        elif name == "paper":
+            picture = np.zeros(grey.shape, np.uint8) if value is None else value * np.uint8(255)
+        elif name == "darkness":
+            darkness, origin = value
+            picture = _placed(np.clip(darkness * 255 / max(float(darkness.max()), 1e-3), 0, 255), origin, grey.shape)
+        elif name == "ink":
+            mask, origin, _ = value
+            picture = _placed(mask * 255.0, origin, grey.shape)
+        elif name == "upright":
+            mask, rules, _ = value
+            picture = cv2.cvtColor(mask * np.uint8(255), cv2.COLOR_GRAY2BGR)
+            if rules is not None:
+                picture[rules > 0] = (0, 0, 255)
+        elif name == "lines":
+            picture = _lines_picture(*value)
+        else:
+            picture = _crops_picture(*value)
+        if picture.ndim == 2:
+            picture = cv2.cvtColor(picture.astype(np.uint8), cv2.COLOR_GRAY2BGR)
+        pictures[f"{number}-{name}"] = picture
+    return pictures
+
+
+def write_stages(folder: Path, stem: str, stages: dict) -> list[Path]:
+    """Write `stem`-<n>-<stage>.png for every stage into `folder` (created); returns the paths."""
+    from .imageio import write_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, picture in draw_stages(stages).items():
+        path = folder / f"{stem}-{name}.png"
+        write_image(path, picture)
+        written.append(path)
+    return written
+
+
+def _placed(window: np.ndarray, origin: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    canvas = np.zeros(shape, np.uint8)
+    x, y = origin
+    canvas[y: y + window.shape[0], x: x + window.shape[1]] = window.astype(np.uint8)
+    return canvas
+
+
+def _lines_picture(darkness: np.ndarray, lines: list, height: float) -> np.ndarray:
+    import cv2
+
+    picture = cv2.cvtColor(np.clip(darkness * 255 / max(float(darkness.max()), 1e-3), 0, 255).astype(np.uint8),
+                           cv2.COLOR_GRAY2BGR)
+    for index, groups in enumerate(lines):
+        colour = _COLOURS[index % len(_COLOURS)]
+        for group in groups:
+            xs = [x for x, _, w, _ in group] + [x + w for x, _, w, _ in group]
+            ys = [y for _, y, _, h in group] + [y + h for _, y, _, h in group]
+            cv2.rectangle(picture, (min(xs) - 3, min(ys) - 3), (max(xs) + 3, max(ys) + 3), (128, 128, 128), 1)
+            for x, y, w, h in group:
+                cv2.rectangle(picture, (x, y), (x + w, y + h), colour, 1)
+        first = groups[0][0]
+        cv2.putText(picture, f"line {index + 1}", (first[0], max(10, first[1] - 4)), cv2.FONT_HERSHEY_SIMPLEX,
+                    max(0.3, height / 60), colour, 1)
+    return picture
+
+
+def _crops_picture(crops: list, digits: np.ndarray, confidence: np.ndarray, reject: float,
+                   per_row: int = 16, zoom: int = 2) -> np.ndarray:
+    import cv2
+
+    side = 28 * zoom
+    cell_h = side + 14
+    rows = max(1, -(-len(crops) // per_row))
+    picture = np.full((rows * cell_h, per_row * side, 3), 255, np.uint8)
+    for k, crop in enumerate(crops):
+        r, c = divmod(k, per_row)
+        tile = cv2.resize((255 - np.clip(crop * 255, 0, 255)).astype(np.uint8), (side, side),
+                          interpolation=cv2.INTER_NEAREST)
+        picture[r * cell_h: r * cell_h + side, c * side: (c + 1) * side] = tile[..., None]
+        accepted = confidence[k] >= reject
+        label = f"{digits[k] if accepted else '?'} {confidence[k]:.2f}"
+        cv2.putText(picture, label, (c * side + 2, r * cell_h + side + 11), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
+                    (0, 120, 0) if accepted else (0, 0, 220), 1)
+    return picture
