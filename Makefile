@@ -7,10 +7,11 @@ PY     := $(VENV)/bin/python
 MODEL  ?= edge
 EPOCHS ?=
 ART    := artifacts/$(MODEL)
+REALPHOTOS ?= ../shared/datasets/realphotos
 export MNIST_DIR
 
 .DEFAULT_GOAL := help
-.PHONY: help train export test test-slow clean bench bench-check runtime-wheel pi-check FORCE
+.PHONY: help train export test test-slow clean bench bench-real bench-check runtime-wheel pi-check FORCE
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | expand -t 16
@@ -48,8 +49,13 @@ clean:  ## remove the venv, artifacts and benchmark results
 pi-check: $(VENV)/.installed  ## prove the runtime on emulated Raspberry Pi OS (arm64)
 	bash runtime/pi/pi_check.sh
 
-bench: $(VENV)/.installed  ## benchmark every exported model and format (MODEL=… for one)
+bench: $(VENV)/.installed  ## benchmark every exported model and format (MODEL=… for one), then the real photos
 	$(PY) -m benchmarks run $(if $(filter command line,$(origin MODEL)),--models $(MODEL))
+	@if [ -f "$(REALPHOTOS)/labels.csv" ]; then $(PY) -m benchmarks real --set "$(REALPHOTOS)" --model $(ART)/manifest.json; \
+	else echo "bench: no real photos at $(REALPHOTOS) (set REALPHOTOS=DIR): real-photo benchmark skipped"; fi
+
+bench-real: $(VENV)/.installed  ## the reader on a labelled folder of real photos (REALPHOTOS=DIR), per source
+	$(PY) -m benchmarks real --set "$(REALPHOTOS)" --model $(ART)/manifest.json
 
 bench-check: $(VENV)/.installed  ## regression gate: a quick run compared with benchmarks/baseline.json
 	$(PY) -m benchmarks check --quick
