@@ -123,6 +123,13 @@ _GUESSED_HEIGHTS = (15.0, 30.0)  # pixels: digit heights to size rule removal fo
 MAX_CANDIDATES = 600
 MAX_ANGLE_POINTS = 300
 TOO_MUCH_TEXTURE = "too much texture to read: more than {limit} digit-sized candidates"
+# Digits are read at the size they need: a frame whose digits measure more than SHRINK_ABOVE_HEIGHT
+# pixels in the working copy is shrunk so that they measure WORKING_DIGIT_HEIGHT, and read again
+# (crops are 28x28 anyway; big digits on a 4000 px photo cost most of the time otherwise), but never
+# below MIN_WORKING_SIDE on its longer side (the paper and light estimates are sized for frames).
+SHRINK_ABOVE_HEIGHT = 64.0     # pixels
+WORKING_DIGIT_HEIGHT = 48.0    # pixels
+MIN_WORKING_SIDE = 640.0       # pixels
 # Lines: a row is followed along its length through the blobs of its last ROW_REACH digit heights
 # (at most ROW_NEIGHBOURS of them); within a row, a gap wider than GROUP_GAP of the row's median
 # digit height starts a new group (a group is kept apart in the JSON, not made a line of its own).
@@ -465,13 +472,27 @@ class FrameReader:
         """
         cv2 = self._cv2
         frame = _validate_frame(frame)
-        stage = debug.__setitem__ if debug is not None else (lambda name, value: None)
+
+        def stage(name: str, value) -> None:
+            if debug is not None:
+                if name == "grey":  # a shrunk copy is read again: its stages replace the first ones
+                    debug.clear()
+                debug[name] = value
+
         grey = frame if frame.ndim == 2 else cv2.cvtColor(
             frame, cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
         scale = min(1.0, self.config.max_side / max(grey.shape))
         if scale < 1.0:
             size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
             grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+        return self._read_grey(grey, scale, frame.shape, stage, rescale=True)
+
+    def _read_grey(self, grey: np.ndarray, scale: float, frame_shape, stage, rescale: bool,
+                   known_height: float | None = None) -> ReadResult:
+        """Read the working grey copy (`scale` of the frame); with `rescale`, once the digits' height
+        is measured, a copy with digits much taller than needed is shrunk and read instead (with
+        the height measured here as `known_height`, for when the shrunk copy cannot measure it)."""
+        cv2 = self._cv2
         if grey.shape[0] < self.config.min_digit_height or grey.shape[1] < 4 or int(grey.max()) - int(grey.min()) < 10:
             return ReadResult([])
         stage("grey", grey)
@@ -503,8 +524,15 @@ class FrameReader:
                     found.append((guess_height, guess_stats))
             if found:
                 height, stats = max(found, key=lambda f: f[0])
+        height = height or known_height
         if height is None:
             return ReadResult([])
+        if rescale and height > SHRINK_ABOVE_HEIGHT:
+            factor = max(WORKING_DIGIT_HEIGHT / height, MIN_WORKING_SIDE / max(grey.shape))
+            size = (max(1, round(grey.shape[1] * factor)), max(1, round(grey.shape[0] * factor)))
+            small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+            return self._read_grey(small, scale * small.shape[1] / grey.shape[1], frame_shape, stage, rescale=False,
+                                   known_height=height * small.shape[1] / grey.shape[1])
 
         if paper is not None:
             self._clear_paper_edge(darkness, paper, paper_origin, grey.shape, 0.35 * height)
@@ -536,7 +564,7 @@ class FrameReader:
         lines = self._group_lines(blobs)
         stage("lines", (darkness, [[[(b.x, b.y, b.w, b.h) for b in g] for g in row] for row in lines], height))
         return self._classify_lines(lines, labels, darkness, threshold, ink_level, rotation, offset, scale,
-                                    frame.shape, stage)
+                                    frame_shape, stage)
 
     # ------------------------------------------------------------------ steps
     def _paper_mask(self, grey: np.ndarray):
