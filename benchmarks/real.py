@@ -11,6 +11,7 @@ Scoring, as the shared set's README defines it:
            they are scored on the multiset of digits and left out of the line counts
   false    digits read beyond the truth's count (a lower bound of digits read where nothing is
            written: the set has no boxes)
+A rejected candidate ('?') counts as a character read: wrong where a digit is, false where none is.
 Each image is first given the nearest quarter turn of its `orientation` column, less the turn its
 EXIF Orientation tag already gave it (the reader honours EXIF, as phone galleries do).
 """
@@ -177,7 +178,7 @@ def read_set(reader, images: list[RealImage], annotate_dir: Path | None = None, 
         start = time.perf_counter()
         result = reader.read(frame)
         ms = (time.perf_counter() - start) * 1e3
-        scores.append(score(image, tuple(line.text.replace("?", "") for line in result.lines), ms))
+        scores.append(score(image, tuple(line.text for line in result.lines), ms))  # a '?' counts as read
         if annotate_dir is not None:
             write_annotation(annotate_dir / f"{image.path.stem}.jpg", frame, result)
         if bar is not None:
