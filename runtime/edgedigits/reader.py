@@ -131,11 +131,18 @@ SHRINK_ABOVE_HEIGHT = 64.0     # pixels
 WORKING_DIGIT_HEIGHT = 48.0    # pixels
 MIN_WORKING_SIDE = 640.0       # pixels
 # Lines: a row is followed along its length through the blobs of its last ROW_REACH digit heights
-# (at most ROW_NEIGHBOURS of them); within a row, a gap wider than GROUP_GAP of the row's median
-# digit height starts a new group (a group is kept apart in the JSON, not made a line of its own).
+# (at most ROW_NEIGHBOURS of them); a blob joins the row it overlaps most vertically, by at least
+# ROW_MIN_OVERLAP of the smaller height (rising and falling handwriting overlaps its row by less
+# than half). Within a row, a gap wider than GROUP_GAP digit heights and GROUP_GAP_RATIO times the
+# row's usual gap (its median gap, at least GROUP_MIN_USUAL_GAP digit heights) starts a new group:
+# evenly spaced digits stay one group however wide their spacing. A group is kept apart in the
+# JSON, not made a line of its own.
 ROW_REACH = 3.0                # digit heights
 ROW_NEIGHBOURS = 4             # blobs
+ROW_MIN_OVERLAP = 0.3          # fraction of the smaller height
 GROUP_GAP = 1.6                # digit heights
+GROUP_GAP_RATIO = 3.0          # times the row's usual gap
+GROUP_MIN_USUAL_GAP = 0.25     # digit heights
 # Scattered digits of very different sizes (near and far on an oblique sheet): a blob down to
 # SMALL_DIGIT_MIN_HEIGHT of the typical digit height is still read when it was written with the
 # page's pen (stroke width within SAME_PEN_STROKE of the page's, ink as dark, and at least
@@ -1139,22 +1146,36 @@ class FrameReader:
                 overlap = (min(bottom, b.bottom) - max(top, b.y)) / max(1.0, min(bottom - top, b.h))
                 if overlap > best_overlap:
                     best, best_overlap = row, overlap
-            if best is not None and best_overlap >= 0.45:
+            if best is not None and best_overlap >= ROW_MIN_OVERLAP:
                 best.append(b)
             else:
                 rows.append([b])
         lines = []
         for row in sorted(rows, key=lambda r: _median([b.y + b.h / 2 for b in r])):
             row_height = _median([b.h for b in row])
+            gaps = [b.x - prev.right for prev, b in zip(row, row[1:])]
+            usual = max(_median(gaps) if gaps else 0.0, GROUP_MIN_USUAL_GAP * row_height)
             groups, current = [], [row[0]]
-            for prev, b in zip(row, row[1:]):
-                if b.x - prev.right > GROUP_GAP * row_height:
+            for gap, b in zip(gaps, row[1:]):
+                if gap > GROUP_GAP * row_height and gap > GROUP_GAP_RATIO * usual:
                     groups.append(current)
                     current = []
                 current.append(b)
             groups.append(current)
             lines.append(groups)
         return lines
+
+    @staticmethod
+    def _runs(group: list[_Blob]) -> list[list[_Blob]]:
+        """The group cut at every gap wider than GROUP_GAP digit heights: the stretches a box drawn
+        around digits can enclose (its sides are looked for at their ends)."""
+        height = _median([b.h for b in group])
+        runs = [[group[0]]]
+        for prev, b in zip(group, group[1:]):
+            if b.x - prev.right > GROUP_GAP * height:
+                runs.append([])
+            runs[-1].append(b)
+        return runs
 
     @staticmethod
     def _without_box_sides(group: list[_Blob]) -> list[_Blob]:
@@ -1317,7 +1338,7 @@ class FrameReader:
         crops, plans, line_of = [], [], []
         for line_index, groups in enumerate(rows):
             for group in groups:
-                group = self._without_box_sides(group)
+                group = [b for part in self._runs(group) for b in self._without_box_sides(part)]
                 if not group:
                     continue
                 row_height = _median([b.h for b in group])
