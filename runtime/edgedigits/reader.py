@@ -814,10 +814,16 @@ class FrameReader:
         plausible &= ~self._containers(stats, plausible)
         if not np.any(plausible):
             return None
-        hs = h[plausible]
-        # The tallest third: fragments and specks are smaller than real digits.
-        top = np.sort(hs)[len(hs) // 3:]
-        return _array_median(top)
+        height = self._tallest_third(h[plausible])
+        # Texture makes crowds of digit-sized specks that pull the measure down: measure again
+        # without the components that crowds of specks of that size surround.
+        clean = plausible & ~self._cluttered(stats[:, 0], stats[:, 1], w, h, height)
+        return self._tallest_third(h[clean]) if clean.any() else height
+
+    @staticmethod
+    def _tallest_third(heights: np.ndarray) -> float:
+        """Median of the tallest two thirds: fragments and specks are smaller than real digits."""
+        return _array_median(np.sort(heights)[len(heights) // 3:])
 
     def _text_angle(self, stats: np.ndarray, height: float, paper_hull: np.ndarray | None) -> float:
         """In-plane rotation of the text in degrees, in [-50, 50]."""
