@@ -110,12 +110,12 @@ _SQUARE_3 = np.ones((3, 3), np.uint8)
 _SQUARE_2 = np.ones((2, 2), np.uint8)
 _GUESSED_HEIGHTS = (15.0, 30.0)  # pixels: digit heights to size rule removal for before any is measured
 # A paper's edge is a step in brightness; vignetting, a lamp's falloff or a soft shadow across the
-# page is a ramp. Measured on the ~320 px copy the paper is found on, from the found region's
-# outline (away from the frame's border): the brightness difference between the rings 0-3 px inside
-# and outside must be at least PAPER_EDGE_MIN_JUMP of the paper's brightness, and at least
-# PAPER_EDGE_MIN_SHARE of the difference between the rings 8-14 px inside and outside. (On the
-# shared real photos, shading ramps measured jumps of 0.7-3.4% with shares of 0.07-0.20, real paper
-# edges 4.3-20% with 0.22-0.63; generated frames 30%+ with 0.4+.)
+# page is a ramp. Measured on the ~320 px copy the paper is found on, across the found region's
+# outline (away from the frame's border): the median brightness 1-3 px inside minus 1-3 px outside
+# must be at least PAPER_EDGE_MIN_JUMP of the paper's brightness, and at least PAPER_EDGE_MIN_SHARE
+# of the difference 8-14 px inside minus outside. (On the shared real photos shading ramps measured
+# shares of 0.12-0.25, real sheets on desks 0.32-0.80 with jumps of 4.8% and more; generated frames
+# 0.49 and more.)
 # Bounds on the work per frame, whatever it shows: grouping compares candidates pairwise, so a frame
 # with more digit-sized candidates than MAX_CANDIDATES (a dense page has ~150 digits plus their
 # fragments) is texture, and is not read; the text direction is taken from at most
@@ -130,6 +130,7 @@ TOO_MUCH_TEXTURE = "too much texture to read: more than {limit} digit-sized cand
 SHRINK_ABOVE_HEIGHT = 64.0     # pixels
 WORKING_DIGIT_HEIGHT = 48.0    # pixels
 MIN_WORKING_SIDE = 640.0       # pixels
+MAX_SHRINK_FACTOR = 0.8        # a copy less than 20% smaller is not worth reading again
 # Lines: a row is followed along its length through the blobs of its last ROW_REACH digit heights
 # (at most ROW_NEIGHBOURS of them); a blob joins the row it overlaps most vertically, by at least
 # ROW_MIN_OVERLAP of the smaller height (rising and falling handwriting overlaps its row by less
@@ -160,10 +161,11 @@ CLUTTER_CELL = 2.0             # digit heights
 CLUTTER_MAX_DENSITY = 7e-3       # specks per pixel
 SPECK_SIZE = 0.3               # fraction of the typical digit height
 DESK_MAX_BRIGHTNESS = 0.9      # fraction of the paper's median brightness (the desk's median)
-PAPER_EDGE_MIN_JUMP = 0.03     # fraction of the paper's brightness
-PAPER_EDGE_MIN_SHARE = 0.2     # fraction of the contrast across the wider rings
-PAPER_EDGE_NEAR_PX = 3.0       # pixels of the ~320 px copy: the rings that hold a step
-PAPER_EDGE_FAR_PX = (8.0, 14.0)  # pixels of the ~320 px copy: the rings that hold the whole ramp
+PAPER_EDGE_MIN_JUMP = 0.04     # fraction of the paper's brightness
+PAPER_EDGE_MIN_SHARE = 0.28    # fraction of the contrast across the wider band
+PAPER_EDGE_NEAR_PX = 3.0       # pixels of the ~320 px copy: the band that holds a step
+PAPER_EDGE_STEP_PX = 4.0       # pixels of the ~320 px copy between samples along the outline
+PAPER_EDGE_FAR_PX = (8.0, 14.0)  # pixels of the ~320 px copy: the band that holds the whole ramp
 
 
 @dataclass
@@ -394,30 +396,47 @@ def _active_tiles(active: np.ndarray, inverse: np.ndarray, window: tuple[int, in
     return tile_y[keep], tile_x[keep]
 
 
-def _is_step_edge(small: np.ndarray, filled: np.ndarray) -> bool:
-    """Whether the outline of `filled` (0/1) in the blurred grey `small` is a brightness step (a
-    paper's edge) rather than a ramp (shading): see PAPER_EDGE_MIN_JUMP and PAPER_EDGE_MIN_SHARE.
-    True when the outline runs only along the frame's border (nothing to measure)."""
-    import cv2
-
-    small = small.astype(np.float32)  # (a uint8 median of an even count would overflow adding the middle two)
-    inside = cv2.distanceTransform(filled, cv2.DIST_L2, 3)
-    outside = cv2.distanceTransform(1 - filled, cv2.DIST_L2, 3)
-    away = np.zeros(filled.shape, bool)
-    away[3:-3, 3:-3] = True  # the frame's border is no edge of the paper
-
-    def contrast(a: float, b: float) -> float | None:
-        ring_in = away & (inside > a) & (inside <= b)
-        ring_out = away & (outside > a) & (outside <= b)
-        if not ring_in.any() or not ring_out.any():
-            return None
-        return _array_median(small[ring_in]) - _array_median(small[ring_out])
-
-    near, far = contrast(0.0, PAPER_EDGE_NEAR_PX), contrast(*PAPER_EDGE_FAR_PX)
-    if near is None or far is None:
+def _is_step_edge(small: np.ndarray, hull: np.ndarray) -> bool:
+    """Whether the outline `hull` ((N, 2) convex polygon, pixels of `small`) of a region in the
+    blurred grey `small` is a brightness step (a paper's edge) rather than a ramp (shading): see
+    PAPER_EDGE_MIN_JUMP and PAPER_EDGE_MIN_SHARE. Brightness is sampled across the outline every
+    PAPER_EDGE_STEP_PX along it, away from the frame's border; True when nothing is left to sample
+    (the outline runs along the frame's border)."""
+    points = hull.reshape(-1, 2).astype(np.float64)
+    ends = np.roll(points, -1, axis=0)
+    centre = points.mean(axis=0)
+    samples, normals = [], []
+    for a, b in zip(points, ends):
+        length = float(np.hypot(*(b - a)))
+        if length < 1:
+            continue
+        count = max(1, int(length // PAPER_EDGE_STEP_PX))
+        t = (np.arange(count) + 0.5) / count
+        normal = np.array([a[1] - b[1], b[0] - a[0]]) / length
+        if np.dot(centre - a, normal) < 0:  # point it inwards
+            normal = -normal
+        samples.append(a + t[:, None] * (b - a))
+        normals.append(np.repeat(normal[None], count, axis=0))
+    if not samples:
         return True
-    paper = _array_median(small[away & (inside > PAPER_EDGE_FAR_PX[0]) & (inside <= PAPER_EDGE_FAR_PX[1])])
-    return near >= PAPER_EDGE_MIN_JUMP * paper and near >= PAPER_EDGE_MIN_SHARE * far
+    samples, normals = np.concatenate(samples), np.concatenate(normals)
+    near = np.arange(1.0, PAPER_EDGE_NEAR_PX + 1)
+    far = np.linspace(*PAPER_EDGE_FAR_PX, 3)
+    reach = PAPER_EDGE_FAR_PX[1]
+    h, w = small.shape
+    keep = np.all((samples - reach * np.abs(normals) >= 3) & (samples + reach * np.abs(normals) <= [w - 4, h - 4]),
+                  axis=1)  # both sides on the frame, clear of its border
+    if not keep.any():
+        return True
+    samples, normals = samples[keep], normals[keep]
+
+    def level(offsets: np.ndarray) -> float:
+        at = samples[:, None, :] + offsets[None, :, None] * normals[:, None, :]
+        return float(np.median(small[np.rint(at[..., 1]).astype(np.intp), np.rint(at[..., 0]).astype(np.intp)]))
+
+    jump = level(near) - level(-near)
+    ramp = level(far) - level(-far)
+    return jump >= PAPER_EDGE_MIN_JUMP * level(far) and jump >= PAPER_EDGE_MIN_SHARE * ramp
 
 
 def _open_by_line(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
@@ -507,7 +526,7 @@ class FrameReader:
         paper, paper_hull = self._paper_mask(grey)
         stage("paper", paper)
         darkness, paper_origin = self._relative_darkness(grey, paper)
-        stage("darkness", (darkness.copy(), paper_origin))
+        stage("darkness", (darkness, paper_origin))  # (its paper edge is cleared in place below)
         if paper is not None:  # from here on only the paper's bounding box is looked at
             paper = paper[paper_origin[1]: paper_origin[1] + darkness.shape[0],
                           paper_origin[0]: paper_origin[0] + darkness.shape[1]]
@@ -515,7 +534,7 @@ class FrameReader:
         if threshold is None:
             return ReadResult([])
         mask = (darkness > threshold).view(np.uint8)
-        stage("ink", (mask.copy(), paper_origin, threshold))
+        stage("ink", (mask, paper_origin, threshold))
         _, stats = self._components(mask, with_labels=False)
         height = self._typical_height(stats)
         if height is None and (stats[:, 2:4].max(axis=1, initial=0) >= 2.5 * _GUESSED_HEIGHTS[0]).any():
@@ -534,8 +553,8 @@ class FrameReader:
         height = height or known_height
         if height is None:
             return ReadResult([])
-        if rescale and height > SHRINK_ABOVE_HEIGHT:
-            factor = max(WORKING_DIGIT_HEIGHT / height, MIN_WORKING_SIDE / max(grey.shape))
+        factor = max(WORKING_DIGIT_HEIGHT / height, MIN_WORKING_SIDE / max(grey.shape))
+        if rescale and height > SHRINK_ABOVE_HEIGHT and factor < MAX_SHRINK_FACTOR:
             size = (max(1, round(grey.shape[1] * factor)), max(1, round(grey.shape[0] * factor)))
             small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
             return self._read_grey(small, scale * small.shape[1] / grey.shape[1], frame_shape, stage, rescale=False,
@@ -562,7 +581,7 @@ class FrameReader:
         else:
             longest = 0
         mask, rules = self._remove_long_lines(mask, height, hough=longest >= 2.5 * height)
-        stage("upright", (mask.copy(), rules, angle))
+        stage("upright", (mask, rules, angle))
         labels, stats = self._components(mask, close=close)
         height = self._typical_height(stats) or height
         blobs = self._candidate_blobs(labels, stats, darkness, threshold, ink_level, height, rules)
@@ -627,7 +646,7 @@ class FrameReader:
         inside_level, outside_level = _uint8_medians(small, filled, histogram)
         if outside_level > DESK_MAX_BRIGHTNESS * inside_level:
             return None, None
-        if not _is_step_edge(small, filled):  # the bright part of an evenly lit page, not a sheet
+        if not _is_step_edge(small, hull):  # the bright part of an evenly lit page, not a sheet
             return None, None
         # Stay clear of the paper's edge: blur, JPEG and the coarse mask make it look like ink.
         margin = max(2, int(round(0.006 * max(small.shape))))
@@ -1069,21 +1088,23 @@ class FrameReader:
         """Which components (arrays of boxes) lie in texture: where specks much smaller than a digit
         crowd (desk grain, paper fibres, sensor noise), not where a pen wrote. Counted on a grid of
         CLUTTER_CELL digit heights, over each cell and its eight neighbours: linear in the count."""
+        import cv2
+
         speck = (h < SPECK_SIZE * height) & (w < SPECK_SIZE * height)
+        if not speck.any():
+            return np.zeros(len(x), bool)
         cell = max(4.0, CLUTTER_CELL * height)
         cx = ((x + w / 2) // cell).astype(np.intp)
         cy = ((y + h / 2) // cell).astype(np.intp)
-        counts = np.zeros((int(cy.max(initial=0)) + 3, int(cx.max(initial=0)) + 3), np.int32)
-        np.add.at(counts, (cy[speck] + 1, cx[speck] + 1), 1)
-        cells = np.zeros(counts.shape, np.int32)  # the grid's own cells, not its padding
-        cells[1:-1, 1:-1] = 1
+        rows, cols = int(cy.max()) + 1, int(cx.max()) + 1
+        counts = np.bincount(cy[speck] * cols + cx[speck], minlength=rows * cols).reshape(rows, cols)
 
-        def around(grid):
-            return sum(grid[1 + dy: grid.shape[0] - 1 + dy, 1 + dx: grid.shape[1] - 1 + dx]
-                       for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+        def around(grid):  # each cell plus its eight neighbours (none beyond the grid)
+            return cv2.boxFilter(grid.astype(np.float32), -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
 
         # Per pixel of the cells that exist: a candidate at the image's edge has fewer neighbours.
-        return around(counts)[cy, cx] > CLUTTER_MAX_DENSITY * around(cells)[cy, cx] * cell * cell
+        cells = around(np.ones((rows, cols), np.float32))
+        return around(counts)[cy, cx] > CLUTTER_MAX_DENSITY * cells[cy, cx] * cell * cell
 
     def _stroke_width(self, binary: np.ndarray) -> float:
         """Mean stroke width of a 0/1 uint8 shape: its area over half its perimeter (boundary pixels)."""
