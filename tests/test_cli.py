@@ -187,6 +187,16 @@ def test_read_debug_writes_one_picture_per_stage(capsys, tmp_path, models, test_
     assert not (tmp_path / "blank-stages").exists() or not any((tmp_path / "blank-stages").iterdir())
 
 
+def test_read_annotate_never_overwrites_an_input(capsys, tmp_path, models, test_digits):
+    frame = write_image(tmp_path / "shot.png", compose_frame(test_digits[0][:3]))
+    before = frame.read_bytes()
+    code, out, err = run(capsys, "read", "--model", models, "--annotate", frame, frame)
+    assert code == 2 and "refusing to overwrite" in err and out == ""
+    code, _, err = run(capsys, "read", "--model", models, "--annotate", tmp_path / "." / "shot.png", frame)
+    assert code == 2, err
+    assert frame.read_bytes() == before
+
+
 def test_read_blank_and_huge_frames(capsys, tmp_path, models, test_digits):
     black = write_image(tmp_path / "black.png", np.zeros((480, 640), np.uint8))
     white = write_image(tmp_path / "white.png", np.full((480, 640, 3), 255, np.uint8))

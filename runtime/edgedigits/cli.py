@@ -138,9 +138,10 @@ def annotation_paths(target: str, images: list[str]) -> list[Path]:
 
 
 def cmd_read(args) -> int:
+    outputs = annotation_paths(args.annotate, args.images) if args.annotate else [None] * len(args.images)
+    _refuse_to_overwrite_inputs(args.images, [p for p in outputs if p is not None])
     classifier = _load_classifier(args)
     reader, draw = _make_reader(classifier)
-    outputs = annotation_paths(args.annotate, args.images) if args.annotate else [None] * len(args.images)
     failures = 0
     for path, annotated_path in zip(args.images, outputs):
         try:
@@ -167,6 +168,15 @@ def cmd_read(args) -> int:
             texts = [line["text"] for line in record["lines"]]
             print(f"{path}: {' | '.join(texts) if texts else '(no digits)'}  ({ms:.1f} ms)", flush=True)
     return EXIT_INPUT if failures else EXIT_OK
+
+
+def _refuse_to_overwrite_inputs(images: list[str], outputs: list[Path]) -> None:
+    """An annotation written over one of the photos being read would destroy it: refuse, before any work."""
+    inputs = {Path(image).resolve() for image in images}
+    for output in outputs:
+        if output.resolve() in inputs:
+            raise CliError(f"--annotate {output}: that is one of the input images; refusing to overwrite it",
+                           EXIT_USAGE)
 
 
 def _write_debug(folder: Path, image_path: str, stages: dict) -> None:
