@@ -124,12 +124,23 @@ def test_one_bad_image_does_not_lose_the_others(capsys, tmp_path, models, test_d
     assert "no such file" in err and "empty file" in err and "zero-size" in err and "not an image" in err
 
 
-def test_blank_crops_are_classified_not_crashed(capsys, tmp_path, models):
-    black = write_image(tmp_path / "black.png", np.zeros((40, 30), np.uint8))
-    white = write_image(tmp_path / "white.png", np.full((40, 30), 255, np.uint8))
-    code, out, err = run(capsys, "predict", "--model", models, "--json", black, white)
+def test_crops_without_ink_answer_no_digit(capsys, tmp_path, models, test_digits):
+    """A classifier answers some digit for anything: blank, uniform, faint and one-pixel crops are
+    caught before it ("1 (confidence 0.998)" for an all-black crop was the old answer)."""
+    rng = np.random.default_rng(0)
+    blanks = {"black": np.zeros((40, 30), np.uint8), "white": np.full((40, 30), 255, np.uint8),
+              "faint": (200 + rng.integers(0, 20, (40, 30))).astype(np.uint8),
+              "pixel": np.zeros((1, 1), np.uint8), "sliver": np.zeros((1, 1000), np.uint8)}
+    paths = [write_image(tmp_path / f"{name}.png", image) for name, image in blanks.items()]
+    digit = write_image(tmp_path / "digit.png", 255 - test_digits[0][0])
+    code, out, err = run(capsys, "predict", "--model", models, "--json", *paths, digit)
     assert code == 0, err
-    assert len(json_lines(out)) == 2
+    records = json_lines(out)
+    assert [r["digit"] for r in records[:-1]] == [None] * len(blanks)
+    assert all(r["confidence"] == 0.0 and "no ink" in r["reason"] for r in records[:-1])
+    assert records[-1]["digit"] == int(test_digits[1][0])
+    code, out, _ = run(capsys, "predict", "--model", models, paths[0])
+    assert code == 0 and "no digit" in out
 
 
 # ---------------------------------------------------------------- read

@@ -84,7 +84,7 @@ def _read_image(path: str):
 
 
 def cmd_predict(args) -> int:
-    from .preprocess import prepare_crop
+    from .preprocess import MIN_CROP_CONTRAST, crop_has_ink, prepare_crop
 
     classifier = _load_classifier(args)
     failures = 0
@@ -92,13 +92,22 @@ def cmd_predict(args) -> int:
         try:
             image = _read_image(path)
             try:
-                digit_input = prepare_crop(image)
+                has_ink = crop_has_ink(image)
+                digit_input = prepare_crop(image) if has_ink else None
             except (ValueError, TypeError) as error:
                 raise CliError(f"{path}: {error}", EXIT_INPUT) from None
-            prediction = classifier.predict(digit_input)
+            prediction = classifier.predict(digit_input) if has_ink else None
         except CliError as error:
             failures += 1
             _report_image_error(path, error, args.json)
+            continue
+        if prediction is None:
+            reason = f"no ink: contrast under {MIN_CROP_CONTRAST:.0%} of the range, or under 2 pixels"
+            if args.json:
+                print(json.dumps({"path": path, "digit": None, "confidence": 0.0, "probabilities": None,
+                                  "reason": reason}), flush=True)
+            else:
+                print(f"{path}: no digit ({reason})", flush=True)
             continue
         if args.json:
             print(json.dumps({"path": path, "digit": prediction.digits,

@@ -144,6 +144,22 @@ def _box_blur(image: np.ndarray, radius: int) -> np.ndarray:
     return (s / (k * k)).astype(np.float32)
 
 
+# A crop whose darkest and brightest pixels differ by less than this fraction of the 0-255 range
+# holds no ink worth classifying (blank paper, a uniform patch, a 1-pixel image).
+MIN_CROP_CONTRAST = 0.1
+
+
+def crop_has_ink(image: np.ndarray) -> bool:
+    """Whether a single-digit crop holds any ink at all: contrast of at least MIN_CROP_CONTRAST of
+    the full range, and at least two pixels each way (a classifier answers *some* digit for
+    anything, so blank and uniform crops must be caught before it)."""
+    grey = to_grey(image)
+    if min(grey.shape) < 2:
+        return False
+    scale = 1.0 if grey.dtype.kind == "f" and float(grey.max()) <= 1.0 else 255.0
+    return (float(grey.max()) - float(grey.min())) / scale >= MIN_CROP_CONTRAST
+
+
 def prepare_crop(image: np.ndarray) -> np.ndarray:
     """(28, 28) float32 MNIST-style input from a single-digit crop of any size and polarity.
 
