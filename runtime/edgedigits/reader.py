@@ -403,23 +403,20 @@ def _is_step_edge(small: np.ndarray, hull: np.ndarray) -> bool:
     PAPER_EDGE_STEP_PX along it, away from the frame's border; True when nothing is left to sample
     (the outline runs along the frame's border)."""
     points = hull.reshape(-1, 2).astype(np.float64)
-    ends = np.roll(points, -1, axis=0)
-    centre = points.mean(axis=0)
-    samples, normals = [], []
-    for a, b in zip(points, ends):
-        length = float(np.hypot(*(b - a)))
-        if length < 1:
-            continue
-        count = max(1, int(length // PAPER_EDGE_STEP_PX))
-        t = (np.arange(count) + 0.5) / count
-        normal = np.array([a[1] - b[1], b[0] - a[0]]) / length
-        if np.dot(centre - a, normal) < 0:  # point it inwards
-            normal = -normal
-        samples.append(a + t[:, None] * (b - a))
-        normals.append(np.repeat(normal[None], count, axis=0))
-    if not samples:
+    edges = np.roll(points, -1, axis=0) - points
+    lengths = np.hypot(edges[:, 0], edges[:, 1])
+    real = lengths >= 1
+    if not real.any():
         return True
-    samples, normals = np.concatenate(samples), np.concatenate(normals)
+    points, edges, lengths = points[real], edges[real], lengths[real]
+    normals = np.stack([-edges[:, 1], edges[:, 0]], axis=1) / lengths[:, None]
+    inwards = np.einsum("ij,ij->i", points.mean(axis=0) - points, normals) >= 0  # a convex outline
+    normals[~inwards] *= -1
+    counts = np.maximum(1, (lengths // PAPER_EDGE_STEP_PX).astype(np.intp))
+    edge = np.repeat(np.arange(len(points)), counts)
+    along = (np.arange(edge.size) - np.repeat(np.cumsum(counts) - counts, counts) + 0.5) / counts[edge]
+    samples = points[edge] + along[:, None] * edges[edge]
+    normals = normals[edge]
     near = np.arange(1.0, PAPER_EDGE_NEAR_PX + 1)
     far = np.linspace(*PAPER_EDGE_FAR_PX, 3)
     reach = PAPER_EDGE_FAR_PX[1]
@@ -1099,12 +1096,12 @@ class FrameReader:
         rows, cols = int(cy.max()) + 1, int(cx.max()) + 1
         counts = np.bincount(cy[speck] * cols + cx[speck], minlength=rows * cols).reshape(rows, cols)
 
-        def around(grid):  # each cell plus its eight neighbours (none beyond the grid)
-            return cv2.boxFilter(grid.astype(np.float32), -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
-
-        # Per pixel of the cells that exist: a candidate at the image's edge has fewer neighbours.
-        cells = around(np.ones((rows, cols), np.float32))
-        return around(counts)[cy, cx] > CLUTTER_MAX_DENSITY * cells[cy, cx] * cell * cell
+        # Each cell plus its eight neighbours, per pixel of the cells that exist (a candidate at the
+        # image's edge has fewer neighbours).
+        around = cv2.boxFilter(counts.astype(np.float32), -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+        cells = (np.minimum(cy + 1, rows - 1) - np.maximum(cy - 1, 0) + 1) * \
+                (np.minimum(cx + 1, cols - 1) - np.maximum(cx - 1, 0) + 1)
+        return around[cy, cx] > CLUTTER_MAX_DENSITY * cells * cell * cell
 
     def _stroke_width(self, binary: np.ndarray) -> float:
         """Mean stroke width of a 0/1 uint8 shape: its area over half its perimeter (boundary pixels)."""
