@@ -109,13 +109,6 @@ class ReaderConfig:
 _SQUARE_3 = np.ones((3, 3), np.uint8)
 _SQUARE_2 = np.ones((2, 2), np.uint8)
 _GUESSED_HEIGHTS = (15.0, 30.0)  # pixels: digit heights to size rule removal for before any is measured
-# A paper's edge is a step in brightness; vignetting, a lamp's falloff or a soft shadow across the
-# page is a ramp. Measured on the ~320 px copy the paper is found on, across the found region's
-# outline (away from the frame's border): the median brightness 1-3 px inside minus 1-3 px outside
-# must be at least PAPER_EDGE_MIN_JUMP of the paper's brightness, and at least PAPER_EDGE_MIN_SHARE
-# of the difference 8-14 px inside minus outside. (On the shared real photos shading ramps measured
-# shares of 0.12-0.25, real sheets on desks 0.32-0.80 with jumps of 4.8% and more; generated frames
-# 0.49 and more.)
 # Bounds on the work per frame, whatever it shows: grouping compares candidates pairwise, so a frame
 # with more digit-sized candidates than MAX_CANDIDATES (a dense page has ~150 digits plus their
 # fragments) is texture, and is not read; the text direction is taken from at most
@@ -158,9 +151,17 @@ SMALL_DIGIT_MIN_STROKES = 4.0  # stroke widths
 # around its digit-sized blobs, the grain of generated paper at most 3.2. At 5e-3 generated frames
 # lose 6 of 2363 digits, at 1e-2 texture is read again: memocpr's photos fall from 61% to 43%.)
 CLUTTER_CELL = 2.0             # digit heights
-CLUTTER_MAX_DENSITY = 7e-3       # specks per pixel
+CLUTTER_MAX_DENSITY = 7e-3     # specks per pixel
 SPECK_SIZE = 0.3               # fraction of the typical digit height
+# A sheet on a desk: the desk's median brightness is at most DESK_MAX_BRIGHTNESS of the paper's.
 DESK_MAX_BRIGHTNESS = 0.9      # fraction of the paper's median brightness (the desk's median)
+# A paper's edge is a step in brightness; vignetting, a lamp's falloff or a soft shadow across the
+# page is a ramp. Measured on the ~320 px copy the paper is found on, across the found region's
+# outline (away from the frame's border): the median brightness 1-3 px inside minus 1-3 px outside
+# must be at least PAPER_EDGE_MIN_JUMP of the paper's brightness, and at least PAPER_EDGE_MIN_SHARE
+# of the difference 8-14 px inside minus outside. (On the shared real photos shading ramps measured
+# shares of 0.12-0.25, real sheets on desks 0.32-0.80 with jumps of 4.8% and more; generated frames
+# 0.49 and more.)
 PAPER_EDGE_MIN_JUMP = 0.04     # fraction of the paper's brightness
 PAPER_EDGE_MIN_SHARE = 0.28    # fraction of the contrast across the wider band
 PAPER_EDGE_NEAR_PX = 3.0       # pixels of the ~320 px copy: the band that holds a step
