@@ -535,3 +535,36 @@ def test_more_candidates_than_the_cap_is_reported_not_read(reader, clean_frame, 
     assert result.lines == []
     assert result.warnings and "too much texture" in result.warnings[0]
     assert json.loads(json.dumps(result.to_dict()))["warnings"] == list(result.warnings)
+
+
+def test_scattered_digits_on_a_page_turned_a_quarter_are_read_upright(reader, mnist_test):
+    """Four digits far apart on a sheet do not say which way its rows run: the reader also reads the
+    page a quarter turn further and keeps the reading the classifier is surer of."""
+    from edgedigits import reader as reader_module
+
+    images, labels = mnist_test
+    grey = np.full((480, 640), 60, np.float32)
+    grey[40:440, 60:580] = 215  # a sheet on a dark desk: its edges give the angle modulo 90
+    picks = [int(np.flatnonzero(labels == d)[0]) for d in (2, 4, 7, 5)]
+    for (x, y), i in zip([(110, 80), (440, 110), (150, 320), (450, 330)], picks):
+        digit = cv2.resize(images[i], (56, 56)).astype(np.float32) / 255
+        grey[y: y + 56, x: x + 56] *= 1 - 0.85 * digit
+    turned = np.ascontiguousarray(np.rot90(grey.astype(np.uint8), -1))  # a quarter turn clockwise
+
+    def digits(result):
+        return sorted("".join(line.text for line in result.lines))
+
+    assert digits(reader.read(turned)) == ["2", "4", "5", "7"]
+    angle, sure = reader._text_angle(*_first_pass_stats(reader, turned))
+    assert not sure
+
+
+def _first_pass_stats(reader, frame):
+    """(stats, height, paper hull) as the reader's first pass measures them, for _text_angle."""
+    grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    paper, hull = reader._paper_mask(grey)
+    darkness, origin = reader._relative_darkness(grey, paper)
+    paper = None if paper is None else paper[origin[1]: origin[1] + darkness.shape[0], origin[0]: origin[0] + darkness.shape[1]]
+    threshold, _ = reader._ink_threshold(darkness, paper, origin, grey.size)
+    _, stats = reader._components((darkness > threshold).view(np.uint8), with_labels=False)
+    return stats, reader._typical_height(stats), hull

@@ -124,6 +124,13 @@ SHRINK_ABOVE_HEIGHT = 64.0     # pixels
 WORKING_DIGIT_HEIGHT = 48.0    # pixels
 MIN_WORKING_SIDE = 640.0       # pixels
 MAX_SHRINK_FACTOR = 0.8        # a copy less than 20% smaller is not worth reading again
+# Orientation: a page's rows and columns are told apart by its neighbouring digits lying side by side;
+# when fewer than ORIENTATION_SURE_SIDE of them more than half lean one way (scattered digits), the
+# page is also read a quarter turn further and the reading whose mean confidence is higher by
+# ORIENTATION_MARGIN wins. Pages with fewer than ORIENTATION_MIN_DIGITS digits are not compared.
+ORIENTATION_MIN_DIGITS = 3
+ORIENTATION_SURE_SIDE = 0.25   # fraction of neighbour pairs beyond half
+ORIENTATION_MARGIN = 0.05      # mean top probability
 # Lines: a row is followed along its length through the blobs of its last ROW_REACH digit heights
 # (at most ROW_NEIGHBOURS of them); a blob joins the row it overlaps most vertically, by at least
 # ROW_MIN_OVERLAP of the smaller height (rising and falling handwriting overlaps its row by less
@@ -437,6 +444,12 @@ def _is_step_edge(small: np.ndarray, hull: np.ndarray) -> bool:
     return jump >= PAPER_EDGE_MIN_JUMP * level(far) and jump >= PAPER_EDGE_MIN_SHARE * ramp
 
 
+def _orientation_score(result: ReadResult) -> float:
+    """Mean top probability of a reading's digits (0 for none): how sure the classifier was."""
+    confidences = [d.confidence for line in result.lines for d in line.digits]
+    return float(np.mean(confidences)) if confidences else 0.0
+
+
 def _open_by_line(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     """Morphological opening of a 0/1 mask by a line `length` px long along `axis` (1: rows, 0:
     columns). Only rows (columns) holding at least `length` ink pixels can keep anything, and each
@@ -560,9 +573,22 @@ class FrameReader:
 
         if paper is not None:
             self._clear_paper_edge(darkness, paper, paper_origin, grey.shape, 0.35 * height)
-        angle = self._text_angle(stats, height, paper_hull)
+        angle, sure = self._text_angle(stats, height, paper_hull)
+        args = (darkness, threshold, ink_level, height, stats, paper_origin, grey.shape, scale, frame_shape)
+        result = self._read_upright(angle, *args, stage)
+        if not sure:
+            # Scattered digits do not tell a page's rows from its columns: read it turned the other
+            # way of the two the angle allows, and keep the reading the classifier is surer of.
+            other = self._read_upright(angle - 90 if angle > 0 else angle + 90, *args, lambda name, value: None)
+            if _orientation_score(other) > _orientation_score(result) + ORIENTATION_MARGIN:
+                result = other
+        return result
+
+    def _read_upright(self, angle, darkness, threshold, ink_level, height, stats, paper_origin, grey_shape, scale,
+                      frame_shape, stage) -> ReadResult:
+        """Turn the ink by `angle`, take out rules and boxes, find, group and classify the digits."""
         # From here on only the window around the ink is processed (and rotated).
-        darkness, offset = self._ink_window(darkness, threshold, int(math.ceil(height)), paper_origin, grey.shape)
+        darkness, offset = self._ink_window(darkness, threshold, int(math.ceil(height)), paper_origin, grey_shape)
         if darkness is None:
             return ReadResult([])
         rotation = None
@@ -852,7 +878,7 @@ class FrameReader:
         if chosen.size > MAX_ANGLE_POINTS:  # neighbours are found among all pairs: keep the largest
             chosen = chosen[np.argsort(-stats[chosen, 4], kind="stable")[:MAX_ANGLE_POINTS]]
         pts = (stats[chosen, :2] + stats[chosen, 2:4] / 2.0).astype(np.float64)
-        angle = None
+        angle, sure = None, len(pts) < ORIENTATION_MIN_DIGITS  # too few digits to compare readings
         if len(pts) >= 2:
             d = pts[None, :, :] - pts[:, None, :]  # d[i, j] = pts[j] - pts[i]
             dist = np.hypot(d[..., 0], d[..., 1])
@@ -866,7 +892,7 @@ class FrameReader:
                 theta = np.arctan2(vecs[:, 1], vecs[:, 0])
                 # Directions to neighbours in the same line and in the same column agree modulo 90 degrees.
                 angle = math.degrees(math.atan2(np.sin(4 * theta).sum(), np.cos(4 * theta).sum()) / 4)
-                angle = self._pick_orientation(angle, nearest if len(nearest) else vecs)
+                angle, sure = self._pick_orientation(angle, nearest if len(nearest) else vecs)
         if paper_hull is not None:
             # Text runs along the paper's edges, and the edges (hundreds of pixels long) give the
             # direction more precisely than a few neighbouring digits: keep the neighbours' say
@@ -877,24 +903,25 @@ class FrameReader:
                 angle = paper_angle
             else:
                 vecs = nearest if len(nearest) else np.array([d[i, j] for i, j in pairs])
-                angle = self._pick_orientation(paper_angle, vecs) if len(vecs) else paper_angle
-        return float(angle or 0.0)
+                angle, sure = self._pick_orientation(paper_angle, vecs) if len(vecs) else (paper_angle, False)
+        return float(angle or 0.0), sure
 
     @staticmethod
     def _pick_orientation(angle: float, vecs: np.ndarray) -> float:
-        """angle is only known modulo 90; choose the value that makes neighbours mostly side by side."""
-        if abs(angle) < 30:
-            return angle
-        best, best_score = angle, -1.0
+        """(angle, sure): angle is only known modulo 90; choose the value that makes neighbours mostly
+        side by side, and say whether they were clearly so (scattered digits are not)."""
+        scores = []
         for candidate in (angle, angle - 90 if angle > 0 else angle + 90):
             t = math.radians(candidate)
             c, s = math.cos(t), math.sin(t)
             x = vecs[:, 0] * c + vecs[:, 1] * s
             y = -vecs[:, 0] * s + vecs[:, 1] * c
-            score = float(np.mean(np.abs(x) > np.abs(y)))
-            if score > best_score + 1e-9:
-                best, best_score = candidate, score
-        return best
+            scores.append(float(np.mean(np.abs(x) > np.abs(y))))
+        sure = len(vecs) >= ORIENTATION_MIN_DIGITS and abs(scores[0] - 0.5) >= ORIENTATION_SURE_SIDE
+        if abs(angle) < 30:
+            return angle, sure
+        best = int(np.argmax(np.array(scores) + [1e-9, 0]))
+        return (angle, angle - 90 if angle > 0 else angle + 90)[best], sure
 
     def _rotate(self, image: np.ndarray, angle: float, threshold: float, reach: int, margin: int):
         """Rotate so text of the given angle becomes horizontal.
