@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .reader import LINE_COLOURS
+
 STAGES = ("grey", "paper", "darkness", "ink", "upright", "lines", "crops")
-_COLOURS = ((0, 200, 0), (255, 128, 0), (0, 128, 255), (200, 0, 200), (0, 200, 200), (128, 128, 255))
 
 
 def draw_stages(stages: dict) -> dict[str, np.ndarray]:
@@ -40,7 +41,7 @@ def draw_stages(stages: dict) -> dict[str, np.ndarray]:
             picture = np.zeros(grey.shape, np.uint8) if value is None else value * np.uint8(255)
         elif name == "darkness":
             darkness, origin = value
-            picture = _placed(np.clip(darkness * 255 / max(float(darkness.max()), 1e-3), 0, 255), origin, grey.shape)
+            picture = _placed(_stretched(darkness), origin, grey.shape)
         elif name == "ink":
             mask, origin, _ = value
             picture = _placed(mask * 255.0, origin, grey.shape)
@@ -72,6 +73,11 @@ def write_stages(folder: Path, stem: str, stages: dict) -> list[Path]:
     return written
 
 
+def _stretched(darkness: np.ndarray) -> np.ndarray:
+    """Relative darkness as uint8, its darkest pixel white."""
+    return np.clip(darkness * 255 / max(float(darkness.max()), 1e-3), 0, 255).astype(np.uint8)
+
+
 def _placed(window: np.ndarray, origin: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
     canvas = np.zeros(shape, np.uint8)
     x, y = origin
@@ -82,25 +88,26 @@ def _placed(window: np.ndarray, origin: tuple[int, int], shape: tuple[int, int])
 def _lines_picture(darkness: np.ndarray, lines: list, height: float) -> np.ndarray:
     import cv2
 
-    picture = cv2.cvtColor(np.clip(darkness * 255 / max(float(darkness.max()), 1e-3), 0, 255).astype(np.uint8),
-                           cv2.COLOR_GRAY2BGR)
+    picture = cv2.cvtColor(_stretched(darkness), cv2.COLOR_GRAY2BGR)
     for index, groups in enumerate(lines):
-        colour = _COLOURS[index % len(_COLOURS)]
+        colour = LINE_COLOURS[index % len(LINE_COLOURS)]
         for group in groups:
-            xs = [x for x, _, w, _ in group] + [x + w for x, _, w, _ in group]
-            ys = [y for _, y, _, h in group] + [y + h for _, y, _, h in group]
-            cv2.rectangle(picture, (min(xs) - 3, min(ys) - 3), (max(xs) + 3, max(ys) + 3), (128, 128, 128), 1)
-            for x, y, w, h in group:
-                cv2.rectangle(picture, (x, y), (x + w, y + h), colour, 1)
+            x0, y0 = min(b.x for b in group), min(b.y for b in group)
+            x1, y1 = max(b.right for b in group), max(b.bottom for b in group)
+            cv2.rectangle(picture, (x0 - 3, y0 - 3), (x1 + 3, y1 + 3), (128, 128, 128), 1)
+            for b in group:
+                cv2.rectangle(picture, (b.x, b.y), (b.right, b.bottom), colour, 1)
         first = groups[0][0]
-        cv2.putText(picture, f"line {index + 1}", (first[0], max(10, first[1] - 4)), cv2.FONT_HERSHEY_SIMPLEX,
+        cv2.putText(picture, f"line {index + 1}", (first.x, max(10, first.y - 4)), cv2.FONT_HERSHEY_SIMPLEX,
                     max(0.3, height / 60), colour, 1)
     return picture
 
 
-def _crops_picture(crops: list, digits: np.ndarray, confidence: np.ndarray, reject: float,
+def _crops_picture(crops: list, halves: list, digits: np.ndarray, confidence: np.ndarray, reject: float,
                    per_row: int = 16, zoom: int = 2) -> np.ndarray:
     import cv2
+
+    crops = crops + halves  # the reader's order: wholes, then the halves of wide blobs
 
     side = 28 * zoom
     cell_h = side + 14

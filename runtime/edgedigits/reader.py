@@ -612,7 +612,7 @@ class FrameReader:
         if blobs is None:
             return ReadResult([], (TOO_MUCH_TEXTURE.format(limit=MAX_CANDIDATES),))
         lines = self._group_lines(blobs)
-        stage("lines", (darkness, [[[(b.x, b.y, b.w, b.h) for b in g] for g in row] for row in lines], height))
+        stage("lines", (darkness, lines, height))
         return self._classify_lines(lines, labels, darkness, threshold, ink_level, rotation, offset, scale,
                                     frame_shape, stage)
 
@@ -1113,8 +1113,7 @@ class FrameReader:
         """Which components (arrays of boxes) lie in texture: where specks much smaller than a digit
         crowd (desk grain, paper fibres, sensor noise), not where a pen wrote. Counted on a grid of
         CLUTTER_CELL digit heights, over each cell and its eight neighbours: linear in the count."""
-        import cv2
-
+        cv2 = _cv2()
         speck = (h < SPECK_SIZE * height) & (w < SPECK_SIZE * height)
         if not speck.any():
             return np.zeros(len(x), bool)
@@ -1416,7 +1415,7 @@ class FrameReader:
             probabilities = np.concatenate([probabilities, self._probabilities(halves)])
         conf = probabilities.max(axis=1)
         best = probabilities.argmax(axis=1)
-        stage("crops", (crops + halves, best, conf, self.config.reject_threshold))
+        stage("crops", (crops, halves, best, conf, self.config.reject_threshold))
 
         texts: dict[int, list[str]] = {}
         line_digits: dict[int, list[Digit]] = {}
@@ -1454,7 +1453,7 @@ class FrameReader:
         return (x0, y0, max(0, x1 - x0), max(0, y1 - y0))
 
 
-_LINE_COLOURS = ((0, 200, 0), (255, 128, 0), (0, 128, 255), (200, 0, 200), (0, 200, 200), (128, 128, 255))
+LINE_COLOURS = ((0, 200, 0), (255, 128, 0), (0, 128, 255), (200, 0, 200), (0, 200, 200), (128, 128, 255))
 
 
 def draw_annotations(frame: np.ndarray, result: ReadResult) -> np.ndarray:
@@ -1464,7 +1463,7 @@ def draw_annotations(frame: np.ndarray, result: ReadResult) -> np.ndarray:
     out = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame[..., :3].copy()
     thickness = max(1, round(max(out.shape[:2]) / 600))
     for i, line in enumerate(result.lines):
-        colour = _LINE_COLOURS[i % len(_LINE_COLOURS)]
+        colour = LINE_COLOURS[i % len(LINE_COLOURS)]
         for d in line.digits:
             x, y, w, h = d.box
             box_colour = colour if d.digit is not None else (0, 0, 255)
