@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "frames go next to results.md.")
     real.add_argument("--set", type=Path, default=None, dest="real_set",
                       help="labelled folder (default: ../shared/datasets/realphotos beside the repository)")
-    real.add_argument("--model", default=None, help="model file or manifest (default: artifacts/edge/manifest.json)")
+    real.add_argument("--model", default=None, help="model file or manifest (default: $EDGEDIGITS_MODEL, else artifacts/edge/manifest.json)")
     real.add_argument("--format", default="tflite-int8", choices=sorted(FORMATS), help="format to load from a manifest")
     real.add_argument("--only", help="comma-separated source repositories to read (default: all)")
     real.add_argument("--no-annotate", action="store_true", help="do not write annotated frames")
@@ -196,7 +196,9 @@ def command_real(args) -> int:
         if unknown:
             raise ConfigError(f"--only: no images from {', '.join(sorted(unknown))} in {folder}")
         images = [image for image in images if image.repo in wanted]
-    model = Path(args.model) if args.model else Path("artifacts") / "edge" / "manifest.json"
+    from edgedigits.classifier import default_model_path
+
+    model = Path(args.model or default_model_path())
     if not model.exists():
         raise BenchmarkError(f"{model}: no such model (run `make train export`, or pass --model)")
     out = results_folder(args.out, "-real")
