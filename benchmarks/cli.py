@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     real.add_argument("--model", default=None, help="model file or manifest (default: $EDGEDIGITS_MODEL, else artifacts/edge/manifest.json)")
     real.add_argument("--format", default="tflite-int8", choices=sorted(FORMATS), help="format to load from a manifest")
     real.add_argument("--only", help="comma-separated source repositories to read (default: all)")
+    real.add_argument("--raw", action="store_true",
+                      help="read each image as a file viewer shows it (EXIF honoured) instead of first giving it "
+                           "the nearest quarter turn of its orientation label: the reader must find the turn")
     real.add_argument("--no-annotate", action="store_true", help="do not write annotated frames")
     real.add_argument("--out", type=Path, default=DEFAULT_RESULTS_DIR, help="results root folder")
     real.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -204,11 +207,12 @@ def command_real(args) -> int:
     out = results_folder(args.out, "-real")
     scores = real.read_set(make_reader(model, args.format), images,
                            annotate_dir=None if args.no_annotate else out / "annotated",
-                           progress=not args.no_progress and sys.stderr.isatty())
+                           progress=not args.no_progress and sys.stderr.isatty(), label_turn=not args.raw)
     summary = real.summarize(scores)
-    text = real.render_markdown(summary, scores, f"Real photos: {folder.name}, {model} ({args.format})")
+    text = real.render_markdown(summary, scores, f"Real photos: {folder.name}, {model} ({args.format})"
+                              + (", raw pixels (no label turn)" if args.raw else ""))
     write_json_atomic(out / "results.json", {"set": str(folder), "model": str(model), "format": args.format,
-                                             "summary": summary, "images": [s.to_dict() for s in scores]})
+                                             "label_turn": not args.raw, "summary": summary, "images": [s.to_dict() for s in scores]})
     write_text_atomic(out / "results.md", text)
     print(text.split("## Per image")[0].rstrip())
     print(f"\nwrote {out / 'results.md'}, {out / 'results.json'}" + ("" if args.no_annotate else f", {out / 'annotated'}/"))

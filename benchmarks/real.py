@@ -117,12 +117,13 @@ def exif_turns(path: Path) -> int:
         return 0
 
 
-def upright(image: RealImage) -> np.ndarray:
-    """The image as the reader gets it (EXIF honoured), turned by what its label still asks."""
+def upright(image: RealImage, label_turn: bool = True) -> np.ndarray:
+    """The image as the reader gets it (EXIF honoured), turned by what its label still asks
+    (`label_turn`; without it, the pixels as a file viewer shows them: the reader must find the turn)."""
     from edgedigits.imageio import read_image
 
     frame = read_image(image.path)
-    turns = (image.turns - exif_turns(image.path)) % 4
+    turns = (image.turns - exif_turns(image.path)) % 4 if label_turn else 0
     return np.ascontiguousarray(np.rot90(frame, k=-turns)) if turns else frame
 
 
@@ -161,8 +162,10 @@ def summarize(scores: list[ImageScore]) -> dict:
             "repo_average_digit_accuracy": sum(accuracies) / len(accuracies) if accuracies else None}
 
 
-def read_set(reader, images: list[RealImage], annotate_dir: Path | None = None, progress: bool = False) -> list[ImageScore]:
-    """Read every image once (timed, after one untimed warm-up read) and score it."""
+def read_set(reader, images: list[RealImage], annotate_dir: Path | None = None, progress: bool = False,
+             label_turn: bool = True) -> list[ImageScore]:
+    """Read every image once (timed, after one untimed warm-up read) and score it; `label_turn` as
+    in :func:`upright`."""
     bar = None
     if progress:
         try:
@@ -172,7 +175,7 @@ def read_set(reader, images: list[RealImage], annotate_dir: Path | None = None, 
             bar = None
     scores = []
     for number, image in enumerate(images):
-        frame = upright(image)
+        frame = upright(image, label_turn)
         if number == 0:
             reader.read(frame)
         start = time.perf_counter()

@@ -568,3 +568,24 @@ def _first_pass_stats(reader, frame):
     threshold, _ = reader._ink_threshold(darkness, paper, origin, grey.size)
     _, stats = reader._components((darkness > threshold).view(np.uint8), with_labels=False)
     return stats, reader._typical_height(stats), hull
+
+
+def test_a_page_upside_down_is_read_turned_over(reader, mnist_test):
+    """Digits turned half a turn read as other digits, or as nothing the classifier is sure of: an
+    unsure reading of enough digits is compared with the page read turned by 180 degrees."""
+    from edgedigits import reader as reader_module
+
+    images, labels = mnist_test
+    grey = np.full((480, 640), 60, np.float32)
+    grey[40:440, 60:580] = 215
+    rows = ("2345", "7532")
+    for row, text in enumerate(rows):
+        for column, d in enumerate(text):
+            i = int(np.flatnonzero(labels == int(d))[row])
+            digit = cv2.resize(images[i], (48, 48)).astype(np.float32) / 255
+            y, x = 120 + 150 * row, 150 + 70 * column
+            grey[y: y + 48, x: x + 48] *= 1 - 0.85 * digit
+    page = grey.astype(np.uint8)
+    assert len("".join(rows)) >= reader_module.UPSIDE_DOWN_MIN_DIGITS
+    assert [line.text for line in reader.read(page).lines] == list(rows)
+    assert [line.text for line in reader.read(np.ascontiguousarray(page[::-1, ::-1])).lines] == list(rows)
