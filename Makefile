@@ -11,7 +11,7 @@ REALPHOTOS ?= ../shared/datasets/realphotos
 export MNIST_DIR
 
 .DEFAULT_GOAL := help
-.PHONY: help train export test test-slow clean bench bench-real bench-check runtime-wheel pi-check FORCE
+.PHONY: help train export test test-slow clean bench bench-real bench-digits bench-check release-model runtime-wheel pi-check FORCE
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | expand -t 16
@@ -32,7 +32,7 @@ $(ART)/model.keras: $(ART)/.train-args $(wildcard train/*.py) $(VENV)/.installed
 
 train: $(ART)/model.keras  ## train MODEL (default: edge) into artifacts/MODEL/
 
-$(ART)/manifest.json: $(ART)/model.keras $(wildcard export/*.py) runtime/edgedigits/formats.py
+$(ART)/manifest.json: $(ART)/model.keras $(wildcard export/*.py) runtime/edgedigits/formats.py runtime/edgedigits/metadata.py
 	$(PY) -m export --model $(MODEL)
 
 export: $(ART)/manifest.json  ## export MODEL to int8/float TFLite and ONNX with parity checks
@@ -49,16 +49,23 @@ clean:  ## remove the venv, artifacts and benchmark results
 pi-check: $(VENV)/.installed  ## prove the runtime on emulated Raspberry Pi OS (arm64)
 	bash runtime/pi/pi_check.sh
 
-bench: $(VENV)/.installed  ## benchmark every exported model and format (MODEL=… for one), then the real photos
+bench: $(VENV)/.installed  ## benchmark every exported model and format (MODEL=… for one), digits beyond MNIST, the real photos
 	$(PY) -m benchmarks run $(if $(filter command line,$(origin MODEL)),--models $(MODEL))
+	$(PY) -m benchmarks digits --set "$(REALPHOTOS)" $(if $(filter command line,$(origin MODEL)),--models $(MODEL))
 	@if [ -f "$(REALPHOTOS)/labels.csv" ]; then $(PY) -m benchmarks real --set "$(REALPHOTOS)" --model $(ART)/manifest.json; \
 	else echo "bench: no real photos at $(REALPHOTOS) (set REALPHOTOS=DIR): real-photo benchmark skipped"; fi
 
 bench-real: $(VENV)/.installed  ## the reader on a labelled folder of real photos (REALPHOTOS=DIR), per source
 	$(PY) -m benchmarks real --set "$(REALPHOTOS)" --model $(ART)/manifest.json
 
+bench-digits: $(VENV)/.installed  ## every model and format on MNIST, load_digits, real-photo crops and non-digits
+	$(PY) -m benchmarks digits --set "$(REALPHOTOS)" $(if $(filter command line,$(origin MODEL)),--models $(MODEL))
+
 bench-check: $(VENV)/.installed  ## regression gate: a quick run compared with benchmarks/baseline.json
 	$(PY) -m benchmarks check --quick
+
+release-model: $(VENV)/.installed artifacts/edge/manifest.json  ## copy the exported edge int8 model into the runtime package
+	$(PY) -m export.release --model edge
 
 runtime-wheel: $(VENV)/.installed  ## build the device package into dist/
 	$(PY) -m pip wheel --no-deps -w dist ./runtime

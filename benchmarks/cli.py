@@ -2,6 +2,7 @@
 
   run    measure every exported model (or --models) and write benchmarks/results/<timestamp>/
   real   read a labelled folder of real photos, per image, per source and in total
+  digits every model and format on digits beyond MNIST and on crops that are no digit
   check  a fresh run with the baseline's settings compared with benchmarks/baseline.json;
          exits 1 naming each regressed metric, 2 for usage/setup errors
 """
@@ -35,7 +36,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks",
                                      description="Benchmark exported edgedigits models and gate regressions.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,check,real}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,check,real,digits}")
     defaults = _HelpFormatter
 
     run = sub.add_parser("run", help="measure models and formats, write results.json/results.md/plots",
@@ -81,6 +82,21 @@ def build_parser() -> argparse.ArgumentParser:
     real.add_argument("--no-annotate", action="store_true", help="do not write annotated frames")
     real.add_argument("--out", type=Path, default=DEFAULT_RESULTS_DIR, help="results root folder")
     real.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    digits = sub.add_parser("digits", help="every model and format on digits beyond MNIST and on non-digits",
+                            formatter_class=defaults,
+                            description="Score every exported model (or --models), float and int8, on the MNIST "
+                                        "test set, scikit-learn's load_digits (43 writers), the frame reader's crops "
+                                        "of the shared real photos, and generated crops that are no digit: digits "
+                                        "right, rejected as 'not a digit', and non-digits accepted.")
+    digits.add_argument("--models", help="comma-separated models (default: every exported model)")
+    digits.add_argument("--set", type=Path, default=None, dest="real_set",
+                        help="labelled real photos for the reader's crops (default: ../shared/datasets/realphotos "
+                             "beside the repository; skipped when absent)")
+    digits.add_argument("--crops-model", default=None,
+                        help="model whose int8 reader takes the real crops, the same crops for every model "
+                             "(default: $EDGEDIGITS_MODEL, else artifacts/edge/manifest.json)")
+    _common(digits)
     return parser
 
 
@@ -99,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             return command_run(args)
         if args.command == "real":
             return command_real(args)
+        if args.command == "digits":
+            return command_digits(args)
         return command_check(args)
     except (ConfigError, BenchmarkError) as error:
         print(f"python -m benchmarks: error: {error}", file=sys.stderr)
@@ -217,6 +235,58 @@ def command_real(args) -> int:
     print(text.split("## Per image")[0].rstrip())
     print(f"\nwrote {out / 'results.md'}, {out / 'results.json'}" + ("" if args.no_annotate else f", {out / 'annotated'}/"))
     return 0
+
+
+def command_digits(args) -> int:
+    from benchmarks import digitsets, real
+    from benchmarks.frames import make_reader
+    from benchmarks.report import markdown_table
+    from benchmarks.run import discover_models, load_test_set, results_folder
+    from edgedigits.classifier import ModelError, default_model_path, load
+
+    config = full_config(models=parse_list(args.models, _any_names(args.models), "model"),
+                         artifacts_dir=args.artifacts_dir, results_dir=args.out, data_dir=args.data_dir)
+    models = discover_models(config)
+    images, labels = load_test_set(config)
+    sets = [digitsets.mnist_set(images, labels), digitsets.sklearn_set(), digitsets.negatives_set(images, labels)]
+    folder = args.real_set or real.DEFAULT_SET
+    crops_model = Path(args.crops_model or default_model_path())
+    if (folder / "labels.csv").is_file() and crops_model.exists():
+        sets.insert(2, digitsets.real_set(make_reader(crops_model, "tflite-int8"), real.load_set(folder)))
+    else:
+        print(f"digits: no real photos at {folder} or no {crops_model}: the real-crop set is skipped", file=sys.stderr)
+    results = {"sets": {s.name: {"images": len(s.labels), "about": s.about} for s in sets}, "models": {}}
+    body = []
+    for model in models:
+        manifest = config.artifacts_dir / model / "manifest.json"
+        for kind in FORMATS:
+            try:
+                classifier = load(manifest, format=kind, threads=1)
+            except ModelError as error:
+                print(f"digits: {model} {kind}: skipped ({error})", file=sys.stderr)
+                continue
+            scores = {s.name: digitsets.score(classifier, s) for s in sets}
+            results["models"].setdefault(model, {})[kind] = scores
+            body.append([model, kind] + [_digit_cell(scores[s.name]) for s in sets])
+    head = ["model", "format"] + [f"{s.name} ({len(s.labels)})" for s in sets]
+    text = "\n".join(["# Digits beyond MNIST, and crops that are no digit", "",
+                      "Each cell: digits right / rejected as not a digit; for negatives: accepted as a digit.", "",
+                      *(f"- **{s.name}**: {s.about}" for s in sets), "",
+                      markdown_table(head, body, "ll" + "r" * len(sets))]) + "\n"
+    out = results_folder(args.out, "-digits")
+    write_json_atomic(out / "results.json", results)
+    write_text_atomic(out / "results.md", text)
+    print(text.rstrip())
+    print(f"\nwrote {out / 'results.md'}, {out / 'results.json'}")
+    return 0
+
+
+def _digit_cell(score: dict) -> str:
+    if "accepted" in score:
+        return f"{100 * score['accepted']:.2f}% accepted"
+    if "accuracy" not in score:
+        return "–"
+    return f"{100 * score['accuracy']:.2f}% / {100 * score['rejected']:.2f}%"
 
 
 def render_comparison(baseline: dict, current: dict, regressions) -> str:

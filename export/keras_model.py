@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
+from edgedigits.metadata import labels_for_outputs
 from export.errors import ModelLoadError
 
 log = logging.getLogger("export")
 
 INPUT_SHAPE = (None, 28, 28, 1)
-NUM_CLASSES = 10
 INPUT_NAME = "image"
 OUTPUT_NAME = "probabilities"
 
@@ -42,8 +42,17 @@ def check_contract(model, path: Path) -> None:
     in_shape, out_shape = tuple(inputs[0].shape), tuple(outputs[0].shape)
     if in_shape[1:] != INPUT_SHAPE[1:]:
         raise ModelLoadError(f"{path}: expected input shape {INPUT_SHAPE}, found {in_shape}")
-    if out_shape[1:] != (NUM_CLASSES,):
-        raise ModelLoadError(f"{path}: expected output shape (None, {NUM_CLASSES}), found {out_shape}")
+    if len(out_shape) != 2:
+        raise ModelLoadError(f"{path}: expected output shape (None, classes), found {out_shape}")
+    try:
+        labels_for_outputs(out_shape[1])
+    except ValueError as error:
+        raise ModelLoadError(f"{path}: {error}") from None
+
+
+def model_labels(model) -> list[str]:
+    """The labels of the model's outputs (the digits, and "not a digit" for an 11th output)."""
+    return labels_for_outputs(model.outputs[0].shape[-1])
 
 
 def keras_probabilities(model, images: np.ndarray, batch_size: int = 500) -> np.ndarray:

@@ -15,7 +15,6 @@ from edgedigits.metadata import TEMPERATURE_KEY
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 METADATA_KEY = "edgedigits"
-LABELS = [str(d) for d in range(10)]
 PREPROCESSING = {
     "input_shape": [28, 28, 1],
     "layout": "NHWC",
@@ -69,7 +68,7 @@ def tool_versions() -> dict[str, str]:
     return versions
 
 
-def embedded_metadata(*, model: str, format_name: str, quantization: dict, source: dict,
+def embedded_metadata(*, model: str, labels: list[str], format_name: str, quantization: dict, source: dict,
                       calibration: dict | None, validation: dict, tools: dict,
                       temperature_scaling: dict | None = None) -> dict:
     """The essentials a lone model file carries. No timestamp, so re-exports are byte-identical.
@@ -81,7 +80,7 @@ def embedded_metadata(*, model: str, format_name: str, quantization: dict, sourc
         "schema_version": SCHEMA_VERSION,
         "model": model,
         "format": format_name,
-        "labels": LABELS,
+        "labels": labels,
         "preprocessing": PREPROCESSING,
         "quantization": quantization,
         # the file name only, so the bytes do not depend on the output directory
@@ -97,13 +96,13 @@ def metadata_json(meta: dict) -> str:
     return json.dumps(meta, sort_keys=True, separators=(",", ":"))
 
 
-def build_manifest(*, model: str, source: dict, calibration: dict, tools: dict, formats: dict,
+def build_manifest(*, model: str, labels: list[str], source: dict, calibration: dict, tools: dict, formats: dict,
                    reports: dict, gates: dict) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
         "model": model,
         "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "labels": LABELS,
+        "labels": labels,
         "preprocessing": PREPROCESSING,
         "source": source,
         "calibration": calibration,

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from edgedigits.metadata import DIGIT_LABELS
 from export.config import ParityGates
 from export.errors import ParityError
 
@@ -27,9 +28,11 @@ def measure(probs: np.ndarray, keras_probs: np.ndarray, labels: np.ndarray) -> P
     if probs.shape != keras_probs.shape or len(labels) != len(probs):
         raise ValueError(f"shape mismatch: exported {probs.shape}, keras {keras_probs.shape}, labels {labels.shape}")
     predicted, expected = probs.argmax(axis=1), keras_probs.argmax(axis=1)
+    # The digit answer is the likeliest digit (a "not a digit" output, if any, is last and apart).
+    digits = len(DIGIT_LABELS)
     return ParityResult(
-        accuracy=float(np.mean(predicted == labels)),
-        keras_accuracy=float(np.mean(expected == labels)),
+        accuracy=float(np.mean(probs[:, :digits].argmax(axis=1) == labels)),
+        keras_accuracy=float(np.mean(keras_probs[:, :digits].argmax(axis=1) == labels)),
         agreement=float(np.mean(predicted == expected)),
         max_abs_diff=float(np.max(np.abs(probs.astype(np.float64) - keras_probs))),
         images=int(len(labels)),

@@ -21,7 +21,7 @@ from export import onnx_export, parity, quant_report, temperature, tflite_export
 from export.config import ExportConfig
 from export.data import ExportData, load_export_data
 from export.errors import ConfigError, MetadataError, OutputDirError
-from export.keras_model import keras_probabilities, load_keras_model, write_saved_model
+from export.keras_model import keras_probabilities, load_keras_model, model_labels, write_saved_model
 
 log = logging.getLogger("export")
 
@@ -175,7 +175,8 @@ def export_format(ctx: ExportContext, fmt: ModelFormat, out: Path, source: dict,
     result = parity.check_gates(fmt.name, result, fmt.quantized, config.gates)
     scaling = fit_format_temperature(ctx, fmt, backend.predict, raw)
 
-    meta = mf.embedded_metadata(model=config.model, format_name=fmt.name, quantization=scheme, source=source,
+    meta = mf.embedded_metadata(model=config.model, labels=model_labels(ctx.keras_model), format_name=fmt.name,
+                                quantization=scheme, source=source,
                                 calibration=calibration_info(config) if fmt.quantized else None,
                                 validation=result.as_dict(), tools=tools, temperature_scaling=scaling)
     final = backend.embed(raw, mf.metadata_json(meta))
@@ -272,7 +273,7 @@ def run_export(config: ExportConfig) -> dict:
         for name in config.formats:
             formats[name] = export_format(ctx, FORMATS[name], out, source, tools)
         reports = write_quant_report(ctx, out) if config.report_images else {}
-    manifest = mf.build_manifest(model=config.model, source=source, calibration=calibration_info(config),
+    manifest = mf.build_manifest(model=config.model, labels=model_labels(model), source=source, calibration=calibration_info(config),
                                  tools=tools, formats=formats, reports=reports,
                                  gates=asdict(config.gates))
     path = mf.write_manifest(out, manifest)

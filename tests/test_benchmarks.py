@@ -458,3 +458,30 @@ def test_planted_regressions_fail_the_gate(exported_model, tmp_path, capsys):
 def test_check_without_baseline_is_a_usage_error(tmp_path, capsys):
     code, _, stderr = run_cli(["check", "--baseline", str(tmp_path / "none.json")], capsys)
     assert code == 2 and "--update-baseline" in stderr
+
+
+def test_digit_sets_score_digits_rejections_and_accepted_junk():
+    from benchmarks.digitsets import DigitSet, score
+    from edgedigits.classifier import Prediction
+
+    class Answers:
+        def predict(self, images):
+            digits = np.array([3, 3, 5, 1])
+            probabilities = np.eye(10, dtype=np.float32)[digits]
+            return Prediction(digits, probabilities, np.ones(4, np.float32), np.array([0.1, 0.9, 0.2, 0.7], np.float32))
+
+    images = np.zeros((4, 28, 28), np.float32)
+    digits = score(Answers(), DigitSet("d", images, np.array([3, 3, 4, 1]), ""))
+    assert digits == {"images": 4, "accuracy": 0.25, "rejected": 0.5}  # a rejected right answer is not right
+    junk = score(Answers(), DigitSet("n", images, np.full(4, -1), ""))
+    assert junk == {"images": 4, "accepted": 0.5}
+
+
+def test_sklearn_digits_are_prepared_like_files_for_predict():
+    pytest.importorskip("sklearn")
+    from benchmarks.digitsets import sklearn_set
+
+    digits = sklearn_set()
+    assert digits.images.shape == (1797, 28, 28) and digits.images.dtype == np.float32
+    assert set(digits.labels.tolist()) == set(range(10))
+    assert 0.99 <= digits.images.max() <= 1.0 and digits.images[:, 0].max() < 0.05  # ink centred, white on black

@@ -78,7 +78,8 @@ def test_predict_json_on_real_digits_both_polarities(capsys, tmp_path, models, t
     records = json_lines(out)
     assert [r["path"] for r in records] == [str(p) for p, _ in crops]
     for record in records:
-        assert set(record) == {"path", "digit", "confidence", "probabilities"}
+        assert set(record) == {"path", "digit", "confidence", "probabilities", "is_digit", "reject"}
+        assert record["is_digit"] is True and record["reject"] is None  # a model without "not a digit"
         assert len(record["probabilities"]) == 10
         assert record["confidence"] == pytest.approx(max(record["probabilities"]), abs=1e-6)
         assert 0.0 <= record["confidence"] <= 1.0
@@ -357,3 +358,78 @@ def test_onnx_model_without_onnxruntime_names_the_extra(tmp_path, models, test_d
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == EXIT["dependency"], proc.stderr
     assert "pip install 'edgedigits-runtime[onnx]'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ---------------------------------------------------------------- batch reading
+
+
+def _number_frames(folder: Path, test_digits, count: int) -> list[Path]:
+    images, _labels = test_digits
+    folder.mkdir(parents=True, exist_ok=True)
+    return [write_image(folder / f"frame-{i}.png", compose_frame(images[i: i + 4])) for i in range(count)]
+
+
+def test_read_a_folder_writes_json_lines_as_it_goes_and_resumes(capsys, tmp_path, models, test_digits):
+    frames = _number_frames(tmp_path / "in", test_digits, 2) + _number_frames(tmp_path / "in" / "sub", test_digits, 1)
+    (tmp_path / "in" / "broken.png").write_bytes(b"not a png")
+    (tmp_path / "in" / "notes.txt").write_text("not an image either: skipped by suffix")
+    output = tmp_path / "out" / "results.jsonl"
+
+    code, out, err = run(capsys, "read", "--model", models, tmp_path / "in", "--output", output)
+    assert code == 4 and "broken.png" in err  # one bad image: reported, the others read
+    records = json_lines(output.read_text())
+    assert sorted(r["path"] for r in records) == sorted([str(tmp_path / "in" / "broken.png")] + [str(f) for f in frames[:2]])
+    assert [r for r in records if "error" in r][0]["path"].endswith("broken.png")
+    assert len(out.splitlines()) == 2  # one line per frame read on stdout too
+
+    code, _, err = run(capsys, "read", "--model", models, tmp_path / "in", "--output", output)
+    assert code == 2 and "--resume" in err  # never appended to (or overwritten) by accident
+    code, out, err = run(capsys, "read", "--model", models, tmp_path / "in", "--recursive", "--output", output,
+                         "--resume", "--json")
+    assert code == 0, err
+    assert [r["path"] for r in json_lines(out)] == [str(frames[2])]  # only the one not read before
+    assert len(json_lines(output.read_text())) == 4
+
+
+def test_read_with_two_workers_gives_the_same_records(capsys, tmp_path, models, test_digits):
+    frames = _number_frames(tmp_path, test_digits, 3)
+    code, one, err = run(capsys, "read", "--model", models, "--json", *frames)
+    assert code == 0, err
+    code, two, err = run(capsys, "read", "--model", models, "--json", "--workers", "2", *frames)
+    assert code == 0, err
+    strip = [{k: v for k, v in r.items() if k != "ms"} for r in json_lines(one)]
+    assert [{k: v for k, v in r.items() if k != "ms"} for r in json_lines(two)] == strip
+
+
+def test_read_without_images_or_with_resume_alone_is_a_clear_error(capsys, tmp_path, models):
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, "read", "--model", models, tmp_path / "empty")
+    assert code == 4 and "no images" in err
+    code, _, err = run(capsys, "read", "--model", models, tmp_path / "empty", "--resume")
+    assert code == 2 and "--output" in err
+
+
+# ---------------------------------------------------------------- one-line API
+
+
+def test_one_line_api_reads_paths_arrays_and_pil_images(tmp_path, models, test_digits):
+    import edgedigits
+    from PIL import Image
+
+    images, labels = test_digits
+    frame = compose_frame(images[:4])
+    path = write_image(tmp_path / "frame.png", frame)
+    want = "".join(str(d) for d in labels[:4])
+    reading = edgedigits.read(path, model=models)
+    assert reading.text == want
+    assert edgedigits.read(frame, model=models).text == want
+    assert edgedigits.read(Image.fromarray(frame), model=models).text == want
+    assert json.loads(reading.to_json())["lines"][0]["text"] == want
+    picture = reading.annotate(tmp_path / "annotated.png")
+    assert picture.shape[:2] == frame.shape and (tmp_path / "annotated.png").is_file()
+    crop = np.pad(255 - upscale(images[0], 3), 10, constant_values=255)
+    assert edgedigits.predict(crop, model=models).digits == labels[0]
+    engine = edgedigits.load(models, threads=1)
+    assert engine.read(frame).text == want and engine.predict(crop).digits == labels[0]
+    with pytest.raises(TypeError, match="path, a numpy array or a PIL image"):
+        edgedigits.read(42, model=models)

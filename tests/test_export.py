@@ -518,3 +518,42 @@ def test_help_shows_kebab_flags_and_defaults(capsys):
     for flag in ("--formats", "--calibration-size", "--artifacts-dir", "--out", "--data-dir"):
         assert flag in text
     assert "default: 1000" in text and "tflite-f32,tflite-int8,onnx-f32,onnx-int8" in text
+
+
+def test_a_model_with_a_not_a_digit_output_exports_and_loads_with_it(mnist, tmp_path):
+    """An 11th output is "not a digit": the manifest and each file's metadata label it, parity counts
+    the digit answer, and the runtime splits it off (from the manifest or from a lone file)."""
+    import keras
+
+    from edgedigits.classifier import load
+    from edgedigits.metadata import REJECT_LABEL
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((28, 28, 1), name="image"),
+        keras.layers.Conv2D(8, 3, activation="relu", name="conv"),
+        keras.layers.MaxPooling2D(2, name="pool"),
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dense(11, activation="softmax", name="probabilities"),
+    ], name=MODEL)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    noise = np.random.default_rng(0).random((200, 28, 28)) * 255  # "not a digit": label 10
+    x = np.concatenate([mnist.train_images[:1000], noise.astype(np.uint8)])
+    y = np.concatenate([mnist.train_labels[:1000], np.full(200, 10, mnist.train_labels.dtype)])
+    model.fit(to_model_input(x), y, epochs=3, batch_size=32, verbose=0)
+    path = tmp_path / MODEL / "model.keras"
+    path.parent.mkdir()
+    model.save(path)
+    (path.parent / "metrics.json").write_text(json.dumps({"params": model.count_params(), "macs": 1, "test_accuracy": 0.9}))
+
+    manifest = pipeline.run_export(tiny_config(tmp_path, formats=("tflite-int8", "onnx-f32"), report_images=0))
+    assert manifest["labels"][-1] == REJECT_LABEL and len(manifest["labels"]) == 11
+    for name, entry in manifest["formats"].items():
+        assert read_embedded_metadata(tmp_path / MODEL / entry["file"])["labels"] == manifest["labels"]
+        assert entry["validation"]["accuracy"] > 0.7  # of the digit answer (the 11-way argmax is no digit)
+        for source in (tmp_path / MODEL / "manifest.json", tmp_path / MODEL / entry["file"]):
+            classifier = load(source, format=name)
+            assert classifier.has_reject
+            prediction = classifier.predict(np.stack([mnist.test_images[:20] / 255, noise[:20] / 255]).reshape(-1, 28, 28).astype(np.float32))
+            assert prediction.probabilities.shape == (40, 10) and prediction.reject.shape == (40,)
+            assert prediction.is_digit[:20].mean() > 0.8 and prediction.is_digit[20:].mean() < 0.2

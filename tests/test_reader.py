@@ -589,3 +589,31 @@ def test_a_page_upside_down_is_read_turned_over(reader, mnist_test):
     assert len("".join(rows)) >= reader_module.UPSIDE_DOWN_MIN_DIGITS
     assert [line.text for line in reader.read(page).lines] == list(rows)
     assert [line.text for line in reader.read(np.ascontiguousarray(page[::-1, ::-1])).lines] == list(rows)
+
+
+class _SameAnswer:
+    """A classifier that gives every crop the same digit probabilities and "not a digit" probability."""
+
+    def __init__(self, digit: int, reject):
+        self.digit, self.reject = digit, reject
+
+    def predict(self, images):
+        from edgedigits.classifier import Prediction
+
+        n = len(images)
+        probabilities = np.zeros((n, 10), np.float32)
+        probabilities[:, self.digit] = 1.0
+        reject = None if self.reject is None else np.full(n, self.reject, np.float32)
+        return Prediction(np.full(n, self.digit), probabilities, np.ones(n, np.float32), reject)
+
+
+def test_the_reader_drops_what_the_classifier_calls_no_digit(clean_frame):
+    frame, truth = clean_frame
+    n = len("".join(line.text for line in truth))
+
+    def text(classifier):
+        return "".join(line.text for line in FrameReader(classifier).read(frame).lines)
+
+    assert text(_SameAnswer(7, None)) == "7" * n  # a classifier without the output: as before
+    assert text(_SameAnswer(7, 0.3)) == "7" * n
+    assert text(_SameAnswer(7, 0.8)) == ""  # no digit: nothing is reported, not even a '?'

@@ -593,3 +593,48 @@ def test_jpeg_exif_orientation_is_honoured(tmp_path, orientation, turned):
     expected = turned(pixels)
     assert grey.shape == expected.shape
     assert np.abs(grey.astype(np.float32) - expected).mean() < 8
+
+
+class _FixedOutputs:
+    """A backend whose model answers the same outputs for every image (a stand-in interpreter)."""
+
+    module, module_version = "fixed", "0"
+
+    def __init__(self, outputs):
+        from edgedigits.backends import TensorSpec
+
+        self.outputs = np.asarray(outputs, np.float32)
+        self.input = TensorSpec("image", (1, 28, 28, 1), np.dtype(np.float32), None, None)
+        self.output = TensorSpec("probabilities", (1, len(self.outputs)), np.dtype(np.float32), None, None)
+
+    def run(self, batch):
+        return np.repeat(self.outputs[None], len(batch), axis=0)
+
+
+def _fixed_classifier(outputs, labels):
+    from edgedigits.classifier import Classifier, ModelSource
+    from edgedigits.formats import FORMATS
+
+    source = ModelSource(Path("fixed.f32.tflite"), FORMATS["tflite-f32"], None, None, "0" * 64, 0)
+    return Classifier(_FixedOutputs(outputs), source, labels)
+
+
+def test_a_not_a_digit_output_is_split_from_the_digits():
+    from edgedigits.metadata import REJECT_LABEL, labels_for_outputs
+
+    labels = labels_for_outputs(11)
+    assert labels[-1] == REJECT_LABEL and labels[:10] == [str(d) for d in range(10)]
+    junk = _fixed_classifier([0.02, 0.0, 0.0, 0.0, 0.18, 0.0, 0.0, 0.0, 0.0, 0.0, 0.8], labels)
+    one = junk.predict(np.zeros((28, 28), np.float32))
+    assert one.digits == 4 and one.reject == pytest.approx(0.8) and one.is_digit is False
+    assert one.probabilities.shape == (10,) and one.probabilities.sum() == pytest.approx(1.0)
+    assert one.confidence == pytest.approx(0.9)  # of the digits, if it were one
+    batch = junk.predict(np.zeros((3, 28, 28), np.float32))
+    assert batch.reject.shape == (3,) and not batch.is_digit.any() and batch.probabilities.shape == (3, 10)
+    digit = _fixed_classifier([0.0] * 7 + [0.9, 0.0, 0.0, 0.1], labels).predict(np.zeros((28, 28), np.float32))
+    assert digit.digits == 7 and digit.is_digit is True
+    plain = _fixed_classifier([0.0] * 7 + [1.0, 0.0, 0.0], labels_for_outputs(10)).predict(np.zeros((2, 28, 28), np.float32))
+    assert plain.reject is None and plain.is_digit.all()  # a model without the output still works
+    with pytest.raises(ValueError, match="12"):
+        labels_for_outputs(12)
+

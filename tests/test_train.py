@@ -36,9 +36,10 @@ EXPECTED_PARAMS = {
 
 @pytest.mark.parametrize("name", sorted(ZOO))
 def test_every_zoo_model_builds_with_mnist_contract(name):
-    model = ZOO[name].build()
+    model = ZOO[name].model()
     assert tuple(model.input_shape) == (None, 28, 28, 1)
-    assert tuple(model.output_shape) == (None, 10)
+    # The seed models keep their ten outputs; edge, trained with negatives, adds "not a digit".
+    assert tuple(model.output_shape) == (None, 11 if name == "edge" else 10)
     probabilities = model(np.zeros((2, 28, 28, 1), np.float32)).numpy()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     if name in EXPECTED_PARAMS:
@@ -52,7 +53,7 @@ def test_mac_count_of_baseline_matches_hand_count():
 
 def test_edge_meets_its_budget():
     baseline_macs = count_macs(ZOO["baseline"].build())
-    edge = ZOO["edge"].build()
+    edge = ZOO["edge"].model()
     assert count_macs(edge) <= baseline_macs / 4
     assert edge.count_params() <= 100_000  # one byte per int8 weight: fits 100 KB with room
 
@@ -170,3 +171,43 @@ def test_unwritable_output_dir_fails_cleanly(tmp_path, capsys):
     blocker.write_text("not a directory")
     assert train_main(["--model", "mlp", "--out", str(blocker / "out"), *QUICK]) == 1
     assert "not writable" in capsys.readouterr().err
+
+
+def test_capture_effects_are_seeded_and_keep_the_contract(mnist):
+    from train.capture import Capture, capture_augment
+
+    images = mnist.train_images[:64]
+    everything = Capture(thicker=0.5, thinner=0.5, blur=1, gamma=1, noise=1, edge_cut=1, fragment=1, jpeg=1)
+    first = capture_augment(images, everything, np.random.default_rng(3))
+    again = capture_augment(images, everything, np.random.default_rng(3))
+    assert first.dtype == np.uint8 and first.shape == images.shape
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, images)
+    np.testing.assert_array_equal(capture_augment(images, Capture(0, 0, 0, 1.0, 0, 0, 0, 0, 0, 0),
+                                                  np.random.default_rng(3)), images)  # every effect off
+    with pytest.raises(ValueError, match="probability"):
+        Capture(blur=1.5)
+
+
+def test_negatives_are_normalized_like_the_readers_crops(mnist):
+    from edgedigits.preprocess import normalize_ink
+    from train.capture import make_negatives
+
+    crops = make_negatives(mnist.train_images[:200], mnist.train_labels[:200], 50, np.random.default_rng(0))
+    assert crops.shape == (50, 28, 28) and crops.dtype == np.uint8
+    for crop in crops:
+        assert crop.max() == 255  # stretched as the reader stretches every crop
+        # already MNIST-normalized: normalizing again moves nothing (up to rounding)
+        assert np.abs(normalize_ink(crop.astype(np.float32)) * 255 - crop).max() <= 40
+
+
+def test_batches_with_negatives_label_them_after_the_digits(mnist):
+    from train.trainer import make_batches
+
+    recipe = get_entry("edge").recipe
+    batches = make_batches(mnist.train_images[:500], mnist.train_labels[:500], 100, recipe, 11, seed=0)
+    x, y = batches[0]
+    extra = int(round(recipe.negatives * 100))
+    assert x.shape == (100 + extra, 28, 28, 1) and y.shape == (100 + extra, 11)
+    assert (y.argmax(axis=1) == 10).sum() == extra
+    np.testing.assert_array_equal(batches[0][0], x)  # the same batch for the same (seed, epoch, index)

@@ -31,7 +31,7 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
 
 
 def augment_batch(images: np.ndarray, augmentation: Augmentation, rng: np.random.Generator) -> np.ndarray:
-    """Random rotation, zoom, shift and elastic distortion of each uint8 28x28 image.
+    """Random rotation, zoom, width, shift and elastic distortion of each uint8 28x28 image.
 
     cv2, deterministic given rng. With elastic distortion the affine map and the displacement
     field are sampled in one remap, so the digit is interpolated only once.
@@ -43,6 +43,7 @@ def augment_batch(images: np.ndarray, augmentation: Augmentation, rng: np.random
     angles = rng.uniform(-augmentation.rotation_degrees, augmentation.rotation_degrees, count)
     scales = rng.uniform(1 - augmentation.zoom, 1 + augmentation.zoom, count)
     shifts = rng.uniform(-augmentation.translation, augmentation.translation, (count, 2)) * 28
+    widths = rng.uniform(1 - augmentation.aspect, 1 + augmentation.aspect, count) if augmentation.aspect else None
     displacements = None
     if augmentation.elastic_alpha:
         displacements = elastic_displacements(count, augmentation.elastic_alpha,
@@ -50,6 +51,9 @@ def augment_batch(images: np.ndarray, augmentation: Augmentation, rng: np.random
     grid_x, grid_y = np.meshgrid(np.arange(28, dtype=np.float32), np.arange(28, dtype=np.float32))
     for i in range(count):
         matrix = cv2.getRotationMatrix2D((13.5, 13.5), angles[i], scales[i])
+        if widths is not None:  # x' = w (x - 13.5) + 13.5 after the rotation
+            matrix[0] *= widths[i]
+            matrix[0, 2] += 13.5 * (1 - widths[i])
         matrix[:, 2] += shifts[i]
         if displacements is None:
             out[i] = cv2.warpAffine(images[i], matrix, (28, 28), flags=cv2.INTER_LINEAR,
@@ -75,9 +79,14 @@ def elastic_displacements(count: int, alpha: float, sigma: float, rng: np.random
     return (alpha * (kernel @ noise @ kernel)).astype(np.float32)
 
 
-def make_batches(images, labels, batch_size, augmentation, seed):
-    """A keras PyDataset: shuffled each epoch, augmented per batch, reproducible from `seed`."""
+def make_batches(images, labels, batch_size, recipe: Recipe, classes: int, seed):
+    """A keras PyDataset: shuffled each epoch, augmented per batch, reproducible from `seed`.
+
+    With ``recipe.negatives``, each batch also holds that fraction of "not a digit" crops, whose
+    label is the last output (index NUM_CLASSES)."""
     import keras
+
+    from train.capture import capture_augment, make_negatives
 
     class Batches(keras.utils.PyDataset):
         def __init__(self):
@@ -95,10 +104,17 @@ def make_batches(images, labels, batch_size, augmentation, seed):
 
         def __getitem__(self, index):
             picked = self.order[index * batch_size:(index + 1) * batch_size]
-            batch = images[picked]
-            if augmentation is not None:
-                batch = augment_batch(batch, augmentation, np.random.default_rng([seed, self.epoch, index]))
-            return to_model_input(batch), keras.utils.to_categorical(labels[picked], NUM_CLASSES)
+            batch, batch_labels = images[picked], labels[picked]
+            rng = np.random.default_rng([seed, self.epoch, index])
+            if recipe.augmentation is not None:
+                batch = augment_batch(batch, recipe.augmentation, rng)
+            if recipe.capture is not None:
+                batch = capture_augment(batch, recipe.capture, rng)
+            if recipe.negatives:
+                count = int(round(recipe.negatives * len(batch)))
+                batch = np.concatenate([batch, make_negatives(images[picked], labels[picked], count, rng)])
+                batch_labels = np.concatenate([batch_labels, np.full(count, NUM_CLASSES, batch_labels.dtype)])
+            return to_model_input(batch), keras.utils.to_categorical(batch_labels, classes)
 
         def on_epoch_end(self):
             self.epoch += 1
@@ -134,17 +150,21 @@ def make_optimizer(recipe: Recipe, epochs: int, steps_per_epoch: int):
 
 
 def evaluate(model, images: np.ndarray, labels: np.ndarray) -> dict:
+    """Accuracy of the digit answer (the likeliest of the ten digits, as the runtime gives it) and,
+    for a model with a "not a digit" output, the fraction of digits it rejects."""
     probabilities = model.predict(to_model_input(images), batch_size=1000, verbose=0)
-    predicted = probabilities.argmax(axis=1)
+    predicted = probabilities[:, :NUM_CLASSES].argmax(axis=1)
+    rejected = probabilities.argmax(axis=1) == NUM_CLASSES
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
     np.add.at(confusion, (labels.astype(np.int64), predicted), 1)
     per_class = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
     return {
         "accuracy": float((predicted == labels).mean()),
+        "rejected": float(rejected.mean()),
         "per_class_accuracy": {str(c): float(a) for c, a in enumerate(per_class)},
         "confusion_matrix": confusion.tolist(),
         "predicted": predicted,
-        "confidence": probabilities.max(axis=1),
+        "confidence": probabilities[:, :NUM_CLASSES].max(axis=1),
     }
 
 
@@ -201,8 +221,8 @@ def train(config: TrainConfig, log=print) -> dict:
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
 
-    model = entry.build()
-    batches = make_batches(train_x, train_y, batch_size, recipe.augmentation, config.seed)
+    model = entry.model()
+    batches = make_batches(train_x, train_y, batch_size, recipe, entry.classes, config.seed)
     model.compile(
         optimizer=make_optimizer(recipe, epochs, steps_per_epoch=len(batches)),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
@@ -219,7 +239,7 @@ def train(config: TrainConfig, log=print) -> dict:
     if recipe.ema_momentum:
         # Swap the averaged weights in before validation, so checkpoint selection sees them.
         callbacks.insert(0, keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
-    validation = (to_model_input(val_x), keras.utils.to_categorical(val_y, NUM_CLASSES))
+    validation = (to_model_input(val_x), keras.utils.to_categorical(val_y, entry.classes))
     started = time.perf_counter()
     fit = model.fit(batches, epochs=epochs, validation_data=validation, callbacks=callbacks,
                     verbose=1 if sys.stdout.isatty() else 2)
@@ -229,11 +249,15 @@ def train(config: TrainConfig, log=print) -> dict:
 
     result = evaluate(model, test_x, test_y)
     log(f"best epoch {best_epoch}: validation accuracy {max(history['val_accuracy']):.4%}; "
-        f"test accuracy {result['accuracy']:.4%}; trained in {training_seconds:.1f} s")
+        f"test accuracy {result['accuracy']:.4%}"
+        + (f" ({result['rejected']:.2%} rejected as not a digit)" if entry.classes > NUM_CLASSES else "")
+        + f"; trained in {training_seconds:.1f} s")
 
     metrics = {
         "model": config.model,
         "test_accuracy": result["accuracy"],
+        "test_rejected": result["rejected"],
+        "outputs": entry.classes,
         "reported_accuracy": entry.reported_accuracy,
         "validation_accuracy": max(history["val_accuracy"]),
         "best_epoch": best_epoch,
@@ -249,7 +273,9 @@ def train(config: TrainConfig, log=print) -> dict:
                    "lr_schedule": recipe.lr_schedule, "warmup_epochs": recipe.warmup_epochs,
                    "weight_decay": recipe.weight_decay, "label_smoothing": recipe.label_smoothing,
                    "ema_momentum": recipe.ema_momentum,
-                   "augmentation": vars(recipe.augmentation) if recipe.augmentation else None},
+                   "augmentation": vars(recipe.augmentation) if recipe.augmentation else None,
+                   "capture": vars(recipe.capture) if recipe.capture else None,
+                   "negatives": recipe.negatives},
         "seed": config.seed,
         "data": {"train": len(train_x), "validation": len(val_x), "test": len(test_x)},
         "versions": tool_versions(),

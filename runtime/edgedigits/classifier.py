@@ -24,15 +24,17 @@ import numpy as np
 from .backends import (BackendError, ModelLoadError, OnnxBackend, TFLiteBackend, TensorSpec,
                        normalize_backend_name)
 from .formats import DEFAULT_FORMAT, FORMATS, ModelFormat
-from .metadata import TEMPERATURE_KEY, EmbeddedMetadataError, parse_embedded_metadata
+from .metadata import DIGIT_LABELS, REJECT_LABEL, TEMPERATURE_KEY, EmbeddedMetadataError, parse_embedded_metadata
 from .modelcheck import ModelFormatError, check_model_bytes, sniff_kind
 
 IMAGE_SIDE = 28
 MANIFEST_NAME = "manifest.json"
+PACKAGED_MODEL_DIR = Path(__file__).resolve().parent / "models" / "edge"  # written by `make release-model`
 MAX_BATCH = 256  # larger batches are split: bounds interpreter memory
 BATCH_STEP = 8  # batch sizes are rounded up to a multiple of this
 MIN_POWER_SUM = 1e-30  # apply_temperature: below this a row's sum of p ** (1/T) is near float32 underflow
 TINY = np.float32(1e-30)  # the floor of a row's largest probability when scaling by it
+REJECT_ABOVE = 0.5  # a crop the model finds more likely "not a digit" than a digit is no digit
 
 
 class ModelError(Exception):
@@ -50,11 +52,23 @@ class TemperatureError(ModelError, ValueError):
 @dataclass(frozen=True)
 class Prediction:
     """For one (28, 28) image: digits is an int, confidence a float, probabilities (10,).
-    For a batch of N: digits (N,) int64, confidence (N,) float32, probabilities (N, 10) float32."""
+    For a batch of N: digits (N,) int64, confidence (N,) float32, probabilities (N, 10) float32.
+
+    `probabilities` are over the ten digits (they sum to 1: what the crop is, if it is a digit).
+    `reject` is the probability that it is no digit at all, from a model with a "not a digit"
+    output (float, or (N,) float32), else None; `is_digit` says whether the digit answer stands."""
 
     digits: int | np.ndarray
     probabilities: np.ndarray
     confidence: float | np.ndarray
+    reject: float | np.ndarray | None = None
+
+    @property
+    def is_digit(self) -> bool | np.ndarray:
+        """reject < 0.5 (always True for a model without a "not a digit" output)."""
+        if self.reject is None:
+            return True if np.ndim(self.digits) == 0 else np.ones(np.shape(self.digits), bool)
+        return self.reject < REJECT_ABOVE if np.ndim(self.reject) else bool(self.reject < REJECT_ABOVE)
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,7 @@ class Classifier:
         self.backend = backend
         self.source = source
         self.labels = labels
+        self.has_reject = labels[-1:] == [REJECT_LABEL]  # a "not a digit" output after the digits
         self.temperature = check_temperature(temperature, str(source.path))
         self.input: TensorSpec = backend.input
         self.output: TensorSpec = backend.output
@@ -143,11 +158,14 @@ class Classifier:
         except RuntimeError as error:  # the interpreter failed while running (a broken model)
             raise ModelError(f"{self.source.path}: the model failed to run ({error})") from None
         probabilities = self._dequantize(raw)
-        digits = probabilities.argmax(axis=1)
         if self.temperature != 1.0:
             probabilities = apply_temperature(probabilities, self.temperature)
+        reject = None
+        if self.has_reject:
+            probabilities, reject = _split_reject(probabilities)
+        digits = probabilities.argmax(axis=1)
         confidence = probabilities[np.arange(len(digits)), digits]
-        return Prediction(digits, probabilities, confidence)
+        return Prediction(digits, probabilities, confidence, reject)
 
     def _predict_one(self, batch: np.ndarray) -> Prediction:
         """The hot path (one digit): a reused input buffer and no batch bookkeeping."""
@@ -156,10 +174,14 @@ class Classifier:
         except RuntimeError as error:
             raise ModelError(f"{self.source.path}: the model failed to run ({error})") from None
         probabilities = self._dequantize(raw[0])
-        digit = int(probabilities.argmax())
         if self.temperature != 1.0:
             probabilities = apply_temperature(probabilities, self.temperature)
-        return Prediction(digit, probabilities, float(probabilities[digit]))
+        reject = None
+        if self.has_reject:
+            probabilities, reject = _split_reject(probabilities)
+            reject = float(reject)
+        digit = int(probabilities.argmax())
+        return Prediction(digit, probabilities, float(probabilities[digit]), reject)
 
     def _run_chunk(self, batch: np.ndarray) -> np.ndarray:
         # An interpreter is built (~1 ms) and cached per batch size: rounding sizes up to a multiple
@@ -200,6 +222,15 @@ class Classifier:
         }
 
 
+def _split_reject(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(digit probabilities renormalized to sum 1, probability of "not a digit") from the outputs of
+    a model with the reject output last."""
+    reject = probabilities[..., -1].copy()
+    digits = probabilities[..., :-1]
+    total = digits.sum(axis=-1, keepdims=True)
+    return digits / np.maximum(total, TINY), reject
+
+
 def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
     """p ** (1/T) renormalized along the last axis (= softmax(logits / T)); a new array, same dtype.
 
@@ -237,6 +268,20 @@ def check_temperature(value, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise TemperatureError(f"{where}: softmax temperature must be a finite number > 0; found {value!r}")
     return float(value)
+
+
+def model_labels(source: ModelSource, data: bytes) -> list[str]:
+    """The labels from the manifest, else from the file's embedded metadata, else the ten digits."""
+    labels = (source.manifest or {}).get("labels")
+    if labels is None:
+        kind = "tflite" if source.format.backend == "litert" else "onnx"
+        try:
+            labels = (parse_embedded_metadata(data, kind, source.path) or {}).get("labels")
+        except (EmbeddedMetadataError, AttributeError):
+            labels = None
+    if not isinstance(labels, list) or not labels:
+        return list(DIGIT_LABELS)
+    return [str(label) for label in labels]
 
 
 def model_temperature(source: ModelSource, data: bytes) -> float:
@@ -302,7 +347,7 @@ def load(path, *, backend: str | None = None, threads: int | None = None, format
         raise ModelError(f"threads must be a positive integer; found {threads!r}")
     source, data = resolve_model(path, format=format, backend=backend_name)
     temperature = model_temperature(source, data)
-    labels = [str(label) for label in (source.manifest or {}).get("labels", [str(d) for d in range(10)])]
+    labels = model_labels(source, data)
     try:
         if source.format.backend == "onnxruntime":
             if backend_name not in ("auto", "onnxruntime"):
@@ -469,4 +514,9 @@ def _onnx_io_quantization(source: ModelSource) -> dict | None:
 
 
 def default_model_path() -> str:
-    return os.environ.get("EDGEDIGITS_MODEL") or str(Path("artifacts") / "edge" / MANIFEST_NAME)
+    """$EDGEDIGITS_MODEL, else artifacts/edge/manifest.json when it exists (a fresh export, in the
+    project), else the model shipped inside this package."""
+    if os.environ.get("EDGEDIGITS_MODEL"):
+        return os.environ["EDGEDIGITS_MODEL"]
+    exported = Path("artifacts") / "edge" / MANIFEST_NAME
+    return str(exported if exported.is_file() else PACKAGED_MODEL_DIR / MANIFEST_NAME)

@@ -105,14 +105,22 @@ def cmd_predict(args) -> int:
             reason = f"no ink: contrast under {MIN_CROP_CONTRAST:.0%} of the range, or under 2 pixels"
             if args.json:
                 print(json.dumps({"path": path, "digit": None, "confidence": 0.0, "probabilities": None,
-                                  "reason": reason}), flush=True)
+                                  "is_digit": False, "reject": None, "reason": reason}), flush=True)
             else:
                 print(f"{path}: no digit ({reason})", flush=True)
             continue
+        reject = None if prediction.reject is None else _round(prediction.reject)
         if args.json:
-            print(json.dumps({"path": path, "digit": prediction.digits,
-                              "confidence": _round(prediction.confidence),
-                              "probabilities": [_round(p) for p in prediction.probabilities]}), flush=True)
+            record = {"path": path, "digit": prediction.digits if prediction.is_digit else None,
+                      "confidence": _round(prediction.confidence),
+                      "probabilities": [_round(p) for p in prediction.probabilities],
+                      "is_digit": prediction.is_digit, "reject": reject}
+            if not prediction.is_digit:
+                record["reason"] = f"not a digit (probability {reject}; likeliest digit {prediction.digits})"
+            print(json.dumps(record), flush=True)
+        elif not prediction.is_digit:
+            print(f"{path}: no digit (not a digit: probability {prediction.reject:.3f}; likeliest digit "
+                  f"{prediction.digits})", flush=True)
         else:
             print(f"{path}: {prediction.digits}  (confidence {prediction.confidence:.3f})", flush=True)
     return EXIT_INPUT if failures else EXIT_OK
@@ -147,36 +155,99 @@ def annotation_paths(target: str, images: list[str]) -> list[Path]:
 
 
 def cmd_read(args) -> int:
-    outputs = annotation_paths(args.annotate, args.images) if args.annotate else [None] * len(args.images)
-    _refuse_to_overwrite_inputs(args.images, [p for p in outputs if p is not None])
-    classifier = _load_classifier(args)
+    from functools import partial
+
+    from .batch import Progress, done_paths, expand_images, run
+
+    output = Path(args.output) if args.output else None
+    if args.resume and output is None:
+        raise CliError("--resume needs --output FILE (the results of the earlier run)", EXIT_USAGE)
+    images = expand_images(args.images, args.recursive)
+    if not images:
+        raise CliError(f"no images in {' '.join(args.images)} (image files: .png .jpg .jpeg .bmp .pgm .ppm "
+                       ".tif .webp .npy; --recursive looks into subfolders)", EXIT_INPUT)
+    if output is not None:
+        if output.exists() and not args.resume:
+            raise CliError(f"--output {output} exists: pass --resume to add to it (skipping the images it "
+                           "already has), or remove it", EXIT_USAGE)
+        if output.exists() and not output.is_file():
+            raise CliError(f"--output {output} is not a regular file", EXIT_USAGE)
+        skip = done_paths(output) if args.resume else set()
+        images = [image for image in images if image not in skip]
+    annotated = annotation_paths(args.annotate, images) if args.annotate and images else [None] * len(images)
+    _refuse_to_overwrite_inputs(images, [p for p in annotated if p is not None])
+    classifier = _load_classifier(args)  # model problems stop everything before any image is read
     reader, draw = _make_reader(classifier)
-    failures = 0
-    for path, annotated_path in zip(args.images, outputs):
+    sink = None
+    if output is not None:
         try:
-            frame = _read_image(path)
-            stages = {} if args.debug else None
-            started = time.perf_counter()
-            try:
-                result = reader.read(frame, debug=stages)
-            except (ValueError, TypeError) as error:
-                raise CliError(f"{path}: {error}", EXIT_INPUT) from None
-            ms = (time.perf_counter() - started) * 1000.0
-            record = {"path": path, **result.to_dict(), "ms": round(ms, 2)}
-            if annotated_path is not None:
-                _write_annotation(annotated_path, draw(frame, result))
-            if stages is not None:
-                _write_debug(Path(args.debug), path, stages)
-        except CliError as error:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            sink = output.open("a", encoding="utf-8")
+        except OSError as error:
+            raise CliError(f"--output {output}: cannot write ({error.strerror or error})", EXIT_INPUT) from None
+    progress = Progress(len(images), args.progress or (sys.stderr.isatty() and not args.json))
+    failures = 0
+
+    def on_record(record: dict) -> None:
+        nonlocal failures
+        if sink is not None:
+            sink.write(json.dumps(record) + "\n")
+            sink.flush()
+        if "error" in record:
             failures += 1
-            _report_image_error(path, error, args.json)
-            continue
-        if args.json:
+            _error(record["error"])
+            if args.json:
+                print(json.dumps(record), flush=True)
+        elif args.json:
             print(json.dumps(record), flush=True)
         else:
             texts = [line["text"] for line in record["lines"]]
-            print(f"{path}: {' | '.join(texts) if texts else '(no digits)'}  ({ms:.1f} ms)", flush=True)
+            print(f"{record['path']}: {' | '.join(texts) if texts else '(no digits)'}  ({record['ms']:.1f} ms)",
+                  flush=True)
+        progress.step()
+
+    tasks = [(path, out, args.debug) for path, out in zip(images, annotated)]
+    model_options = dict(model=args.model, backend=args.backend, threads=args.threads, format=args.format)
+    try:
+        run(tasks, partial(_read_record, reader, draw), partial(_worker_reader, **model_options),
+            min(args.workers, max(1, len(tasks))), on_record)
+    finally:
+        progress.close()
+        if sink is not None:
+            sink.close()
     return EXIT_INPUT if failures else EXIT_OK
+
+
+def _worker_reader(**model_options):
+    """In a worker process: load the model and return its read-one-image function."""
+    from functools import partial
+
+    from types import SimpleNamespace
+
+    classifier = _load_classifier(SimpleNamespace(**model_options))
+    reader, draw = _make_reader(classifier)
+    return partial(_read_record, reader, draw)
+
+
+def _read_record(reader, draw, path: str, annotated_path, debug_dir) -> dict:
+    """The JSON record of one image ({"path", "lines", ..., "ms"}), or {"path", "error"} for a bad one."""
+    try:
+        frame = _read_image(path)
+        stages = {} if debug_dir else None
+        started = time.perf_counter()
+        try:
+            result = reader.read(frame, debug=stages)
+        except (ValueError, TypeError) as error:
+            raise CliError(f"{path}: {error}", EXIT_INPUT) from None
+        ms = (time.perf_counter() - started) * 1000.0
+        record = {"path": path, **result.to_dict(), "ms": round(ms, 2)}
+        if annotated_path is not None:
+            _write_annotation(annotated_path, draw(frame, result))
+        if stages is not None:
+            _write_debug(Path(debug_dir), path, stages)
+        return record
+    except CliError as error:
+        return {"path": path, "error": str(error)}
 
 
 def _refuse_to_overwrite_inputs(images: list[str], outputs: list[Path]) -> None:
@@ -248,6 +319,7 @@ def cmd_info(args) -> int:
         embedded = None
         _error(f"warning: {error}")
     info["embedded_metadata"] = embedded
+    info["origin"] = _model_origin(args.model, classifier)
     if info["accuracy"] is None and embedded:
         info["accuracy"] = (embedded.get("validation") or {}).get("accuracy")
         info["accuracy_source"] = "embedded metadata" if info["accuracy"] is not None else None
@@ -256,7 +328,7 @@ def cmd_info(args) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return EXIT_OK
-    for key in ("path", "format", "size_bytes", "sha256", "manifest", "interpreter"):
+    for key in ("path", "origin", "format", "size_bytes", "sha256", "manifest", "interpreter"):
         print(f"{key:12s} {info[key]}")
     for key in ("input", "output"):
         spec = info[key]
@@ -274,6 +346,21 @@ def cmd_info(args) -> int:
     print(f"{'labels':12s} {' '.join(info['labels'])}")
     print(f"{'metadata':12s} {'embedded (key edgedigits)' if embedded else 'none embedded'}")
     return EXIT_OK
+
+
+def _model_origin(requested, classifier) -> str:
+    """Which rule chose the model: --model, $EDGEDIGITS_MODEL, a local export, or the packaged one."""
+    from .classifier import PACKAGED_MODEL_DIR
+
+    if requested:
+        return "--model"
+    if os.environ.get("EDGEDIGITS_MODEL"):
+        return "$EDGEDIGITS_MODEL"
+    if classifier.source.path.resolve().parent == PACKAGED_MODEL_DIR:
+        manifest = classifier.source.manifest or {}
+        return (f"shipped with the package (exported {manifest.get('created_utc', '?')}; "
+                "`make release-model` replaces it)")
+    return "artifacts/edge (a local export, found in the current directory)"
 
 
 # ---------------------------------------------------------------- parser
@@ -305,7 +392,8 @@ def _add_model_options(parser: argparse.ArgumentParser, *, top_level: bool) -> N
     group = parser.add_argument_group("model options")
     group.add_argument("--model", metavar="PATH", default=default(None),
                        help="model file, manifest.json or its directory "
-                            "(default: $EDGEDIGITS_MODEL, else artifacts/edge/manifest.json)")
+                            "(default: $EDGEDIGITS_MODEL, else artifacts/edge/manifest.json when it exists, "
+                            "else the edge model shipped with the package)")
     group.add_argument("--format", choices=list(FORMATS), default=default(None),
                        help="which model of a manifest to use (default: tflite-int8; onnx-int8 with "
                             "--backend onnxruntime; for a model file: detected)")
@@ -339,7 +427,18 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(handler=cmd_predict)
 
     read = command("read", "read the digits in photos/frames (lines of digits with boxes)")
-    read.add_argument("images", nargs="+", metavar="IMAGE", help="frame images")
+    read.add_argument("images", nargs="+", metavar="IMAGE", help="frame images, or folders of them")
+    read.add_argument("--recursive", action="store_true", help="also read the images in the folders' subfolders")
+    read.add_argument("--output", metavar="FILE",
+                      help="also write each result to FILE as JSON Lines, as it comes (flushed); a bad image "
+                           "gets an {\"path\", \"error\"} record and the rest are read (default: none)")
+    read.add_argument("--resume", action="store_true",
+                      help="with --output: skip the images FILE already has a record for, and add the rest")
+    read.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                      help="read with N processes, each with its own model (default: 1)")
+    read.add_argument("--progress", action="store_true",
+                      help="show the progress line (count, images/s, ETA) on stderr even under --json or "
+                           "when stderr is not a terminal (default: only on a terminal, without --json)")
     read.add_argument("--json", action="store_true", help="print JSON Lines, one object per image")
     read.add_argument("--annotate", metavar="OUT",
                       help="write the frame with boxes and digits: to OUT for one image; for several, "

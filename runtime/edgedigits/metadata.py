@@ -18,6 +18,20 @@ from pathlib import Path
 METADATA_KEY = "edgedigits"
 TEMPERATURE_KEY = "temperature_scaling"  # {"temperature": T, ...}: see export/temperature.py
 TFLITE_IDENTIFIER = b"TFL3"
+# A model's outputs, in order: the ten digits, then (for models trained with negatives) the
+# probability that the crop is no digit at all.
+DIGIT_LABELS = tuple(str(d) for d in range(10))
+REJECT_LABEL = "not a digit"
+
+
+def labels_for_outputs(count: int) -> list[str]:
+    """The labels of a model with `count` outputs: the digits, and "not a digit" as an 11th."""
+    if count == len(DIGIT_LABELS):
+        return list(DIGIT_LABELS)
+    if count == len(DIGIT_LABELS) + 1:
+        return [*DIGIT_LABELS, REJECT_LABEL]
+    raise ValueError(f"a digit model has {len(DIGIT_LABELS)} outputs, or {len(DIGIT_LABELS) + 1} with "
+                     f"{REJECT_LABEL!r}; found {count}")
 
 # Field ids (declaration order) in tensorflow/lite/schema/schema.fbs.
 _MODEL_BUFFERS, _MODEL_METADATA = 4, 6

@@ -1397,12 +1397,17 @@ class FrameReader:
             add(cut, shorter, (None, None, parts[0]), (None, None, parts[1]))
         return splits
 
-    def _probabilities(self, crops: list) -> np.ndarray:
-        probabilities = np.asarray(self.classifier.predict(np.stack(crops).astype(np.float32)).probabilities)
+    def _probabilities(self, crops: list) -> tuple[np.ndarray, np.ndarray]:
+        """((N, 10) probabilities of the digits, (N,) probability that each crop is a digit at all:
+        1 - the classifier's "not a digit" output, or ones for a classifier without one)."""
+        prediction = self.classifier.predict(np.stack(crops).astype(np.float32))
+        probabilities = np.asarray(prediction.probabilities)
         if probabilities.shape != (len(crops), 10):
             raise ValueError(f"classifier returned probabilities of shape {probabilities.shape}, "
                              f"expected ({len(crops)}, 10)")
-        return probabilities
+        reject = getattr(prediction, "reject", None)
+        is_digit = np.ones(len(crops), np.float32) if reject is None else 1 - np.asarray(reject, np.float32)
+        return probabilities, is_digit
 
     def _classify_lines(self, rows, labels, darkness, threshold, ink_level, rotation, offset, scale, frame_shape,
                         stage=lambda name, value: None):
@@ -1426,21 +1431,27 @@ class FrameReader:
                 line_of.append(line_index)
         if not crops:
             return ReadResult([])
-        probabilities = self._probabilities(crops)
+        probabilities, is_digit = self._probabilities(crops)
+        # A crop's confidence is that it is a digit and this one: a pair of touching digits that
+        # the classifier calls no digit leaves its cut halves room to win.
+        conf = probabilities.max(axis=1) * is_digit
         halves = []
         for entry in (entry for plan in plans for entry in plan):
-            aspect, whole_conf = entry["aspect"], float(probabilities[entry["whole"]].max())
+            aspect, whole_conf = entry["aspect"], float(conf[entry["whole"]])
             if aspect > 0.95 and _split_margin(aspect, whole_conf, 1.0) > 0:  # else no cut could win
                 entry["splits"] = self._split_crops(entry["blob"], labels, darkness, threshold, ink_level,
                                                     aspect, whole_conf, halves, len(crops))
         if halves:
-            probabilities = np.concatenate([probabilities, self._probabilities(halves)])
-        conf = probabilities.max(axis=1)
+            half_probabilities, half_is_digit = self._probabilities(halves)
+            probabilities = np.concatenate([probabilities, half_probabilities])
+            is_digit = np.concatenate([is_digit, half_is_digit])
+            conf = probabilities.max(axis=1) * is_digit
         best = probabilities.argmax(axis=1)
         stage("crops", (crops, halves, best, conf, self.config.reject_threshold))
 
         texts: dict[int, list[str]] = {}
         line_digits: dict[int, list[Digit]] = {}
+        line_crops: dict[int, list[int]] = {}  # crop index of each digit reported, for the debug stage
         for line_index, plan in zip(line_of, plans):
             digits = []
             for entry in plan:
@@ -1453,12 +1464,17 @@ class FrameReader:
                         cut, li, ri, _ = entry["splits"][int(np.argmax(margins))]
                         pieces = [(b.x, cut, li), (cut, b.right, ri)]
                 for xa, xb, k in pieces:
+                    if is_digit[k] < 0.5:
+                        continue  # the classifier says this is no digit: nothing to report
                     box = self._frame_box(xa, b.y, xb - xa, b.h, rotation, offset, scale, frame_shape)
                     accepted = conf[k] >= self.config.reject_threshold
                     digits.append(Digit(int(best[k]) if accepted else None, float(conf[k]), box))
+                    line_crops.setdefault(line_index, []).append(k)
             if digits:
                 texts.setdefault(line_index, []).append("".join("?" if d.digit is None else str(d.digit) for d in digits))
                 line_digits.setdefault(line_index, []).extend(digits)
+        everything = crops + halves
+        stage("digit_crops", [[everything[k] for k in line_crops[i]] for i in sorted(texts)])
         return ReadResult([Line("".join(texts[i]), line_digits[i], tuple(texts[i])) for i in sorted(texts)])
 
     @staticmethod

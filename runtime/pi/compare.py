@@ -159,7 +159,8 @@ def _matched_names(host: dict[str, dict], device: dict[str, dict], result: Compa
 
 
 def _predict_values(records: list[dict]) -> list:
-    return [v for r in records for v in (r.get("probabilities") or [])] + [r.get("confidence") for r in records]
+    return ([v for r in records for v in (r.get("probabilities") or [])] + [r.get("confidence") for r in records]
+            + [r["reject"] for r in records if r.get("reject") is not None])
 
 
 def _read_confidences(records: list[dict]) -> list:
@@ -186,11 +187,13 @@ def compare_predict(host_records: list[dict], device_records: list[dict], tol: T
             result.problems.append(f"{name}: probabilities host {hp!r:.60} device {dp!r:.60} not comparable lists")
             continue
         pairs = list(zip(hp, dp)) + [(h.get("confidence"), d.get("confidence"))]
+        if h.get("reject") is not None or d.get("reject") is not None:  # a model with "not a digit"
+            pairs.append((h.get("reject"), d.get("reject")))
         for i, (a, b) in enumerate(pairs):
             ok, diff = _close(a, b, limit)
             result.max_abs_diff = max(result.max_abs_diff, diff)
             if not ok:
-                what = f"probability[{i}]" if i < len(hp) else "confidence"
+                what = f"probability[{i}]" if i < len(hp) else "confidence" if i == len(hp) else "reject"
                 result.problems.append(f"{name}: {what} host {a} device {b} differ by {diff:.3g} > {limit:.3g}")
     return result
 
