@@ -52,6 +52,7 @@ pi-check: $(VENV)/.installed  ## prove the runtime on emulated Raspberry Pi OS (
 bench: $(VENV)/.installed  ## benchmark every exported model and format (MODEL=… for one), digits beyond MNIST, the real photos
 	$(PY) -m benchmarks run $(if $(filter command line,$(origin MODEL)),--models $(MODEL))
 	$(PY) -m benchmarks digits --set "$(REALPHOTOS)" $(if $(filter command line,$(origin MODEL)),--models $(MODEL))
+	$(PY) -m benchmarks batch --model $(ART)/manifest.json
 	@if [ -f "$(REALPHOTOS)/labels.csv" ]; then $(PY) -m benchmarks real --set "$(REALPHOTOS)" --model $(ART)/manifest.json; \
 	else echo "bench: no real photos at $(REALPHOTOS) (set REALPHOTOS=DIR): real-photo benchmark skipped"; fi
 

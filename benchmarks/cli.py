@@ -3,6 +3,7 @@
   run    measure every exported model (or --models) and write benchmarks/results/<timestamp>/
   real   read a labelled folder of real photos, per image, per source and in total
   digits every model and format on digits beyond MNIST and on crops that are no digit
+  batch  images/s of `edgedigits read FOLDER --output` with 1 and 2 worker processes
   check  a fresh run with the baseline's settings compared with benchmarks/baseline.json;
          exits 1 naming each regressed metric, 2 for usage/setup errors
 """
@@ -36,7 +37,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks",
                                      description="Benchmark exported edgedigits models and gate regressions.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,check,real,digits}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,check,real,digits,batch}")
     defaults = _HelpFormatter
 
     run = sub.add_parser("run", help="measure models and formats, write results.json/results.md/plots",
@@ -97,6 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="model whose int8 reader takes the real crops, the same crops for every model "
                              "(default: $EDGEDIGITS_MODEL, else artifacts/edge/manifest.json)")
     _common(digits)
+
+    batch = sub.add_parser("batch", help="images/s of `edgedigits read FOLDER` with 1 and 2 workers",
+                           formatter_class=defaults,
+                           description="Write generated frames to a folder and time `edgedigits read FOLDER "
+                                       "--output FILE --workers N` for N = 1 and 2, as a user runs it.")
+    batch.add_argument("--model", default=None, help="model (default: $EDGEDIGITS_MODEL, else artifacts/edge/manifest.json)")
+    batch.add_argument("--frames", type=int, default=60, help="generated frames in the folder")
+    _common(batch)
     return parser
 
 
@@ -117,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             return command_real(args)
         if args.command == "digits":
             return command_digits(args)
+        if args.command == "batch":
+            return command_batch(args)
         return command_check(args)
     except (ConfigError, BenchmarkError) as error:
         print(f"python -m benchmarks: error: {error}", file=sys.stderr)
@@ -278,6 +289,29 @@ def command_digits(args) -> int:
     write_text_atomic(out / "results.md", text)
     print(text.rstrip())
     print(f"\nwrote {out / 'results.md'}, {out / 'results.json'}")
+    return 0
+
+
+def command_batch(args) -> int:
+    from benchmarks import batch
+    from benchmarks.report import markdown_table
+    from benchmarks.run import load_test_set, results_folder
+    from edgedigits.classifier import default_model_path
+
+    if args.frames < 1:
+        raise ConfigError(f"--frames must be at least 1, got {args.frames}")
+    model = Path(args.model or default_model_path())
+    images, labels = load_test_set(full_config(data_dir=args.data_dir))
+    results = batch.measure(model, images, labels, frames=args.frames)
+    body = [[str(n), str(r["images"]), f"{r['seconds']:.1f}", f"{r['images_per_s']:.1f}"] for n, r in results.items()]
+    text = (f"# Batch reading: `edgedigits read FOLDER --output FILE` ({args.frames} generated frames, {model})\n\n"
+            + markdown_table(["workers", "images", "seconds", "images/s"], body, "rrrr") + "\n")
+    out = results_folder(args.out, "-batch")
+    write_json_atomic(out / "results.json", {"model": str(model), "frames": args.frames,
+                                             "workers": {str(n): r for n, r in results.items()}})
+    write_text_atomic(out / "results.md", text)
+    print(text.rstrip())
+    print(f"\nwrote {out / 'results.md'}")
     return 0
 
 

@@ -638,3 +638,26 @@ def test_a_not_a_digit_output_is_split_from_the_digits():
     with pytest.raises(ValueError, match="12"):
         labels_for_outputs(12)
 
+
+
+@pytest.mark.parametrize("outputs", [[float("nan")] * 10, [6.2e31] + [0.0] * 9, [-0.5] + [0.15] * 10])
+def test_outputs_that_are_not_probabilities_are_a_model_error(outputs):
+    from edgedigits.classifier import ModelError
+    from edgedigits.metadata import labels_for_outputs
+
+    classifier = _fixed_classifier(outputs, labels_for_outputs(len(outputs)))
+    with pytest.raises(ModelError, match="not probabilities"):
+        classifier.predict(np.zeros((28, 28), np.float32))
+    with pytest.raises(ModelError, match="not probabilities"):
+        classifier.predict(np.zeros((3, 28, 28), np.float32))
+
+
+def test_a_float_model_listed_as_int8_is_refused(models, tmp_path):
+    from edgedigits.classifier import ModelError
+
+    target = copy_models(models, tmp_path)
+    manifest = json.loads((target / "manifest.json").read_text())
+    manifest["formats"]["tflite-int8"] = dict(manifest["formats"]["tflite-f32"])  # the float file, as int8
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="not the int8 model"):
+        load(target, format="tflite-int8")

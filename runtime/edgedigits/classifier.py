@@ -34,6 +34,7 @@ MAX_BATCH = 256  # larger batches are split: bounds interpreter memory
 BATCH_STEP = 8  # batch sizes are rounded up to a multiple of this
 MIN_POWER_SUM = 1e-30  # apply_temperature: below this a row's sum of p ** (1/T) is near float32 underflow
 TINY = np.float32(1e-30)  # the floor of a row's largest probability when scaling by it
+PROBABILITY_SLACK = 1e-3  # float outputs may stray this far outside [0, 1] (rounding), no further
 REJECT_ABOVE = 0.5  # a crop the model finds more likely "not a digit" than a digit is no digit
 
 
@@ -195,7 +196,12 @@ class Classifier:
     def _dequantize(self, raw: np.ndarray) -> np.ndarray:
         spec = self.output
         if not spec.quantized:
-            return raw if raw.dtype == np.float32 else raw.astype(np.float32)
+            values = raw if raw.dtype == np.float32 else raw.astype(np.float32)
+            low, high = values.min(initial=0.0), values.max(initial=0.0)
+            if not (low >= -PROBABILITY_SLACK and high <= 1 + PROBABILITY_SLACK):  # also false for NaN
+                raise ModelError(f"{self.source.path}: the model's outputs are not probabilities (found values "
+                                 f"from {low:g} to {high:g}); a digit model ends in a softmax")
+            return values
         values = raw.astype(np.float32)
         values -= np.float32(spec.zero_point)
         values *= np.float32(spec.scale)
@@ -361,6 +367,9 @@ def load(path, *, backend: str | None = None, threads: int | None = None, format
             runner = TFLiteBackend(data, module=backend_name, threads=threads)
             if not _named_format(source.path):
                 source = _format_matching_input(source, runner.input)
+        if source.format.quantized and not (runner.input.quantized or _is_qdq_onnx(source)):
+            raise ModelError(f"{source.path}: listed as {source.format.name}, but the model takes float input "
+                             f"({runner.input.dtype}): it is not the int8 model")
         return Classifier(runner, source, labels, temperature)
     except BackendError as error:
         raise BackendUnavailableError(f"{source.path}: {error}") from None
@@ -481,6 +490,11 @@ def _guess_format(kind: str, data: bytes) -> ModelFormat:
     if kind == "tflite":
         return FORMATS["tflite-f32"]
     return FORMATS["onnx-int8" if b"QuantizeLinear" in data else "onnx-f32"]
+
+
+def _is_qdq_onnx(source: ModelSource) -> bool:
+    """onnx-int8 models keep float input and output (QDQ: quantized weights and activations inside)."""
+    return source.format.backend == "onnxruntime"
 
 
 def _format_matching_input(source: ModelSource, input_spec: TensorSpec) -> ModelSource:
