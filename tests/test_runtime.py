@@ -661,3 +661,47 @@ def test_a_float_model_listed_as_int8_is_refused(models, tmp_path):
     (target / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelError, match="not the int8 model"):
         load(target, format="tflite-int8")
+
+
+@pytest.mark.parametrize("listed", ["../../../../etc/passwd", "/etc/passwd", "sub/tiny.int8.tflite", "..", 42, None])
+def test_manifest_entries_name_only_files_next_to_the_manifest(models, tmp_path, listed):
+    from edgedigits.classifier import ModelError
+
+    target = copy_models(models, tmp_path)
+    manifest = json.loads((target / "manifest.json").read_text())
+    if listed is None:
+        manifest["formats"]["tflite-int8"] = "tiny.int8.tflite"  # an entry that is a string
+    else:
+        manifest["formats"]["tflite-int8"]["file"] = listed
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match="a plain file name") as error:
+        load(target, format="tflite-int8")
+    assert "root:" not in str(error.value)  # nothing of another file is read or echoed
+
+
+def test_special_and_oversized_files_are_refused_without_reading_them(tmp_path, monkeypatch):
+    import os
+
+    from edgedigits import classifier as classifier_module
+    from edgedigits.classifier import ModelError
+
+    fifo = tmp_path / "pipe.int8.tflite"
+    os.mkfifo(fifo)
+    with pytest.raises(ModelError, match="not a regular file"):
+        load(fifo)  # would block forever if it were opened
+    if Path("/dev/zero").exists():
+        with pytest.raises(ModelError, match="not a regular file"):
+            load("/dev/zero", format="tflite-int8")
+    sparse = tmp_path / "huge.int8.tflite"
+    with open(sparse, "wb") as handle:
+        handle.truncate(5000)
+    monkeypatch.setattr(classifier_module, "MAX_MODEL_BYTES", 4096)
+    reads = []
+    monkeypatch.setattr(classifier_module, "open", lambda *a, **k: reads.append(a) or open(*a, **k), raising=False)
+    with pytest.raises(ModelError, match="over the 4,096-byte limit"):
+        load(sparse)
+    assert reads == []  # refused from its size alone
+    manifest = tmp_path / "manifest.json"
+    os.mkfifo(manifest)
+    with pytest.raises(ModelError, match="not a regular file"):
+        load(manifest)

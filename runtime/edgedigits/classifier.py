@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from .backends import (BackendError, ModelLoadError, OnnxBackend, TFLiteBackend,
                        normalize_backend_name)
 from .formats import DEFAULT_FORMAT, FORMATS, ModelFormat
 from .metadata import DIGIT_LABELS, REJECT_LABEL, TEMPERATURE_KEY, EmbeddedMetadataError, parse_embedded_metadata
-from .modelcheck import ModelFormatError, check_model_bytes, sniff_kind
+from .modelcheck import MAX_MODEL_BYTES, ModelFormatError, check_model_bytes, sniff_kind
 
 IMAGE_SIDE = 28
 MANIFEST_NAME = "manifest.json"
@@ -34,6 +35,7 @@ MAX_BATCH = 256  # larger batches are split: bounds interpreter memory
 BATCH_STEP = 8  # batch sizes are rounded up to a multiple of this
 MIN_POWER_SUM = 1e-30  # apply_temperature: below this a row's sum of p ** (1/T) is near float32 underflow
 TINY = np.float32(1e-30)  # the floor of a row's largest probability when scaling by it
+MAX_MANIFEST_BYTES = 1024**2  # a manifest is a few KB
 PROBABILITY_SLACK = 1e-3  # float outputs may stray this far outside [0, 1] (rounding), no further
 REJECT_ABOVE = 0.5  # a crop the model finds more likely "not a digit" than a digit is no digit
 
@@ -397,7 +399,11 @@ def resolve_model(path, *, format: str | None = None, backend: str = "auto") -> 
         manifest = read_manifest(path)
         fmt = _format_from_manifest(manifest, path, format, backend)
         entry = manifest["formats"][fmt.name]
-        model_path = path.parent / str(entry.get("file", fmt.filename(manifest.get("model", "model"))))
+        name = entry.get("file", fmt.filename(str(manifest.get("model", "model")))) if isinstance(entry, dict) else None
+        if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+            raise ModelError(f"{path}: the {fmt.name} entry must name a file next to the manifest "
+                             "(a plain file name, no folders)")
+        model_path = path.parent / name
         if not model_path.is_file():
             raise ModelError(f"{model_path}: listed in {path} for {fmt.name} but not found")
         return _read_model(model_path, fmt, path, manifest)
@@ -409,8 +415,8 @@ def resolve_model(path, *, format: str | None = None, backend: str = "auto") -> 
 
 def read_manifest(path: Path) -> dict:
     try:
-        manifest = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        manifest = json.loads(_read_bytes(Path(path), MAX_MANIFEST_BYTES, "manifest").decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise ModelError(f"{path}: cannot read manifest ({error})") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("formats"), dict):
         raise ModelError(f"{path}: not an edgedigits manifest (no \"formats\" object)")
@@ -428,11 +434,23 @@ def _format_from_manifest(manifest: dict, path: Path, requested: str | None, bac
     return FORMATS[requested]
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, limit: int | None = None, what: str = "model") -> bytes:
+    """The file's bytes, after checking (without reading) that it is a regular file of at most
+    `limit` bytes: a FIFO, a device such as /dev/zero or a huge sparse file is refused, not read."""
+    limit = MAX_MODEL_BYTES if limit is None else limit
     try:
-        return path.read_bytes()
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise ModelError(f"{path}: cannot read {what} (not a regular file)")
+        if info.st_size > limit:
+            raise ModelError(f"{path}: {what} file is {info.st_size:,} bytes, over the {limit:,}-byte limit")
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
     except OSError as error:
-        raise ModelError(f"{path}: cannot read model ({error.strerror or error})") from None
+        raise ModelError(f"{path}: cannot read {what} ({error.strerror or error})") from None
+    if len(data) > limit:
+        raise ModelError(f"{path}: {what} file grew over the {limit:,}-byte limit while being read")
+    return data
 
 
 def _read_model(path: Path, fmt: ModelFormat, manifest_path: Path | None, manifest: dict | None):
