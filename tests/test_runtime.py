@@ -705,3 +705,29 @@ def test_special_and_oversized_files_are_refused_without_reading_them(tmp_path, 
     os.mkfifo(manifest)
     with pytest.raises(ModelError, match="not a regular file"):
         load(manifest)
+
+
+def test_a_small_file_declaring_gigapixels_is_refused_before_decoding(tmp_path, monkeypatch):
+    import struct
+    import zlib
+
+    import cv2
+
+    from edgedigits.imageio import ImageError, declared_size, read_image
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    bomb = tmp_path / "bomb.png"  # 30000 x 30000 = 900 megapixels, a few hundred bytes
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+    decoded = []
+    monkeypatch.setattr(cv2, "imdecode", lambda *a: decoded.append(a))
+    with pytest.raises(ImageError, match="more than 200 megapixels"):
+        read_image(bomb)
+    assert decoded == []  # refused from the header alone
+    ok, jpeg = cv2.imencode(".jpg", np.zeros((30, 50, 3), np.uint8))
+    assert declared_size(jpeg.tobytes()) == (50, 30)
+    ok, bmp = cv2.imencode(".bmp", np.zeros((7, 9), np.uint8))
+    assert declared_size(bmp.tobytes()) == (9, 7)
+    assert declared_size(b"GIF89a....") is None

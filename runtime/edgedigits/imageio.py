@@ -40,7 +40,9 @@ def have_cv2() -> bool:
 
 
 def quiet_cv2():
-    """cv2 with its own log output off: it prints WARN/ERROR lines for files we report ourselves."""
+    """cv2 with its own log output off: it prints WARN/ERROR lines for files we report ourselves.
+    Its decoders refuse images over MAX_PIXELS (set before OpenCV reads the variable)."""
+    os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
     import cv2
 
     try:
@@ -118,13 +120,37 @@ def _decode_with_cv2(path: Path, data: bytes) -> np.ndarray:
                              f"{CAMERA_EXTRA_HINT})") from None
         raise ImageError(f"{path}: reading {kind} needs OpenCV: {CAMERA_EXTRA_HINT}, "
                          "or convert the image to PNG") from None
+    size = declared_size(data)  # checked before decoding: a small file may declare gigapixels
+    if size is not None:
+        _check_pixels(path, *size)
     # A JPEG (8-bit, no alpha) is decoded as a viewer shows it: IMREAD_COLOR applies its EXIF
     # Orientation, which phones use instead of turning the pixels; IMREAD_UNCHANGED would not.
     flags = cv2.IMREAD_COLOR if data.startswith(b"\xff\xd8\xff") else cv2.IMREAD_UNCHANGED
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
+    except cv2.error:
+        image = None  # OpenCV's own assertion text says nothing useful to a user
     if image is None:
         raise ImageError(f"{path}: not an image, or a corrupt or unsupported image file ({len(data)} bytes)")
     return _to_uint8(image)
+
+
+def declared_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) a PNG, JPEG or BMP header declares, without decoding; None for other files."""
+    if data.startswith(PNG_SIGNATURE) and len(data) >= 24:
+        return struct.unpack(">II", data[16:24])
+    if data.startswith(b"BM") and len(data) >= 26:
+        width, height = struct.unpack("<ii", data[18:26])
+        return abs(width), abs(height)
+    if data.startswith(b"\xff\xd8"):
+        at = 2
+        while at + 9 <= len(data) and data[at] == 0xFF:
+            marker = data[at + 1]
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start-of-frame segment
+                height, width = struct.unpack(">HH", data[at + 5: at + 9])
+                return width, height
+            at += 2 + struct.unpack(">H", data[at + 2: at + 4])[0]
+    return None
 
 
 # ---------------------------------------------------------------- .npy
