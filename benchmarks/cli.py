@@ -162,11 +162,19 @@ def command_check(args) -> int:
     if args.baseline.is_file():
         try:
             baseline = json.loads(args.baseline.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
             raise ConfigError(f"{args.baseline}: cannot read the baseline ({error})") from None
-        if baseline.get("gate_schema") != gate.GATE_SCHEMA:
-            raise ConfigError(f"{args.baseline}: gate_schema {baseline.get('gate_schema')!r}, expected "
+        if not isinstance(baseline, dict) or baseline.get("gate_schema") != gate.GATE_SCHEMA:
+            found = baseline.get("gate_schema") if isinstance(baseline, dict) else type(baseline).__name__
+            raise ConfigError(f"{args.baseline}: gate_schema {found!r}, expected "
                               f"{gate.GATE_SCHEMA} (re-create it with --update-baseline)")
+        try:
+            gate.validate_baseline(baseline)
+        except gate.BaselineError as error:
+            if not args.update_baseline:
+                raise ConfigError(f"{args.baseline}: not a usable baseline: {error} (re-create it with "
+                                  "--update-baseline)") from None
+            baseline = None
     elif not args.update_baseline:
         raise ConfigError(f"{args.baseline} not found: create it with `python -m benchmarks check --quick "
                           "--update-baseline`")

@@ -147,6 +147,41 @@ def gate_view(results: dict) -> dict:
 # ---------------------------------------------------------------- comparison
 
 
+# The numbers a baseline row / frame set may hold: each must be a finite number (or absent/null).
+ROW_NUMBERS = ("accuracy_pct", "gap_pp", "size_bytes", "latency_rel", "batch64_rel", "cold_start_rss_mb",
+               "cold_start_rel")
+FRAME_NUMBERS = ("digit_accuracy_pct", "latency_rel")
+
+
+class BaselineError(ValueError):
+    """The baseline file cannot be used as a gate (not its schema); says what and where."""
+
+
+def validate_baseline(baseline) -> None:
+    """Raise BaselineError unless `baseline` is a gate baseline with at least one model, each with
+    rows (or frame sets) whose metrics are finite numbers: a baseline that compares nothing, or
+    compares with NaN, would pass every run."""
+    if not isinstance(baseline, dict):
+        raise BaselineError(f"expected a JSON object, found a {type(baseline).__name__}")
+    models = baseline.get("models")
+    if not isinstance(models, dict) or not models:
+        raise BaselineError("no models to compare (\"models\" must be a non-empty object)")
+    for model, entry in models.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("rows"), dict) or not entry["rows"]:
+            raise BaselineError(f"models.{model}: expected an object with non-empty \"rows\"")
+        groups = [("rows", ROW_NUMBERS), ("frames", FRAME_NUMBERS)]
+        for group, names in groups:
+            for kind, row in (entry.get(group) or {}).items():
+                where = f"models.{model}.{group}.{kind}"
+                if not isinstance(row, dict):
+                    raise BaselineError(f"{where}: expected an object, found {row!r:.40}")
+                for name in names:
+                    value = row.get(name)
+                    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                              or not math.isfinite(value)):
+                        raise BaselineError(f"{where}.{name}: expected a finite number, found {value!r:.40}")
+
+
 def same_model(base_entry: dict, now_entry: dict) -> bool:
     """True when both runs measured the same Keras model file (so accuracy is deterministic)."""
     sha = base_entry.get("source_sha256")

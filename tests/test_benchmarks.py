@@ -485,3 +485,30 @@ def test_sklearn_digits_are_prepared_like_files_for_predict():
     assert digits.images.shape == (1797, 28, 28) and digits.images.dtype == np.float32
     assert set(digits.labels.tolist()) == set(range(10))
     assert 0.99 <= digits.images.max() <= 1.0 and digits.images[:, 0].max() < 0.05  # ink centred, white on black
+
+
+@pytest.mark.parametrize("broken, message", [
+    ([1, 2], "JSON object"),
+    ({"gate_schema": gate.GATE_SCHEMA, "models": {}}, "no models"),
+    ({"gate_schema": gate.GATE_SCHEMA, "models": {"edge": {}}}, "rows"),
+    (with_change(gate_doc(), "tflite-int8", accuracy_pct="99"), "accuracy_pct: expected a finite number"),
+    (with_change(gate_doc(), "tflite-int8", latency_rel=float("nan")), "latency_rel: expected a finite number"),
+    (with_change(gate_doc(), "tflite-int8", size_bytes=True), "size_bytes"),
+])
+def test_a_baseline_that_would_compare_nothing_or_nan_is_refused(broken, message):
+    with pytest.raises(gate.BaselineError, match=message):
+        gate.validate_baseline(broken)
+    gate.validate_baseline(gate_doc())  # the real shape passes
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not utf-8", b"[]", b'{"gate_schema": 999}',
+                                     json.dumps({"gate_schema": gate.GATE_SCHEMA, "models": {}}).encode()])
+def test_check_refuses_a_broken_baseline_before_running_anything(tmp_path, capsys, content):
+    from benchmarks.cli import main
+
+    baseline = tmp_path / "baseline.json"
+    baseline.write_bytes(content)
+    code = main(["check", "--quick", "--baseline", str(baseline), "--artifacts-dir", str(tmp_path / "none")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "baseline" in err and "Traceback" not in err
