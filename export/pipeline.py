@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -88,8 +90,13 @@ EXPORTERS = {
 }
 
 
+STAGING_PREFIX = ".staging-"
+LOCK_NAME = ".export.lock"
+
+
 def prepare_out_dir(config: ExportConfig) -> Path:
-    """Create the output directory, prove it writable, and drop anything a later step might trust."""
+    """Create the output directory and prove it writable. Nothing in it is touched: an export
+    writes into a staging folder and replaces the previous one only once every file is verified."""
     out = config.resolved_out_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -98,16 +105,38 @@ def prepare_out_dir(config: ExportConfig) -> Path:
         os.unlink(probe)
     except OSError as err:
         raise OutputDirError(f"output directory {out} is not writable: {err.strerror or err}") from err
-    if mf.remove_stale_manifest(out):
-        log.info("removed the previous %s (rewritten last, after every file is verified)", mf.MANIFEST_NAME)
-    stale = [FORMATS[name].filename(config.model) for name in config.formats]
-    if any(FORMATS[name].quantized for name in config.formats) and config.report_images:
-        stale += list(QUANT_REPORT_FILES)
-    for name in stale:
-        (out / name).unlink(missing_ok=True)
-    for leftover in out.glob(".*.tmp"):  # temp files of an export killed before its rename
-        leftover.unlink(missing_ok=True)
     return out
+
+
+@contextlib.contextmanager
+def export_lock(out: Path):
+    """Hold an exclusive lock on `out` for the whole export: a second export into the same folder
+    fails at once instead of interleaving its files with ours. Stale staging folders (of a killed
+    run, whose lock died with it) are removed once we hold it."""
+    import fcntl
+
+    handle = open(out / LOCK_NAME, "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputDirError(f"another export into {out} is running (it holds {out / LOCK_NAME})") from None
+        for stale in out.glob(STAGING_PREFIX + "*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        for leftover in out.glob(".*.tmp"):  # temp files of an export killed before its rename
+            leftover.unlink(missing_ok=True)
+        yield
+    finally:
+        handle.close()
+
+
+def publish(staging: Path, out: Path, manifest: dict) -> Path:
+    """Move the verified files from `staging` into `out`, then write the manifest, last. The old
+    manifest goes first, so no manifest ever lists a file that is not the one it describes."""
+    mf.remove_stale_manifest(out)
+    for path in sorted(staging.iterdir()):
+        os.replace(path, out / path.name)
+    return mf.write_manifest(out, manifest)
 
 
 def source_info(config: ExportConfig, out: Path) -> dict:
@@ -254,6 +283,13 @@ def run_export(config: ExportConfig) -> dict:
         raise ConfigError(f"no exporter for format(s) {', '.join(missing)} (FORMATS has them, export/ does not)")
     started = time.perf_counter()
     out = prepare_out_dir(config)
+    with export_lock(out), tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=out) as staging:
+        manifest = _export_into(config, out, Path(staging), started)
+    return manifest
+
+
+def _export_into(config: ExportConfig, out: Path, staging: Path, started: float) -> dict:
+    """Every format and report into `staging`, verified; then published into `out`."""
     model = load_keras_model(config.keras_path)
     source = source_info(config, out)
     data = load_export_data(config)
@@ -271,12 +307,12 @@ def run_export(config: ExportConfig) -> dict:
         log.info("savedmodel: written in %.1f s", time.perf_counter() - t)
         ctx = ExportContext(config, model, Path(tmp), data, keras_probs)
         for name in config.formats:
-            formats[name] = export_format(ctx, FORMATS[name], out, source, tools)
-        reports = write_quant_report(ctx, out) if config.report_images else {}
+            formats[name] = export_format(ctx, FORMATS[name], staging, source, tools)
+        reports = write_quant_report(ctx, staging) if config.report_images else {}
     manifest = mf.build_manifest(model=config.model, labels=model_labels(model), source=source, calibration=calibration_info(config),
                                  tools=tools, formats=formats, reports=reports,
                                  gates=asdict(config.gates))
-    path = mf.write_manifest(out, manifest)
+    path = publish(staging, out, manifest)
     print(format_table(formats))
     log.info("wrote %s (last) - export of %s done in %.1f s", path, config.model, time.perf_counter() - started)
     return manifest

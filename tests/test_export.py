@@ -473,13 +473,15 @@ def test_gate_logic_on_measured_numbers():
         "top-1 agreement 99.90% < 100.00% on 1000 images"]
 
 
-def test_interrupted_export_leaves_nothing_trusted(exported, artifacts, tmp_path, monkeypatch):
+def test_an_interrupted_or_failed_export_leaves_the_previous_one_intact(exported, artifacts, tmp_path, monkeypatch):
     out = tmp_path / "interrupted"
     out.mkdir()
     _, first = exported
     for item in first.iterdir():  # a complete earlier export, manifest included
         (out / item.name).write_bytes(item.read_bytes())
     (out / ".tiny.f32.onnx.abc.tmp").write_bytes(b"half a file from a killed run")
+    (out / ".staging-killed").mkdir()  # the staging folder of a run killed with -9
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and not p.name.startswith(".")}
 
     def killed(ctx):
         raise KeyboardInterrupt("killed during the onnx step")
@@ -487,11 +489,30 @@ def test_interrupted_export_leaves_nothing_trusted(exported, artifacts, tmp_path
     monkeypatch.setitem(pipeline.EXPORTERS, "onnx-f32", (killed, {}))
     with pytest.raises(KeyboardInterrupt):
         pipeline.run_export(tiny_config(artifacts, out_dir=out, report_images=0))
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and not p.name.startswith(".")}
+    assert after == before  # the good export is untouched: manifest, models and reports
+    assert not list(out.glob(".*.tmp")) and not list(out.glob(".staging-*"))
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    for entry in manifest["formats"].values():
+        assert sha256(out / entry["file"]) == entry["sha256"]
+    monkeypatch.undo()
+    with pytest.raises(ModelLoadError):  # a model that cannot be loaded: the same
+        pipeline.run_export(tiny_config(artifacts, model="nosuch", out_dir=out))
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and not p.name.startswith(".")} == before
+
+
+def test_a_second_export_into_the_same_folder_is_refused_while_one_runs(artifacts, tmp_path):
+    import fcntl
+
+    from export.errors import OutputDirError
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    with open(out / pipeline.LOCK_NAME, "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another export holds the folder
+        with pytest.raises(OutputDirError, match="another export"):
+            pipeline.run_export(tiny_config(artifacts, out_dir=out, formats="tflite-f32"))
     assert not (out / MANIFEST_NAME).exists()
-    assert not (out / "tiny.f32.onnx").exists() and not (out / "tiny.int8.onnx").exists()
-    assert not list(out.glob(".*.tmp"))
-    # the tflite files written before the interruption are complete and verified, but nothing lists them
-    assert read_embedded_metadata(out / "tiny.int8.tflite")["format"] == "tflite-int8"
 
 
 def test_atomic_write_never_leaves_a_partial_file(tmp_path, monkeypatch):
