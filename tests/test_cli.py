@@ -433,3 +433,20 @@ def test_one_line_api_reads_paths_arrays_and_pil_images(tmp_path, models, test_d
     assert engine.read(frame).text == want and engine.predict(crop).digits == labels[0]
     with pytest.raises(TypeError, match="path, a numpy array or a PIL image"):
         edgedigits.read(42, model=models)
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/below"])
+def test_camera_save_dir_that_cannot_be_a_folder_is_a_usage_error(capsys, tmp_path, models, where):
+    (tmp_path / "a-file").write_text("not a folder")
+    code, _, err = run(capsys, "camera", "--model", models, "--video", tmp_path / "none.avi", "--save-dir",
+                       tmp_path / where, "--no-display")
+    assert code == 2 and "--save-dir" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("manifest_text", ['{"formats": {"tflite-int8": "x.tflite"}, "labels": 7}',
+                                           "[" * 100_000 + "]" * 100_000])
+def test_manifest_of_the_wrong_shape_is_a_model_error(capsys, tmp_path, manifest_text):
+    (tmp_path / "manifest.json").write_text(manifest_text)
+    code, _, err = run(capsys, "predict", "--model", tmp_path / "manifest.json", tmp_path / "x.png")
+    assert code == 3, err
+    assert "internal error" not in err

@@ -281,9 +281,24 @@ def _write_annotation(path: Path, image) -> None:
 # ---------------------------------------------------------------- camera
 
 
+def _check_save_dir(folder: str) -> None:
+    """--save-dir must be (or become) a writable folder: said before the camera is opened."""
+    import tempfile
+
+    path = Path(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-probe."):
+            pass
+    except OSError as error:
+        raise CliError(f"--save-dir {folder}: not a writable folder ({error.strerror or error})", EXIT_USAGE) from None
+
+
 def cmd_camera(args) -> int:
     from .camera import CameraError, DependencyError, VideoError, open_source, run_loop
 
+    if args.save_dir is not None:
+        _check_save_dir(args.save_dir)
     classifier = _load_classifier(args)
     reader, draw = _make_reader(classifier)
     try:
