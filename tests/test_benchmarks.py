@@ -512,3 +512,13 @@ def test_check_refuses_a_broken_baseline_before_running_anything(tmp_path, capsy
     assert code == 2
     err = capsys.readouterr().err
     assert "baseline" in err and "Traceback" not in err
+
+
+def test_batch_throughput_reads_every_frame_with_each_worker_count(mnist):
+    from benchmarks.batch import measure
+    from runtime_fixtures import ensure_models
+
+    results = measure(ensure_models(), mnist.test_images[:300], mnist.test_labels[:300], frames=3, workers=(1, 2))
+    assert set(results) == {1, 2}
+    for result in results.values():
+        assert result["images"] == 3 and result["images_per_s"] > 0
