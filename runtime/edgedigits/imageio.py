@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import struct
 import tempfile
 import zlib
@@ -19,6 +20,7 @@ import numpy as np
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PIXELS = 200_000_000  # a 8000x6000 frame is 48 MP; refuse decompression bombs
+MAX_FILE_BYTES = 512 * 1024**2  # a 48 MP uncompressed frame is ~150 MB
 CAMERA_EXTRA_HINT = "install edgedigits-runtime[camera] (OpenCV)"
 
 _OTHER_FORMATS = {  # magic bytes -> name, for a clear error when cv2 is missing
@@ -66,16 +68,26 @@ def read_image(path) -> np.ndarray:
 
 
 def _read_file(path: Path) -> bytes:
+    """The file's bytes, after checking (without opening it) that it is a regular file no larger
+    than MAX_FILE_BYTES: a FIFO would block, a device would never end."""
     try:
-        data = path.read_bytes()
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise ImageError(f"{path}: is a directory, not an image")
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageError(f"{path}: not a regular file (a pipe or a device), not an image")
+        if info.st_size > MAX_FILE_BYTES:
+            raise ImageError(f"{path}: file is {info.st_size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ImageError(f"{path}: is a directory, not an image") from None
     except OSError as error:
         raise ImageError(f"{path}: cannot read ({error.strerror or error})") from None
     if not data:
         raise ImageError(f"{path}: empty file (0 bytes), not an image")
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageError(f"{path}: file grew over the {MAX_FILE_BYTES:,}-byte limit while being read")
     return data
 
 
