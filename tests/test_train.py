@@ -38,8 +38,9 @@ EXPECTED_PARAMS = {
 def test_every_zoo_model_builds_with_mnist_contract(name):
     model = ZOO[name].model()
     assert tuple(model.input_shape) == (None, 28, 28, 1)
-    # The seed models keep their ten outputs; edge, trained with negatives, adds "not a digit".
-    assert tuple(model.output_shape) == (None, 11 if name == "edge" else 10)
+    # Ten outputs; a recipe with negatives adds "not a digit" (none of the zoo's defaults has one).
+    assert tuple(model.output_shape) == (None, ZOO[name].classes)
+    assert tuple(ZOO[name].build(11).output_shape) == (None, 11)
     probabilities = model(np.zeros((2, 28, 28, 1), np.float32)).numpy()
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     if name in EXPECTED_PARAMS:
@@ -204,7 +205,11 @@ def test_negatives_are_normalized_like_the_readers_crops(mnist):
 def test_batches_with_negatives_label_them_after_the_digits(mnist):
     from train.trainer import make_batches
 
-    recipe = get_entry("edge").recipe
+    from dataclasses import replace
+
+    from train.capture import Capture
+
+    recipe = replace(get_entry("edge").recipe, capture=Capture(), negatives=0.15)
     batches = make_batches(mnist.train_images[:500], mnist.train_labels[:500], 100, recipe, 11, seed=0)
     x, y = batches[0]
     extra = int(round(recipe.negatives * 100))
