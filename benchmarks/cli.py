@@ -206,6 +206,10 @@ def command_check(args) -> int:
             return 2
         regressions = gate.compare(baseline, current, gate.Tolerances())
         print(render_comparison(baseline, current, regressions))
+        for model, entry in baseline.get("models", {}).items():
+            same = gate.same_model(entry, current.get("models", {}).get(model) or {})
+            print(f"{model}: accuracy compared " + ("tightly (the baseline's very weights)" if same else
+                                                    "with a retrained model's margins (other weights)"))
 
     if args.update_baseline:
         write_json_atomic(args.baseline, current)

@@ -132,7 +132,7 @@ def gate_view(results: dict) -> dict:
                 "digit_accuracy_pct": round(frame["digit_accuracy"] * 100, 1),
                 "latency_rel": _round(_rel(frame["p50_ms"] * 1e3, frame.get("reference_p50_us"))),
             }
-        models[name] = {"float_reference": entry.get("float_reference"), "source_sha256": entry.get("source_sha256"),
+        models[name] = {"float_reference": entry.get("float_reference"), "weights_sha256": entry.get("weights_sha256"),
                         "rows": rows_view, "frames": frames_view}
     config = results["config"]
     return {
@@ -183,9 +183,9 @@ def validate_baseline(baseline) -> None:
 
 
 def same_model(base_entry: dict, now_entry: dict) -> bool:
-    """True when both runs measured the same Keras model file (so accuracy is deterministic)."""
-    sha = base_entry.get("source_sha256")
-    return sha is not None and sha == now_entry.get("source_sha256")
+    """True when both runs measured the same trained weights (so accuracy is deterministic)."""
+    sha = base_entry.get("weights_sha256")
+    return sha is not None and sha == now_entry.get("weights_sha256")
 
 
 def retrained_tolerances(tol: Tolerances, base_row: dict, images: int) -> Tolerances:

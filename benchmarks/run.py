@@ -7,6 +7,7 @@ results.json; `samples` holds the raw latency samples (for the plots and samples
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import sys
 import time
@@ -69,8 +70,22 @@ def model_facts(model_dir: Path, manifest: dict | None) -> dict:
         "params": source.get("params", metrics.get("params")),
         "macs": source.get("macs", metrics.get("macs")),
         "source_test_accuracy": source.get("test_accuracy", metrics.get("test_accuracy")),
-        "source_sha256": source.get("sha256"),
+        "weights_sha256": weights_sha256(model_dir / "model.keras"),
     }
+
+
+def weights_sha256(keras_path: Path) -> str | None:
+    """sha256 of the weights inside a .keras archive (its model.weights.h5 member), or None.
+
+    Not of the archive itself: Keras writes the save time and Python object ids into it, so a
+    retrain that gives bit-identical weights still gives another file."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(keras_path) as archive:
+            return hashlib.sha256(archive.read("model.weights.h5")).hexdigest()
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
 
 
 class Progress:

@@ -38,7 +38,7 @@ def gate_doc(rows: dict | None = None, frames: dict | None = None) -> dict:
     return {"gate_schema": gate.GATE_SCHEMA,
             "config": {"models": ["edge"], "rows": list(rows), "frame_sets": list(frames), "test_limit": 2000,
                        "quick": True},
-            "models": {"edge": {"float_reference": "tflite-f32", "source_sha256": "a" * 64, "rows": rows,
+            "models": {"edge": {"float_reference": "tflite-f32", "weights_sha256": "a" * 64, "rows": rows,
                                 "frames": frames}},
             "machine": {"cpu": "test"}}
 
@@ -84,7 +84,7 @@ def test_accuracy_tolerance_is_configurable():
 def retrained(doc: dict) -> dict:
     """The same run, as if the Keras model had been trained again (another CPU: another file)."""
     changed = copy.deepcopy(doc)
-    changed["models"]["edge"]["source_sha256"] = "b" * 64
+    changed["models"]["edge"]["weights_sha256"] = "b" * 64
     return changed
 
 
@@ -115,7 +115,7 @@ def test_retrained_margins_shrink_with_a_larger_slice_and_never_undercut_the_tig
 
 def test_baseline_without_a_model_hash_is_treated_as_another_training_run():
     base = gate_doc()
-    del base["models"]["edge"]["source_sha256"]
+    del base["models"]["edge"]["weights_sha256"]
     assert not gate.same_model(base["models"]["edge"], gate_doc()["models"]["edge"])
 
 
@@ -522,3 +522,17 @@ def test_batch_throughput_reads_every_frame_with_each_worker_count(mnist):
     assert set(results) == {1, 2}
     for result in results.values():
         assert result["images"] == 3 and result["images_per_s"] > 0
+
+
+def test_the_same_weights_saved_twice_are_the_same_model(tmp_path):
+    import zipfile
+
+    from benchmarks.run import weights_sha256
+
+    for name, saved in (("a", "2026-12-01@19:25:51"), ("b", "2026-12-01@23:47:30")):
+        with zipfile.ZipFile(tmp_path / f"{name}.keras", "w") as archive:
+            archive.writestr("metadata.json", json.dumps({"date_saved": saved}))
+            archive.writestr("config.json", json.dumps({"shared_object_id": hash(name)}))
+            archive.writestr("model.weights.h5", b"the same weights")
+    assert weights_sha256(tmp_path / "a.keras") == weights_sha256(tmp_path / "b.keras") is not None
+    assert weights_sha256(tmp_path / "missing.keras") is None
