@@ -39,20 +39,25 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def train_tiny(mnist, path: Path) -> None:
+def train_tiny(mnist, path: Path, junk: np.ndarray | None = None) -> None:
+    """A small CNN on 1,000 MNIST digits; with `junk` (uint8 crops that are no digit, label 10) it
+    gets an 11th output, "not a digit"."""
     import keras
 
+    images, labels = mnist.train_images[:1000], mnist.train_labels[:1000]
+    if junk is not None:
+        images = np.concatenate([images, junk])
+        labels = np.concatenate([labels, np.full(len(junk), 10, labels.dtype)])
     keras.utils.set_random_seed(0)
     model = keras.Sequential([
         keras.Input((28, 28, 1), name="image"),
         keras.layers.Conv2D(8, 3, activation="relu", name="conv"),
         keras.layers.MaxPooling2D(2, name="pool"),
         keras.layers.Flatten(name="flatten"),
-        keras.layers.Dense(10, activation="softmax", name="probabilities"),
+        keras.layers.Dense(10 if junk is None else 11, activation="softmax", name="probabilities"),
     ], name=MODEL)
     model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(to_model_input(mnist.train_images[:1000]), mnist.train_labels[:1000], epochs=3, batch_size=32,
-              verbose=0)
+    model.fit(to_model_input(images), labels, epochs=3, batch_size=32, verbose=0)
     path.parent.mkdir(parents=True)
     model.save(path)
     (path.parent / "metrics.json").write_text(json.dumps({"params": model.count_params(), "macs": 12345,
@@ -544,28 +549,11 @@ def test_help_shows_kebab_flags_and_defaults(capsys):
 def test_a_model_with_a_not_a_digit_output_exports_and_loads_with_it(mnist, tmp_path):
     """An 11th output is "not a digit": the manifest and each file's metadata label it, parity counts
     the digit answer, and the runtime splits it off (from the manifest or from a lone file)."""
-    import keras
-
     from edgedigits.classifier import load
     from edgedigits.metadata import REJECT_LABEL
 
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((28, 28, 1), name="image"),
-        keras.layers.Conv2D(8, 3, activation="relu", name="conv"),
-        keras.layers.MaxPooling2D(2, name="pool"),
-        keras.layers.Flatten(name="flatten"),
-        keras.layers.Dense(11, activation="softmax", name="probabilities"),
-    ], name=MODEL)
-    model.compile("adam", "sparse_categorical_crossentropy")
-    noise = np.random.default_rng(0).random((200, 28, 28)) * 255  # "not a digit": label 10
-    x = np.concatenate([mnist.train_images[:1000], noise.astype(np.uint8)])
-    y = np.concatenate([mnist.train_labels[:1000], np.full(200, 10, mnist.train_labels.dtype)])
-    model.fit(to_model_input(x), y, epochs=3, batch_size=32, verbose=0)
-    path = tmp_path / MODEL / "model.keras"
-    path.parent.mkdir()
-    model.save(path)
-    (path.parent / "metrics.json").write_text(json.dumps({"params": model.count_params(), "macs": 1, "test_accuracy": 0.9}))
+    noise = np.random.default_rng(0).random((200, 28, 28)) * 255  # "not a digit"
+    train_tiny(mnist, tmp_path / MODEL / "model.keras", junk=noise.astype(np.uint8))
 
     manifest = pipeline.run_export(tiny_config(tmp_path, formats=("tflite-int8", "onnx-f32"), report_images=0))
     assert manifest["labels"][-1] == REJECT_LABEL and len(manifest["labels"]) == 11

@@ -13,16 +13,16 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".pnm", ".tif
 
 
 def expand_images(items: list[str], recursive: bool) -> list[str]:
-    """Files as given; each folder replaced by its image files (by suffix, sorted; with `recursive`,
-    those of its subfolders too). Raises FileNotFoundError for a name that does not exist."""
+    """Files as given (a missing one is reported when it is read, the others still read); each
+    folder replaced by its image files (by suffix, sorted; with `recursive`, its subfolders' too)."""
     out = []
     for item in items:
         path = Path(item)
         if path.is_dir():
             found = path.rglob("*") if recursive else path.glob("*")
             out += sorted(str(p) for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-        elif path.exists() or not any(ch in item for ch in "*?["):
-            out.append(item)  # a missing file is reported by the reader, with the others still read
+        else:
+            out.append(item)
     return out
 
 

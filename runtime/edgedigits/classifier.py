@@ -16,7 +16,6 @@ import hashlib
 import json
 import math
 import os
-import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import numpy as np
 
 from .backends import (BackendError, ModelLoadError, OnnxBackend, TFLiteBackend, TensorSpec,
                        normalize_backend_name)
+from .files import FileRefused, read_regular_file
 from .formats import DEFAULT_FORMAT, FORMATS, ModelFormat
 from .metadata import DIGIT_LABELS, REJECT_LABEL, TEMPERATURE_KEY, EmbeddedMetadataError, parse_embedded_metadata
 from .modelcheck import MAX_MODEL_BYTES, ModelFormatError, check_model_bytes, sniff_kind
@@ -435,22 +435,13 @@ def _format_from_manifest(manifest: dict, path: Path, requested: str | None, bac
 
 
 def _read_bytes(path: Path, limit: int | None = None, what: str = "model") -> bytes:
-    """The file's bytes, after checking (without reading) that it is a regular file of at most
-    `limit` bytes: a FIFO, a device such as /dev/zero or a huge sparse file is refused, not read."""
-    limit = MAX_MODEL_BYTES if limit is None else limit
+    """The file's bytes; a FIFO, a device or a file over `limit` is refused without being read."""
     try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise ModelError(f"{path}: cannot read {what} (not a regular file)")
-        if info.st_size > limit:
-            raise ModelError(f"{path}: {what} file is {info.st_size:,} bytes, over the {limit:,}-byte limit")
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
+        return read_regular_file(path, MAX_MODEL_BYTES if limit is None else limit)
+    except FileRefused as error:
+        raise ModelError(f"{path}: cannot read {what}: {error}") from None
     except OSError as error:
         raise ModelError(f"{path}: cannot read {what} ({error.strerror or error})") from None
-    if len(data) > limit:
-        raise ModelError(f"{path}: {what} file grew over the {limit:,}-byte limit while being read")
-    return data
 
 
 def _read_model(path: Path, fmt: ModelFormat, manifest_path: Path | None, manifest: dict | None):

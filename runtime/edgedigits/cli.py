@@ -221,7 +221,6 @@ def cmd_read(args) -> int:
 def _worker_reader(**model_options):
     """In a worker process: load the model and return its read-one-image function."""
     from functools import partial
-
     from types import SimpleNamespace
 
     classifier = _load_classifier(SimpleNamespace(**model_options))

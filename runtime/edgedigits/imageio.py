@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 import struct
 import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from .files import FileRefused, read_regular_file
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PIXELS = 200_000_000  # a 8000x6000 frame is 48 MP; refuse decompression bombs
@@ -68,26 +69,17 @@ def read_image(path) -> np.ndarray:
 
 
 def _read_file(path: Path) -> bytes:
-    """The file's bytes, after checking (without opening it) that it is a regular file no larger
-    than MAX_FILE_BYTES: a FIFO would block, a device would never end."""
+    """The file's bytes; a FIFO, a device or a file over MAX_FILE_BYTES is refused without being read."""
     try:
-        info = os.stat(path)
-        if stat.S_ISDIR(info.st_mode):
-            raise ImageError(f"{path}: is a directory, not an image")
-        if not stat.S_ISREG(info.st_mode):
-            raise ImageError(f"{path}: not a regular file (a pipe or a device), not an image")
-        if info.st_size > MAX_FILE_BYTES:
-            raise ImageError(f"{path}: file is {info.st_size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit")
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        data = read_regular_file(path, MAX_FILE_BYTES)
+    except FileRefused as error:
+        raise ImageError(f"{path}: {error}, not an image") from None
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
     except OSError as error:
         raise ImageError(f"{path}: cannot read ({error.strerror or error})") from None
     if not data:
         raise ImageError(f"{path}: empty file (0 bytes), not an image")
-    if len(data) > MAX_FILE_BYTES:
-        raise ImageError(f"{path}: file grew over the {MAX_FILE_BYTES:,}-byte limit while being read")
     return data
 
 
