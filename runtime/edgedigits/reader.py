@@ -109,6 +109,14 @@ class ReaderConfig:
 _SQUARE_3 = np.ones((3, 3), np.uint8)
 _SQUARE_2 = np.ones((2, 2), np.uint8)
 _GUESSED_HEIGHTS = (15.0, 30.0)  # pixels: digit heights to size rule removal for before any is measured
+# Components the frame's edge cuts through are not read (the scene beyond the page: a window, a
+# hand, the desk's edge; or a digit only partly in view): no longer than BORDER_CLEAR_SIZE digit
+# heights, and along the edge they touch, their pixels within BORDER_BAND digit heights of it span at
+# least BORDER_CUT_SHARE of their extent. A digit grazing the edge (a 4's bar) spans a stroke width;
+# longer components (rules, page edges) are left to rule removal.
+BORDER_CLEAR_SIZE = 3.5        # digit heights
+BORDER_BAND = 0.1              # digit heights from the frame's edge
+BORDER_CUT_SHARE = 0.4         # fraction of the component's extent along that edge
 # Bounds on the work per frame, whatever it shows: grouping compares candidates pairwise, so a frame
 # with more digit-sized candidates than MAX_CANDIDATES (a dense page has ~150 digits plus their
 # fragments) is texture, and is not read; the text direction is taken from at most
@@ -559,6 +567,7 @@ class FrameReader:
         mask = (darkness > threshold).view(np.uint8)
         stage("ink", (mask, paper_origin, threshold))
         _, stats = self._components(mask, with_labels=False)
+        mask_stats = stats
         height = self._typical_height(stats)
         if height is None and (stats[:, 2:4].max(axis=1, initial=0) >= 2.5 * _GUESSED_HEIGHTS[0]).any():
             # Digits written across a rule join it into one long component, so nothing looks like
@@ -585,6 +594,7 @@ class FrameReader:
 
         if paper is not None:
             self._clear_paper_edge(darkness, paper, paper_origin, grey.shape, 0.35 * height)
+        self._clear_frame_border(darkness, mask, mask_stats, paper_origin, grey.shape, height)
         angle, sure = self._text_angle(stats, height, paper_hull)
         args = (darkness, threshold, ink_level, height, stats, paper_origin, grey.shape, scale, frame_shape)
         result = self._read_upright(angle, *args, stage)
@@ -760,6 +770,31 @@ class FrameReader:
         keep = (2 * distance - 1 >= width).view(np.uint8)  # a block's pixels lie up to 1 px nearer
         keep = _nearest_upscale(keep, 2, (2 * keep.shape[0], 2 * keep.shape[1]))[: paper.shape[0], : paper.shape[1]]
         darkness *= keep
+
+    def _clear_frame_border(self, darkness, mask, stats, origin, frame_shape, height: float) -> None:
+        """Zero, in place, the ink of the components (`stats`, of `mask`) the frame's edge cuts
+        through (see BORDER_CUT_SHARE). `darkness` and `mask` are the part of the frame at `origin`."""
+        ox, oy = origin
+        x, y, w, h = stats[:, 0] + ox, stats[:, 1] + oy, stats[:, 2], stats[:, 3]
+        touching = (x <= 0) | (y <= 0) | (x + w >= frame_shape[1]) | (y + h >= frame_shape[0])
+        touching &= np.maximum(w, h) <= BORDER_CLEAR_SIZE * height
+        if not touching.any():
+            return
+        labels, _ = self._components(mask)  # the labelling `stats` describes (same mask, no closing)
+        band = max(2, int(BORDER_BAND * height))
+        for i in np.flatnonzero(touching):
+            sx, sy, sw, sh = (int(v) for v in stats[i, :4])
+            own = labels[sy: sy + sh, sx: sx + sw] == i + 1
+            spans = []
+            for on_edge, strip, along, extent in ((x[i] <= 0, own[:, :band], 1, sh),
+                                                  (x[i] + sw >= frame_shape[1], own[:, -band:], 1, sh),
+                                                  (y[i] <= 0, own[:band], 0, sw),
+                                                  (y[i] + sh >= frame_shape[0], own[-band:], 0, sw)):
+                if on_edge:
+                    hit = np.flatnonzero(strip.any(axis=along))
+                    spans.append((hit[-1] - hit[0] + 1) / extent if hit.size else 0.0)
+            if max(spans) >= BORDER_CUT_SHARE:
+                darkness[sy: sy + sh, sx: sx + sw][own] = 0.0
 
     def _ink_threshold(self, darkness: np.ndarray, paper: np.ndarray | None, origin: tuple[int, int],
                        frame_size: int):
