@@ -19,7 +19,7 @@ help:  ## list the targets
 $(VENV)/.installed: pyproject.toml constraints.txt runtime/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[test]' -e './runtime[onnx,camera]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]' -e './runtime[onnx,camera,mqtt]'
 	touch $@
 
 # Re-train only when the model, the epochs or the training code changed.
@@ -49,10 +49,11 @@ clean:  ## remove the venv, artifacts and benchmark results
 pi-check: $(VENV)/.installed  ## prove the runtime on emulated Raspberry Pi OS (arm64)
 	bash runtime/pi/pi_check.sh
 
-bench: $(VENV)/.installed  ## benchmark every exported model and format (MODEL=… for one), digits beyond MNIST, the real photos
+bench: $(VENV)/.installed  ## benchmark every exported model and format (MODEL=… for one), digits beyond MNIST, batch and serve throughput, the real photos
 	$(PY) -m benchmarks run $(if $(filter command line,$(origin MODEL)),--models $(MODEL))
 	$(PY) -m benchmarks digits --set "$(REALPHOTOS)" $(if $(filter command line,$(origin MODEL)),--models $(MODEL))
 	$(PY) -m benchmarks batch --model $(ART)/manifest.json
+	$(PY) -m benchmarks serve --model $(ART)/manifest.json
 	@if [ -f "$(REALPHOTOS)/labels.csv" ]; then $(PY) -m benchmarks real --set "$(REALPHOTOS)" --model $(ART)/manifest.json; \
 	else echo "bench: no real photos at $(REALPHOTOS) (set REALPHOTOS=DIR): real-photo benchmark skipped"; fi
 

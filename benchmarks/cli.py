@@ -4,6 +4,7 @@
   real   read a labelled folder of real photos, per image, per source and in total
   digits every model and format on digits beyond MNIST and on crops that are no digit
   batch  images/s of `edgedigits read FOLDER --output` with 1 and 2 worker processes
+  serve  frames/s of `edgedigits serve` with 0, 1 and 5 clients watching vs `camera --no-display`
   check  a fresh run with the baseline's settings compared with benchmarks/baseline.json;
          exits 1 naming each regressed metric, 2 for usage/setup errors
 """
@@ -37,7 +38,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks",
                                      description="Benchmark exported edgedigits models and gate regressions.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,check,real,digits,batch}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,check,real,digits,batch,serve}")
     defaults = _HelpFormatter
 
     run = sub.add_parser("run", help="measure models and formats, write results.json/results.md/plots",
@@ -106,6 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--model", default=None, help="model (default: $EDGEDIGITS_MODEL, else artifacts/edge/manifest.json)")
     batch.add_argument("--frames", type=int, default=60, help="generated frames in the folder")
     _common(batch)
+
+    served = sub.add_parser("serve", help="frames/s of `edgedigits serve` with 0, 1 and 5 clients vs `camera`",
+                            formatter_class=defaults,
+                            description="Write a generated clip (640x480, about ten digits a frame, MJPG at a "
+                                        "camera's 30 fps) and measure frames read per second by `edgedigits serve "
+                                        "--video` while 0, 1 and 5 clients watch /stream.mjpg, against `edgedigits "
+                                        "camera --video --no-display` on the same clip.")
+    served.add_argument("--model", default=None, help="model (default: $EDGEDIGITS_MODEL, else artifacts/edge/manifest.json)")
+    served.add_argument("--frames", type=int, default=60, help="generated frames in the clip")
+    served.add_argument("--seconds", type=float, default=12.0, help="measuring window per client count")
+    served.add_argument("--clip-fps", type=float, default=30.0,
+                        help="frame rate the clip declares: serve plays it at this rate, as a camera delivers")
+    _common(served)
     return parser
 
 
@@ -128,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
             return command_digits(args)
         if args.command == "batch":
             return command_batch(args)
+        if args.command == "serve":
+            return command_serve(args)
         return command_check(args)
     except (ConfigError, BenchmarkError) as error:
         print(f"python -m benchmarks: error: {error}", file=sys.stderr)
@@ -321,6 +337,39 @@ def command_batch(args) -> int:
     out = results_folder(args.out, "-batch")
     write_json_atomic(out / "results.json", {"model": str(model), "frames": args.frames,
                                              "workers": {str(n): r for n, r in results.items()}})
+    write_text_atomic(out / "results.md", text)
+    print(text.rstrip())
+    print(f"\nwrote {out / 'results.md'}")
+    return 0
+
+
+def command_serve(args) -> int:
+    from benchmarks import serve
+    from benchmarks.report import markdown_table
+    from benchmarks.run import load_test_set, results_folder
+    from edgedigits.classifier import default_model_path
+
+    if args.frames < 1 or args.seconds <= 0 or not 0 < args.clip_fps < 1000:
+        raise ConfigError(f"--frames must be at least 1, --seconds above 0 and --clip-fps 0..1000, got "
+                          f"{args.frames}, {args.seconds}, {args.clip_fps}")
+    model = Path(args.model or default_model_path())
+    if not model.exists():
+        raise BenchmarkError(f"{model}: no such model (run `make train export`, or pass --model)")
+    images, labels = load_test_set(full_config(data_dir=args.data_dir))
+    results = serve.measure(model, images, labels, frames=args.frames, window_s=args.seconds, clip_fps=args.clip_fps)
+    camera = results["camera"]
+    body = [["`camera --no-display`", "–", f"{camera['fps']:.1f}", "–", "–"]]
+    for count, row in results["serve"].items():
+        watched = " / ".join(f"{fps:.1f}" for fps in row["client_fps"]) or "–"
+        body.append([f"`serve`, {count} client{'s' if count != 1 else ''}", str(count), f"{row['fps']:.1f}",
+                     f"{row['read_ms']:.1f}" if row["read_ms"] is not None else "–", watched])
+    text = (f"# `edgedigits serve` throughput ({args.frames}-frame generated 640x480 clip at "
+            f"{results['clip']['declared_fps']:.0f} fps, {model})\n\n"
+            + markdown_table(["run", "MJPEG clients", "frames read/s", "read ms (last)", "frames/s each client got"],
+                             body, "lrrrl") + "\n")
+    out = results_folder(args.out, "-serve")
+    write_json_atomic(out / "results.json", {"model": str(model), **results,
+                                             "serve": {str(k): v for k, v in results["serve"].items()}})
     write_text_atomic(out / "results.md", text)
     print(text.rstrip())
     print(f"\nwrote {out / 'results.md'}")

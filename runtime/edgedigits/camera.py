@@ -117,6 +117,12 @@ class OpenCVSource(FrameSource):
                 raise CameraError(f"{self.name} stopped delivering frames")
             time.sleep(0.01)
 
+    @property
+    def frame_rate(self) -> float | None:
+        """Frames per second the device or file declares (None when it declares none)."""
+        rate = self._capture.get(_import_cv2().CAP_PROP_FPS) if self._capture is not None else 0.0
+        return float(rate) if rate and 0 < rate < 1000 else None
+
     def close(self) -> None:
         capture, self._capture = getattr(self, "_capture", None), None
         if capture is not None:

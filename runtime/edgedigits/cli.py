@@ -1,4 +1,4 @@
-"""`edgedigits` command line: predict, read, camera, info.
+"""`edgedigits` command line: predict, read, camera, serve, info.
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 model error, 4 input error (bad image or video,
 also when only some of several images failed), 5 camera error, 6 missing dependency (OpenCV,
@@ -317,6 +317,83 @@ def cmd_camera(args) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- serve
+
+
+def cmd_serve(args) -> int:
+    import signal
+    import threading
+
+    from .camera import CameraError, DependencyError, PiCameraSource, VideoError, open_source
+    from .serve import DependencyMissing, MqttConfig, MqttPublisher, Region, ServeConfig, ServeError, Service, \
+        load_config, make_server
+    from .stability import Stability
+
+    try:
+        regions = tuple(Region.parse(text, i) for i, text in enumerate(args.roi or [], 1))
+        config_path = Path(args.config) if args.config else None
+        if config_path is not None and not args.roi:
+            regions = load_config(config_path)
+        mqtt = MqttConfig.parse(args.mqtt, args.mqtt_topic) if args.mqtt else None
+        config = ServeConfig(host=args.host, port=args.port, token=args.token, fps=args.fps, regions=regions,
+                             stability=Stability.parse(args.stable), config_path=config_path, mqtt=mqtt)
+    except (ServeError, ValueError) as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+    if not config.stability.holds_back_flicker:
+        _error(f"note: with --stable {config.stability} a digit read two ways in turns still becomes stable "
+               "(K must be above half of N, rounded up, to hold it back)")
+    if not config.loopback and config.token is None:
+        _error(f"warning: serving {config.host} without --token: anyone who can reach this port sees the camera")
+    classifier = _load_classifier(args)
+    reader, draw = _make_reader(classifier)
+
+    def open_camera():
+        return PiCameraSource() if args.picamera else open_source(device=args.device, video=args.video)
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    source = service = server = None
+    previous_sigterm = None
+    try:
+        source = open_camera()  # a missing camera or video is said now, before anything is served
+        publisher = MqttPublisher(config.mqtt) if config.mqtt else None
+        service = Service(reader, draw, open_camera, config, source=source, publisher=publisher,
+                          info={"model": str(classifier.source.path), "format": classifier.format,
+                                "backend": classifier.interpreter_module})
+        server = make_server(service, config)
+        service.start()
+        if threading.current_thread() is threading.main_thread():  # systemd's stop releases the camera too
+            previous_sigterm = signal.signal(signal.SIGTERM, interrupt)
+        host, port = server.server_address[:2]
+        shown = f"[{host}]" if ":" in host else host
+        print(f"{PROG}: serving {source.name} on http://{shown}:{port}/"
+              + (" (token required)" if config.token else "") + "; Ctrl-C to stop", file=sys.stderr, flush=True)
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+    except VideoError as error:
+        raise CliError(str(error), EXIT_INPUT) from None
+    except CameraError as error:
+        raise CliError(str(error), EXIT_CAMERA) from None
+    except (DependencyError, DependencyMissing) as error:
+        raise CliError(str(error), EXIT_DEPENDENCY) from None
+    except OSError as error:
+        raise CliError(f"cannot serve on {config.host}:{config.port} ({error.strerror or error})", EXIT_USAGE) from None
+    finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
+        if server is not None:
+            server.server_close()
+        if service is not None:
+            service.stop()  # the capture thread releases the camera
+        elif source is not None:
+            source.close()
+    if service is not None:
+        print(f"{PROG}: stopped after {service.frames_read} frames", file=sys.stderr, flush=True)
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- info
 
 
@@ -476,6 +553,34 @@ def build_parser() -> argparse.ArgumentParser:
     camera.add_argument("--no-display", action="store_true",
                         help="never open a window (by default one opens when a display is available)")
     camera.set_defaults(handler=cmd_camera)
+
+    serve = command("serve", "serve the camera's readings: a web page, an HTTP API, MQTT (see runtime/README.md)")
+    source = serve.add_mutually_exclusive_group()
+    source.add_argument("--device", type=_non_negative_int, metavar="N",
+                        help="webcam index (default: the Pi camera when picamera2 is importable, else 0)")
+    source.add_argument("--video", metavar="FILE", help="read a video file instead, looping at its own frame rate")
+    source.add_argument("--picamera", action="store_true", help="the Raspberry Pi camera (picamera2)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for the network)")
+    serve.add_argument("--port", type=_non_negative_int, default=8080, help="TCP port (default: 8080)")
+    serve.add_argument("--token", help="require this token on every request: header 'Authorization: Bearer T' "
+                                       "or ?token=T (default: none; set one before serving the network)")
+    serve.add_argument("--fps", type=float, metavar="N", help="read at most N frames per second (default: as fast "
+                                                              "as the reader goes)")
+    serve.add_argument("--roi", action="extend", nargs="+", metavar="NAME=X,Y,W,H",
+                       help="read only these rectangles (frame pixels), each reported under its name "
+                            "(default: the whole frame, or the regions in --config)")
+    serve.add_argument("--stable", default="3/4", metavar="K/N",
+                       help="a text is stable when it was read in K of the last N frames; K above half of N, rounded "
+                            "up, holds back a digit flickering between two values (default: 3/4)")
+    serve.add_argument("--config", metavar="FILE",
+                       help="JSON file with the regions: read at start (unless --roi is given), written when "
+                            "regions are saved on the page (default: regions drawn on the page are not kept)")
+    serve.add_argument("--mqtt", metavar="HOST[:PORT]",
+                       help="publish each stable reading to this MQTT broker (needs edgedigits-runtime[mqtt])")
+    serve.add_argument("--mqtt-topic", default="edgedigits/reading", metavar="T",
+                       help="topic for the readings; T/status says online/offline (default: edgedigits/reading)")
+    serve.set_defaults(handler=cmd_serve)
 
     info = command("info", "describe a model: format, size, input contract, quantization, accuracy")
     info.add_argument("model_path", nargs="?", metavar="MODEL",

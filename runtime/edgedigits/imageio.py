@@ -60,12 +60,22 @@ def read_image(path) -> np.ndarray:
     path = Path(path)
     if path.suffix.lower() == ".npy":
         return _finish(path, _read_npy(path))
-    data = _read_file(path)
+    return decode_image(_read_file(path), path)
+
+
+def decode_image(data: bytes, name="image", *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode an image held in memory (e.g. an upload) as read_image decodes a file's bytes: (H, W)
+    grey or (H, W, 3) BGR uint8. `name` goes into messages; an image whose header declares more than
+    `max_pixels` (never more than MAX_PIXELS) is refused before decoding. Raises ImageError."""
+    name = Path(str(name))
+    max_pixels = min(int(max_pixels), MAX_PIXELS)
+    if not data:
+        raise ImageError(f"{name}: empty file (0 bytes), not an image")
     if data.startswith(PNG_SIGNATURE) and not have_cv2():
-        return _finish(path, _decode_png(path, data))
+        return _finish(name, _decode_png(name, data, max_pixels))
     if data[:2] in (b"P2", b"P3", b"P5", b"P6"):
-        return _finish(path, _decode_pnm(path, data))
-    return _finish(path, _decode_with_cv2(path, data))
+        return _finish(name, _decode_pnm(name, data, max_pixels))
+    return _finish(name, _decode_with_cv2(name, data, max_pixels))
 
 
 def _read_file(path: Path) -> bytes:
@@ -114,7 +124,7 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- OpenCV
 
 
-def _decode_with_cv2(path: Path, data: bytes) -> np.ndarray:
+def _decode_with_cv2(path: Path, data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     try:
         cv2 = quiet_cv2()
     except ImportError:
@@ -126,7 +136,7 @@ def _decode_with_cv2(path: Path, data: bytes) -> np.ndarray:
                          "or convert the image to PNG") from None
     size = declared_size(data)  # checked before decoding: a small file may declare gigapixels
     if size is not None:
-        _check_pixels(path, *size)
+        _check_pixels(path, *size, max_pixels)
     # A JPEG (8-bit, no alpha) is decoded as a viewer shows it: IMREAD_COLOR applies its EXIF
     # Orientation, which phones use instead of turning the pixels; IMREAD_UNCHANGED would not.
     flags = cv2.IMREAD_COLOR if data.startswith(b"\xff\xd8\xff") else cv2.IMREAD_UNCHANGED
@@ -185,7 +195,7 @@ def _read_npy(path: Path) -> np.ndarray:
 # ---------------------------------------------------------------- PGM / PPM
 
 
-def _decode_pnm(path: Path, data: bytes) -> np.ndarray:
+def _decode_pnm(path: Path, data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     magic = data[:2]
     stream = io.BytesIO(data)
     stream.seek(2)
@@ -196,7 +206,7 @@ def _decode_pnm(path: Path, data: bytes) -> np.ndarray:
     channels = 3 if magic in (b"P3", b"P6") else 1
     if not 0 < maxval < 65536:
         raise ImageError(f"{path}: PNM maxval {maxval} out of range 1..65535")
-    _check_pixels(path, width, height)
+    _check_pixels(path, width, height, max_pixels)
     count = width * height * channels
     if magic in (b"P5", b"P6"):
         dtype = np.dtype(">u2") if maxval > 255 else np.dtype(np.uint8)
@@ -237,7 +247,7 @@ def _pnm_number(stream: io.BytesIO) -> int:
 # ---------------------------------------------------------------- PNG (no cv2)
 
 
-def _decode_png(path: Path, data: bytes) -> np.ndarray:
+def _decode_png(path: Path, data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     header, palette, transparency, compressed = _png_chunks(path, data)
     width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
     channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(colour)
@@ -245,7 +255,7 @@ def _decode_png(path: Path, data: bytes) -> np.ndarray:
         raise ImageError(f"{path}: unsupported PNG colour type {colour} / bit depth {depth}")
     if interlace:
         raise ImageError(f"{path}: interlaced PNG needs OpenCV: {CAMERA_EXTRA_HINT}, or save it non-interlaced")
-    _check_pixels(path, width, height)
+    _check_pixels(path, width, height, max_pixels)
     try:
         raw = zlib.decompress(compressed)
     except zlib.error as error:
@@ -371,11 +381,11 @@ def _png_to_bgr(path: Path, image: np.ndarray, colour: int, palette, transparenc
     return image[:, :, [2, 1, 0, 3]]  # RGBA -> BGRA
 
 
-def _check_pixels(path: Path, width: int, height: int) -> None:
+def _check_pixels(path: Path, width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
     if width == 0 or height == 0:
         raise ImageError(f"{path}: zero-size image ({width}x{height})")
-    if width * height > MAX_PIXELS:
-        raise ImageError(f"{path}: image is {width}x{height}, more than {MAX_PIXELS // 1_000_000} megapixels")
+    if width * height > max_pixels:
+        raise ImageError(f"{path}: image is {width}x{height}, more than {max_pixels / 1_000_000:g} megapixels")
 
 
 # ---------------------------------------------------------------- writing
