@@ -37,7 +37,8 @@ def split_margin(aspect: float, whole_conf: float, halves_conf: float, halves_he
     as the pair, while cutting one digit often leaves a short piece (a 7's bar, a 2's tail).
     Fitted on the split decisions of generated frames. With halves_conf=1 it bounds what any cut
     (of that shorter height) could reach."""
-    return logit(halves_conf, cfg) - logit(whole_conf, cfg) + cfg.split_aspect_weight * (aspect - cfg.split_base_aspect) \
+    return logit(halves_conf, cfg) - logit(whole_conf, cfg) \
+        + cfg.split_aspect_weight * (aspect - cfg.split_base_aspect) \
         + cfg.split_height_weight * (halves_height - 1.0)
 
 

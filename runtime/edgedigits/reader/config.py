@@ -4,8 +4,7 @@
 ``max_side``, ``min_digit_height``, ``min_contrast``) at the top, then one sub-config per stage
 (``ReaderConfig(page=PageConfig(...), ink=InkConfig(...), ...)``). Each field is declared with
 :func:`knob`: its default, its unit and one line saying why; ``__post_init__`` checks every field
-against the range its knob allows. :func:`describe` lists them all (``python -m
-edgedigits.reader.config``).
+against the range its knob allows. :func:`describe` lists them all, one line each.
 
 Units: ``px`` pixels of the working copy; ``px@320`` pixels of the ~320 px copy the paper is found
 on; ``digit heights`` multiples of the typical digit height measured on the frame; ``fraction``
@@ -371,7 +370,3 @@ def describe(config=None, prefix: str = "") -> list[str]:
         else:
             out.append(f"{prefix}{f.name} = {value!r}  [{f.metadata['unit']}]  {f.metadata['why']}")
     return out
-
-
-if __name__ == "__main__":  # pragma: no cover
-    print("\n".join(describe()))

@@ -17,7 +17,6 @@ import numpy as np
 from . import blobs, classify, deskew, ink as ink_stage, lines as lines_stage, light as light_stage, measure, orient
 from . import page as page_stage, rules, scale
 from .arrays import opencv, validate_frame
-from .classify import no_stage
 from .config import ReaderConfig
 from .records import DigitSize, Ink, Light, Parts, Placement, ReadResult, Working
 
@@ -44,47 +43,47 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     if scale.is_blank(work, config):
         return ReadResult([])
     stage("grey", work.grey)
-    page = page_stage.find_paper(work.grey, config.page)                           # 1 the sheet
+    page = page_stage.find_paper(work.grey, config.page)                           # page: the sheet
     stage("paper", page.mask)
-    light = light_stage.relative_darkness(work.grey, page, config.light)           # 2 light-corrected
+    light = light_stage.relative_darkness(work.grey, page, config.light)           # light: shadows cancel
     stage("darkness", (light.darkness, light.origin))  # (its paper edge is cleared in place below)
-    ink = ink_stage.threshold_ink(light, work.grey.size, config)                   # 3 ink
+    ink = ink_stage.threshold_ink(light, work.grey.size, config)                   # ink: threshold
     if ink is None:
         return ReadResult([])
     stage("ink", (ink.mask, light.origin, ink.threshold))
-    size = measure.measure_digits(ink, config, known_height)                        # 4 digit height
+    size = measure.measure_digits(ink, config, known_height)                        # measure: digit height
     if size is None:
         return ReadResult([])
     smaller = scale.shrunk_copy(work, size, config.scale) if rescale else None
-    if smaller is not None:                                                         # big digits: read smaller
+    if smaller is not None:                                                         # scale: big digits, read smaller
         return _read_working(smaller[0], classifier, config, stage, rescale=False, known_height=smaller[1])
-    light = page_stage.clear_paper_edge(light, work, size, config.page)            # 5 off the paper's edge
-    direction = deskew.text_direction(size, page, config)                          # 6 text direction
+    light = page_stage.clear_paper_edge(light, work, size, config.page)            # page: off its edge
+    direction = deskew.text_direction(size, page, config)                          # deskew: text direction
     read_at = partial(_read_upright, light=light, ink=ink, size=size, work=work, classifier=classifier,
                       config=config)
-    return orient.best_reading(read_at, direction, config.orient, stage)          # 7-10 per orientation
+    return orient.best_reading(read_at, direction, config.orient, stage)          # orient: surest turn
 
 
 def _read_upright(angle: float, stage, *, light: Light, ink: Ink, size: DigitSize, work: Working, classifier,
                   config: ReaderConfig) -> ReadResult:
     """Turn the ink by `angle`, take out rules and boxes, find, group and classify the digits."""
-    window, offset = ink_stage.ink_window(light, ink, size, work.grey.shape)      # 7 the ink's window
+    window, offset = ink_stage.ink_window(light, ink, size, work.grey.shape)      # ink: its window
     if window is None:
         return ReadResult([])
-    upright = deskew.turn_upright(window, offset, angle, ink.threshold, size, config)  # upright
-    ruled = rules.remove_rules(upright, ink.threshold, size, config.rules)        # 8 rules and boxes out
+    upright = deskew.turn_upright(window, offset, angle, ink.threshold, size, config)  # deskew: upright
+    ruled = rules.remove_rules(upright, ink.threshold, size, config.rules)        # rules: out
     stage("upright", (ruled.mask, ruled.rules, angle))
     labels, stats = ink_stage.components(ruled.mask, close=upright.close)
     parts = Parts(labels, stats, measure.typical_height(stats, config) or size.height)
-    candidates = blobs.candidate_blobs(parts, upright, ruled, ink, config)          # 9 digit candidates
+    candidates = blobs.candidate_blobs(parts, upright, ruled, ink, config)          # blobs: candidates
     if candidates.warning:
         return ReadResult([], (candidates.warning,))
     stage("blobs", (upright.darkness, candidates.blobs, parts.height))
-    rows = lines_stage.group_lines(candidates, config.lines)                        # 10 lines
+    rows = lines_stage.group_lines(candidates, config.lines)                        # lines: rows, groups
     stage("lines", (upright.darkness, rows.rows, parts.height))
     rows = lines_stage.without_box_sides(rows, config.lines)
     placement = Placement(upright.rotation, upright.offset, work.scale, work.frame_shape)
-    return classify.classify_lines(rows, parts, upright, ink, placement, classifier, config, stage)  # 11 digits
+    return classify.classify_lines(rows, parts, upright, ink, placement, classifier, config, stage)  # classify: digits
 
 
 class FrameReader:
