@@ -612,3 +612,22 @@ def test_the_reader_drops_what_the_classifier_calls_no_digit(clean_frame):
     assert text(_SameAnswer(7, None)) == "7" * n  # a classifier without the output: as before
     assert text(_SameAnswer(7, 0.3)) == "7" * n
     assert text(_SameAnswer(7, 0.8)) == ""  # no digit: nothing is reported, not even a '?'
+
+
+def test_what_the_frame_edge_cuts_through_is_not_read(reader, mnist_test):
+    """A window's bars beyond the page, cut by the frame's left edge, are not digits; a digit whose
+    stroke only grazes the right edge is still read."""
+    images, labels = mnist_test
+    grey = np.full((480, 640), 200, np.uint8)
+    picks = [int(np.flatnonzero(labels == d)[0]) for d in (2, 5, 3, 4)]
+    xs = [250, 320, 390, 584]
+    for x, i in zip(xs, picks):
+        digit = cv2.resize(images[i], (56, 56))
+        window = grey[200:256, x: x + 56]
+        window[:] = np.minimum(window, 255 - digit)
+    bar = 200 + int(np.argmax((grey[200:256, 600:630] < 150).sum(axis=1)))  # the 4's crossbar
+    grey[bar - 2: bar + 3, 600:640] = np.minimum(grey[bar - 2: bar + 3, 600:640], 60)  # runs to the edge
+    for top in (40, 130, 300, 380):  # blinds: short dark bars running out of the frame
+        grey[top: top + 60, 0:24] = 30
+    result = reader.read(grey)
+    assert [line.text for line in result.lines] == ["2534"]

@@ -139,6 +139,12 @@ class InkConfig(_Checked):
     long_component: float = knob(2.5, "guessed heights", "a component this long may be digits joined by a rule",
                                  open_lo=True)
     close_divisor: int = knob(14, "1/N digit heights", "gaps of 1/N of a digit are closed before labelling", lo=1)
+    border_max_size: float = knob(3.5, "digit heights", "a component the frame's edge cuts is dropped if no longer: "
+                                  "longer ones (rules, page edges) are rule removal's")
+    border_band: float = knob(0.1, "digit heights", "how near the frame's edge a component's pixels count as on it")
+    border_cut_share: float = knob(0.4, "fraction", "of its extent along the edge its pixels in the band span: a cut "
+                                   "(window bars, a hand) spans most, a digit grazing the edge a stroke", hi=1,
+                                   open_lo=True)
 
 
 @dataclass(frozen=True)

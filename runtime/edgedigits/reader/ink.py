@@ -9,7 +9,7 @@ import numpy as np
 
 from .arrays import array_median, labelled, opencv, percentile
 from .config import InkConfig, ReaderConfig
-from .records import DigitSize, Ink, Light
+from .records import DigitSize, Ink, Light, Working
 
 
 def threshold_ink(light: Light, frame_size: int, config: ReaderConfig) -> Ink | None:
@@ -100,3 +100,38 @@ def ink_window(light: Light, ink: Ink, size: DigitSize, frame_shape: tuple[int, 
     xa, xb = max(x0, ox), min(x1, ox + darkness.shape[1])
     window[ya - y0: yb - y0, xa - x0: xb - x0] = darkness[ya - oy: yb - oy, xa - ox: xb - ox]
     return window, (int(x0), int(y0))
+
+
+def clear_frame_border(light: Light, ink: Ink, work: Working, size: DigitSize, cfg: InkConfig) -> Light:
+    """`light` with the darkness of the ink components the frame's edge cuts through zeroed (in
+    place): what the frame cuts is mostly the scene beyond the page (a window, a hand, the desk's
+    edge) or a digit only partly in view. A component is cut when it is no longer than
+    ``border_max_size`` digit heights and, along a frame edge it touches, its pixels within
+    ``border_band`` digit heights of that edge span ``border_cut_share`` of its extent or more."""
+    mask, (ox, oy) = ink.mask, light.origin
+    frame_h, frame_w = work.grey.shape
+    rows, cols = mask.shape
+    sides = {"left": ox == 0 and mask[:, 0].any(), "right": ox + cols >= frame_w and mask[:, -1].any(),
+             "top": oy == 0 and mask[0].any(), "bottom": oy + rows >= frame_h and mask[-1].any()}
+    if not any(sides.values()):
+        return light
+    labels, stats = components(mask)
+    band = max(2, int(cfg.border_band * size.height))
+    x, y, w, h = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
+    touching = ((sides["left"] & (x == 0)) | (sides["right"] & (x + w >= cols))
+                | (sides["top"] & (y == 0)) | (sides["bottom"] & (y + h >= rows)))
+    touching &= np.maximum(w, h) <= cfg.border_max_size * size.height
+    for i in np.flatnonzero(touching):
+        sx, sy, sw, sh = (int(v) for v in stats[i, :4])
+        own = labels[sy: sy + sh, sx: sx + sw] == i + 1
+        spans = []
+        for on_edge, strip, along, extent in ((sides["left"] and sx == 0, own[:, :band], 1, sh),
+                                              (sides["right"] and sx + sw >= cols, own[:, -band:], 1, sh),
+                                              (sides["top"] and sy == 0, own[:band], 0, sw),
+                                              (sides["bottom"] and sy + sh >= rows, own[-band:], 0, sw)):
+            if on_edge:
+                hit = np.flatnonzero(strip.any(axis=along))
+                spans.append((hit[-1] - hit[0] + 1) / extent if hit.size else 0.0)
+        if max(spans) >= cfg.border_cut_share:
+            light.darkness[sy: sy + sh, sx: sx + sw][own] = 0.0
+    return light

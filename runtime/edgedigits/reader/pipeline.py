@@ -1,6 +1,7 @@
 """The frame reader from frame to digits: :func:`read_frame` calls the stages in order.
 
-    working copy -> page -> light -> ink -> digit size -> (shrink) -> paper edge -> text direction
+    working copy -> page -> light -> ink -> digit size -> (shrink) -> paper edge -> frame edge
+    -> text direction
     -> for each orientation tried: ink window -> upright -> rules -> components -> blobs -> lines
     -> classify; the surest reading wins.
 
@@ -58,6 +59,7 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     if smaller is not None:                                                         # scale: big digits, read smaller
         return _read_working(smaller[0], classifier, config, stage, rescale=False, known_height=smaller[1])
     light = page_stage.clear_paper_edge(light, work, size, config.page)            # page: off its edge
+    light = ink_stage.clear_frame_border(light, ink, work, size, config.ink)       # ink: off the frame's edge
     direction = deskew.text_direction(size, page, config)                          # deskew: text direction
     read_at = partial(_read_upright, light=light, ink=ink, size=size, work=work, classifier=classifier,
                       config=config)
