@@ -188,9 +188,9 @@ def test_read_debug_writes_one_picture_per_stage(capsys, tmp_path, models, test_
     code, _, err = run(capsys, "read", "--model", models, "--debug", tmp_path / "stages", frame)
     assert code == 0, err
     names = sorted(p.name for p in (tmp_path / "stages").iterdir())
-    assert names == [f"shot-{n}.png" for n in ("1-grey", "2-paper", "3-darkness", "4-ink", "5-upright", "6-lines",
-                                                "7-crops")]
-    crops = read_image(tmp_path / "stages" / "shot-7-crops.png")
+    assert names == [f"shot-{n}.png" for n in ("1-grey", "2-paper", "3-darkness", "4-ink", "5-upright", "6-blobs",
+                                                "7-lines", "8-crops")]
+    crops = read_image(tmp_path / "stages" / "shot-8-crops.png")
     assert crops.ndim == 3 and crops.shape[0] >= 56 and (crops < 128).any()
     # A blank frame stops before any stage worth drawing: no pictures, no error.
     blank = write_image(tmp_path / "blank.png", np.full((120, 160), 230, np.uint8))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -23,8 +24,14 @@ cv2 = pytest.importorskip("cv2")
 from benchmarks.framegen import FrameOptions, edit_distance, generate_frame, generate_frames, score_read  # noqa: E402
 from edgedigits.preprocess import normalize_digit, prepare_crop  # noqa: E402
 from edgedigits.reader import FrameReader, ReadResult, draw_annotations  # noqa: E402
-from edgedigits.reader import _active_tiles, _array_median, _percentile, _uint8_medians, _warp_pixels  # noqa: E402
-from edgedigits.reader import _Blob, _labelled, _nearest_upscale, _open_by_line, _split_margin  # noqa: E402
+from edgedigits.reader import blobs as blobs_stage, deskew as deskew_stage, ink as ink_stage  # noqa: E402
+from edgedigits.reader import measure as measure_stage, page as page_stage, rules as rules_stage  # noqa: E402
+from edgedigits.reader.arrays import active_tiles, array_median, percentile, uint8_medians, warp_pixels  # noqa: E402
+from edgedigits.reader.arrays import labelled, nearest_upscale, open_by_line  # noqa: E402
+from edgedigits.reader.classify import separate, split_margin  # noqa: E402
+from edgedigits.reader.config import BlobsConfig, DeskewConfig, OrientConfig  # noqa: E402
+from edgedigits.reader.light import relative_darkness  # noqa: E402
+from edgedigits.reader.records import Blob, DigitSize  # noqa: E402
 
 from reader_fixtures import TFLiteDigitClassifier, ensure_test_classifier, load_mnist_split  # noqa: E402
 
@@ -75,11 +82,11 @@ def test_fast_percentile_equals_numpy():
     for size in (1, 2, 3, 4, 7, 50, 301):
         values = rng.random(size, dtype=np.float32)
         for q in (0, 50, 75, 80, 90, 100):
-            assert _percentile(values.copy(), q) == float(np.percentile(values, q))
-        assert _array_median(values) == float(np.median(values))
+            assert percentile(values.copy(), q) == float(np.percentile(values, q))
+        assert array_median(values) == float(np.median(values))
     grid = rng.random((7, 9), dtype=np.float32)  # a 2-D sample (a frame without a paper mask)
-    assert _percentile(grid, 50) == float(np.percentile(grid, 50))
-    assert _array_median(grid) == float(np.median(grid))
+    assert percentile(grid, 50) == float(np.percentile(grid, 50))
+    assert array_median(grid) == float(np.median(grid))
 
 
 def test_histogram_medians_equal_numpy():
@@ -87,7 +94,7 @@ def test_histogram_medians_equal_numpy():
     for size in (2, 3, 10, 101, 4000):
         image = rng.integers(0, 256, (size, 3), dtype=np.uint8)
         mask = (rng.random((size, 3)) > 0.4).astype(np.uint8)
-        assert _uint8_medians(image, mask) == (float(np.median(image[mask > 0])), float(np.median(image[mask == 0])))
+        assert uint8_medians(image, mask) == (float(np.median(image[mask > 0])), float(np.median(image[mask == 0])))
 
 
 def test_fast_components_equal_opencv_default():
@@ -95,7 +102,7 @@ def test_fast_components_equal_opencv_default():
     for shape, density in (((64, 80), 0.45), ((300, 500), 0.2), ((1, 7), 0.5)):
         mask = (rng.random(shape) < density).astype(np.uint8)
         for connectivity in (4, 8):
-            count, labels, stats, _ = _labelled(mask, connectivity)
+            count, labels, stats, _ = labelled(mask, connectivity)
             ref_count, ref_labels, ref_stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=connectivity)
             assert count == ref_count and count > 1
             np.testing.assert_array_equal(labels, ref_labels)
@@ -106,7 +113,7 @@ def test_nearest_upscale_repeats_blocks():
     rng = np.random.default_rng(12)
     for factor, shape in ((1, (5, 7)), (2, (41, 63)), (3, (100, 151)), (7, (99, 120))):
         small = rng.integers(0, 2, (shape[0] // factor, shape[1] // factor), dtype=np.uint8)
-        big = _nearest_upscale(small, factor, shape)
+        big = nearest_upscale(small, factor, shape)
         assert big.shape == shape
         expected = np.repeat(np.repeat(small, factor, axis=0), factor, axis=1)
         expected = np.pad(expected, ((0, shape[0] - expected.shape[0]), (0, shape[1] - expected.shape[1])), mode="edge")
@@ -122,8 +129,8 @@ def test_line_opening_on_candidate_rows_equals_full_opening():
     for length in (15, 36, 90):
         for axis, kernel in ((1, (1, length)), (0, (length, 1))):
             full = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones(kernel, np.uint8))
-            np.testing.assert_array_equal(_open_by_line(mask, length, axis), full)
-        assert _open_by_line(mask, length, 1)[40].sum() >= 140
+            np.testing.assert_array_equal(open_by_line(mask, length, axis), full)
+        assert open_by_line(mask, length, 1)[40].sum() >= 140
 
 
 def test_sparse_warp_computes_every_pixel_near_ink():
@@ -135,10 +142,10 @@ def test_sparse_warp_computes_every_pixel_near_ink():
     inverse = cv2.invertAffineTransform(cv2.getRotationMatrix2D((200, 150), 23.0, 1.0))
     window = (10, 5, 390, 290)
     ys, xs = np.mgrid[5:290, 10:390].astype(np.int32)
-    dense = _warp_pixels(image, inverse, ys.ravel(), xs.ravel()).reshape(ys.shape)
+    dense = warp_pixels(image, inverse, ys.ravel(), xs.ravel()).reshape(ys.shape)
     reach = 4
     tile = 8
-    tile_ys, tile_xs = _active_tiles(image > 0.3, inverse, window, reach, tile)
+    tile_ys, tile_xs = active_tiles(image > 0.3, inverse, window, reach, tile)
     offsets = np.arange(tile, dtype=np.int32)
     sparse_ys, sparse_xs = np.broadcast_arrays(tile_ys[:, None, None] + offsets[None, :, None],
                                                tile_xs[:, None, None] + offsets[None, None, :])
@@ -150,7 +157,7 @@ def test_sparse_warp_computes_every_pixel_near_ink():
     near_ink = cv2.dilate((dense > 0.3).astype(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
     assert near_ink.any() and np.all(computed[near_ink > 0] == 1)
     assert computed.mean() < 0.3  # most of the page was skipped
-    np.testing.assert_array_equal(_warp_pixels(image, inverse, sparse_ys, sparse_xs), dense[sparse_ys - 5, sparse_xs - 10])
+    np.testing.assert_array_equal(warp_pixels(image, inverse, sparse_ys, sparse_xs), dense[sparse_ys - 5, sparse_xs - 10])
     # A bilinear warp: cv2's (fixed-point weights) agrees to within a few 1/32 steps.
     expected = cv2.warpAffine(image, cv2.invertAffineTransform(inverse), (400, 300), flags=cv2.INTER_LINEAR)
     np.testing.assert_allclose(dense, expected[5:290, 10:390], atol=0.03)
@@ -161,9 +168,9 @@ def test_rotate_matches_a_dense_warp_near_ink(reader):
     for y, x in ((30, 40), (120, 200), (200, 330)):  # the last one near the corner: tiles cut by the canvas edge
         image[y: y + 25, x: x + 7] = 0.9
     threshold, reach, margin = 0.3, 3, 11
-    rotated, (inverse, (x0, y0)) = reader._rotate(image, 31.0, threshold, reach=reach, margin=margin)
+    rotated, (inverse, (x0, y0)) = deskew_stage.rotate(image, 31.0, threshold, reach=reach, margin=margin)
     ys, xs = np.mgrid[y0: y0 + rotated.shape[0], x0: x0 + rotated.shape[1]]
-    dense = _warp_pixels(image, inverse, ys, xs)
+    dense = warp_pixels(image, inverse, ys, xs)
     near_ink = cv2.dilate((dense > threshold).astype(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
     assert (dense > threshold).sum() > 3 * 25 * 7 * 0.8  # all three strokes are in the crop
     np.testing.assert_array_equal(rotated[near_ink > 0], dense[near_ink > 0])
@@ -337,30 +344,30 @@ def test_touching_rings_are_separated_along_their_contact(reader):
     cv2.circle(rings[1], (49, 34), 14, 1, 3)
     mask = rings[0] | rings[1]
     cv2.line(mask, (31, 23), (36, 26), 1, 1)  # the contact
-    count, _, stats, _ = _labelled(mask, 8)
+    count, _, stats, _ = labelled(mask, 8)
     assert count == 2  # one component
     x, y, w, h = (int(v) for v in stats[1, :4])
-    left, right = reader._separate(_Blob(x, y, w, h, [1], stroke=5.0), mask[y: y + h, x: x + w])
+    left, right = separate(Blob(x, y, w, h, [1], stroke=5.0), mask[y: y + h, x: x + w])
     first, second = (ring[y: y + h, x: x + w] for ring in rings)
     assert (left & first).sum() == first.sum() and (right & second).sum() == second.sum()
     assert (left & second).sum() == 0 and (right & first).sum() == 0
     assert left.sum() + right.sum() == mask[y: y + h, x: x + w].sum()
     # One ring alone does not come apart.
-    _, _, stats, _ = _labelled(rings[0], 8)
+    _, _, stats, _ = labelled(rings[0], 8)
     x, y, w, h = (int(v) for v in stats[1, :4])
-    assert reader._separate(_Blob(x, y, w, h, [1], stroke=5.0), rings[0][y: y + h, x: x + w]) is None
+    assert separate(Blob(x, y, w, h, [1], stroke=5.0), rings[0][y: y + h, x: x + w]) is None
 
 
 def test_split_rule_weighs_confidence_width_and_the_shorter_half():
     # A saturated whole is not split while the blob is not wider than 1.2 row heights...
-    assert _split_margin(1.15, 0.999, 1.0) <= 0
+    assert split_margin(1.15, 0.999, 1.0) <= 0
     # ...but a blob twice as wide as tall is, when both halves are sure and equally tall.
-    assert _split_margin(2.0, 0.999, 0.99) > 0
+    assert split_margin(2.0, 0.999, 0.99) > 0
     # A short half (a 7's bar, a 2's tail) counts against the split.
-    assert _split_margin(1.5, 0.9, 0.99, halves_height=1.0) > 0
-    assert _split_margin(1.5, 0.9, 0.99, halves_height=0.6) < 0
+    assert split_margin(1.5, 0.9, 0.99, halves_height=1.0) > 0
+    assert split_margin(1.5, 0.9, 0.99, halves_height=0.6) < 0
     # Sure halves of an unsure whole win at a moderate width.
-    assert _split_margin(1.2, 0.6, 0.99) > 0 > _split_margin(1.2, 0.99, 0.6)
+    assert split_margin(1.2, 0.6, 0.99) > 0 > split_margin(1.2, 0.99, 0.6)
 
 
 def test_box_sides_ended_by_a_removed_rule():
@@ -368,16 +375,16 @@ def test_box_sides_ended_by_a_removed_rule():
     rules = np.zeros((200, 200), np.uint8)
     rules[20:22, :] = 1  # a removed top border; the bottom one was too short to be found
     # A thin upright stroke hanging from the rule, taller than a digit: a box's side.
-    assert FrameReader._is_box_side(rules, 40, 22, 3, 70, height)
+    assert rules_stage.is_box_side(rules, 40, 22, 3, 70, height)
     # With the stubs of the box's corners (an L wider than a thin stroke) as well.
-    assert FrameReader._is_box_side(rules, 40, 22, 40, 70, height)
+    assert rules_stage.is_box_side(rules, 40, 22, 40, 70, height)
     # A digit-tall stroke that touches the rule is a '1' on ruled paper, not a box's side...
-    assert not FrameReader._is_box_side(rules, 40, 22, 3, 50, height)
+    assert not rules_stage.is_box_side(rules, 40, 22, 3, 50, height)
     # ...and a wide digit-sized shape is a digit.
-    assert not FrameReader._is_box_side(rules, 40, 22, 40, 55, height)
+    assert not rules_stage.is_box_side(rules, 40, 22, 40, 55, height)
     # Away from any removed rule nothing is a box's side.
-    assert not FrameReader._is_box_side(rules, 40, 60, 3, 70, height)
-    assert not FrameReader._is_box_side(None, 40, 22, 3, 70, height)
+    assert not rules_stage.is_box_side(rules, 40, 60, 3, 70, height)
+    assert not rules_stage.is_box_side(None, 40, 22, 3, 70, height)
 
 
 def test_non_digit_marks_are_not_read_as_confident_digits(reader):
@@ -447,14 +454,12 @@ def _page(shape=(480, 640), paper=(80, 120, 560, 400), desk=90, white=200, ramp=
 
 
 def test_paper_edge_must_be_a_step_not_a_shading_ramp():
-    from edgedigits.reader import _is_step_edge
-
     for grey, expected in ((_page(), True), (_page(desk=170), True), (_page(ramp=True), False)):
         small = cv2.GaussianBlur(cv2.resize(grey, (320, 240), interpolation=cv2.INTER_AREA), (5, 5), 0)
         _, bright = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
         contours, _ = cv2.findContours(bright, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         hull = cv2.convexHull(max(contours, key=cv2.contourArea))
-        assert _is_step_edge(small, hull) is expected
+        assert page_stage.is_step_edge(small, hull) is expected
 
 
 def test_vignetted_page_is_read_to_its_dark_side(reader, mnist_test):
@@ -471,30 +476,28 @@ def test_vignetted_page_is_read_to_its_dark_side(reader, mnist_test):
 
 
 def test_specks_crowding_a_candidate_mark_it_as_texture():
-    from edgedigits.reader import CLUTTER_MAX_DENSITY, FrameReader
-
     height = 20.0
     rng = np.random.default_rng(0)
     # One digit-sized box alone, one amid as many 2 px specks as desk grain leaves (per pixel).
     cell_area = 9 * (2 * height) ** 2
-    n = int(3 * CLUTTER_MAX_DENSITY * cell_area)
+    n = int(3 * BlobsConfig().clutter_max_density * cell_area)
     speck_x = 400 + rng.uniform(-40, 40, n)
     speck_y = 100 + rng.uniform(-40, 40, n)
     x = np.concatenate([[100, 400], speck_x]).astype(np.float64)
     y = np.concatenate([[100, 100], speck_y]).astype(np.float64)
     w = np.concatenate([[12, 12], np.full(n, 2.0)])
     h = np.concatenate([[20, 20], np.full(n, 2.0)])
-    cluttered = FrameReader._cluttered(x, y, w, h, height)
+    cluttered = blobs_stage.cluttered(x, y, w, h, height)
     assert not cluttered[0] and cluttered[1]
 
 
 def test_small_digits_in_the_pages_pen_are_kept_specks_are_not():
-    big = [_Blob(0, 0, 20, 40, [1], ink=0.5, stroke=3.0) for _ in range(5)]
-    small_digit = _Blob(0, 0, 8, 14, [2], ink=0.5, stroke=3.0)      # same pen, 4.7 strokes tall
-    thin_fragment = _Blob(0, 0, 8, 14, [3], ink=0.5, stroke=1.0)    # a hairline: not this pen
-    blot = _Blob(0, 0, 8, 9, [4], ink=0.5, stroke=3.0)              # 3 strokes tall: a dot
-    faint = _Blob(0, 0, 8, 14, [5], ink=0.2, stroke=3.0)            # show-through
-    kept = FrameReader._same_pen([small_digit, thin_fragment, blot, faint], big)
+    big = [Blob(0, 0, 20, 40, [1], ink=0.5, stroke=3.0) for _ in range(5)]
+    small_digit = Blob(0, 0, 8, 14, [2], ink=0.5, stroke=3.0)      # same pen, 4.7 strokes tall
+    thin_fragment = Blob(0, 0, 8, 14, [3], ink=0.5, stroke=1.0)    # a hairline: not this pen
+    blot = Blob(0, 0, 8, 9, [4], ink=0.5, stroke=3.0)              # 3 strokes tall: a dot
+    faint = Blob(0, 0, 8, 14, [5], ink=0.2, stroke=3.0)            # show-through
+    kept = blobs_stage.same_pen([small_digit, thin_fragment, blot, faint], big)
     assert kept == [small_digit]
 
 
@@ -502,36 +505,32 @@ def test_small_digits_in_the_pages_pen_are_kept_specks_are_not():
 def test_noise_frames_do_bounded_work_and_read_nothing_at_full_hd(reader, size, monkeypatch):
     """A frame of pure noise is the worst texture: the work is bounded by counting what reaches the
     pairwise steps (candidates) and the text direction (points), not by the clock."""
-    from edgedigits import reader as reader_module
-
     seen = {"candidates": 0, "angle_points": 0}
-    merge = reader_module.FrameReader._merge_fragments
-    pick = reader_module.FrameReader._pick_orientation
+    merge = blobs_stage.merge_fragments
+    pick = deskew_stage.pick_orientation
 
-    def counting_merge(blobs, height):
+    def counting_merge(blobs, height, cfg):
         seen["candidates"] = max(seen["candidates"], len(blobs))
-        return merge(blobs, height)
+        return merge(blobs, height, cfg)
 
-    def counting_pick(angle, vecs):
+    def counting_pick(angle, vecs, cfg):
         seen["angle_points"] = max(seen["angle_points"], len(vecs))
-        return pick(angle, vecs)
+        return pick(angle, vecs, cfg)
 
-    monkeypatch.setattr(reader_module.FrameReader, "_merge_fragments", staticmethod(counting_merge))
-    monkeypatch.setattr(reader_module.FrameReader, "_pick_orientation", staticmethod(counting_pick))
+    monkeypatch.setattr(blobs_stage, "merge_fragments", counting_merge)
+    monkeypatch.setattr(deskew_stage, "pick_orientation", counting_pick)
     frame = np.random.default_rng(0).integers(0, 256, (*size, 3), dtype=np.uint8)
     result = reader.read(frame)
-    assert seen["candidates"] <= reader_module.MAX_CANDIDATES
-    assert seen["angle_points"] <= 2 * reader_module.MAX_ANGLE_POINTS  # two nearest neighbours each
+    assert seen["candidates"] <= BlobsConfig().max_candidates
+    assert seen["angle_points"] <= 2 * DeskewConfig().max_points  # two nearest neighbours each
     if size == (1080, 1920):
         assert result.lines == []
 
 
 def test_more_candidates_than_the_cap_is_reported_not_read(reader, clean_frame, monkeypatch):
-    from edgedigits import reader as reader_module
-
     frame, truth = clean_frame
-    monkeypatch.setattr(reader_module, "MAX_CANDIDATES", 2)
-    result = reader.read(frame)
+    config = replace(reader.config, blobs=replace(reader.config.blobs, max_candidates=2))
+    result = FrameReader(reader.classifier, config=config).read(frame)
     assert result.lines == []
     assert result.warnings and "too much texture" in result.warnings[0]
     assert json.loads(json.dumps(result.to_dict()))["warnings"] == list(result.warnings)
@@ -540,8 +539,6 @@ def test_more_candidates_than_the_cap_is_reported_not_read(reader, clean_frame, 
 def test_scattered_digits_on_a_page_turned_a_quarter_are_read_upright(reader, mnist_test):
     """Four digits far apart on a sheet do not say which way its rows run: the reader also reads the
     page a quarter turn further and keeps the reading the classifier is surer of."""
-    from edgedigits import reader as reader_module
-
     images, labels = mnist_test
     grey = np.full((480, 640), 60, np.float32)
     grey[40:440, 60:580] = 215  # a sheet on a dark desk: its edges give the angle modulo 90
@@ -555,26 +552,24 @@ def test_scattered_digits_on_a_page_turned_a_quarter_are_read_upright(reader, mn
         return sorted("".join(line.text for line in result.lines))
 
     assert digits(reader.read(turned)) == ["2", "4", "5", "7"]
-    angle, sure = reader._text_angle(*_first_pass_stats(reader, turned))
+    angle, sure = deskew_stage.text_direction(*_first_pass_stats(reader, turned), reader.config)
     assert not sure
 
 
 def _first_pass_stats(reader, frame):
-    """(stats, height, paper hull) as the reader's first pass measures them, for _text_angle."""
+    """(digit size, page) as the reader's first pass measures them, for text_direction."""
     grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-    paper, hull = reader._paper_mask(grey)
-    darkness, origin = reader._relative_darkness(grey, paper)
-    paper = None if paper is None else paper[origin[1]: origin[1] + darkness.shape[0], origin[0]: origin[0] + darkness.shape[1]]
-    threshold, _ = reader._ink_threshold(darkness, paper, origin, grey.size)
-    _, stats = reader._components((darkness > threshold).view(np.uint8), with_labels=False)
-    return stats, reader._typical_height(stats), hull
+    config = reader.config
+    page = page_stage.find_paper(grey, config.page)
+    light = relative_darkness(grey, page, config.light)
+    ink = ink_stage.threshold_ink(light, grey.size, config)
+    _, stats = ink_stage.components(ink.mask, with_labels=False)
+    return DigitSize(measure_stage.typical_height(stats, config), stats), page
 
 
 def test_a_page_upside_down_is_read_turned_over(reader, mnist_test):
     """Digits turned half a turn read as other digits, or as nothing the classifier is sure of: an
     unsure reading of enough digits is compared with the page read turned by 180 degrees."""
-    from edgedigits import reader as reader_module
-
     images, labels = mnist_test
     grey = np.full((480, 640), 60, np.float32)
     grey[40:440, 60:580] = 215
@@ -586,7 +581,7 @@ def test_a_page_upside_down_is_read_turned_over(reader, mnist_test):
             y, x = 120 + 150 * row, 150 + 70 * column
             grey[y: y + 48, x: x + 48] *= 1 - 0.85 * digit
     page = grey.astype(np.uint8)
-    assert len("".join(rows)) >= reader_module.UPSIDE_DOWN_MIN_DIGITS
+    assert len("".join(rows)) >= OrientConfig().upside_down_min_digits
     assert [line.text for line in reader.read(page).lines] == list(rows)
     assert [line.text for line in reader.read(np.ascontiguousarray(page[::-1, ::-1])).lines] == list(rows)
 

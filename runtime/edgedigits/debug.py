@@ -8,8 +8,12 @@ turns it into one picture per stage, in the order the reader computes them:
   3-darkness   relative darkness against the paper's own brightness (ink is bright)
   4-ink        pixels above the ink threshold
   5-upright    the ink turned upright, removed rules and box borders in red
-  6-lines      the candidates, one colour per line, groups outlined in grey
-  7-crops      every MNIST-normalized crop with the digit read (red: rejected as '?')
+  6-blobs      the digit candidates kept (specks, texture, smudges, box sides dropped)
+  7-lines      the candidates, one colour per line, groups outlined in grey
+  8-crops      every MNIST-normalized crop with the digit read (red: rejected as '?')
+
+One picture per stage of :mod:`edgedigits.reader` (scale, page, light, ink, deskew + rules, blobs,
+lines, classify).
 
 A stage the reader did not reach (a blank frame stops early) has no picture.
 """
@@ -22,7 +26,7 @@ import numpy as np
 
 from .reader import LINE_COLOURS
 
-STAGES = ("grey", "paper", "darkness", "ink", "upright", "lines", "crops")
+STAGES = ("grey", "paper", "darkness", "ink", "upright", "blobs", "lines", "crops")
 
 
 def draw_stages(stages: dict) -> dict[str, np.ndarray]:
@@ -50,6 +54,8 @@ def draw_stages(stages: dict) -> dict[str, np.ndarray]:
             picture = cv2.cvtColor(mask * np.uint8(255), cv2.COLOR_GRAY2BGR)
             if rules is not None:
                 picture[rules > 0] = (0, 0, 255)
+        elif name == "blobs":
+            picture = _blobs_picture(*value)
         elif name == "lines":
             picture = _lines_picture(*value)
         else:
@@ -83,6 +89,15 @@ def _placed(window: np.ndarray, origin: tuple[int, int], shape: tuple[int, int])
     x, y = origin
     canvas[y: y + window.shape[0], x: x + window.shape[1]] = window.astype(np.uint8)
     return canvas
+
+
+def _blobs_picture(darkness: np.ndarray, blobs: list, height: float) -> np.ndarray:
+    import cv2
+
+    picture = cv2.cvtColor(_stretched(darkness), cv2.COLOR_GRAY2BGR)
+    for b in blobs:
+        cv2.rectangle(picture, (b.x, b.y), (b.right, b.bottom), (0, 200, 255), 1)
+    return picture
 
 
 def _lines_picture(darkness: np.ndarray, lines: list, height: float) -> np.ndarray:

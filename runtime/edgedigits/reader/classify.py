@@ -1,0 +1,271 @@
+"""Stage 9, classify: crop every candidate (with its own ink level, thin strokes given MNIST-like
+thickness, MNIST-normalized), classify all crops in one batch, split wide blobs into two touching
+digits where the classifier agrees (the best of up to three cuts), and report every digit with its
+confidence and its box in the original frame's pixels ('?' below ``reject_threshold``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..preprocess import normalize_ink
+from .arrays import ink_height, labelled, member, median, opencv, percentile, stroke_width
+from .config import ClassifyConfig, ReaderConfig
+from .records import Blob, Digit, Ink, Line, Lines, Parts, Placement, ReadResult, Upright
+
+_SQUARE_3 = np.ones((3, 3), np.uint8)
+
+
+def no_stage(name: str, value) -> None:
+    """The stage hook of readings nobody looks at (the debug pictures show the first reading)."""
+
+
+def logit(p: float, cfg: ClassifyConfig = ClassifyConfig()) -> float:
+    """log-odds of a probability clipped to [logit_clip, 1 - logit_clip], so saturated confidences
+    stay comparable."""
+    p = min(max(float(p), cfg.logit_clip), 1 - cfg.logit_clip)
+    return math.log(p / (1.0 - p))
+
+
+def split_margin(aspect: float, whole_conf: float, halves_conf: float, halves_height: float = 1.0,
+                 cfg: ClassifyConfig = ClassifyConfig()) -> float:
+    """How strongly a wide blob reads as two digits (> 0: split it). The classifier is confident on
+    half a digit and on two squeezed digits alike, so its vote (the less sure half against the
+    whole, in log-odds) is weighed against the blob's width in row heights and against the height
+    of the shorter half (a fraction of the blob's): two digits side by side are both about as tall
+    as the pair, while cutting one digit often leaves a short piece (a 7's bar, a 2's tail).
+    Fitted on the split decisions of generated frames. With halves_conf=1 it bounds what any cut
+    (of that shorter height) could reach."""
+    return logit(halves_conf, cfg) - logit(whole_conf, cfg) \
+        + cfg.split_aspect_weight * (aspect - cfg.split_base_aspect) \
+        + cfg.split_height_weight * (halves_height - 1.0)
+
+
+def crop(blob: Blob, parts: Parts, upright: Upright, ink: Ink, cfg: ClassifyConfig, x0=None, x1=None,
+         part=None) -> np.ndarray | None:
+    """The blob's MNIST-normalized 28x28 crop (only columns x0..x1, only `part` of its box when
+    given), or None when nothing of it is left."""
+    cv2 = opencv()
+    labels, darkness, threshold, ink_level = parts.labels, upright.darkness, ink.threshold, ink.level
+    x0 = blob.x if x0 is None else x0
+    x1 = blob.right if x1 is None else x1
+    pad = cfg.pad
+    ya, yb = max(0, blob.y - pad), min(labels.shape[0], blob.bottom + pad)
+    xa, xb = max(0, x0 - pad), min(labels.shape[1], x1 + pad)
+    own = member(labels[ya:yb, xa:xb], blob.labels)
+    if part is not None:  # a mask over the blob's box: only these pixels
+        own[blob.y - ya: blob.y - ya + blob.h, blob.x - xa: blob.x - xa + blob.w] &= part
+    if x0 > blob.x:
+        own[:, : x0 - xa] = 0
+    if x1 < blob.right:
+        own[:, x1 - xa:] = 0
+    if cv2.countNonZero(own) == 0:
+        return None
+    own = cv2.dilate(own, _SQUARE_3)
+    low = cfg.soft_low * threshold
+    region = darkness[ya:yb, xa:xb]
+    # Stretch with this digit's own ink level: a light or blurred digit still gets solid strokes.
+    strokes = region[own.view(bool) & (region > threshold)]
+    level = percentile(strokes, cfg.stroke_percentile) if strokes.size >= cfg.min_stroke_pixels else ink_level
+    soft = region - low
+    soft /= max(level - low, 1e-3)
+    np.maximum(soft, 0.0, out=soft)  # np.clip costs 3x more on these small arrays
+    np.minimum(soft, 1.0, out=soft)
+    soft *= own
+    x, y, w, h = cv2.boundingRect((soft > cfg.crop_edge).view(np.uint8))
+    if w == 0:
+        return None
+    soft = soft[y: y + h, x: x + w]
+    # Tight: every border row/column holds ink above crop_edge, and thickening grows it by whole discs.
+    return normalize_ink(thicken(soft, cfg), tight=True)
+
+
+def thicken(soft: np.ndarray, cfg: ClassifyConfig) -> np.ndarray:
+    """Dilate thin pen strokes so that, relative to the digit's size, they are as thick as MNIST's."""
+    cv2 = opencv()
+    h, w = soft.shape
+    if max(h, w) < cfg.thicken_min_side:
+        return soft
+    stroke = stroke_width((soft > cfg.solid).view(np.uint8))
+    if stroke == 0:  # no solid stroke at all
+        return soft
+    target = cfg.mnist_stroke * max(h, w)
+    if stroke >= cfg.thick_enough * target:
+        return soft
+    radius = int(round((target - stroke) / 2))
+    if radius < 1:
+        return soft
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    padded = cv2.copyMakeBorder(soft, radius, radius, radius, radius, cv2.BORDER_CONSTANT, value=0)
+    return cv2.dilate(padded, kernel)
+
+
+def separate(blob: Blob, own: np.ndarray, cfg: ClassifyConfig = ClassifyConfig()):
+    """Two masks (over the blob's box) for touching digits joined by a thin contact: erode `own`
+    (the blob's pixels in its box) until it comes apart into two digit-tall pieces, then give
+    every pixel to the nearer one."""
+    cv2 = opencv()
+    eroded = own
+    for _ in range(max(1, int(round(blob.stroke / 2)))):  # half a stroke from each side parts any contact
+        eroded = cv2.erode(eroded, _SQUARE_3, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        count, seeds, stats, _ = labelled(eroded, 8)
+        tall = [i for i in range(1, count) if stats[i, 3] >= cfg.separate_tall * blob.h]
+        if len(tall) >= 2:
+            tall = sorted(tall, key=lambda i: -stats[i, 4])[:2]
+            tall.sort(key=lambda i: stats[i, 0])
+            far = [cv2.distanceTransform((seeds != i).view(np.uint8), cv2.DIST_L2, 3) for i in tall]
+            left = (far[0] <= far[1]).astype(np.uint8) & own
+            right = own & (1 - left)
+            return left, right
+        if count <= 1:
+            break
+    return None
+
+
+def split_columns(blob: Blob, own: np.ndarray, cfg: ClassifyConfig) -> list[tuple[int, float]]:
+    """Candidate cuts through a wide blob whose pixels in its box are `own`: the weakest ink
+    column in its middle, and the weakest left and right of the centre (touching digits of
+    unequal width). Each as (absolute x, height of the shorter side's ink / the blob's height)."""
+    profile = own.sum(axis=0).astype(np.float32)
+    lo, mid, hi = (int(f * blob.w) for f in cfg.cut_range)
+    if hi - lo < cfg.min_cut_distance:
+        return []
+    centre_penalty = np.abs(np.arange(blob.w) - blob.w / 2) / blob.w * profile.max() * cfg.centre_penalty
+    cuts = [lo + int(np.argmin((profile + centre_penalty)[lo:hi]))]
+    for a, b in ((lo, mid), (mid, hi)):
+        if b > a:
+            cut = a + int(np.argmin(profile[a:b]))
+            if all(abs(cut - c) >= cfg.min_cut_distance for c in cuts):
+                cuts.append(cut)
+    good = []
+    for cut in cuts:
+        # Both sides must look like digits: ink over at least half the height (not a lone tail).
+        shorter = min(ink_height(own[:, :cut]), ink_height(own[:, cut:]))
+        if shorter >= cfg.half_height * blob.h:
+            good.append((blob.x + cut, shorter / blob.h))
+    return good
+
+
+def split_crops(blob: Blob, parts: Parts, upright: Upright, ink: Ink, cfg: ClassifyConfig, aspect: float,
+                whole_conf: float, crops: list, first: int) -> list:
+    """Crops of the two halves of every candidate split of a wide blob that could win against the
+    whole (were its halves sure), appended to `crops` (which will sit from index `first` in the
+    frame's list); returns [(cut x, left index, right index, shorter half's height fraction)]."""
+    splits = []
+
+    def add(cut, shorter, left_side, right_side):  # sides: crop's (x0, x1, part)
+        if split_margin(aspect, whole_conf, 1.0, shorter, cfg) <= 0:
+            return
+        left = crop(blob, parts, upright, ink, cfg, *left_side)
+        right = crop(blob, parts, upright, ink, cfg, *right_side)
+        if left is not None and right is not None:
+            splits.append((cut, first + len(crops), first + len(crops) + 1, shorter))
+            crops.extend((left, right))
+
+    own = member(parts.labels[blob.y: blob.bottom, blob.x: blob.right], blob.labels)
+    for cut, shorter in split_columns(blob, own, cfg):
+        add(cut, shorter, (blob.x, cut), (cut, blob.right))
+    pieces = separate(blob, own, cfg)  # touching digits may overlap: no straight cut parts them
+    if pieces is not None:
+        cols = np.flatnonzero(pieces[0].any(axis=0))
+        cut = blob.x + int(cols[-1]) + 1 if cols.size else blob.x + blob.w // 2
+        shorter = min(ink_height(pieces[0]), ink_height(pieces[1])) / blob.h
+        add(cut, shorter, (None, None, pieces[0]), (None, None, pieces[1]))
+    return splits
+
+
+def probabilities(classifier, crops: list) -> tuple[np.ndarray, np.ndarray]:
+    """((N, 10) probabilities of the digits, (N,) probability that each crop is a digit at all:
+    1 - the classifier's "not a digit" output, or ones for a classifier without one)."""
+    prediction = classifier.predict(np.stack(crops).astype(np.float32))
+    probs = np.asarray(prediction.probabilities)
+    if probs.shape != (len(crops), 10):
+        raise ValueError(f"classifier returned probabilities of shape {probs.shape}, "
+                         f"expected ({len(crops)}, 10)")
+    reject = getattr(prediction, "reject", None)
+    is_digit = np.ones(len(crops), np.float32) if reject is None else 1 - np.asarray(reject, np.float32)
+    return probs, is_digit
+
+
+def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, placement: Placement, classifier,
+                   config: ReaderConfig, stage=no_stage) -> ReadResult:
+    """The digits of every line (rows of groups of blobs, box sides already dropped)."""
+    cfg = config.classify
+    # Every whole candidate of the frame goes into one batch; then the halves of the wide ones
+    # into a second, but only for the cuts that could win against the whole's confidence.
+    crops, plans, line_of = [], [], []
+    for line_index, groups in enumerate(lines.rows):
+        for group in groups:
+            row_height = median([b.h for b in group])
+            plan = []
+            for b in group:
+                whole = crop(b, parts, upright, ink, cfg)
+                if whole is not None:
+                    plan.append({"blob": b, "whole": len(crops), "aspect": b.w / max(b.h, row_height),
+                                 "splits": []})
+                    crops.append(whole)
+            plans.append(plan)
+            line_of.append(line_index)
+    if not crops:
+        return ReadResult([])
+    probs, is_digit = probabilities(classifier, crops)
+    # A crop's confidence is that it is a digit and this one: a pair of touching digits that
+    # the classifier calls no digit leaves its cut halves room to win.
+    conf = probs.max(axis=1) * is_digit
+    halves = []
+    for entry in (entry for plan in plans for entry in plan):
+        aspect, whole_conf = entry["aspect"], float(conf[entry["whole"]])
+        if aspect > cfg.split_aspect and split_margin(aspect, whole_conf, 1.0, cfg=cfg) > 0:  # else no cut could win
+            entry["splits"] = split_crops(entry["blob"], parts, upright, ink, cfg, aspect, whole_conf, halves,
+                                          len(crops))
+    if halves:
+        half_probs, half_is_digit = probabilities(classifier, halves)
+        probs = np.concatenate([probs, half_probs])
+        is_digit = np.concatenate([is_digit, half_is_digit])
+        conf = probs.max(axis=1) * is_digit
+    best = probs.argmax(axis=1)
+    stage("crops", (crops, halves, best, conf, config.reject_threshold))
+
+    texts: dict[int, list[str]] = {}
+    line_digits: dict[int, list[Digit]] = {}
+    line_crops: dict[int, list[int]] = {}  # crop index of each digit reported, for the debug stage
+    for line_index, plan in zip(line_of, plans):
+        digits = []
+        for entry in plan:
+            b = entry["blob"]
+            pieces = [(b.x, b.right, entry["whole"])]
+            if entry["splits"]:
+                margins = [split_margin(entry["aspect"], conf[entry["whole"]], min(conf[li], conf[ri]), shorter, cfg)
+                           for _, li, ri, shorter in entry["splits"]]
+                if max(margins) > 0:
+                    cut, li, ri, _ = entry["splits"][int(np.argmax(margins))]
+                    pieces = [(b.x, cut, li), (cut, b.right, ri)]
+            for xa, xb, k in pieces:
+                if is_digit[k] < cfg.min_is_digit:
+                    continue  # the classifier says this is no digit: nothing to report
+                box = frame_box(xa, b.y, xb - xa, b.h, placement)
+                accepted = conf[k] >= config.reject_threshold
+                digits.append(Digit(int(best[k]) if accepted else None, float(conf[k]), box))
+                line_crops.setdefault(line_index, []).append(k)
+        if digits:
+            texts.setdefault(line_index, []).append("".join("?" if d.digit is None else str(d.digit) for d in digits))
+            line_digits.setdefault(line_index, []).extend(digits)
+    everything = crops + halves
+    stage("digit_crops", [[everything[k] for k in line_crops[i]] for i in sorted(texts)])
+    return ReadResult([Line("".join(texts[i]), line_digits[i], tuple(texts[i])) for i in sorted(texts)])
+
+
+def frame_box(x, y, w, h, placement: Placement) -> tuple[int, int, int, int]:
+    """The box (x, y, w, h) of the upright working copy as a box in the original frame's pixels."""
+    corners = ((x, y), (x + w, y), (x + w, y + h), (x, y + h))
+    if placement.rotation is not None:  # plain floats: numpy costs ~10 us per box here
+        inverse, (cx, cy) = placement.rotation
+        (a, b, c), (d, e, f) = inverse.tolist()
+        corners = tuple(((px + cx) * a + (py + cy) * b + c, (px + cx) * d + (py + cy) * e + f) for px, py in corners)
+    offset, scale, frame_shape = placement.offset, placement.scale, placement.frame_shape
+    xs = [(px + offset[0]) / scale for px, _ in corners]
+    ys = [(py + offset[1]) / scale for _, py in corners]
+    x0, y0 = max(0, math.floor(min(xs))), max(0, math.floor(min(ys)))
+    x1, y1 = min(frame_shape[1], math.ceil(max(xs))), min(frame_shape[0], math.ceil(max(ys)))
+    return (x0, y0, max(0, x1 - x0), max(0, y1 - y0))

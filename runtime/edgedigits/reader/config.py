@@ -1,0 +1,378 @@
+"""Every tuned number of the frame reader, with its unit and the reason it has the value it has.
+
+``ReaderConfig`` is one frozen, nested dataclass: the four knobs a user sets (``reject_threshold``,
+``max_side``, ``min_digit_height``, ``min_contrast``) at the top, then one sub-config per stage
+(``ReaderConfig(page=PageConfig(...), ink=InkConfig(...), ...)``). Each field is declared with
+:func:`knob`: its default, its unit and one line saying why; ``__post_init__`` checks every field
+against the range its knob allows. :func:`describe` lists them all, one line each.
+
+Units: ``px`` pixels of the working copy; ``px@320`` pixels of the ~320 px copy the paper is found
+on; ``digit heights`` multiples of the typical digit height measured on the frame; ``fraction``
+a ratio of the quantity named; ``darkness`` relative darkness (0 paper .. 1 black); ``probability``
+a classifier output; ``grey level`` 0..255; ``count`` a number of things; ``degrees`` an angle.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, is_dataclass
+
+
+def knob(default, unit: str, why: str, *, lo: float = 0.0, hi: float = math.inf, open_lo: bool = False):
+    """A config field: `default` (a number or a tuple of numbers), its `unit`, `why` it is so, and
+    the range [lo, hi] (or (lo, hi] with open_lo) every value of it must lie in."""
+    return field(default=default, metadata={"unit": unit, "why": why, "lo": lo, "hi": hi, "open_lo": open_lo})
+
+
+class _Checked:
+    """Validates every knob of a frozen dataclass against its declared range."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if "unit" not in f.metadata:
+                if is_dataclass(value):
+                    continue  # a sub-config checks itself
+                raise TypeError(f"{type(self).__name__}.{f.name}: not a knob")
+            lo, hi, open_lo = f.metadata["lo"], f.metadata["hi"], f.metadata["open_lo"]
+            values = value if isinstance(value, tuple) else (value,)
+            for v in values:
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
+                    raise ValueError(f"{type(self).__name__}.{f.name} must be a number, got {v!r}")
+                if v < lo or v > hi or (open_lo and v == lo):
+                    bounds = f"{'(' if open_lo else '['}{lo}, {hi}]"
+                    raise ValueError(f"{type(self).__name__}.{f.name} must be in {bounds} "
+                                     f"({f.metadata['unit']}), got {v}")
+            if isinstance(value, tuple) and list(value) != sorted(value):
+                raise ValueError(f"{type(self).__name__}.{f.name} must be in increasing order, got {value}")
+
+
+@dataclass(frozen=True)
+class ScaleConfig(_Checked):
+    """The working copy: which frames are read at all, and when a copy with big digits is shrunk."""
+
+    min_width: int = knob(4, "px", "a narrower frame holds no digit", lo=1)
+    min_grey_range: int = knob(10, "grey levels", "a frame flatter than this holds no ink at all", lo=0)
+    shrink_above_height: float = knob(64.0, "px", "digits taller than this are more pixels than a 28x28 crop needs",
+                                      lo=1)
+    working_digit_height: float = knob(48.0, "px", "the digit height a shrunk copy is read at", lo=1)
+    min_working_side: float = knob(640.0, "px", "the paper and light estimates are sized for frames at least this big",
+                                   lo=64)
+    max_shrink_factor: float = knob(0.8, "fraction", "a copy less than 20% smaller is not worth reading again",
+                                    lo=0, hi=1, open_lo=True)
+
+
+@dataclass(frozen=True)
+class PageConfig(_Checked):
+    """Finding the paper (a large bright region against a darker desk) and keeping off its edge."""
+
+    small_side: int = knob(320, "px", "the paper is found on a copy about this big: its outline needs no more", lo=16)
+    blur: int = knob(5, "px@320", "Gaussian blur kernel before Otsu: paper grain and ink do not split the sheet",
+                     lo=1)
+    grow_level: float = knob(0.35, "fraction", "from the desk's to the paper's median: shadowed paper is brighter "
+                             "than this", hi=1)
+    grow_max_area: float = knob(1.3, "fraction", "growing into shadow may add at most 30% (else it leaks into "
+                                "a light desk)", lo=1)
+    min_desk_area: float = knob(0.03, "fraction", "of the frame: with less desk than this the paper fills the frame",
+                                hi=1)
+    min_paper_area: float = knob(0.05, "fraction", "of the frame: a smaller bright region is not the page", hi=1)
+    desk_max_brightness: float = knob(0.9, "fraction", "of the paper's median: a desk must be clearly darker",
+                                      hi=1, open_lo=True)
+    edge_min_jump: float = knob(0.04, "fraction", "of the paper's brightness: a sheet's edge is a step at least this "
+                                "high (real sheets 4.8% and more)", hi=1)
+    edge_min_share: float = knob(0.28, "fraction", "of the contrast across the wide band: shading ramps measured "
+                                 "0.12-0.25, sheets 0.32-0.80", hi=1)
+    edge_near_px: float = knob(3.0, "px@320", "the band either side of the outline that holds a step", lo=1)
+    edge_step_px: float = knob(4.0, "px@320", "samples along the outline this far apart: enough for a median",
+                               open_lo=True)
+    edge_far_px: tuple[float, float] = knob((8.0, 14.0), "px@320", "the band either side that holds a whole ramp",
+                                            lo=1)
+    edge_border_px: int = knob(3, "px@320", "samples this close to the frame's border are not the paper's edge")
+    margin: float = knob(0.006, "fraction", "of the small copy's longer side: the paper mask keeps off blur and "
+                         "JPEG at its edge", hi=1)
+    min_margin: int = knob(2, "px@320", "the least such margin")
+    mask_erode: int = knob(5, "px", "erosion of the full-size mask: the coarse mask's block edges look like ink",
+                           lo=1)
+    edge_clear: float = knob(0.35, "digit heights", "darkness this near the paper's edge is cleared: corners and "
+                             "shadows make digit-sized junk, and writing keeps a margin")
+
+
+@dataclass(frozen=True)
+class LightConfig(_Checked):
+    """The paper's brightness everywhere (grey closing + smoothing) and relative darkness against it."""
+
+    small_side: int = knob(200, "px", "the paper's brightness is estimated on a copy about this big: light varies "
+                           "slowly", lo=1)
+    closing: int = knob(12, "1/N of the small copy's side", "the closing removes dark strokes narrower than 1/N "
+                        "of the frame", lo=1)
+    min_kernel: int = knob(3, "px", "the smallest closing and smoothing kernel", lo=1)
+    min_background: float = knob(8.0, "grey level", "a paper darker than this is taken as this (no division by "
+                                 "black)", open_lo=True)
+
+
+@dataclass(frozen=True)
+class InkConfig(_Checked):
+    """The ink threshold, connected components and the typical digit height."""
+
+    sample_pixels: int = knob(20_000, "count", "threshold statistics from about this many pixels are plenty", lo=1)
+    noise_band: float = knob(0.05, "darkness", "above the median, values still counted as paper noise")
+    noise_floor: int = knob(4, "paper-noise sigmas", "ink is this far above the paper's noise")
+    min_sampled_ink: int = knob(50, "count", "with fewer sampled ink pixels every pixel is looked at")
+    min_ink_pixels: int = knob(10, "count", "fewer ink pixels than this is no ink")
+    ink_percentile: float = knob(90, "percentile", "the ink level: the dark end of the pixels above the floor",
+                                 hi=100)
+    threshold_of_ink: float = knob(0.4, "fraction", "of the ink level: the threshold (strokes' soft edges are "
+                                   "lighter)", hi=1)
+    max_aspect: float = knob(2.5, "fraction", "width / height of a digit-like component at most", open_lo=True)
+    max_tallness: int = knob(6, "fraction", "height / width of a digit-like component at most (a 1 is thin)",
+                               open_lo=True)
+    tallness_slack: int = knob(4, "px", "added to the allowed height: a 1 may be a few pixels wide")
+    min_area: int = knob(20, "px^2", "ink pixels of a digit-like component at least")
+    min_fill: float = knob(0.08, "fraction", "of its bounding box a digit-like component inks at least", hi=1)
+    contained_height: float = knob(0.3, "fraction", "of its container's height: a smaller enclosed component does "
+                                   "not make a box", hi=1)
+    max_containers: int = knob(400, "count", "containment is tested pairwise: with more candidates it is skipped")
+    shortest_dropped: int = knob(3, "1/N of the components", "the typical height ignores the shortest third: "
+                                 "fragments and specks", lo=1)
+    guessed_heights: tuple[float, float] = knob((15.0, 30.0), "px", "digit heights to size rule removal for before "
+                                                "any digit is measured", open_lo=True)
+    long_component: float = knob(2.5, "guessed heights", "a component this long may be digits joined by a rule",
+                                 open_lo=True)
+    close_divisor: int = knob(14, "1/N digit heights", "gaps of 1/N of a digit are closed before labelling", lo=1)
+    border_max_size: float = knob(3.5, "digit heights", "a component the frame's edge cuts is dropped if no longer: "
+                                  "longer ones (rules, page edges) are rule removal's")
+    border_band: float = knob(0.1, "digit heights", "how near the frame's edge a component's pixels count as on it")
+    border_cut_share: float = knob(0.4, "fraction", "of its extent along the edge its pixels in the band span: a cut "
+                                   "(window bars, a hand) spans most, a digit grazing the edge a stroke", hi=1,
+                                   open_lo=True)
+
+
+@dataclass(frozen=True)
+class DeskewConfig(_Checked):
+    """The text direction (paper edges and neighbouring digits) and the rotation upright."""
+
+    min_height: float = knob(0.5, "digit heights", "shorter components do not give the direction")
+    max_height: float = knob(2.0, "digit heights", "taller components do not give the direction")
+    max_width: float = knob(2.5, "digit heights", "wider components do not give the direction")
+    min_fill: float = knob(0.12, "fraction", "of the bounding box: hollow boxes drawn around digits are left out",
+                           hi=1)
+    max_points: int = knob(300, "count", "neighbours are found among all pairs: the largest this many components",
+                           lo=2)
+    neighbours: int = knob(2, "count", "each component pairs with this many nearest ones", lo=1)
+    neighbour_reach: float = knob(2.2, "digit heights", "neighbours farther apart are not in one line or column")
+    min_pairs: int = knob(3, "count", "fewer neighbour pairs on a paper leave the direction to its edges", lo=1)
+    min_digits: int = knob(3, "count", "fewer digits cannot tell rows from columns", lo=1)
+    sure_side: float = knob(0.25, "fraction", "of neighbour pairs beyond half leaning one way: rows are told from "
+                            "columns", hi=0.5)
+    choose_above: float = knob(30.0, "degrees", "a steeper angle is chosen modulo 90 by the neighbours", hi=45)
+    min_angle: float = knob(1.5, "degrees", "smaller tilts are read as they are (rotating costs and blurs)")
+    tile: int = knob(8, "px", "the rotation computes whole tiles near ink", lo=1)
+    threshold_slack: float = knob(0.999, "fraction", "of the threshold: pixels this dark count as ink when "
+                                  "finding tiles (rounding)", hi=1, open_lo=True)
+    crop_reach: int = knob(2, "px", "beyond half the closing, what crops look at around the ink")
+
+
+@dataclass(frozen=True)
+class RulesConfig(_Checked):
+    """Rules, boxes drawn around digits and long straight strokes, taken out of the upright ink."""
+
+    border_trigger: float = knob(1.2, "digit heights", "without a first-pass component this big there is no box "
+                                 "or rule to erase")
+    box_min_side: int = knob(12, "px", "a box around digits is at least this wide and tall")
+    box_min_aspect: float = knob(0.35, "fraction", "short side / long side of a box around digits", hi=1)
+    box_max_fill: float = knob(0.3, "fraction", "of its bounding box a box around digits inks at most", hi=1)
+    hug_margin: float = knob(0.06, "fraction", "of the box's short side: the band a box's own ink lies in", hi=0.5)
+    hug_min_margin: int = knob(2, "px", "the least such band")
+    hug_max_interior: float = knob(0.15, "fraction", "of its ink a box has inside that band at most", hi=1)
+    length: float = knob(1.8, "digit heights", "horizontal/vertical strokes longer than this are rules",
+                         open_lo=True)
+    min_length: int = knob(15, "px", "the shortest rule however small the digits", lo=1)
+    slack_per_height: int = knob(10, "1/N digit heights", "slack across a line so tilted, ragged rules make long "
+                                 "runs", lo=1)
+    slack_range: tuple[int, int] = knob((3, 7), "px", "the least and most such slack", lo=1)
+    bridge: int = knob(5, "px", "breaks along a faint rule (dashes) bridged", lo=1)
+    hough_trigger: float = knob(2.5, "digit heights", "only a component this long can hold a tilted rule",
+                                open_lo=True)
+    hough_length: float = knob(2.5, "digit heights", "tilted straight segments longer than this are rules",
+                               open_lo=True)
+    hough_min_length: int = knob(20, "px", "the shortest tilted rule however small the digits", lo=1)
+    hough_votes: float = knob(1.5, "digit heights", "Hough accumulator threshold, in pixels per digit height",
+                              open_lo=True)
+    hough_min_votes: int = knob(15, "px", "the least Hough accumulator threshold", lo=1)
+    hough_gap: float = knob(0.08, "digit heights", "gaps along a tilted rule bridged")
+    hough_min_gap: int = knob(2, "px", "the least such gap")
+    hough_resolution: int = knob(360, "1/N half turn", "Hough angle step: half a degree", lo=1)
+    thin_max: float = knob(0.2, "digit heights", "a rule is at most this thick in most columns")
+    thin_min_px: float = knob(3.0, "px", "the least such thickness")
+    thin_share: float = knob(0.8, "fraction", "of its columns a rule is thin in (digits' loops and gaps are not)",
+                             hi=1)
+    straightness: float = knob(0.06, "digit heights", "RMS wander of a rule's centre from a straight line at most")
+    straightness_min_px: float = knob(1.0, "px", "the least such wander")
+    side_max_width: float = knob(0.35, "fraction", "of its height: a box's side is thin", hi=1)
+    side_min_height: float = knob(1.3, "digit heights", "a wider stroke counts as a side only if this tall")
+    side_reach: int = knob(2, "px", "sideways, how far a side's end looks for a removed rule")
+    side_out: int = knob(3, "px", "beyond a side's end, how far a removed rule that ends it may lie")
+    side_in: int = knob(2, "px", "within a side's end, how far a removed rule that ends it may lie")
+    side_tall: float = knob(1.15, "digit heights", "a side this tall needs a rule at one end only")
+
+
+@dataclass(frozen=True)
+class BlobsConfig(_Checked):
+    """Which components are digit candidates, and how fragments of one digit are joined."""
+
+    max_candidates: int = knob(600, "count", "grouping compares candidates pairwise: more is texture (a dense page "
+                               "has ~150 digits plus fragments)", lo=1)
+    min_sizeable: float = knob(0.3, "digit heights", "shorter components cannot be boxes around digits")
+    max_height: float = knob(3.5, "digit heights", "taller components are borders or not writing")
+    container_height: float = knob(1.15, "digit heights", "a taller component holding another is a box around "
+                                   "digits")
+    patch_side: float = knob(0.5, "digit heights", "a solid patch is at least this wide and tall")
+    patch_fill: float = knob(0.8, "fraction", "of its box a solid patch inks more (a bold 8 fills up to ~70%)",
+                             hi=1)
+    speck_height: float = knob(0.25, "digit heights", "shorter and narrow components are specks")
+    speck_width: float = knob(0.4, "digit heights", "narrower and short components are specks")
+    speck_min_heights: float = knob(0.5, "min_digit_heights", "specks are at least this short whatever the digits",
+                                    hi=1)
+    flat_height: float = knob(0.2, "digit heights", "a flat piece (a 5's or 7's bar) is shorter than this")
+    flat_width: tuple[float, float] = knob((0.2, 0.9), "digit heights", "a flat piece is this wide")
+    min_area: float = knob(0.02, "digit heights^2", "ink area of a candidate at least")
+    min_height: float = knob(0.2, "digit heights", "shorter components are remnants")
+    max_width: float = knob(8.0, "digit heights", "wider components are rule remnants")
+    small_digit: float = knob(0.2, "digit heights", "scattered digits this small are still read if in the page's "
+                              "pen")
+    show_through: float = knob(1.15, "thresholds", "a candidate's ink must reach this: show-through from the "
+                               "back is lighter")
+    show_through_ink: float = knob(0.3, "fraction", "of the ink level a candidate's ink must reach", hi=1)
+    ink_percentile: float = knob(75, "percentile", "a candidate's ink level", hi=100)
+    max_stroke: float = knob(0.45, "fraction", "of its height: a broader stroke is a smudge", hi=1)
+    small_below: float = knob(0.45, "digit heights", "shorter candidates are kept only if in the page's pen")
+    noise_ink: float = knob(0.65, "fraction", "of the page's typical ink: lighter blobs are sensor noise", hi=1)
+    noise_threshold: float = knob(1.6, "thresholds", "blobs this dark are ink however light the page's writing")
+    pen_stroke: tuple[float, float] = knob((0.6, 1.5), "fraction", "of the page's median stroke width: the same "
+                                           "pen", open_lo=True)
+    pen_min_strokes: float = knob(4.0, "stroke widths", "a small digit is at least this tall (a dot is less)")
+    pen_ink: float = knob(0.65, "fraction", "of the page's ink a small digit reaches", hi=1)
+    clutter_cell: float = knob(2.0, "digit heights", "specks are counted on a grid of this cell", open_lo=True)
+    clutter_min_cell: float = knob(4.0, "px", "the least such cell", open_lo=True)
+    clutter_max_density: float = knob(7e-3, "specks per px", "desk texture measured 7-19 per 1000 px, paper grain "
+                                      "at most 3.2; 1e-2 reads texture again")
+    speck_size: float = knob(0.3, "digit heights", "components smaller both ways are specks")
+    merge_overlap: float = knob(0.6, "fraction", "of the narrower box: pieces of one digit overlap horizontally",
+                                hi=1)
+    merge_stack: float = knob(0.3, "fraction", "of the shorter box: stacked pieces overlap vertically at most",
+                              hi=1)
+    merge_gap: float = knob(0.25, "digit heights", "stacked pieces are at most this far apart")
+    merge_height: float = knob(1.3, "digit heights", "merged pieces are at most this tall")
+    piece_below: float = knob(0.6, "digit heights", "shorter blobs are pieces that join a digit beside them")
+    piece_gap: float = knob(0.25, "digit heights", "a piece joins a digit at most this far away")
+    piece_width: float = knob(1.25, "digit heights", "a digit with its piece is at most this wide")
+    piece_height: float = knob(1.3, "digit heights", "a digit with its piece is at most this tall")
+
+
+@dataclass(frozen=True)
+class LinesConfig(_Checked):
+    """Rows as the writer wrote them, their groups, and the sides of boxes at their ends."""
+
+    row_reach: float = knob(3.0, "digit heights", "a row is followed through its blobs this far back")
+    row_neighbours: int = knob(4, "count", "at most this many of them", lo=1)
+    row_min_overlap: float = knob(0.3, "fraction", "of the smaller height a blob overlaps its row (rising "
+                                  "handwriting overlaps by less than half)", hi=1)
+    group_gap: float = knob(1.6, "digit heights", "a wider gap may start a new group")
+    group_gap_ratio: float = knob(3.0, "usual gaps", "and only if this many times the row's usual gap")
+    group_min_usual_gap: float = knob(0.25, "digit heights", "the least usual gap")
+    side_max_width: float = knob(0.3, "fraction", "of its height: a box's side is thin", hi=1)
+    side_overhang: float = knob(0.1, "fraction", "of the line's size a side sticks out above and below")
+    side_faint: float = knob(0.7, "fraction", "of the line's ink: a fainter thin stroke is a line piece", hi=1)
+    side_tall: float = knob(1.3, "line heights", "a stroke this tall at the line's end may be a box side")
+    side_stroke: float = knob(0.6, "fraction", "of the line's stroke width: a thinner pen at its end is a box",
+                              hi=1)
+
+
+@dataclass(frozen=True)
+class ClassifyConfig(_Checked):
+    """Crops, splitting touching digits, and what the classifier's outputs decide."""
+
+    pad: int = knob(2, "px", "crops look this far beyond the blob's box")
+    soft_low: float = knob(0.5, "thresholds", "darkness below this is blank in a crop", hi=1)
+    stroke_percentile: float = knob(80, "percentile", "a digit's own ink level (a light digit still gets solid "
+                                    "strokes)", hi=100)
+    min_stroke_pixels: int = knob(4, "count", "with fewer ink pixels the page's ink level is used")
+    crop_edge: float = knob(0.05, "fraction", "of full ink: fainter pixels are outside the crop", hi=1)
+    thicken_min_side: int = knob(12, "px", "smaller crops are not thickened")
+    solid: float = knob(0.5, "fraction", "of full ink: solid stroke pixels when measuring the stroke width", hi=1)
+    mnist_stroke: float = knob(0.11, "fraction", "of the crop's longer side: MNIST's stroke width", hi=1)
+    thick_enough: float = knob(0.75, "fraction", "of MNIST's stroke width: thick enough", hi=1)
+    split_aspect: float = knob(0.95, "row heights", "narrower blobs are never split")
+    split_base_aspect: float = knob(1.2, "row heights", "the width at which splitting and not weigh the same")
+    split_aspect_weight: float = knob(3.0, "log-odds per row height", "how much width says 'two digits' (fitted on "
+                                      "generated frames)")
+    split_height_weight: float = knob(10.0, "log-odds", "how much a short half says 'one digit' (fitted on "
+                                      "generated frames)")
+    logit_clip: float = knob(0.001, "probability", "confidences are clipped so saturated ones stay comparable",
+                             hi=0.5, open_lo=True)
+    separate_tall: float = knob(0.5, "fraction", "of the blob's height: eroded pieces this tall are digits", hi=1)
+    cut_range: tuple[float, float, float] = knob((0.25, 0.5, 0.75), "fraction", "of the blob's width: the cuts "
+                                                 "looked for (middle, left and right of the centre)", hi=1)
+    centre_penalty: float = knob(0.5, "fraction", "of the fullest column: the middle cut's pull to the centre")
+    min_cut_distance: int = knob(2, "px", "cuts nearer than this are the same cut")
+    half_height: float = knob(0.5, "fraction", "of the blob's height each side of a cut inks at least", hi=1)
+    min_is_digit: float = knob(0.5, "probability", "a crop the classifier calls no digit at this is not reported",
+                               hi=1)
+
+
+@dataclass(frozen=True)
+class OrientConfig(_Checked):
+    """Which reading of a page wins when it is also read a quarter or half turn further."""
+
+    margin: float = knob(0.05, "probability", "the other reading wins if its mean confidence is higher by this",
+                         hi=1)
+    upside_down_below: float = knob(0.95, "probability", "a less sure reading is also read turned over (upright "
+                                    "pages read 0.04-0.45 less sure turned over)", hi=1)
+    upside_down_min_digits: int = knob(6, "count", "fewer digits are too little evidence to turn a page over")
+
+
+@dataclass(frozen=True)
+class ReaderConfig(_Checked):
+    """All of the reader's settings: the four a user sets, then one sub-config per stage."""
+
+    reject_threshold: float = knob(0.5, "probability", "a top probability below this is reported as '?'", hi=1)
+    max_side: int = knob(2000, "px", "frames are downscaled so the longer side is at most this (bounded memory)",
+                         lo=64)
+    min_digit_height: int = knob(8, "px", "shorter digits in the working copy are not read", lo=4)
+    min_contrast: float = knob(0.12, "darkness", "relative darkness that can count as ink at all", hi=1,
+                               open_lo=True)
+    scale: ScaleConfig = field(default_factory=ScaleConfig)
+    page: PageConfig = field(default_factory=PageConfig)
+    light: LightConfig = field(default_factory=LightConfig)
+    ink: InkConfig = field(default_factory=InkConfig)
+    deskew: DeskewConfig = field(default_factory=DeskewConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
+    blobs: BlobsConfig = field(default_factory=BlobsConfig)
+    lines: LinesConfig = field(default_factory=LinesConfig)
+    classify: ClassifyConfig = field(default_factory=ClassifyConfig)
+    orient: OrientConfig = field(default_factory=OrientConfig)
+
+    def __post_init__(self) -> None:
+        # The four user-facing knobs keep their own messages.
+        if not 0.0 <= self.reject_threshold <= 1.0:
+            raise ValueError(f"reject_threshold must be in [0, 1], got {self.reject_threshold}")
+        if self.max_side < 64:
+            raise ValueError(f"max_side must be at least 64 pixels, got {self.max_side}")
+        if self.min_digit_height < 4:
+            raise ValueError(f"min_digit_height must be at least 4 pixels, got {self.min_digit_height}")
+        if not 0.0 < self.min_contrast < 1.0:
+            raise ValueError(f"min_contrast must be in (0, 1), got {self.min_contrast}")
+        super().__post_init__()
+
+
+def describe(config=None, prefix: str = "") -> list[str]:
+    """One line per knob: `name = value  [unit]  why`, sub-configs dotted."""
+    config = ReaderConfig() if config is None else config
+    out = []
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if is_dataclass(value):
+            out += describe(value, f"{prefix}{f.name}.")
+        else:
+            out.append(f"{prefix}{f.name} = {value!r}  [{f.metadata['unit']}]  {f.metadata['why']}")
+    return out

@@ -1,0 +1,137 @@
+"""Stage 3, the ink: an adaptive threshold of relative darkness (from the ink level and the paper's
+noise), connected components, and the window around the ink that later stages look at."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .arrays import array_median, labelled, opencv, percentile
+from .config import InkConfig, ReaderConfig
+from .records import DigitSize, Ink, Light, Working
+
+
+def threshold_ink(light: Light, frame_size: int, config: ReaderConfig) -> Ink | None:
+    """The threshold and ink level of the relative darkness, and the ink mask; None when there is
+    no ink. `light` is the part of a working copy of `frame_size` pixels at its origin."""
+    cfg = config.ink
+    darkness, paper, origin = light.darkness, light.paper, light.origin
+    step = max(1, int(math.sqrt(frame_size / cfg.sample_pixels)))  # statistics from ~20k pixels are plenty
+    # The frame's sampling grid, whatever part of it darkness covers.
+    grid = (slice((-origin[1]) % step, None, step), slice((-origin[0]) % step, None, step))
+    sample = darkness[grid].ravel() if paper is None else darkness[grid][paper[grid] > 0]
+    if sample.size == 0:
+        return None
+    # Paper noise: spread of the darkness values around zero (MAD of the lower half; 1.4826 MAD = sigma).
+    low = sample[sample < percentile(sample, 50) + cfg.noise_band]
+    noise = 1.4826 * array_median(np.abs(low - array_median(low))) if low.size else 0.0
+    floor = max(config.min_contrast, cfg.noise_floor * noise)
+    candidates = sample[sample > floor]
+    if candidates.size < cfg.min_sampled_ink and step > 1:  # little ink: look at every pixel
+        candidates = darkness[darkness > floor]
+    if candidates.size < cfg.min_ink_pixels:
+        return None
+    ink_level = percentile(candidates, cfg.ink_percentile)
+    threshold = max(config.min_contrast, cfg.noise_floor * noise, cfg.threshold_of_ink * ink_level)
+    return Ink(threshold, ink_level, (darkness > threshold).view(np.uint8))
+
+
+def components(mask: np.ndarray, close: int = 0, with_labels: bool = True):
+    """(labels or None, stats of the 8-connected components without the background) of the
+    mask after a closing with a `close` px disc. Only the ink's bounding box (grown by what
+    the closing can reach) is processed: it is often half the mask or less."""
+    cv2 = opencv()
+    x, y, w, h = cv2.boundingRect(mask)
+    if w == 0:
+        return (np.zeros(mask.shape, np.int32) if with_labels else None), np.zeros((0, 5), np.int32)
+    grow = close + 1 if close > 1 else 0  # the dilation reaches close/2, the erosion as far again
+    x0, y0 = max(0, x - grow), max(0, y - grow)
+    x1, y1 = min(mask.shape[1], x + w + grow), min(mask.shape[0], y + h + grow)
+    window = mask[y0:y1, x0:x1]
+    if close > 1:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (close, close))
+        window = cv2.morphologyEx(window, cv2.MORPH_CLOSE, kernel)
+    _, window_labels, stats, _ = labelled(np.ascontiguousarray(window), 8)
+    stats = stats[1:]
+    stats[:, 0] += x0
+    stats[:, 1] += y0
+    if not with_labels:
+        return None, stats
+    labels = np.zeros(mask.shape, np.int32)
+    labels[y0:y1, x0:x1] = window_labels
+    return labels, stats
+
+
+def containers(stats: np.ndarray, candidates: np.ndarray, cfg: InkConfig) -> np.ndarray:
+    """Which candidates wholly enclose another sizeable candidate (boxes drawn around digits)."""
+    idx = np.flatnonzero(candidates)
+    result = np.zeros(len(stats), bool)
+    if idx.size < 2 or idx.size > cfg.max_containers:
+        return result
+    x, y, w, h = (stats[idx, k].astype(np.float64) for k in range(4))
+    inside = (x[None, :] >= x[:, None]) & ((x + w)[None, :] <= (x + w)[:, None]) & \
+             (y[None, :] >= y[:, None]) & ((y + h)[None, :] <= (y + h)[:, None]) & \
+             (h[None, :] >= cfg.contained_height * h[:, None])
+    np.fill_diagonal(inside, False)
+    result[idx[inside.any(axis=1)]] = True
+    return result
+
+
+def closing_size(size: DigitSize, cfg: InkConfig) -> int:
+    """Gap size in px the component pass of the upright ink closes."""
+    return max(1, int(size.height // cfg.close_divisor))
+
+
+def ink_window(light: Light, ink: Ink, size: DigitSize, frame_shape: tuple[int, int]):
+    """(the ink in `light.darkness`, grown by a digit height within the working copy of
+    `frame_shape` and 0 beyond the darkness; the window's top-left (x, y) in the copy), or (None, None)."""
+    darkness, threshold, origin = light.darkness, ink.threshold, light.origin
+    margin = int(math.ceil(size.height))
+    mask = darkness > threshold
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None, None
+    ox, oy = origin
+    y0, y1 = max(0, oy + rows[0] - margin), min(frame_shape[0], oy + rows[-1] + 1 + margin)
+    x0, x1 = max(0, ox + cols[0] - margin), min(frame_shape[1], ox + cols[-1] + 1 + margin)
+    window = np.zeros((y1 - y0, x1 - x0), np.float32)
+    ya, yb = max(y0, oy), min(y1, oy + darkness.shape[0])
+    xa, xb = max(x0, ox), min(x1, ox + darkness.shape[1])
+    window[ya - y0: yb - y0, xa - x0: xb - x0] = darkness[ya - oy: yb - oy, xa - ox: xb - ox]
+    return window, (int(x0), int(y0))
+
+
+def clear_frame_border(light: Light, ink: Ink, work: Working, size: DigitSize, cfg: InkConfig) -> Light:
+    """`light` with the darkness of the ink components the frame's edge cuts through zeroed (in
+    place): what the frame cuts is mostly the scene beyond the page (a window, a hand, the desk's
+    edge) or a digit only partly in view. A component is cut when it is no longer than
+    ``border_max_size`` digit heights and, along a frame edge it touches, its pixels within
+    ``border_band`` digit heights of that edge span ``border_cut_share`` of its extent or more."""
+    mask, (ox, oy) = ink.mask, light.origin
+    frame_h, frame_w = work.grey.shape
+    rows, cols = mask.shape
+    sides = {"left": ox == 0 and mask[:, 0].any(), "right": ox + cols >= frame_w and mask[:, -1].any(),
+             "top": oy == 0 and mask[0].any(), "bottom": oy + rows >= frame_h and mask[-1].any()}
+    if not any(sides.values()):
+        return light
+    labels, stats = components(mask)
+    band = max(2, int(cfg.border_band * size.height))
+    x, y, w, h = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
+    touching = ((sides["left"] & (x == 0)) | (sides["right"] & (x + w >= cols))
+                | (sides["top"] & (y == 0)) | (sides["bottom"] & (y + h >= rows)))
+    touching &= np.maximum(w, h) <= cfg.border_max_size * size.height
+    for i in np.flatnonzero(touching):
+        sx, sy, sw, sh = (int(v) for v in stats[i, :4])
+        own = labels[sy: sy + sh, sx: sx + sw] == i + 1
+        spans = []
+        for on_edge, strip, along, extent in ((sides["left"] and sx == 0, own[:, :band], 1, sh),
+                                              (sides["right"] and sx + sw >= cols, own[:, -band:], 1, sh),
+                                              (sides["top"] and sy == 0, own[:band], 0, sw),
+                                              (sides["bottom"] and sy + sh >= rows, own[-band:], 0, sw)):
+            if on_edge:
+                hit = np.flatnonzero(strip.any(axis=along))
+                spans.append((hit[-1] - hit[0] + 1) / extent if hit.size else 0.0)
+        if max(spans) >= cfg.border_cut_share:
+            light.darkness[sy: sy + sh, sx: sx + sw][own] = 0.0
+    return light

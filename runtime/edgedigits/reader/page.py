@@ -1,0 +1,147 @@
+"""Stage 1, the page: find the sheet of paper (the large bright region against a darker desk), so
+the desk's texture and the paper's edges are never read as ink; later keep off the paper's edge."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .arrays import block_sums, nearest_upscale, opencv, uint8_histogram, uint8_medians
+from .config import PageConfig
+from .records import DigitSize, Light, Page, Working
+
+_SQUARE_2 = np.ones((2, 2), np.uint8)
+
+
+def find_paper(grey: np.ndarray, cfg: PageConfig) -> Page:
+    """The paper's mask and convex hull in the working copy `grey`; Page(None, None) when it fills
+    the frame (no desk, no step-shaped edge, or a "desk" as bright as the paper)."""
+    cv2 = opencv()
+    factor = max(1, min(int(round(max(grey.shape) / cfg.small_side)), *grey.shape))
+    count = factor * factor
+    small = ((block_sums(grey, factor) + count // 2) // count).astype(np.uint8)
+    small = cv2.GaussianBlur(small, (cfg.blur, cfg.blur), 0)
+    level, bright = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    count, labels = cv2.connectedComponentsWithAlgorithm(bright, 4, cv2.CV_32S, cv2.CCL_SAUF)
+    if count < 2:
+        return Page(None, None)
+    # Areas by bincount: OpenCV 5's stats pass costs twice the labelling itself.
+    biggest = 1 + int(np.argmax(np.bincount(labels.ravel(), minlength=count)[1:]))
+    region = (labels == biggest).view(np.uint8)
+    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    outline = max(contours, key=cv2.contourArea)
+    hull = cv2.convexHull(outline)
+    filled = np.zeros_like(region)
+    cv2.fillConvexPoly(filled, hull, 1)
+    # Grow the paper into its shadowed parts: anything clearly brighter than the desk that
+    # touches the bright region.
+    histogram = uint8_histogram(small)
+    paper_level, desk_level = uint8_medians(small, region, histogram)
+    grow_level = desk_level + cfg.grow_level * (paper_level - desk_level)
+    _, wide = cv2.threshold(small, grow_level, 1, cv2.THRESH_BINARY)
+    if math.floor(grow_level) <= level:
+        # 8-bit thresholds compare with floor(level): the bright region lies within `wide`, so
+        # (being connected) within exactly one of its 4-connected components: flood it from
+        # any pixel of the region.
+        x, y = outline[0, 0]
+        flooded = np.zeros((wide.shape[0] + 2, wide.shape[1] + 2), np.uint8)
+        cv2.floodFill(wide, flooded, (int(x), int(y)), 1, 0, 0, 4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8))
+        grown = flooded[1:-1, 1:-1]
+    else:
+        count, wide_labels = cv2.connectedComponentsWithAlgorithm(wide, 4, cv2.CV_32S, cv2.CCL_SAUF)
+        touching = np.bincount(wide_labels[region > 0], minlength=count) > 0
+        touching[0] = False
+        grown = touching.view(np.uint8)[wide_labels] if touching.any() else None
+    if grown is not None:
+        contours, _ = cv2.findContours(grown, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        grown_hull = cv2.convexHull(max(contours, key=cv2.contourArea))
+        grown_filled = np.zeros_like(grown)
+        cv2.fillConvexPoly(grown_filled, grown_hull, 1)
+        # Growing may only recover shadowed paper, not leak into a lighter part of the desk.
+        if cv2.countNonZero(grown_filled) <= cfg.grow_max_area * cv2.countNonZero(filled):
+            hull, filled = grown_hull, grown_filled
+    inside = int(np.count_nonzero(filled))
+    if small.size - inside < cfg.min_desk_area * small.size or inside < cfg.min_paper_area * small.size:
+        return Page(None, None)
+    # A desk must be clearly darker than the paper, else the "paper" is just the bright half.
+    inside_level, outside_level = uint8_medians(small, filled, histogram)
+    if outside_level > cfg.desk_max_brightness * inside_level:
+        return Page(None, None)
+    if not is_step_edge(small, hull, cfg):  # the bright part of an evenly lit page, not a sheet
+        return Page(None, None)
+    # Stay clear of the paper's edge: blur, JPEG and the coarse mask make it look like ink.
+    margin = max(cfg.min_margin, int(round(cfg.margin * max(small.shape))))
+    filled = cv2.erode(filled, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
+    mask = nearest_upscale(filled, factor, grey.shape)
+    mask = cv2.erode(mask, np.ones((cfg.mask_erode, cfg.mask_erode), np.uint8))
+    return Page(mask, (hull.reshape(-1, 2).astype(np.float32) + 0.5) * factor)
+
+
+def is_step_edge(small: np.ndarray, hull: np.ndarray, cfg: PageConfig = PageConfig()) -> bool:
+    """Whether the outline `hull` ((N, 2) convex polygon, pixels of `small`) of a region in the
+    blurred grey `small` is a brightness step (a paper's edge) rather than a ramp (shading): the
+    median brightness just inside minus just outside must be at least ``edge_min_jump`` of the
+    paper's brightness and ``edge_min_share`` of the difference across a wider band. Brightness is
+    sampled across the outline every ``edge_step_px`` along it, away from the frame's border; True
+    when nothing is left to sample (the outline runs along the frame's border)."""
+    points = hull.reshape(-1, 2).astype(np.float64)
+    edges = np.roll(points, -1, axis=0) - points
+    lengths = np.hypot(edges[:, 0], edges[:, 1])
+    real = lengths >= 1
+    if not real.any():
+        return True
+    points, edges, lengths = points[real], edges[real], lengths[real]
+    normals = np.stack([-edges[:, 1], edges[:, 0]], axis=1) / lengths[:, None]
+    inwards = np.einsum("ij,ij->i", points.mean(axis=0) - points, normals) >= 0  # a convex outline
+    normals[~inwards] *= -1
+    counts = np.maximum(1, (lengths // cfg.edge_step_px).astype(np.intp))
+    edge = np.repeat(np.arange(len(points)), counts)
+    along = (np.arange(edge.size) - np.repeat(np.cumsum(counts) - counts, counts) + 0.5) / counts[edge]
+    samples = points[edge] + along[:, None] * edges[edge]
+    normals = normals[edge]
+    near = np.arange(1.0, cfg.edge_near_px + 1)
+    far = np.linspace(*cfg.edge_far_px, 3)
+    reach = cfg.edge_far_px[1]
+    h, w = small.shape
+    border = cfg.edge_border_px
+    keep = np.all((samples - reach * np.abs(normals) >= border)
+                  & (samples + reach * np.abs(normals) <= [w - border - 1, h - border - 1]),
+                  axis=1)  # both sides on the frame, clear of its border
+    if not keep.any():
+        return True
+    samples, normals = samples[keep], normals[keep]
+
+    def level(offsets: np.ndarray) -> float:
+        at = samples[:, None, :] + offsets[None, :, None] * normals[:, None, :]
+        return float(np.median(small[np.rint(at[..., 1]).astype(np.intp), np.rint(at[..., 0]).astype(np.intp)]))
+
+    jump = level(near) - level(-near)
+    ramp = level(far) - level(-far)
+    return jump >= cfg.edge_min_jump * level(far) and jump >= cfg.edge_min_share * ramp
+
+
+def clear_paper_edge(light: Light, work: Working, size: DigitSize, cfg: PageConfig) -> Light:
+    """`light` with the darkness zeroed within ``edge_clear`` digit heights of the paper's edge
+    (in place): corners and edges of the paper (shadows, frame-edge cuts) make digit-sized junk,
+    and writing keeps a margin. Without a paper, `light` as it is."""
+    if light.paper is None:
+        return light
+    cv2 = opencv()
+    darkness, paper, width = light.darkness, light.paper, cfg.edge_clear * size.height
+    frame_shape = work.grey.shape
+    # A ring of zeros stands for the desk beyond the paper's bounding box, except at the
+    # frame's own edges (distanceTransform does not count those as background).
+    x0, y0 = light.origin
+    top, left = int(y0 > 0), int(x0 > 0)
+    bottom = int(y0 + paper.shape[0] < frame_shape[0])
+    right = int(x0 + paper.shape[1] < frame_shape[1])
+    # At half resolution: a quarter of the work, for a margin that is a heuristic anyway (the
+    # result moves by a pixel or so). A 2x2 block counts as paper only if all of it is.
+    half = cv2.erode(paper, _SQUARE_2, anchor=(0, 0))[::2, ::2]
+    ringed = cv2.copyMakeBorder(half, top, bottom, left, right, cv2.BORDER_CONSTANT, value=0)
+    distance = cv2.distanceTransform(ringed, cv2.DIST_L2, 3)[top: top + half.shape[0], left: left + half.shape[1]]
+    keep = (2 * distance - 1 >= width).view(np.uint8)  # a block's pixels lie up to 1 px nearer
+    keep = nearest_upscale(keep, 2, (2 * keep.shape[0], 2 * keep.shape[1]))[: paper.shape[0], : paper.shape[1]]
+    darkness *= keep
+    return light

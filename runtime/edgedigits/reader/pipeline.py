@@ -1,0 +1,119 @@
+"""The frame reader from frame to digits: :func:`read_frame` calls the stages in order.
+
+    working copy -> page -> light -> ink -> digit size -> (shrink) -> paper edge -> frame edge
+    -> text direction
+    -> for each orientation tried: ink window -> upright -> rules -> components -> blobs -> lines
+    -> classify; the surest reading wins.
+
+Each stage lives in its own module and is a plain function from typed records (:mod:`.records`)
+to a typed record, its tuned numbers in its section of :class:`.config.ReaderConfig`.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from . import blobs, classify, deskew, ink as ink_stage, lines as lines_stage, light as light_stage, measure, orient
+from . import page as page_stage, rules, scale
+from .arrays import opencv, validate_frame
+from .config import ReaderConfig
+from .records import DigitSize, Ink, Light, Parts, Placement, ReadResult, Working
+
+
+def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict | None = None) -> ReadResult:
+    """The lines of digits in `frame` ((H, W) grey or (H, W, 3|4) BGR(A) uint8), read with
+    `classifier`; `debug`, a dict, receives each stage's intermediate result (see FrameReader.read)."""
+    frame = validate_frame(frame)
+
+    def stage(name: str, value) -> None:
+        if debug is not None:
+            if name == "grey":  # a shrunk copy is read again: its stages replace the first ones
+                debug.clear()
+            debug[name] = value
+
+    return _read_working(scale.working_copy(frame, config), classifier, config, stage, rescale=True)
+
+
+def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescale: bool,
+                  known_height: float | None = None) -> ReadResult:
+    """Read the working copy; with `rescale`, a copy whose digits are much taller than needed is
+    shrunk and read instead (with the height measured here as `known_height`, for when the shrunk
+    copy cannot measure it)."""
+    if scale.is_blank(work, config):
+        return ReadResult([])
+    stage("grey", work.grey)
+    page = page_stage.find_paper(work.grey, config.page)                           # page: the sheet
+    stage("paper", page.mask)
+    light = light_stage.relative_darkness(work.grey, page, config.light)           # light: shadows cancel
+    stage("darkness", (light.darkness, light.origin))  # (its paper edge is cleared in place below)
+    ink = ink_stage.threshold_ink(light, work.grey.size, config)                   # ink: threshold
+    if ink is None:
+        return ReadResult([])
+    stage("ink", (ink.mask, light.origin, ink.threshold))
+    size = measure.measure_digits(ink, config, known_height)                        # measure: digit height
+    if size is None:
+        return ReadResult([])
+    smaller = scale.shrunk_copy(work, size, config.scale) if rescale else None
+    if smaller is not None:                                                         # scale: big digits, read smaller
+        return _read_working(smaller[0], classifier, config, stage, rescale=False, known_height=smaller[1])
+    light = page_stage.clear_paper_edge(light, work, size, config.page)            # page: off its edge
+    light = ink_stage.clear_frame_border(light, ink, work, size, config.ink)       # ink: off the frame's edge
+    direction = deskew.text_direction(size, page, config)                          # deskew: text direction
+    read_at = partial(_read_upright, light=light, ink=ink, size=size, work=work, classifier=classifier,
+                      config=config)
+    return orient.best_reading(read_at, direction, config.orient, stage)          # orient: surest turn
+
+
+def _read_upright(angle: float, stage, *, light: Light, ink: Ink, size: DigitSize, work: Working, classifier,
+                  config: ReaderConfig) -> ReadResult:
+    """Turn the ink by `angle`, take out rules and boxes, find, group and classify the digits."""
+    window, offset = ink_stage.ink_window(light, ink, size, work.grey.shape)      # ink: its window
+    if window is None:
+        return ReadResult([])
+    upright = deskew.turn_upright(window, offset, angle, ink.threshold, size, config)  # deskew: upright
+    ruled = rules.remove_rules(upright, ink.threshold, size, config.rules)        # rules: out
+    stage("upright", (ruled.mask, ruled.rules, angle))
+    labels, stats = ink_stage.components(ruled.mask, close=upright.close)
+    parts = Parts(labels, stats, measure.typical_height(stats, config) or size.height)
+    candidates = blobs.candidate_blobs(parts, upright, ruled, ink, config)          # blobs: candidates
+    if candidates.warning:
+        return ReadResult([], (candidates.warning,))
+    stage("blobs", (upright.darkness, candidates.blobs, parts.height))
+    rows = lines_stage.group_lines(candidates, config.lines)                        # lines: rows, groups
+    stage("lines", (upright.darkness, rows.rows, parts.height))
+    rows = lines_stage.without_box_sides(rows, config.lines)
+    placement = Placement(upright.rotation, upright.offset, work.scale, work.frame_shape)
+    return classify.classify_lines(rows, parts, upright, ink, placement, classifier, config, stage)  # classify: digits
+
+
+class FrameReader:
+    """Reads lines of handwritten digits in camera frames with any digit classifier.
+
+    ``classifier`` is any object with ``predict(images)`` taking (N, 28, 28) float32 MNIST-style
+    images and returning something with ``probabilities`` of shape (N, 10). The four keyword
+    arguments are the top-level fields of :class:`ReaderConfig`; ``config`` gives all of them
+    (with every stage's tuned numbers) at once.
+    """
+
+    def __init__(self, classifier, *, reject_threshold: float = 0.5, max_side: int = 2000,
+                 min_digit_height: int = 8, min_contrast: float = 0.12, config: ReaderConfig | None = None):
+        if not callable(getattr(classifier, "predict", None)):
+            raise TypeError(f"classifier: expected an object with a predict(images) method, "
+                            f"got {type(classifier).__name__}")
+        self.classifier = classifier
+        if config is None:
+            config = ReaderConfig(reject_threshold, max_side, min_digit_height, min_contrast)
+        self.config = config
+        opencv()  # fail here, not on the first frame, when OpenCV is missing
+
+    def read(self, frame: np.ndarray, debug: dict | None = None) -> ReadResult:
+        """The lines of digits in `frame` ((H, W) grey or (H, W, 3|4) BGR(A) uint8).
+
+        `debug`, a dict, receives each stage's intermediate result as it is computed (the working
+        grey copy, the paper mask, the relative darkness, the ink masks, the removed rules, the
+        candidates and their lines, the crops with their readings): :mod:`edgedigits.debug`
+        draws them, and ``edgedigits read --debug DIR`` writes them as pictures.
+        """
+        return read_frame(frame, self.classifier, self.config, debug)

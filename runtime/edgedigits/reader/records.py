@@ -1,0 +1,172 @@
+"""The reader's results (Digit, Line, ReadResult) and the typed records its stages pass on.
+
+Every stage of :mod:`edgedigits.reader.pipeline` is a function from records like these to the
+next; arrays inside them are the working copy's pixels unless a field says otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+
+# ------------------------------------------------------------------ results
+@dataclass(frozen=True)
+class Digit:
+    digit: int | None          # None when rejected (not confidently a digit)
+    confidence: float          # the classifier's top probability
+    box: tuple[int, int, int, int]  # x, y, w, h in the original frame's pixels
+
+    def to_dict(self) -> dict:
+        return {"digit": self.digit, "confidence": round(float(self.confidence), 6),
+                "box": [int(v) for v in self.box]}
+
+
+@dataclass(frozen=True)
+class Line:
+    """One row as the writer wrote it; `groups` are its parts between wide gaps (``12345  67891``)."""
+
+    text: str                  # digits, '?' for a rejected candidate
+    digits: list[Digit] = field(default_factory=list)
+    groups: tuple[str, ...] = ()  # the text split at wide gaps ((text,) when there is none)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "groups": list(self.groups or (self.text,)),
+                "digits": [d.to_dict() for d in self.digits]}
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    lines: list[Line] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()  # why a frame was not read (or not wholly), for a person to see
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    def to_dict(self) -> dict:
+        out = {"lines": [line.to_dict() for line in self.lines]}
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        return out
+
+
+# ------------------------------------------------------------------ intermediate records
+class Working(NamedTuple):
+    """The grey working copy of a frame."""
+
+    grey: np.ndarray                  # (h, w) uint8
+    scale: float                      # working pixels per frame pixel
+    frame_shape: tuple                # the original frame's shape
+
+
+class Page(NamedTuple):
+    """The sheet of paper in the working copy (both None when the frame is taken as the page)."""
+
+    mask: np.ndarray | None           # (h, w) uint8 0/1, kept clear of the paper's edge
+    hull: np.ndarray | None           # (N, 2) float32 convex outline in working pixels
+
+
+class Light(NamedTuple):
+    """Relative darkness (paper brightness - grey) / paper brightness over the paper's bounding box."""
+
+    darkness: np.ndarray              # float32 in [0, 1], 0 off the paper
+    origin: tuple[int, int]           # the box's top-left (x, y) in the working copy
+    paper: np.ndarray | None          # the paper mask over the same box (None: no paper found)
+
+
+class Ink(NamedTuple):
+    """What counts as ink: relative darkness above `threshold`."""
+
+    threshold: float                  # darkness
+    level: float                      # darkness of typical ink (a high percentile)
+    mask: np.ndarray                  # uint8 0/1 over Light.darkness
+
+
+class DigitSize(NamedTuple):
+    """The first pass's components and the typical digit height they show."""
+
+    height: float                     # px
+    stats: np.ndarray                 # (N, 5) int32 x, y, w, h, area of the components measured
+
+
+class Direction(NamedTuple):
+    """The text's in-plane rotation."""
+
+    angle: float                      # degrees, in [-50, 50]
+    sure: bool                        # False: scattered digits could not tell rows from columns
+
+
+class Upright(NamedTuple):
+    """The window around the ink, turned so that the text runs horizontally."""
+
+    darkness: np.ndarray              # float32, 0 away from the ink
+    rotation: tuple | None            # (inverse map from the rotated canvas, crop's top-left in it), or None
+    offset: tuple[int, int]           # the unrotated window's top-left (x, y) in the working copy
+    close: int                        # px: gap size the component pass closes
+
+
+class Ruled(NamedTuple):
+    """The upright ink with rules, boxes and long straight strokes taken out."""
+
+    mask: np.ndarray                  # uint8 0/1 over Upright.darkness
+    rules: np.ndarray | None          # uint8 0/1 of what was removed (None: nothing)
+
+
+class Parts(NamedTuple):
+    """Connected components of the upright ink."""
+
+    labels: np.ndarray                # int32 labels over Upright.darkness
+    stats: np.ndarray                 # (N, 5) int32 x, y, w, h, area; component i has label i + 1
+    height: float                     # px: typical digit height
+
+
+class Candidates(NamedTuple):
+    """Digit candidates (a blob may still hold two touching digits)."""
+
+    blobs: list                       # [Blob]
+    warning: str | None = None        # set when the frame is not read (too much texture)
+
+
+class Lines(NamedTuple):
+    """Rows in reading order, each a list of groups (parts between wide gaps), each a list of blobs."""
+
+    rows: list
+
+
+class Placement(NamedTuple):
+    """How upright working pixels map back to the original frame."""
+
+    rotation: tuple | None            # as Upright.rotation
+    offset: tuple[int, int]           # as Upright.offset
+    scale: float                      # working pixels per frame pixel
+    frame_shape: tuple                # the original frame's shape
+
+
+@dataclass
+class Blob:
+    """One candidate (a digit or several touching ones) in the upright working image."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    labels: list[int]
+    ink: float = 0.0  # 75th percentile of the blob's relative darkness
+    stroke: float = 0.0  # mean stroke width in pixels
+
+    @property
+    def bottom(self) -> int:
+        return self.y + self.h
+
+    @property
+    def right(self) -> int:
+        return self.x + self.w
+
+    def merge(self, other: "Blob") -> None:
+        x0, y0 = min(self.x, other.x), min(self.y, other.y)
+        x1, y1 = max(self.right, other.right), max(self.bottom, other.bottom)
+        self.x, self.y, self.w, self.h = x0, y0, x1 - x0, y1 - y0
+        self.labels += other.labels

@@ -1,0 +1,150 @@
+"""Stage 6, rules: take boxes drawn around digits, ruled lines and other long straight strokes out of
+the upright ink (they are bigger than any digit, and touch digits written across them)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .arrays import labelled, open_by_line, opencv
+from .config import RulesConfig
+from .ink import components
+from .records import DigitSize, Ruled, Upright
+
+
+def remove_rules(upright: Upright, threshold: float, size: DigitSize, cfg: RulesConfig) -> Ruled:
+    """The ink of `upright` (darkness above `threshold`) without boxes around digits and without
+    long horizontal, vertical and (when some component is long enough to hold one) tilted rules."""
+    height = size.height
+    mask = (upright.darkness > threshold).view(np.uint8)
+    # Boxes around digits and long rules are bigger than any digit: without such a component in
+    # the first pass there is nothing to erase (a 1.2 h component rotated is at most 1.7 h long).
+    if (size.stats[:, 2:4].max(axis=1) > cfg.border_trigger * height).any():
+        mask, longest = erase_frame_borders(mask, cfg)
+    else:
+        longest = 0
+    mask, rules = remove_long_lines(mask, height, cfg, hough=longest >= cfg.hough_trigger * height)
+    return Ruled(mask, rules)
+
+
+def box_shaped(w, h, area, cfg: RulesConfig) -> np.ndarray:
+    """Which components (arrays of sizes) could be a box drawn around digits: bigger than a
+    digit, not too elongated, and mostly empty inside their bounding box."""
+    short, long = np.minimum(w, h), np.maximum(w, h)
+    return (short >= cfg.box_min_side) & (short >= cfg.box_min_aspect * long) & (area <= cfg.box_max_fill * w * h)
+
+
+def hugs_its_box(labels, index, x, y, w, h, area, cfg: RulesConfig) -> bool:
+    """A box-shaped component whose ink hugs its own bounding box (a frame, not a digit)."""
+    m = max(cfg.hug_min_margin, int(cfg.hug_margin * min(w, h)) + 1)
+    own = labels[y: y + h, x: x + w] == index
+    interior = own[m: h - m, m: w - m].sum()
+    return interior < cfg.hug_max_interior * area
+
+
+def erase_frame_borders(mask: np.ndarray, cfg: RulesConfig) -> tuple[np.ndarray, int]:
+    """(mask without boxes drawn around digits, longest side of any component's bounding box)."""
+    # Labels from the start: nearly every frame that gets here has a box-shaped candidate.
+    labels, stats = components(mask)
+    longest = int(stats[:, 2:4].max()) if len(stats) else 0
+    candidates = np.flatnonzero(box_shaped(stats[:, 2], stats[:, 3], stats[:, 4], cfg))
+    for i in candidates:
+        x, y, w, h, area = stats[i]
+        if hugs_its_box(labels, i + 1, x, y, w, h, area, cfg):
+            window = mask[y: y + h, x: x + w]
+            window[labels[y: y + h, x: x + w] == i + 1] = 0
+    return mask, longest
+
+
+def remove_long_lines(mask: np.ndarray, height: float, cfg: RulesConfig, hough: bool = True):
+    """(mask without horizontal and vertical straight strokes much longer than a digit (rules,
+    borders), nor with `hough` tilted ones; what was removed or None)."""
+    cv2 = opencv()
+    length = int(max(cfg.min_length, cfg.length * height))
+    # A little slack across the line, so slightly tilted or ragged rules still form long runs.
+    slack = int(min(cfg.slack_range[1], max(cfg.slack_range[0], height // cfg.slack_per_height))) | 1
+    horizontal = None
+    if mask.shape[1] > length:
+        # Also bridge small breaks along the line: faint rules threshold into dashes.
+        band = cv2.dilate(mask, np.ones((slack, cfg.bridge), np.uint8))
+        horizontal = open_by_line(band, length, axis=1)
+        horizontal = thin_lines_only(horizontal, mask, height, cfg)
+        if horizontal.any():
+            mask = mask & (1 - horizontal)
+        else:
+            horizontal = None
+    if mask.shape[0] > length:
+        band = cv2.dilate(mask, np.ones((cfg.bridge, slack), np.uint8))
+        vertical = open_by_line(band, length, axis=0)
+        vertical = np.ascontiguousarray(thin_lines_only(vertical.T, mask.T, height, cfg).T)
+        if vertical.any():
+            mask = mask & (1 - vertical)
+    # Rules that are not quite level after deskewing (perspective): straight segments at any
+    # angle, much longer than a digit is tall.
+    min_length = int(max(cfg.hough_min_length, cfg.hough_length * height))
+    segments = None
+    if hough:  # only when some component is long enough to hold such a segment
+        segments = cv2.HoughLinesP(mask, 1, np.pi / cfg.hough_resolution,
+                                   threshold=int(max(cfg.hough_min_votes, cfg.hough_votes * height)),
+                                   minLineLength=min_length,
+                                   maxLineGap=max(cfg.hough_min_gap, int(cfg.hough_gap * height)))
+    if segments is not None:
+        flat, upright = np.zeros_like(mask), np.zeros_like(mask)
+        for x1, y1, x2, y2 in segments.reshape(-1, 4):
+            target = flat if abs(x2 - x1) >= abs(y2 - y1) else upright
+            cv2.line(target, (int(x1), int(y1)), (int(x2), int(y2)), 1, slack)
+        erase = thin_lines_only(flat, mask, height, cfg) | thin_lines_only(upright.T, mask.T, height, cfg).T
+        erase = np.ascontiguousarray(erase)
+        if erase.any():
+            mask = mask & (1 - erase)
+            horizontal = erase if horizontal is None else (horizontal | erase)
+    return mask, horizontal
+
+
+def thin_lines_only(found: np.ndarray, mask: np.ndarray, height: float, cfg: RulesConfig) -> np.ndarray:
+    """Keep the horizontal runs of `found` that are a thin line in `mask` along most of their length.
+
+    The slack that lets tilted rules form long runs also joins a row of small, closely spaced
+    digits into one; but across a rule nearly every column holds a few ink pixels, while across
+    digits many columns hold none (gaps, the insides of loops) or many (upright strokes).
+    """
+    cv2 = opencv()
+    x0, y0, w0, h0 = cv2.boundingRect(np.ascontiguousarray(found))
+    if w0 == 0:
+        return found
+    if w0 * h0 < found.size:  # work on the found strokes' bounding box only
+        kept = thin_lines_only(found[y0: y0 + h0, x0: x0 + w0], mask[y0: y0 + h0, x0: x0 + w0], height, cfg)
+        out = np.zeros_like(found)
+        out[y0: y0 + h0, x0: x0 + w0] = kept
+        return out
+    count, labels, stats, _ = labelled(np.ascontiguousarray(found), 8)
+    thick = max(cfg.thin_min_px, cfg.thin_max * height)
+    keep = np.zeros(count, bool)
+    for i in range(1, count):
+        x, y, w, h = stats[i, :4]
+        own = labels[y: y + h, x: x + w] == i
+        ink = own & (mask[y: y + h, x: x + w] > 0)
+        per_column = ink.sum(axis=0)
+        thin = (per_column >= 1) & (per_column <= thick)
+        if np.mean(thin) < cfg.thin_share:
+            continue
+        # And straight: the ink's centre row drifts steadily along a rule (tilt), not up and down.
+        columns = np.flatnonzero(thin)
+        centres = (ink[:, columns] * np.arange(h)[:, None]).sum(axis=0) / per_column[columns]
+        slope, offset = np.polyfit(columns, centres, 1)
+        residual = centres - (slope * columns + offset)
+        keep[i] = float(np.sqrt(np.mean(residual ** 2))) <= max(cfg.straightness_min_px, cfg.straightness * height)
+    if keep[1:].all():
+        return found
+    return keep[labels].astype(np.uint8)
+
+
+def is_box_side(rules, x, y, w, h, height, cfg: RulesConfig = RulesConfig()) -> bool:
+    """An upright stroke that a removed horizontal rule ends: a box's side. A thin one running
+    from rule to rule, or one taller than a digit from a rule (a box's other border may be too
+    faint or short to be removed), then also with the stubs of the box's corners."""
+    if rules is None or (w > cfg.side_max_width * h and h < cfg.side_min_height * height):
+        return False
+    x0, x1 = max(0, x - cfg.side_reach), min(rules.shape[1], x + w + cfg.side_reach)
+    above = rules[max(0, y - cfg.side_out): y + cfg.side_in, x0:x1].any()
+    below = rules[max(0, y + h - cfg.side_in): y + h + cfg.side_out, x0:x1].any()
+    return bool(above and below) or (h >= cfg.side_tall * height and bool(above or below))
