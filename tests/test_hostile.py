@@ -96,3 +96,162 @@ def test_bad_command_lines_are_usage_errors(capsys, argv):
         cli.main(argv)
     assert exit_info.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- models that cannot take a 28x28 image
+
+
+def _tflite_with_input_tensor(data: bytes, shape: tuple[int, ...]) -> bytes:
+    """The model with its input tensor's shape rewritten; its shape_signature still says [-1, 28, 28, 1]."""
+    declared = struct.pack("<5i", 4, 1, 28, 28, 1)
+    assert data.count(declared) == 1, "the tiny model's input shape vector was not found once"
+    return data.replace(declared, struct.pack("<5i", 4, *shape))
+
+
+def _onnx_reshaping_to(path: Path, side: int) -> bytes:
+    """The ONNX model still declares [N, 28, 28, 1], but its first Reshape asks for side x side."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    first = model.graph.node[0]
+    assert first.op_type == "Reshape"
+    for init in model.graph.initializer:
+        if init.name == first.input[1]:
+            init.CopyFrom(numpy_helper.from_array(np.array([-1, 1, side, side], np.int64), init.name))
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("command", ["predict", "read", "info"])
+@pytest.mark.parametrize("kind", ["tflite-tensor", "onnx-graph"])
+def test_a_model_that_cannot_take_a_28x28_image_is_a_model_error(capfd, tmp_path, models, command, kind):
+    """Its declared input is [N, 28, 28, 1] but it really takes 32x32: refused when loaded (exit 3, the
+    measured shapes), never blamed on the image (exit 4) nor an internal error, on any command."""
+    if kind == "tflite-tensor":
+        model = tmp_path / "lying.int8.tflite"
+        model.write_bytes(_tflite_with_input_tensor((models / "tiny.int8.tflite").read_bytes(), (1, 32, 32, 1)))
+    else:
+        model = tmp_path / "lying.f32.onnx"
+        model.write_bytes(_onnx_reshaping_to(models / "tiny.f32.onnx", 32))
+    image = write_image(tmp_path / "seven.png", np.pad(np.full((20, 4), 255, np.uint8), 10))
+    argv = [command, "--model", str(model), "--json"] + ([] if command == "info" else [str(image)])
+    code = cli.main(argv)
+    out, err = capfd.readouterr()
+    assert code == 3, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("edgedigits: error: "), err
+    assert "[-1, 28, 28, 1]" in err and str(image) not in err and out == ""  # what it declares, and no blame
+    if kind == "tflite-tensor":
+        assert "[1, 32, 32, 1]" in err and "expected [N, 28, 28, 1]" in err  # what it holds, what is needed
+    else:
+        assert "[1, 28, 28, 1]" in err and "{-1,1,32,32}" in err  # what it was given, what its graph wanted
+
+
+# ---------------------------------------------------------------- stdout carries only our output
+
+
+BANNER = b"*** native provider banner on stdout ***\n"
+
+
+def _printing_banner(real):
+    def make(*args, **kwargs):
+        os.write(1, BANNER)  # what a C++ library's printf does: past sys.stdout, straight to fd 1
+        return real(*args, **kwargs)
+    return make
+
+
+@pytest.mark.parametrize("command", ["predict", "read", "info"])
+@pytest.mark.parametrize("fmt", ["onnx-int8", "tflite-int8"])
+@pytest.mark.parametrize("banner", [False, True], ids=["as-installed", "banner"])
+def test_json_stdout_is_only_json_whatever_the_interpreter_prints(capfd, monkeypatch, tmp_path, models, command,
+                                                                   fmt, banner):
+    """onnxruntime 1.31 here prints nothing when a session is made ("as-installed"); other builds print
+    a provider banner, and LiteRT its INFO lines, from C++ straight to the file descriptors ("banner")."""
+    if banner and fmt.startswith("onnx"):
+        import onnxruntime
+        monkeypatch.setattr(onnxruntime, "InferenceSession", _printing_banner(onnxruntime.InferenceSession))
+    elif banner:
+        import ai_edge_litert.interpreter as litert
+        monkeypatch.setattr(litert, "Interpreter", _printing_banner(litert.Interpreter))
+    image = write_image(tmp_path / "one.png", np.pad(np.full((20, 4), 255, np.uint8), 10))
+    argv = [command, "--model", str(models), "--format", fmt, "--json"] + ([] if command == "info" else [str(image)])
+    code = cli.main(argv)
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    records = [json.loads(out)] if command == "info" else [json.loads(line) for line in out.splitlines()]
+    assert records and "Traceback" not in err
+    assert (BANNER.decode().strip() in err) == banner  # passed on to stderr, not lost
+
+
+# ---------------------------------------------------------------- image libraries' chatter
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def _png_with_bad_colour_profile(image: np.ndarray, *, damaged: bool = False) -> bytes:
+    """A grey PNG with an iCCP chunk that holds no ICC profile (libpng warns "iCCP: ..."); `damaged`
+    also breaks the pixel data's checksum (libpng errors out)."""
+    height, width = image.shape
+    rows = b"".join(b"\0" + image[y].tobytes() for y in range(height))
+    pixels = _chunk(b"IDAT", zlib.compress(rows))
+    if damaged:
+        pixels = pixels[:-4] + bytes(4)
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + _chunk(b"iCCP", b"bogus\0\0" + zlib.compress(b"not an ICC profile " * 8)) + pixels
+            + _chunk(b"IEND", b""))
+
+
+def _jpeg_with_corrupt_scan(image: np.ndarray) -> bytes:
+    """A JPEG whose entropy-coded data is damaged midway: libjpeg decodes it, saying "Corrupt JPEG data"."""
+    cv2 = pytest.importorskip("cv2")
+    data = bytearray(cv2.imencode(".jpg", image)[1].tobytes())
+    middle = len(data) // 2
+    data[middle:middle + 8] = b"\xff\xd9\x00\x00\xff\xd0\x12\x34"
+    return bytes(data)
+
+
+def _digit_like(side: int) -> np.ndarray:
+    image = np.full((side, side), 255, np.uint8)
+    image[side // 5: -side // 5, side // 2 - side // 20: side // 2 + side // 20] = 0
+    return image
+
+
+@pytest.mark.parametrize("command", ["predict", "read"])
+def test_image_library_warnings_stay_off_both_outputs(capfd, tmp_path, models, command):
+    """A PNG with a bad colour profile and a JPEG with damaged data both decode: the answer on stdout
+    (strict JSON), and nothing from libpng or libjpeg on stderr."""
+    pytest.importorskip("cv2")
+    png = tmp_path / "bad-profile.png"
+    png.write_bytes(_png_with_bad_colour_profile(_digit_like(40)))
+    jpeg = tmp_path / "damaged.jpg"
+    jpeg.write_bytes(_jpeg_with_corrupt_scan(_digit_like(200)))
+    code = cli.main([command, "--model", str(models), "--json", str(png), str(jpeg)])
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    assert [json.loads(line)["path"] for line in out.splitlines()] == [str(png), str(jpeg)]
+    assert err == ""
+
+
+@pytest.mark.parametrize("command", ["predict", "read"])
+def test_a_broken_image_is_one_line_whatever_the_library_says(capfd, tmp_path, models, command):
+    pytest.importorskip("cv2")
+    broken = tmp_path / "bad-profile-bad-pixels.png"
+    broken.write_bytes(_png_with_bad_colour_profile(_digit_like(40), damaged=True))
+    code = cli.main([command, "--model", str(models), "--json", str(broken)])
+    out, err = capfd.readouterr()
+    assert code == 4
+    assert len(err.splitlines()) == 1 and err.startswith(f"edgedigits: error: {broken}: "), err
+    assert "IDAT: CRC error" in err  # what stopped libpng, in that one line
+    assert [json.loads(line)["path"] for line in out.splitlines()] == [str(broken)]
+
+
+def test_an_error_message_of_several_lines_is_printed_as_one(capsys, monkeypatch):
+    """Interpreters' exception texts can span lines; the CLI's one exit point joins them."""
+    def fails(args):
+        raise cli.CliError("onnxruntime could not load the model: FAIL\n  at node Reshape\n", cli.EXIT_MODEL)
+    monkeypatch.setattr(cli, "cmd_info", fails)
+    code = cli.main(["info"])
+    err = capsys.readouterr().err
+    assert code == 3 and err == "edgedigits: error: onnxruntime could not load the model: FAIL at node Reshape\n"

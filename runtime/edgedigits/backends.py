@@ -3,7 +3,9 @@ tflite_runtime) and onnxruntime.
 
 Every backend exposes the same small surface so the classifier never cares which one runs:
 `input` / `output` (TensorSpec: dtype, shape, quantization read from the model itself),
-`module` (which interpreter module was used) and `run(batch) -> output array`.
+`allocated_input` / `allocated_output` (the shapes the interpreter really gave those tensors),
+`module` (which interpreter module was used) and `run(batch) -> output array` (RuntimeError when
+the model fails to run).
 No TensorFlow, no Keras: only the interpreter packages are imported, lazily.
 """
 
@@ -12,11 +14,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
+
+from .native import captured
 
 TFLITE_MODULES = ("ai_edge_litert", "tflite_runtime")
 BACKEND_CHOICES = ("auto", "litert", *TFLITE_MODULES, "onnxruntime")
@@ -138,11 +141,14 @@ class TFLiteBackend:
         first = _Runner(interpreter)
         self.input = first.input_spec
         self.output = first.output_spec
+        # The file declares shapes (shape_signature, `input`) and separately holds the tensors' own
+        # shapes, which the interpreter allocates; a damaged or hand-edited file can disagree.
+        self.allocated_input, self.allocated_output = first.allocated
         self._batch_one = self._runner_for_shape(first)
         self._resizable = True
 
     def _create(self, interpreter_class):
-        with _native_info_logs_hidden():
+        with _native_output_to_stderr():
             interpreter = interpreter_class(model_content=self._model_bytes, num_threads=self._threads)
             interpreter.allocate_tensors()
         return interpreter
@@ -155,7 +161,7 @@ class TFLiteBackend:
         return self._resized_runner(1)
 
     def _resized_runner(self, batch: int) -> "_Runner":
-        with _native_info_logs_hidden():
+        with _native_output_to_stderr():
             interpreter = self._interpreter_class(model_content=self._model_bytes, num_threads=self._threads)
             details = interpreter.get_input_details()[0]
             shape = [batch, *[int(d) for d in details["shape"][1:]]]
@@ -196,29 +202,15 @@ class TFLiteBackend:
 
 
 @contextlib.contextmanager
-def _native_info_logs_hidden():
-    """The interpreter's C++ code prints "INFO: Created TensorFlow Lite XNNPACK delegate" straight
-    to file descriptor 2; no environment variable turns it off. Route fd 2 to a temporary file
-    while the interpreter is built and pass on everything except INFO lines."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
+def _native_output_to_stderr():
+    """While an interpreter is built, what its C++ code prints goes to stderr, never stdout (a banner
+    there would break --json), without LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate"
+    (no setting turns it off). When building fails nothing is passed on: the error says it, once."""
+    with captured() as lines:
         yield
-        return
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            kept = [line for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True)
-                    if not line.startswith("INFO: ")]
-            if kept:
-                sys.stderr.write("".join(kept))
-                sys.stderr.flush()
+    kept = [line for line in lines if not line.startswith("INFO: ")]
+    if kept:
+        print("\n".join(kept), file=sys.stderr, flush=True)
 
 
 class _Runner:
@@ -232,6 +224,7 @@ class _Runner:
                                  f"and {len(outputs)} outputs")
         self.input_spec = _tflite_spec(inputs[0])
         self.output_spec = _tflite_spec(outputs[0])
+        self.allocated = (_int_tuple(inputs[0]["shape"]), _int_tuple(outputs[0]["shape"]))
         self.batch_size = int(inputs[0]["shape"][0])
         self._in = int(inputs[0]["index"])
         self._out = int(outputs[0]["index"])
@@ -243,6 +236,10 @@ class _Runner:
         self._set(self._in, batch)
         self._invoke()
         return self._get(self._out)
+
+
+def _int_tuple(values) -> tuple[int, ...]:
+    return tuple(int(v) for v in values)
 
 
 def _tflite_spec(details: dict) -> TensorSpec:
@@ -280,20 +277,8 @@ class OnnxBackend:
     kind = "onnx"
 
     def __init__(self, model_bytes: bytes, *, threads: int | None = None, io_quantization: dict | None = None):
-        try:
-            import onnxruntime as ort
-        except ImportError as error:
-            raise BackendError("ONNX models need onnxruntime: pip install 'edgedigits-runtime[onnx]'") from error
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = int(threads)
-            options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(model_bytes, sess_options=options,
-                                                 providers=["CPUExecutionProvider"])
-        except Exception as error:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise ModelLoadError(f"onnxruntime could not load the model: {error}") from error
+        with _native_output_to_stderr():
+            self._session, ort = _onnx_session(model_bytes, threads)
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelLoadError(f"expected a model with 1 input and 1 output, found {len(inputs)} inputs "
@@ -303,12 +288,33 @@ class OnnxBackend:
         self.output = _onnx_spec(outputs[0], quant.get("output"))
         self.module = "onnxruntime"
         self.module_version = ort.__version__
+        self.allocated_input, self.allocated_output = self.input.shape, self.output.shape  # what the session checks
         self._in_name = inputs[0].name
         self._out_names = [outputs[0].name]
         self._run = self._session.run
 
     def run(self, batch: np.ndarray) -> np.ndarray:
-        return self._run(self._out_names, {self._in_name: batch})[0]
+        try:
+            return self._run(self._out_names, {self._in_name: batch})[0]
+        except Exception as error:  # noqa: BLE001 - onnxruntime's own types (Fail, ...) are not RuntimeErrors
+            raise RuntimeError(str(error)) from None
+
+
+def _onnx_session(model_bytes: bytes, threads: int | None):
+    """(session, onnxruntime module) on the CPU."""
+    try:
+        import onnxruntime as ort
+    except ImportError as error:
+        raise BackendError("ONNX models need onnxruntime: pip install 'edgedigits-runtime[onnx]'") from error
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+    options.log_severity_level = 4  # fatal only: errors reach the user as the exception's text, once
+    try:
+        return ort.InferenceSession(model_bytes, sess_options=options, providers=["CPUExecutionProvider"]), ort
+    except Exception as error:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise ModelLoadError(f"onnxruntime could not load the model: {error}") from error
 
 
 def _onnx_spec(node, quantization: dict | None) -> TensorSpec:

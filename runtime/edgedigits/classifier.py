@@ -27,8 +27,8 @@ from .files import FileRefused, read_regular_file
 from .formats import DEFAULT_FORMAT, FORMATS, ModelFormat
 from .metadata import DIGIT_LABELS, REJECT_LABEL, TEMPERATURE_KEY, EmbeddedMetadataError, parse_embedded_metadata
 from .modelcheck import MAX_MODEL_BYTES, ModelFormatError, check_model_bytes, sniff_kind
+from .preprocess import MNIST_SIZE as IMAGE_SIDE  # the 28x28 input contract
 
-IMAGE_SIDE = 28
 MANIFEST_NAME = "manifest.json"
 PACKAGED_MODEL_DIR = Path(__file__).resolve().parent / "models" / "edge"  # written by `make release-model`
 MAX_BATCH = 256  # larger batches are split: bounds interpreter memory
@@ -101,9 +101,11 @@ class Classifier:
         self.temperature = check_temperature(temperature, str(source.path))
         self.input: TensorSpec = backend.input
         self.output: TensorSpec = backend.output
-        _check_contract(self.input, self.output, len(labels))
+        _check_contract(self.input, self.output, len(labels), (backend.allocated_input, backend.allocated_output),
+                        str(source.path))
         self._single_buffer = np.empty((1, IMAGE_SIDE, IMAGE_SIDE, 1), dtype=self.input.dtype)
         self._u8_table = self._uint8_lookup_table()
+        self._check_runs()
 
     @property
     def format(self) -> str:
@@ -112,6 +114,18 @@ class Classifier:
     @property
     def interpreter_module(self) -> str:
         return self.backend.module
+
+    def _check_runs(self) -> None:
+        """One blank image through the model now: a model whose graph needs another input than it
+        declares fails here, as a model error, instead of later on the user's image."""
+        try:
+            raw = self.backend.run(np.zeros_like(self._single_buffer))
+        except Exception as error:  # noqa: BLE001 - each interpreter raises its own types
+            raise ModelError(f"{self.source.path}: the model declares input {list(self.input.shape)} but does not "
+                             f"run on one image, {list(self._single_buffer.shape)} ({_first_line(error)})") from None
+        if raw.shape != (1, len(self.labels)):
+            raise ModelError(f"{self.source.path}: the model declares output {list(self.output.shape)} but gives "
+                             f"{list(raw.shape)} for one image; expected [1, {len(self.labels)}]")
 
     # ------------------------------------------------------------ preprocess
 
@@ -313,12 +327,23 @@ def model_temperature(source: ModelSource, data: bytes) -> float:
     return check_temperature(section.get("temperature") if isinstance(section, dict) else section, where)
 
 
-def _check_contract(inp: TensorSpec, out: TensorSpec, n_labels: int) -> None:
-    expected = (IMAGE_SIDE, IMAGE_SIDE, 1)
-    if tuple(inp.shape[1:]) != expected:
-        raise ModelError(f"model input shape is {list(inp.shape)}; expected [N, 28, 28, 1]")
-    if len(out.shape) != 2 or out.shape[1] != n_labels:
-        raise ModelError(f"model output shape is {list(out.shape)}; expected [N, {n_labels}]")
+def _check_contract(inp: TensorSpec, out: TensorSpec, n_labels: int, allocated: tuple, where: str) -> None:
+    """The model at `where` takes [N, 28, 28, 1] and gives [N, labels], both as the file declares its
+    tensors (`inp`, `out`) and as the interpreter allocated them (`allocated`: the input's and the
+    output's shapes; a damaged or hand-edited file can hold other shapes than it declares)."""
+    for role, spec, real, expected in (("input", inp, allocated[0], (IMAGE_SIDE, IMAGE_SIDE, 1)),
+                                       ("output", out, allocated[1], (n_labels,))):
+        shown = f"[N, {', '.join(map(str, expected))}]"
+        if tuple(spec.shape[1:]) != expected:
+            raise ModelError(f"{where}: model {role} shape is {list(spec.shape)}; expected {shown}")
+        if tuple(real[1:]) != expected:
+            raise ModelError(f"{where}: model {role} tensor is {list(real)} in the interpreter, though the file "
+                             f"declares {list(spec.shape)}; expected {shown}")
+
+
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0].strip() if lines else type(error).__name__
 
 
 def _as_batch(images) -> tuple[np.ndarray, bool]:

@@ -30,7 +30,9 @@ class CliError(Exception):
 
 
 def _error(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+    """One line, whatever the message holds (interpreters' exception texts span several)."""
+    line = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    print(f"{PROG}: error: {line}", file=sys.stderr, flush=True)
 
 
 def _report_image_error(path: str, error: Exception, as_json: bool) -> None:

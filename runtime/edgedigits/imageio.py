@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .files import FileRefused, read_regular_file
+from .native import captured
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PIXELS = 200_000_000  # a 8000x6000 frame is 48 MP; refuse decompression bombs
@@ -140,12 +141,17 @@ def _decode_with_cv2(path: Path, data: bytes, max_pixels: int = MAX_PIXELS) -> n
     # A JPEG (8-bit, no alpha) is decoded as a viewer shows it: IMREAD_COLOR applies its EXIF
     # Orientation, which phones use instead of turning the pixels; IMREAD_UNCHANGED would not.
     flags = cv2.IMREAD_COLOR if data.startswith(b"\xff\xd8\xff") else cv2.IMREAD_UNCHANGED
+    # libpng and libjpeg print their warnings and errors themselves ("libpng warning: iCCP: ...",
+    # "Corrupt JPEG data: ..."): kept off the user's stderr, and for an image that cannot be read
+    # folded into the one-line error.
     try:
-        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
+        with captured() as decoder_said:
+            image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
     except cv2.error:
         image = None  # OpenCV's own assertion text says nothing useful to a user
     if image is None:
-        raise ImageError(f"{path}: not an image, or a corrupt or unsupported image file ({len(data)} bytes)")
+        said = f"; {decoder_said[-1].strip()}" if decoder_said else ""  # the last remark: the one that stopped it
+        raise ImageError(f"{path}: not an image, or a corrupt or unsupported image file ({len(data)} bytes{said})")
     return _to_uint8(image)
 
 
