@@ -203,6 +203,24 @@ def load_training_data(config: TrainConfig):
     return (*split_validation(images, labels, size=config.val_size), test_images, test_labels)
 
 
+def add_reader_crops(images, labels, frames: int, classes: int, seed: int, log=print):
+    """`images`/`labels` plus the reader's crops of `frames` generated frames of them (its "not a
+    digit" crops only when the model has that output)."""
+    from train.readercrops import reader_crops
+
+    step = max(1, frames // 10)
+
+    def progress(done, total):
+        if done % step == 0 or done == total:
+            log(f"reader crops: {done}/{total} frames")
+
+    crops, crop_labels = reader_crops(images, labels, frames, seed, progress=progress)
+    keep = crop_labels < classes
+    log(f"reader crops: {int(keep.sum())} added ({int((crop_labels == NUM_CLASSES).sum())} not a digit"
+        f"{'' if classes > NUM_CLASSES else ', left out: the model has no such output'})")
+    return np.concatenate([images, crops[keep]]), np.concatenate([labels, crop_labels[keep]])
+
+
 def train(config: TrainConfig, log=print) -> dict:
     """Run the whole training stage; returns the metrics it wrote."""
     out_dir = config.resolved_out_dir
@@ -214,6 +232,8 @@ def train(config: TrainConfig, log=print) -> dict:
     train_x, train_y, val_x, val_y, test_x, test_y = load_training_data(config)
     log(f"data: {len(train_x)} train, {len(val_x)} validation (last of the training set), "
         f"{len(test_x)} test images")
+    if recipe.reader_frames:
+        train_x, train_y = add_reader_crops(train_x, train_y, recipe.reader_frames, entry.classes, config.seed, log)
 
     import keras
     import tensorflow as tf
@@ -275,7 +295,7 @@ def train(config: TrainConfig, log=print) -> dict:
                    "ema_momentum": recipe.ema_momentum,
                    "augmentation": vars(recipe.augmentation) if recipe.augmentation else None,
                    "capture": vars(recipe.capture) if recipe.capture else None,
-                   "negatives": recipe.negatives},
+                   "negatives": recipe.negatives, "reader_frames": recipe.reader_frames},
         "seed": config.seed,
         "data": {"train": len(train_x), "validation": len(val_x), "test": len(test_x)},
         "versions": tool_versions(),

@@ -65,6 +65,9 @@ class Recipe:
     negatives: float = 0.0
     # Validate and keep an exponential moving average of the weights (0: off).
     ema_momentum: float = 0.0
+    # Generated frames (of the training digits) whose crops, as the frame reader cuts them, join the
+    # training set (train.readercrops; 0: none). Its "not a digit" crops join only with `negatives`.
+    reader_frames: int = 0
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -79,6 +82,8 @@ class Recipe:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if not 0 <= self.ema_momentum < 1:
             raise ValueError(f"ema_momentum must be in [0, 1), got {self.ema_momentum}")
+        if self.reader_frames < 0:
+            raise ValueError(f"reader_frames must be >= 0, got {self.reader_frames}")
         if not 0 <= self.negatives <= 1:
             raise ValueError(f"negatives must be in [0, 1] (a fraction of each batch), got {self.negatives}")
 
