@@ -23,7 +23,7 @@ from edgedigits.formats import DEFAULT_FORMAT, FORMATS
 REPO = Path(__file__).resolve().parents[1]
 # What a retrained, re-exported model depends on (this file only copies, so it is left out).
 FINGERPRINT_FILES = ("train/*.py", "export/*.py", "runtime/edgedigits/preprocess.py",
-                     "runtime/edgedigits/metadata.py", "runtime/edgedigits/formats.py")
+                     "runtime/edgedigits/metadata.py", "runtime/edgedigits/wire.py", "runtime/edgedigits/formats.py")
 RELEASED_FORMAT = DEFAULT_FORMAT
 
 
