@@ -3,7 +3,8 @@
 A page is laid out with 1-4 lines of 1-8 digits (sometimes two groups per line), rendered as
 dark ink (black, blue ballpoint, grey pencil) on tinted, textured paper with optional ruled lines
 or a box border, specks and show-through from the back of the page. The page is then placed on a
-dark textured desk with in-plane rotation (up to +-45 degrees) and perspective, lit unevenly
+dark textured desk (or, by option, a light wooden desk, a white table, a glossy desk with glare;
+sticky notes instead of sheets) with in-plane rotation (up to +-45 degrees) and perspective, lit unevenly
 (vignetting, a shadow band, a phone's shadow), exposed (down to ink 55 on paper 90), blurred,
 given sensor noise and JPEG-compressed.
 
@@ -26,6 +27,18 @@ PAPER_TINTS_BGR = {  # reflectances
     "beige": (0.72, 0.85, 0.92),
     "yellow": (0.45, 0.90, 0.95),
 }
+STICKY_NOTE_TINTS_BGR = {  # reflectances of sticky notes (the "sticky" papers)
+    "yellow": (0.45, 0.90, 0.95),
+    "pink": (0.75, 0.60, 0.97),
+    "blue": (0.92, 0.78, 0.55),
+    "green": (0.55, 0.92, 0.62),
+    "orange": (0.35, 0.70, 0.98),
+}
+PAPERS = {"sheets": PAPER_TINTS_BGR, "sticky": STICKY_NOTE_TINTS_BGR}
+# Desks: "dark" (the default: dark wood-like texture), "light" (the same grain, lit to 55-85%
+# reflectance: a light wooden desk, as bright as the paper or brighter), "white" (a nearly
+# plain white table), "glare" (the dark desk with 1-3 blurred specular highlights).
+DESKS = ("dark", "light", "white", "glare")
 INK_BGR = {
     "black": (0.10, 0.10, 0.11),
     "blue": (0.45, 0.18, 0.12),
@@ -46,6 +59,8 @@ class FrameOptions:
     min_paper_level: float = 90.0       # exposure: paper grey level at least this
     touching_probability: float = 0.08  # per gap between digits
     clean: bool = False                 # no rotation, perspective, shading, noise or clutter
+    desk: str = "dark"                  # one of DESKS
+    papers: str = "sheets"              # the tints drawn from: one of PAPERS
 
     def __post_init__(self) -> None:
         if not 4 <= self.min_digit_height <= self.max_digit_height:
@@ -53,6 +68,9 @@ class FrameOptions:
                              f"{self.max_digit_height}")
         if self.max_lines < 1 or self.max_digits_per_line < 1:
             raise ValueError("max_lines and max_digits_per_line must be at least 1")
+        if self.desk not in DESKS or self.papers not in PAPERS:
+            raise ValueError(f"desk must be one of {DESKS} and papers one of {tuple(PAPERS)}, "
+                             f"got {self.desk!r}, {self.papers!r}")
         if not 0 <= self.max_rotation_deg <= 45:
             raise ValueError(f"max_rotation_deg must be in [0, 45], got {self.max_rotation_deg}")
 
@@ -166,8 +184,9 @@ def _render_page(rng, opts, images, labels, lines, height, room):
     placements = [(li, gi, x + left, yy + top, alpha, label) for li, gi, x, yy, alpha, label in placements]
     margin_top = margin + top
 
-    tint_name = "white" if opts.clean else rng.choice(list(PAPER_TINTS_BGR))
-    tint = np.array(PAPER_TINTS_BGR[tint_name], np.float32) * rng.uniform(0.95, 1.03)
+    tints = PAPERS[opts.papers]
+    tint_name = "white" if opts.clean else rng.choice(list(tints))
+    tint = np.array((PAPER_TINTS_BGR if opts.clean else tints)[tint_name], np.float32) * rng.uniform(0.95, 1.03)
     paper = np.ones((page_h, page_w, 3), np.float32) * tint
     if not opts.clean:
         texture = 0.015 * _smooth_noise(rng, page_h, page_w, 12) + 0.01 * rng.standard_normal((page_h, page_w), dtype=np.float32)
@@ -270,6 +289,26 @@ def _desk(rng, full_h, full_w):
     return base * texture[..., None]
 
 
+def _other_desk(rng, kind: str, dark: np.ndarray) -> np.ndarray:
+    """The desk of `kind` (see DESKS) made from the dark desk `dark` (drawn first, so the default
+    frames draw the same random numbers as before desks had kinds)."""
+    import cv2
+
+    h, w = dark.shape[:2]
+    if kind == "light":
+        return np.clip(dark / dark.mean() * rng.uniform(0.55, 0.85), 0, 1)
+    if kind == "white":
+        shade = 1 + 0.03 * _smooth_noise(rng, h, w, 6).astype(np.float32)
+        return np.clip(rng.uniform(0.8, 0.95) * shade[..., None] * np.ones((1, 1, 3), np.float32), 0, 1)
+    glare = np.zeros((h, w), np.float32)
+    for _ in range(int(rng.integers(1, 4))):
+        centre = (int(rng.uniform(0, w)), int(rng.uniform(0, h)))
+        axes = (int(rng.uniform(0.05, 0.3) * w), int(rng.uniform(0.02, 0.12) * h))
+        cv2.ellipse(glare, centre, axes, rng.uniform(0, 180), 0, 360, 1.0, -1)
+    glare = cv2.GaussianBlur(glare, (0, 0), rng.uniform(3, 15))
+    return np.clip(dark + glare[..., None] * rng.uniform(0.5, 0.9), 0, 1)
+
+
 def _page_homography(rng, opts, page_w, page_h, frame_w, frame_h, angle):
     """Homography placing the page (rotated by angle degrees, with perspective) inside the frame."""
     import cv2
@@ -347,6 +386,8 @@ def generate_frame(rng: np.random.Generator, digits_images: np.ndarray, digits_l
     mask = cv2.warpPerspective(np.ones((page_h, page_w), np.float32), homography, (frame_w, frame_h),
                                flags=cv2.INTER_LINEAR)
     desk = _desk(rng, frame_h, frame_w) if not options.clean else np.full((frame_h, frame_w, 3), 0.1, np.float32)
+    if options.desk != "dark" and not options.clean:
+        desk = _other_desk(rng, options.desk, desk)
     scene = warped * mask[..., None] + desk * (1 - mask[..., None])
 
     if not options.clean:

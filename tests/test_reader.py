@@ -631,3 +631,25 @@ def test_what_the_frame_edge_cuts_through_is_not_read(reader, mnist_test):
         grey[top: top + 60, 0:24] = 30
     result = reader.read(grey)
     assert [line.text for line in result.lines] == ["2534"]
+
+
+def test_scene_options_change_the_desk_and_paper_not_the_writing(mnist_test):
+    from benchmarks.framegen import DESKS, STICKY_NOTE_TINTS_BGR
+    from benchmarks.scenes import scene_options
+
+    images, labels = mnist_test
+    made = {}
+    for desk in DESKS:
+        frame, truth = generate_frame(np.random.default_rng(3), images, labels, frame_size=(320, 240),
+                                      options=FrameOptions(desk=desk))
+        made[desk] = (frame, [line.text for line in truth])
+    assert all(texts == made["dark"][1] for _, texts in made.values())  # desks are drawn after the page
+    corner = {desk: float(frame[:8, :8].mean()) for desk, (frame, _) in made.items()}  # desk, not page, here
+    assert corner["light"] > corner["dark"] + 20 and corner["white"] > corner["dark"] + 20, corner
+    assert not np.array_equal(made["glare"][0], made["dark"][0])
+    frame, _ = generate_frame(np.random.default_rng(3), images, labels, frame_size=(320, 240),
+                              options=FrameOptions(papers="sticky", desk="white"))
+    assert frame.shape == (240, 320, 3) and len(STICKY_NOTE_TINTS_BGR) == 5
+    assert set(scene_options()) >= {"default", "light desk", "sticky notes, white table"}
+    with pytest.raises(ValueError, match="desk"):
+        FrameOptions(desk="marble")
