@@ -11,7 +11,7 @@ REALPHOTOS ?= ../shared/datasets/realphotos
 export MNIST_DIR
 
 .DEFAULT_GOAL := help
-.PHONY: help train export test test-slow clean bench bench-real bench-digits bench-check release-model runtime-wheel pi-check FORCE
+.PHONY: help train export test test-slow clean bench bench-real bench-digits bench-check bench-peers release-model runtime-wheel pi-check FORCE
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | expand -t 16
@@ -54,11 +54,24 @@ bench: $(VENV)/.installed  ## benchmark every exported model and format (MODEL=â
 	$(PY) -m benchmarks digits --set "$(REALPHOTOS)" $(if $(filter command line,$(origin MODEL)),--models $(MODEL))
 	$(PY) -m benchmarks batch --model $(ART)/manifest.json
 	$(PY) -m benchmarks serve --model $(ART)/manifest.json
+	$(PY) -m benchmarks scenes --model $(ART)/manifest.json
 	@if [ -f "$(REALPHOTOS)/labels.csv" ]; then $(PY) -m benchmarks real --set "$(REALPHOTOS)" --model $(ART)/manifest.json; \
 	else echo "bench: no real photos at $(REALPHOTOS) (set REALPHOTOS=DIR): real-photo benchmark skipped"; fi
 
 bench-real: $(VENV)/.installed  ## the reader on a labelled folder of real photos (REALPHOTOS=DIR), per source
 	$(PY) -m benchmarks real --set "$(REALPHOTOS)" --model $(ART)/manifest.json
+
+# Peers (other OCR engines) live in their own venv and never in .venv, the runtime or `make test`.
+PEERS_VENV := .cache/peers-venv
+
+$(PEERS_VENV)/.installed:
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q rapidocr-onnxruntime==1.4.4
+	touch $@
+
+bench-peers: $(VENV)/.installed $(PEERS_VENV)/.installed  ## the real-photo table with RapidOCR (own venv in .cache/) and the tesseract binary when present, on the same frames
+	@command -v tesseract >/dev/null || echo "bench-peers: no tesseract binary (apt-get install tesseract-ocr): Tesseract skipped"
+	$(PY) -m benchmarks real --set "$(REALPHOTOS)" --model $(ART)/manifest.json --peers rapidocr,tesseract
 
 bench-digits: $(VENV)/.installed  ## every model and format on MNIST, load_digits, real-photo crops and non-digits
 	$(PY) -m benchmarks digits --set "$(REALPHOTOS)" $(if $(filter command line,$(origin MODEL)),--models $(MODEL))

@@ -1,10 +1,13 @@
 """`python -m benchmarks run|check`: thin argparse front end.
 
   run    measure every exported model (or --models) and write benchmarks/results/<timestamp>/
-  real   read a labelled folder of real photos, per image, per source and in total
+  real   read a labelled folder of real photos, per image, per source and in total; --peers
+         compares RapidOCR and Tesseract on the same frames (benchmarks/peers.py)
   digits every model and format on digits beyond MNIST and on crops that are no digit
   batch  images/s of `edgedigits read FOLDER --output` with 1 and 2 worker processes
   serve  frames/s of `edgedigits serve` with 0, 1 and 5 clients watching vs `camera --no-display`
+  scenes the frame reader on generated scenes the real photos barely hold (light desk, glare,
+         sticky notes, dense sheets): benchmarks/scenes.py
   check  a fresh run with the baseline's settings compared with benchmarks/baseline.json;
          exits 1 naming each regressed metric, 2 for usage/setup errors
 """
@@ -82,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="read each image as a file viewer shows it (EXIF honoured) instead of first giving it "
                            "the nearest quarter turn of its orientation label: the reader must find the turn")
     real.add_argument("--no-annotate", action="store_true", help="do not write annotated frames")
+    real.add_argument("--peers", help="comma-separated peers to read the same frames and compare, from "
+                                      "rapidocr,tesseract (`make bench-peers` installs RapidOCR in .cache/peers-venv)")
     real.add_argument("--out", type=Path, default=DEFAULT_RESULTS_DIR, help="results root folder")
     real.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -120,6 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     served.add_argument("--clip-fps", type=float, default=30.0,
                         help="frame rate the clip declares: serve plays it at this rate, as a camera delivers")
     _common(served)
+
+    scenes = sub.add_parser("scenes", help="the frame reader on generated scenes: light desk, glare, sticky notes, "
+                                           "dense sheets", formatter_class=defaults,
+                            description="Read generated frames of each scene of benchmarks/scenes.py (the frame "
+                                        "generator with one option changed) and report digits right, lines "
+                                        "exactly right and ms per frame per scene.")
+    scenes.add_argument("--model", default=None, help="model (default: $EDGEDIGITS_MODEL, else artifacts/edge/manifest.json)")
+    scenes.add_argument("--frames", type=int, default=100, help="generated frames per scene")
+    _common(scenes)
     return parser
 
 
@@ -144,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             return command_batch(args)
         if args.command == "serve":
             return command_serve(args)
+        if args.command == "scenes":
+            return command_scenes(args)
         return command_check(args)
     except (ConfigError, BenchmarkError) as error:
         print(f"python -m benchmarks: error: {error}", file=sys.stderr)
@@ -241,7 +257,7 @@ def command_check(args) -> int:
 
 
 def command_real(args) -> int:
-    from benchmarks import real
+    from benchmarks import peers, real
     from benchmarks.frames import make_reader
     from benchmarks.run import results_folder
 
@@ -258,6 +274,7 @@ def command_real(args) -> int:
         images = [image for image in images if image.repo in wanted]
     from edgedigits.classifier import default_model_path
 
+    names = parse_list(args.peers, tuple(peers.PEERS), "peer") or ()
     model = Path(args.model or default_model_path())
     if not model.exists():
         raise BenchmarkError(f"{model}: no such model (run `make train export`, or pass --model)")
@@ -268,12 +285,35 @@ def command_real(args) -> int:
     summary = real.summarize(scores)
     text = real.render_markdown(summary, scores, f"Real photos: {folder.name}, {model} ({args.format})"
                               + (", raw pixels (no label turn)" if args.raw else ""))
-    write_json_atomic(out / "results.json", {"set": str(folder), "model": str(model), "format": args.format,
-                                             "label_turn": not args.raw, "summary": summary, "images": [s.to_dict() for s in scores]})
+    results = {"set": str(folder), "model": str(model), "format": args.format, "label_turn": not args.raw,
+               "summary": summary, "images": [s.to_dict() for s in scores]}
+    if names:
+        results["peers"] = _run_peers(names, images, not args.raw)
+        comparison = peers.render_markdown({"edgedigits": {"status": "ok", "summary": summary},
+                                            **{peers.PEERS[n]: results["peers"][n] for n in names}})
+        text = text.replace("## Per image", comparison + "\n## Per image", 1)
+    write_json_atomic(out / "results.json", results)
     write_text_atomic(out / "results.md", text)
     print(text.split("## Per image")[0].rstrip())
     print(f"\nwrote {out / 'results.md'}, {out / 'results.json'}" + ("" if args.no_annotate else f", {out / 'annotated'}/"))
     return 0
+
+
+def _run_peers(names: tuple[str, ...], images, label_turn: bool) -> dict:
+    """Each peer's run_peer result on the frames edgedigits read (written to a temporary folder)."""
+    import tempfile
+
+    from benchmarks import peers
+
+    commands = {name: peers.peer_command(name) for name in names}
+    results = {name: {"status": peers.NOT_INSTALLED} for name, command in commands.items() if command is None}
+    with tempfile.TemporaryDirectory(prefix="edgedigits-peers-") as temp:
+        frames = peers.write_frames(images, Path(temp), label_turn) if len(results) < len(names) else []
+        for name, command in commands.items():
+            if command is not None:
+                print(f"real: {name} reading {len(frames)} frames", file=sys.stderr)
+                results[name] = peers.run_peer(command, images, frames)
+    return results
 
 
 def command_digits(args) -> int:
@@ -337,6 +377,32 @@ def command_batch(args) -> int:
     out = results_folder(args.out, "-batch")
     write_json_atomic(out / "results.json", {"model": str(model), "frames": args.frames,
                                              "workers": {str(n): r for n, r in results.items()}})
+    write_text_atomic(out / "results.md", text)
+    print(text.rstrip())
+    print(f"\nwrote {out / 'results.md'}")
+    return 0
+
+
+def command_scenes(args) -> int:
+    from benchmarks import scenes
+    from benchmarks.frames import make_reader
+    from benchmarks.run import load_test_set, results_folder
+    from edgedigits.classifier import default_model_path
+
+    if args.frames < 1:
+        raise ConfigError(f"--frames must be at least 1, got {args.frames}")
+    model = Path(args.model or default_model_path())
+    images, labels = load_test_set(full_config(data_dir=args.data_dir))
+    reader = make_reader(model, "tflite-int8")
+    results = {}
+    for name, options in scenes.scene_options().items():
+        if not args.no_progress:
+            print(f"scenes: {name}", file=sys.stderr)
+        results[name] = scenes.measure_scene(reader, options, images, labels, frames=args.frames)
+    text = scenes.render_markdown(results, f"Frame reader on generated scenes ({args.frames} frames each, {model}, "
+                                           "int8, 1 thread)")
+    out = results_folder(args.out, "-scenes")
+    write_json_atomic(out / "results.json", {"model": str(model), "frames": args.frames, "scenes": results})
     write_text_atomic(out / "results.md", text)
     print(text.rstrip())
     print(f"\nwrote {out / 'results.md'}")

@@ -536,3 +536,118 @@ def test_the_same_weights_saved_twice_are_the_same_model(tmp_path):
             archive.writestr("model.weights.h5", b"the same weights")
     assert weights_sha256(tmp_path / "a.keras") == weights_sha256(tmp_path / "b.keras") is not None
     assert weights_sha256(tmp_path / "missing.keras") is None
+
+
+# ---------------------------------------------------------------- peers on the real photos (fake peers, no OCR)
+
+PEER_SCRIPT = """
+import json, sys
+paths = [line.strip() for line in sys.stdin if line.strip()]
+print("a banner line that is no record")
+print(json.dumps({"image": paths[0], "lines": ["123", "45"], "ms": 7.0}))
+print(json.dumps({"image": paths[1], "lines": ["9"], "ms": 3.0}))
+print(json.dumps({"image": paths[2], "error": "RuntimeError: boom"}))
+"""
+
+
+def _real_images(tmp_path):
+    from benchmarks.real import RealImage
+
+    return [RealImage(tmp_path / "a.png", "owner/one", ("123", "45"), 0, False),
+            RealImage(tmp_path / "b.png", "owner/two", ("98",), 0, False),
+            RealImage(tmp_path / "c.png", "owner/two", ("7",), 0, False)]
+
+
+def test_peer_adapter_keeps_digits_and_orders_lines_top_to_bottom():
+    from benchmarks.peer_adapter import digit_lines
+
+    found = [(60, 80, 0, "a1 2"), (10, 30, 50, "2"), (12, 32, 0, "3"), (8, 28, 90, "6,"), (100, 120, 0, "xx")]
+    assert digit_lines(found) == ["3", "2", "6", "12"]  # one row left to right, then the next; "xx" dropped
+    assert digit_lines([]) == []
+
+
+def test_tesseract_adapter_runs_the_binary_with_psm6_and_a_digit_whitelist(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from benchmarks import peers
+
+    fake = tmp_path / "bin" / "tesseract"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path}/args\nprintf '1 2\\nab\\n  \\n45\\n'\n")
+    fake.chmod(0o755)
+    env = dict(os.environ, PATH=f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    done = subprocess.run([sys.executable, str(peers.ADAPTER), "tesseract"], input="x.png\ny.png\n",
+                          capture_output=True, text=True, env=env, check=True)
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["image"] for r in records] == ["x.png", "y.png"]
+    assert all(r["lines"] == ["12", "45"] and r["ms"] >= 0 for r in records)
+    assert (tmp_path / "args").read_text().splitlines()[0] == "x.png stdout --psm 6 -c tessedit_char_whitelist=0123456789"
+
+
+def test_peer_output_is_scored_as_edgedigits_is(tmp_path):
+    import sys
+
+    from benchmarks import peers, real
+
+    images = _real_images(tmp_path)
+    frames = [tmp_path / f"{n:03d}.png" for n in range(3)]
+    result = peers.run_peer([sys.executable, "-c", PEER_SCRIPT], images, frames)
+    assert result["status"] == "ok" and result["failed"] == 1
+    expected = real.summarize([real.score(images[0], ("123", "45"), 7.0), real.score(images[1], ("9",), 3.0),
+                               real.score(images[2], (), 0.0)])
+    assert result["summary"] == expected
+    total = result["summary"]["total"]
+    assert (total["digits"], total["errors"], total["lines_right"]) == (8, 2, 2)
+    assert result["summary"]["repos"]["owner/one"]["digit_accuracy"] == 1.0
+    assert [r["read"] for r in result["images"]] == [["123", "45"], ["9"], []]
+
+
+def test_missing_or_broken_peers_are_reported_never_raised(tmp_path):
+    import sys
+
+    from benchmarks import peers, real
+
+    images, frames = _real_images(tmp_path), [tmp_path / "000.png"] * 3
+    assert peers.peer_command("rapidocr", venv=tmp_path / "no-venv") is None
+    assert peers.run_peer(None, images, frames) == {"status": peers.NOT_INSTALLED}
+    broken = peers.run_peer([sys.executable, "-c", "import sys; sys.exit('no module named rapidocr')"], images, frames)
+    assert broken["status"] == "failed: no module named rapidocr"
+    assert peers.run_peer([str(tmp_path / "missing-binary")], images, frames)["status"].startswith("failed: ")
+    with pytest.raises(ValueError, match="unknown peer"):
+        peers.peer_command("easyocr")
+
+    ours = real.summarize([real.score(image, image.truth, 5.0) for image in images])
+    ran = peers.run_peer([sys.executable, "-c", PEER_SCRIPT], images, [tmp_path / f"{n:03d}.png" for n in range(3)])
+    text = peers.render_markdown({"edgedigits": {"status": "ok", "summary": ours}, "RapidOCR": ran,
+                                  "Tesseract": {"status": peers.NOT_INSTALLED}})
+    assert "| Tesseract" in text and "not installed" in text
+    assert "| owner/two" in text and "100.0%, 2/2 |  33.3%, 0/2 |" in text and "**average of 2 sources**" in text
+
+
+def test_peers_get_the_frames_edgedigits_reads(tmp_path):
+    import cv2
+
+    from benchmarks import peers, real
+
+    frame = np.arange(12 * 20 * 3, dtype=np.uint8).reshape(12, 20, 3)
+    cv2.imwrite(str(tmp_path / "page.png"), frame)
+    image = real.RealImage(tmp_path / "page.png", "owner/one", ("1",), 1, False)  # label: one clockwise turn
+    (out := tmp_path / "frames").mkdir()
+    [written] = peers.write_frames([image], out)
+    assert np.array_equal(cv2.imread(str(written), cv2.IMREAD_UNCHANGED), real.upright(image))
+    assert real.upright(image).shape[:2] == (20, 12)
+
+
+def test_scenes_report_each_scene_and_refuse_no_frames(mnist, tmp_path, capsys):
+    from benchmarks.cli import main
+    from benchmarks.scenes import scene_options
+
+    assert main(["scenes", "--frames", "0", "--out", str(tmp_path)]) == 2
+    assert "--frames" in capsys.readouterr().err
+    assert main(["scenes", "--frames", "1", "--out", str(tmp_path), "--no-progress"]) == 0
+    (folder,) = tmp_path.glob("*-scenes")
+    results = json.loads((folder / "results.json").read_text())["scenes"]
+    assert set(results) == set(scene_options())
+    assert all(r["frames"] == 1 and r["digits"] > 0 and 0 <= r["digit_accuracy"] <= 1 for r in results.values())
