@@ -97,8 +97,9 @@ class FrameReader:
     (with every stage's tuned numbers) at once.
     """
 
-    def __init__(self, classifier, *, reject_threshold: float = 0.5, max_side: int = 2000,
-                 min_digit_height: int = 8, min_contrast: float = 0.12, config: ReaderConfig | None = None):
+    def __init__(self, classifier, *, reject_threshold: float = ReaderConfig.reject_threshold,
+                 max_side: int = ReaderConfig.max_side, min_digit_height: int = ReaderConfig.min_digit_height,
+                 min_contrast: float = ReaderConfig.min_contrast, config: ReaderConfig | None = None):
         if not callable(getattr(classifier, "predict", None)):
             raise TypeError(f"classifier: expected an object with a predict(images) method, "
                             f"got {type(classifier).__name__}")
