@@ -1,10 +1,12 @@
-"""Reading a file whose name comes from a user, safely: `stat` first, and only a regular file no
-larger than a limit is opened (a FIFO would block, /dev/zero or a huge sparse file never end)."""
+"""Files whose names come from a user, safely. Reading: `stat` first, and only a regular file no
+larger than a limit is opened (a FIFO would block, /dev/zero or a huge sparse file never end).
+Writing: into a temporary file beside the target, renamed over it, so a reader never sees half."""
 
 from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 
@@ -27,3 +29,18 @@ def read_regular_file(path: Path, limit: int) -> bytes:
     if len(data) > limit:
         raise FileRefused(f"file grew over the {limit:,}-byte limit while being read")
     return data
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder and a rename (the folder
+    is created); on any failure the temporary file is removed and `path` is left as it was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise

@@ -11,13 +11,12 @@ from __future__ import annotations
 import io
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
-from .files import FileRefused, read_regular_file
+from .files import FileRefused, read_regular_file, write_atomic
 from .native import captured
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -432,14 +431,5 @@ def write_image(path, image: np.ndarray) -> Path:
         if not ok:
             raise ImageError(f"{path}: OpenCV cannot write {suffix or 'this'} images")
         data = encoded.tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
+    write_atomic(path, data)
     return path

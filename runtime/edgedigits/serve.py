@@ -30,7 +30,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
@@ -45,6 +44,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
+from .files import write_atomic
 from .imageio import MAX_PIXELS, PNG_SIGNATURE, ImageError, declared_size, decode_image, quiet_cv2
 from .stability import StableText, Stability
 
@@ -172,17 +172,7 @@ def load_config(path: Path) -> tuple[Region, ...]:
 
 def save_config(path: Path, regions) -> None:
     """Write the regions atomically (temp file + rename)."""
-    text = json.dumps(regions_to_json(regions), indent=2) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
+    write_atomic(path, (json.dumps(regions_to_json(regions), indent=2) + "\n").encode("utf-8"))
 
 
 @dataclass(frozen=True)
