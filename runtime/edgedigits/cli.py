@@ -497,6 +497,15 @@ def _add_model_options(parser: argparse.ArgumentParser, *, top_level: bool) -> N
                        help="interpreter threads (default: 1)")
 
 
+def _add_source_options(parser: argparse.ArgumentParser, video_help: str):
+    """--device N | --video FILE, exclusive; returns the group for more sources."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--device", type=_non_negative_int, metavar="N",
+                        help="webcam index (default: the Pi camera when picamera2 is importable, else 0)")
+    source.add_argument("--video", metavar="FILE", help=video_help)
+    return source
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -544,10 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
     read.set_defaults(handler=cmd_read)
 
     camera = command("camera", "live loop: read digits from a webcam, the Pi camera or a video file")
-    source = camera.add_mutually_exclusive_group()
-    source.add_argument("--device", type=_non_negative_int, metavar="N",
-                        help="webcam index (default: the Pi camera when picamera2 is importable, else 0)")
-    source.add_argument("--video", metavar="FILE", help="read frames from a video file instead")
+    _add_source_options(camera, "read frames from a video file instead")
     camera.add_argument("--save-dir", metavar="DIR", help="save every annotated frame as PNG here (default: none)")
     camera.add_argument("--max-frames", type=_positive_int, metavar="N",
                         help="stop after N frames (default: run until the video ends or Ctrl-C)")
@@ -557,10 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
     camera.set_defaults(handler=cmd_camera)
 
     serve = command("serve", "serve the camera's readings: a web page, an HTTP API, MQTT (see runtime/README.md)")
-    source = serve.add_mutually_exclusive_group()
-    source.add_argument("--device", type=_non_negative_int, metavar="N",
-                        help="webcam index (default: the Pi camera when picamera2 is importable, else 0)")
-    source.add_argument("--video", metavar="FILE", help="read a video file instead, looping at its own frame rate")
+    source = _add_source_options(serve, "read a video file instead, looping at its own frame rate")
     source.add_argument("--picamera", action="store_true", help="the Raspberry Pi camera (picamera2)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 for the network)")
