@@ -29,7 +29,7 @@ from edgedigits.reader import measure as measure_stage, page as page_stage, rule
 from edgedigits.reader.arrays import active_tiles, array_median, percentile, uint8_medians, warp_pixels  # noqa: E402
 from edgedigits.reader.arrays import labelled, nearest_upscale, open_by_line  # noqa: E402
 from edgedigits.reader.classify import separate, split_margin  # noqa: E402
-from edgedigits.reader.config import BlobsConfig, DeskewConfig, OrientConfig  # noqa: E402
+from edgedigits.reader.config import BlobsConfig, DeskewConfig, OrientConfig, ReaderConfig  # noqa: E402
 from edgedigits.reader.light import relative_darkness  # noqa: E402
 from edgedigits.reader.records import Blob, DigitSize  # noqa: E402
 
@@ -653,3 +653,41 @@ def test_scene_options_change_the_desk_and_paper_not_the_writing(mnist_test):
     assert set(scene_options()) >= {"default", "light desk", "sticky notes, white table"}
     with pytest.raises(ValueError, match="desk"):
         FrameOptions(desk="marble")
+
+
+def _note_on_a_table(images, labels, note_bgr=(40, 140, 250)):
+    """A 640x480 colour frame: a white table and a darker sticky note (orange by default) that
+    holds the row 3 8 1 5 0 near its edge; the note is no brighter than the table, only another colour."""
+    frame = np.empty((480, 640, 3), np.float32)
+    frame[:] = (228, 230, 232)
+    frame[140:340, 170:470] = note_bgr
+    picks = [int(np.flatnonzero(labels == d)[0]) for d in (3, 8, 1, 5, 0)]
+    for column, i in enumerate(picks):
+        digit = cv2.resize(images[i], (44, 44)).astype(np.float32) / 255
+        y, x = 215, 200 + 52 * column
+        frame[y: y + 44, x: x + 44] *= 1 - 0.85 * digit[..., None]
+    return frame.astype(np.uint8)
+
+
+def test_a_sticky_note_on_a_white_table_is_found_by_its_colour(reader, mnist_test):
+    """A note as bright as the table (or darker) has no bright region of its own; its colour tells
+    it from the table, and the table's brightness does not darken the note's edge and the 3 beside
+    it (read from the grey alone, that 3 is read as 5)."""
+    frame = _note_on_a_table(*mnist_test)
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    config = reader.config.page
+    assert page_stage.find_bright_paper(grey, config).mask is None
+    page = page_stage.find_paper(grey, config, frame)
+    assert page.mask is not None
+    assert page.mask[240, 320] == 1 and page.mask[60, 60] == 0 and page.mask[400, 560] == 0
+    assert [line.text for line in reader.read(frame).lines] == ["38150"]
+
+
+def test_one_colour_all_over_finds_no_coloured_page(mnist_test):
+    """A grey frame saved as colour, and a frame of one tint, have no region of another colour."""
+    frame = _note_on_a_table(*mnist_test, note_bgr=(200, 202, 204))
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    assert page_stage.find_coloured_paper(frame, grey.shape, ReaderConfig().page).mask is None
+    tinted = np.zeros_like(frame)
+    tinted[:] = (90, 215, 240)
+    assert page_stage.find_coloured_paper(tinted, grey.shape, ReaderConfig().page).mask is None

@@ -93,6 +93,11 @@ class PageConfig(_Checked):
     min_margin: int = knob(2, "px@320", "the least such margin")
     mask_erode: int = knob(5, "px", "erosion of the full-size mask: the coarse mask's block edges look like ink",
                            lo=1)
+    colour_border: float = knob(0.04, "fraction", "of the small copy's longer side: the frame's outer band whose "
+                                "median colour is the desk's", hi=0.5, open_lo=True)
+    colour_min_step: float = knob(10.0, "Lab chroma units", "a page found by colour differs from the desk by at "
+                                  "least this (median inside minus outside); paper grain and JPEG stay below",
+                                  open_lo=True)
     edge_clear: float = knob(0.35, "digit heights", "darkness this near the paper's edge is cleared: corners and "
                              "shadows make digit-sized junk, and writing keeps a margin")
 

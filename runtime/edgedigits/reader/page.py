@@ -1,5 +1,6 @@
-"""Stage 1, the page: find the sheet of paper (the large bright region against a darker desk), so
-the desk's texture and the paper's edges are never read as ink; later keep off the paper's edge."""
+"""Stage 1, the page: find the sheet of paper (the large bright region against a darker desk, else
+the large region whose colour differs from the desk's), so the desk's texture and the paper's
+edges are never read as ink; later keep off the paper's edge."""
 
 from __future__ import annotations
 
@@ -14,11 +15,28 @@ from .records import DigitSize, Light, Page, Working
 _SQUARE_2 = np.ones((2, 2), np.uint8)
 
 
-def find_paper(grey: np.ndarray, cfg: PageConfig) -> Page:
-    """The paper's mask and convex hull in the working copy `grey`; Page(None, None) when it fills
-    the frame (no desk, no step-shaped edge, or a "desk" as bright as the paper)."""
+def find_paper(grey: np.ndarray, cfg: PageConfig, colour: np.ndarray | None = None) -> Page:
+    """The paper's mask and convex hull in the working copy `grey`: by brightness
+    (:func:`find_bright_paper`), else, when the frame has `colour` (a small BGR copy), by colour
+    (:func:`find_coloured_paper`: a white sheet on a light wooden desk, a sticky note on a white
+    table); Page(None, None) when neither finds a sheet (it fills the frame)."""
+    page = find_bright_paper(grey, cfg)
+    if page.mask is None and colour is not None:
+        page = find_coloured_paper(colour, grey.shape, cfg)
+    return page
+
+
+def _small_factor(shape: tuple[int, int], cfg: PageConfig) -> int:
+    """The block size that brings a working copy of `shape` to about ``small_side`` pixels."""
+    return max(1, min(int(round(max(shape) / cfg.small_side)), *shape))
+
+
+def find_bright_paper(grey: np.ndarray, cfg: PageConfig) -> Page:
+    """The paper as the large bright region of `grey` against a darker desk, grown into its
+    shadowed parts; Page(None, None) without one (no desk, no step-shaped edge, or a "desk" as
+    bright as the paper)."""
     cv2 = opencv()
-    factor = max(1, min(int(round(max(grey.shape) / cfg.small_side)), *grey.shape))
+    factor = _small_factor(grey.shape, cfg)
     count = factor * factor
     small = ((block_sums(grey, factor) + count // 2) // count).astype(np.uint8)
     small = cv2.GaussianBlur(small, (cfg.blur, cfg.blur), 0)
@@ -70,10 +88,55 @@ def find_paper(grey: np.ndarray, cfg: PageConfig) -> Page:
         return Page(None, None)
     if not is_step_edge(small, hull, cfg):  # the bright part of an evenly lit page, not a sheet
         return Page(None, None)
+    return _page(filled, hull, factor, grey.shape, cfg)
+
+
+def find_coloured_paper(colour: np.ndarray, shape: tuple[int, int], cfg: PageConfig) -> Page:
+    """The paper in a working copy of `shape` as the largest region whose chroma (Lab a, b) differs
+    from the desk's, the median chroma of the frame's outer band (``colour_border``): a page as
+    bright as the desk or darker can still differ from it in colour. Page(None, None) unless the
+    region's median chroma distance exceeds the rest's by ``colour_min_step``. `colour` is a small
+    BGR copy of the frame (any size; resized to the page finder's copy)."""
+    cv2 = opencv()
+    factor = _small_factor(shape, cfg)
+    h, w = shape[0] // factor, shape[1] // factor
+    small = cv2.resize(colour, (w, h), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (cfg.blur, cfg.blur), 0)
+    chroma = cv2.cvtColor(small, cv2.COLOR_BGR2LAB)[..., 1:].astype(np.float32)
+    band = max(1, int(round(cfg.colour_border * max(h, w))))
+    ring = np.ones((h, w), bool)
+    ring[band:-band, band:-band] = False
+    desk = np.median(chroma[ring], axis=0)
+    distance = np.hypot(chroma[..., 0] - desk[0], chroma[..., 1] - desk[1])
+    top = float(np.percentile(distance, 99))
+    if top < cfg.colour_min_step:  # one colour all over (or a grey frame saved as colour)
+        return Page(None, None)
+    scaled = np.clip(distance * (255.0 / top), 0, 255).astype(np.uint8)
+    _, region = cv2.threshold(scaled, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    count, labels = cv2.connectedComponentsWithAlgorithm(region, 4, cv2.CV_32S, cv2.CCL_SAUF)
+    if count < 2:
+        return Page(None, None)
+    biggest = 1 + int(np.argmax(np.bincount(labels.ravel(), minlength=count)[1:]))
+    contours, _ = cv2.findContours((labels == biggest).view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = cv2.convexHull(max(contours, key=cv2.contourArea))
+    filled = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(filled, hull, 1)
+    inside = int(np.count_nonzero(filled))
+    if filled.size - inside < cfg.min_desk_area * filled.size or inside < cfg.min_paper_area * filled.size:
+        return Page(None, None)
+    if np.median(distance[filled > 0]) - np.median(distance[filled == 0]) < cfg.colour_min_step:
+        return Page(None, None)
+    return _page(filled, hull, factor, shape, cfg)
+
+
+def _page(filled: np.ndarray, hull: np.ndarray, factor: int, shape: tuple[int, int], cfg: PageConfig) -> Page:
+    """The Page of the filled outline `filled` (0/1 on the small copy, `factor` times smaller than
+    a working copy of `shape`) and its `hull` (small copy's pixels)."""
+    cv2 = opencv()
     # Stay clear of the paper's edge: blur, JPEG and the coarse mask make it look like ink.
-    margin = max(cfg.min_margin, int(round(cfg.margin * max(small.shape))))
+    margin = max(cfg.min_margin, int(round(cfg.margin * max(filled.shape))))
     filled = cv2.erode(filled, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
-    mask = nearest_upscale(filled, factor, grey.shape)
+    mask = nearest_upscale(filled, factor, shape)
     mask = cv2.erode(mask, np.ones((cfg.mask_erode, cfg.mask_erode), np.uint8))
     return Page(mask, (hull.reshape(-1, 2).astype(np.float32) + 0.5) * factor)
 

@@ -60,6 +60,7 @@ class Working(NamedTuple):
     grey: np.ndarray                  # (h, w) uint8
     scale: float                      # working pixels per frame pixel
     frame_shape: tuple                # the original frame's shape
+    colour: np.ndarray | None = None  # (h, w, 3) BGR uint8, a small copy for the page's colour (None: grey frame)
 
 
 class Page(NamedTuple):
