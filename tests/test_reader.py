@@ -691,3 +691,20 @@ def test_one_colour_all_over_finds_no_coloured_page(mnist_test):
     tinted = np.zeros_like(frame)
     tinted[:] = (90, 215, 240)
     assert page_stage.find_coloured_paper(tinted, grey.shape, ReaderConfig().page).mask is None
+
+
+def test_tilted_rules_are_not_sought_in_texture(monkeypatch):
+    """The Hough transform's work grows with the ink: a window inked like desk texture (30%) is not
+    searched for tilted rules, a page's worth of ink (3%) is."""
+    from edgedigits.reader.config import RulesConfig
+
+    calls = []
+    hough = cv2.HoughLinesP
+    monkeypatch.setattr(cv2, "HoughLinesP", lambda *a, **k: calls.append(1) or hough(*a, **k))
+    rng = np.random.default_rng(0)
+    for share, expected in ((0.30, 0), (0.03, 1)):
+        calls.clear()
+        mask = (rng.random((400, 600)) < share).astype(np.uint8)
+        assert share - 0.01 < mask.mean() < share + 0.01
+        rules_stage.remove_long_lines(mask, 30.0, RulesConfig(), hough=True)
+        assert len(calls) == expected

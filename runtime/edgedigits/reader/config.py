@@ -198,6 +198,9 @@ class RulesConfig(_Checked):
     bridge: int = knob(5, "px", "breaks along a faint rule (dashes) bridged", lo=1)
     hough_trigger: float = knob(2.5, "digit heights", "only a component this long can hold a tilted rule",
                                 open_lo=True)
+    hough_max_ink: float = knob(0.12, "fraction", "of the upright window inked at most for tilted rules to be "
+                                "sought: desk texture inks 20-30% (0.5 s of Hough transform at 1920 px), real "
+                                "pages at most 4.4%", hi=1)
     hough_length: float = knob(2.5, "digit heights", "tilted straight segments longer than this are rules",
                                open_lo=True)
     hough_min_length: int = knob(20, "px", "the shortest tilted rule however small the digits", lo=1)

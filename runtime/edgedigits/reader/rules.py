@@ -82,7 +82,9 @@ def remove_long_lines(mask: np.ndarray, height: float, cfg: RulesConfig, hough: 
     # angle, much longer than a digit is tall.
     min_length = int(max(cfg.hough_min_length, cfg.hough_length * height))
     segments = None
-    if hough:  # only when some component is long enough to hold such a segment
+    # Only when some component is long enough to hold such a segment, and not in texture: the
+    # Hough transform's cost grows with the ink, and a window this inked holds no ruled page.
+    if hough and cv2.countNonZero(mask) <= cfg.hough_max_ink * mask.size:
         segments = cv2.HoughLinesP(mask, 1, np.pi / cfg.hough_resolution,
                                    threshold=int(max(cfg.hough_min_votes, cfg.hough_votes * height)),
                                    minLineLength=min_length,
