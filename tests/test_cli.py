@@ -326,20 +326,25 @@ def test_console_script_bad_inputs_never_show_a_traceback(tmp_path, models):
 
 
 def test_predict_works_without_opencv(tmp_path, models, test_digits):
-    """A bare numpy + ai-edge-litert install: PNG works, JPEG explains what to install."""
+    """A bare numpy + Pillow + ai-edge-litert install: PNG and JPEG are read by Pillow, a damaged
+    JPEG is an input error, and `read` says what to install for OpenCV."""
+    from PIL import Image
+
     png = write_image(tmp_path / "d.png", test_digits[0][3])
+    Image.fromarray(test_digits[0][4]).save(tmp_path / "e.jpg", quality=95)
     (tmp_path / "d.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 64)
     code = ("import sys; sys.modules['cv2'] = None\n"
             "from edgedigits.cli import main\n"
             f"sys.exit(main(['predict', '--json', '--model', {str(models)!r}, {str(png)!r}, "
-            f"{str(tmp_path / 'd.jpg')!r}]))")
+            f"{str(tmp_path / 'e.jpg')!r}, {str(tmp_path / 'd.jpg')!r}]))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == EXIT["input"], proc.stderr
-    first = json.loads(proc.stdout.splitlines()[0])
-    assert first["digit"] == int(test_digits[1][3])
-    assert "install edgedigits-runtime[camera]" in proc.stderr
+    first, second = (json.loads(line) for line in proc.stdout.splitlines()[:2])
+    assert first["digit"] == int(test_digits[1][3]) and second["digit"] == int(test_digits[1][4])
+    assert "d.jpg: not an image, or a corrupt" in proc.stderr
     read = subprocess.run([sys.executable, "-c", code.replace("'predict'", "'read'")], capture_output=True,
                           text=True, timeout=120)
+    assert "pip install 'edgedigits-runtime[camera]'" in read.stderr
     assert read.returncode == EXIT["dependency"] and "needs OpenCV" in read.stderr
 
 

@@ -498,7 +498,7 @@ def test_png_decoder_without_cv2_matches_opencv(tmp_path, monkeypatch, kind):
     np.testing.assert_array_equal(with_cv2, without)
 
 
-def test_palette_png_and_own_writer_without_cv2(tmp_path, monkeypatch):
+def test_palette_png_and_pillow_writer_without_cv2(tmp_path, monkeypatch):
     import struct
     import zlib
 
@@ -542,7 +542,7 @@ def test_pnm_and_npy(tmp_path):
     ("junk.png", b"hello world, not an image", "not an image|not a PNG"),
     ("cut.png", None, "truncated|corrupt"),
     ("short.pgm", b"P5 10 10 255\n" + b"\x00" * 20, "truncated"),
-    ("zero.pgm", b"P5 0 10 255\n", "zero-size"),
+    ("zero.pgm", b"P5 0 10 255\n", "zero-size|not an image"),
     ("objects.npy", None, "not a readable .npy"),
     ("zero.npy", np.zeros((0, 5), np.uint8), "zero-size"),
     ("vector.npy", np.zeros(5, np.uint8), "must be \\(H, W\\)"),
@@ -565,23 +565,52 @@ def test_unreadable_images_raise_image_error(tmp_path, monkeypatch, name, conten
         imageio.read_image(path)
 
 
-def test_missing_file_directory_and_jpeg_without_cv2(tmp_path, monkeypatch):
+def test_missing_file_directory_and_damaged_jpeg_without_cv2(tmp_path, monkeypatch):
     with pytest.raises(imageio.ImageError, match="no such file"):
         imageio.read_image(tmp_path / "missing.png")
     with pytest.raises(imageio.ImageError, match="is a directory"):
         imageio.read_image(tmp_path)
     (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 100)
     monkeypatch.setitem(sys.modules, "cv2", None)
-    with pytest.raises(imageio.ImageError, match=r"JPEG needs OpenCV: install edgedigits-runtime\[camera\]"):
+    with pytest.raises(imageio.ImageError, match=r"photo.jpg: not an image, or a corrupt"):
         imageio.read_image(tmp_path / "photo.jpg")
 
 
+def test_other_formats_without_cv2_and_pillow_writes(tmp_path, monkeypatch):
+    """Without OpenCV, Pillow reads JPEG, BMP, TIFF and WebP (JPEG close to OpenCV's decoding, the
+    lossless ones exactly) and writes PNG and JPEG; a suffix it does not know is refused clearly."""
+    cv2 = pytest.importorskip("cv2")
+    image = _test_image()
+    with_cv2 = {}
+    for suffix in (".jpg", ".bmp", ".tif", ".webp"):
+        path = tmp_path / f"a{suffix}"
+        cv2.imwrite(str(path), image, [cv2.IMWRITE_WEBP_QUALITY, 101] if suffix == ".webp" else [])
+        with_cv2[suffix] = imageio.read_image(path)
+    monkeypatch.setitem(sys.modules, "cv2", None)
+    assert not imageio.have_cv2()
+    for suffix, expected in with_cv2.items():
+        without = imageio.read_image(tmp_path / f"a{suffix}")
+        assert without.shape == expected.shape
+        assert np.abs(without.astype(int) - expected).max() <= (2 if suffix == ".jpg" else 0), suffix
+    yy, xx = np.mgrid[0:37, 0:53]
+    ramp = (xx * 3 + yy * 2).astype(np.uint8)
+    smooth = np.dstack([ramp, 228 - ramp, ramp // 2])  # JPEG keeps smooth colour
+    written = imageio.read_image(imageio.write_image(tmp_path / "out.jpg", smooth))
+    assert np.abs(written.astype(int) - smooth).mean() < 6
+    with pytest.raises(imageio.ImageError, match="cannot write .nosuch"):
+        imageio.write_image(tmp_path / "out.nosuch", image)
+
+
+@pytest.mark.parametrize("opencv", [True, False])
 @pytest.mark.parametrize("orientation, turned", [(1, lambda a: a), (6, lambda a: np.rot90(a, -1)),
                                                  (3, lambda a: np.rot90(a, 2)), (8, lambda a: np.rot90(a, 1))])
-def test_jpeg_exif_orientation_is_honoured(tmp_path, orientation, turned):
-    """Phones store a turned photo as unturned pixels plus an EXIF Orientation tag: read it as a viewer shows it."""
+def test_jpeg_exif_orientation_is_honoured(tmp_path, monkeypatch, orientation, turned, opencv):
+    """Phones store a turned photo as unturned pixels plus an EXIF Orientation tag: read it as a
+    viewer shows it, with OpenCV or with Pillow."""
     pytest.importorskip("cv2")
     Image = pytest.importorskip("PIL.Image")
+    if not opencv:
+        monkeypatch.setitem(sys.modules, "cv2", None)
     pixels = np.full((40, 64), 230, np.uint8)
     pixels[:20, :32] = 20  # a dark top-left quarter shows which way the image was turned
     exif = Image.Exif()
@@ -732,3 +761,15 @@ def test_a_small_file_declaring_gigapixels_is_refused_before_decoding(tmp_path, 
     ok, bmp = cv2.imencode(".bmp", np.zeros((7, 9), np.uint8))
     assert declared_size(bmp.tobytes()) == (9, 7)
     assert declared_size(b"GIF89a....") is None
+    # Without OpenCV, Pillow is given the same limit from the header, before it decodes anything.
+    from PIL import ImageFile
+
+    from edgedigits.imageio import decode_image
+
+    monkeypatch.setitem(sys.modules, "cv2", None)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(self))
+    with pytest.raises(ImageError, match="more than 200 megapixels"):
+        read_image(bomb)
+    with pytest.raises(ImageError, match="image is 9x7, more than 1e-05 megapixels"):
+        decode_image(bmp.tobytes(), max_pixels=10)
+    assert decoded == []

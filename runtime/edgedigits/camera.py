@@ -19,7 +19,6 @@ from typing import Callable, TextIO
 
 import numpy as np
 
-CAMERA_EXTRA_HINT = "install edgedigits-runtime[camera] (opencv-python-headless)"
 MAX_FAILED_READS = 30      # a live camera may drop a few frames; this many in a row means it is gone
 FPS_SMOOTHING = 0.9        # exponential moving average of the frame interval
 
@@ -37,12 +36,12 @@ class DependencyError(RuntimeError):
 
 
 def _import_cv2():
-    from .imageio import quiet_cv2
+    from .imageio import OPENCV_HINT, quiet_cv2
 
     try:  # quiet: OpenCV logs "can't open camera by index" lines; our errors say it in one line
         return quiet_cv2()
     except ImportError:
-        raise DependencyError(f"the camera loop needs OpenCV: {CAMERA_EXTRA_HINT}") from None
+        raise DependencyError(f"the camera loop needs OpenCV: {OPENCV_HINT}") from None
 
 
 def picamera_available() -> bool:

@@ -66,8 +66,9 @@ def _make_reader(classifier):
         from .reader import FrameReader, draw_annotations
         return FrameReader(classifier), draw_annotations
     except ImportError as error:  # the reader raises an ImportError subclass when OpenCV is missing
-        message = str(error) if "edgedigits-runtime[camera]" in str(error) else (
-            f"reading frames needs OpenCV: pip install 'edgedigits-runtime[camera]' ({error})")
+        from .imageio import OPENCV_HINT
+
+        message = str(error) if OPENCV_HINT in str(error) else f"reading frames needs OpenCV: {OPENCV_HINT} ({error})"
         raise CliError(message, EXIT_DEPENDENCY) from None
 
 

@@ -1,9 +1,11 @@
 """Read and write images with or without OpenCV.
 
 read_image returns OpenCV-style arrays: (H, W) uint8 grey or (H, W, 3) uint8 BGR. Transparent
-pixels are composited over white. With cv2 importable every format OpenCV knows is read;
-without it PNG (non-interlaced, any bit depth), PGM/PPM and .npy still work, so `edgedigits
-predict` runs on a bare numpy + ai-edge-litert install.
+pixels are composited over white. With cv2 importable OpenCV decodes (the reader's benchmarks are
+measured on its pixels); without it Pillow, a runtime dependency, decodes every format it knows,
+so `edgedigits predict` and `read` run on a bare numpy + Pillow + ai-edge-litert install. PGM/PPM
+always go through Pillow, and .npy arrays through numpy. Every decoder is given the pixel count
+the file's header declares first: a small file declaring gigapixels is refused unread.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import io
 import os
 import struct
-import zlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +24,7 @@ from .native import captured
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PIXELS = 200_000_000  # a 8000x6000 frame is 48 MP; refuse decompression bombs
 MAX_FILE_BYTES = 512 * 1024**2  # a 48 MP uncompressed frame is ~150 MB
-CAMERA_EXTRA_HINT = "install edgedigits-runtime[camera] (OpenCV)"
-
-_OTHER_FORMATS = {  # magic bytes -> name, for a clear error when cv2 is missing
-    b"\xff\xd8\xff": "JPEG", b"BM": "BMP", b"GIF8": "GIF", b"II*\x00": "TIFF", b"MM\x00*": "TIFF",
-    b"RIFF": "WebP",
-}
+OPENCV_HINT = "pip install 'edgedigits-runtime[camera]' (OpenCV)"  # every "OpenCV is missing" message ends so
 
 
 class ImageError(ValueError):
@@ -71,10 +68,9 @@ def decode_image(data: bytes, name="image", *, max_pixels: int = MAX_PIXELS) -> 
     max_pixels = min(int(max_pixels), MAX_PIXELS)
     if not data:
         raise ImageError(f"{name}: empty file (0 bytes), not an image")
-    if data.startswith(PNG_SIGNATURE) and not have_cv2():
-        return _finish(name, _decode_png(name, data, max_pixels))
-    if data[:2] in (b"P2", b"P3", b"P5", b"P6"):
-        return _finish(name, _decode_pnm(name, data, max_pixels))
+    # PGM/PPM always by Pillow: OpenCV fills a truncated one with zeros instead of refusing it.
+    if data[:2] in (b"P2", b"P3", b"P5", b"P6") or not have_cv2():
+        return _finish(name, _decode_with_pillow(name, data, max_pixels))
     return _finish(name, _decode_with_cv2(name, data, max_pixels))
 
 
@@ -125,15 +121,7 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def _decode_with_cv2(path: Path, data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    try:
-        cv2 = quiet_cv2()
-    except ImportError:
-        kind = next((name for magic, name in _OTHER_FORMATS.items() if data.startswith(magic)), None)
-        if kind is None:
-            raise ImageError(f"{path}: not a PNG, PGM/PPM or .npy image (other formats need OpenCV: "
-                             f"{CAMERA_EXTRA_HINT})") from None
-        raise ImageError(f"{path}: reading {kind} needs OpenCV: {CAMERA_EXTRA_HINT}, "
-                         "or convert the image to PNG") from None
+    cv2 = quiet_cv2()
     size = declared_size(data)  # checked before decoding: a small file may declare gigapixels
     if size is not None:
         _check_pixels(path, *size, max_pixels)
@@ -197,193 +185,53 @@ def _read_npy(path: Path) -> np.ndarray:
     raise ImageError(f"{path}: .npy image has dtype {array.dtype}; expected uint8, integer, float or bool")
 
 
-# ---------------------------------------------------------------- PGM / PPM
+# ---------------------------------------------------------------- Pillow
 
 
-def _decode_pnm(path: Path, data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    magic = data[:2]
-    stream = io.BytesIO(data)
-    stream.seek(2)
+def _decode_with_pillow(path: Path, data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Any format Pillow knows (PNG, PGM/PPM, JPEG, BMP, TIFF, WebP, ...) as (H, W) grey, (H, W, 3)
+    BGR or (H, W, 4) BGRA uint8, the EXIF Orientation applied; the first frame of an animation."""
     try:
-        width, height, maxval = (_pnm_number(stream) for _ in range(3))
-    except ValueError:
-        raise ImageError(f"{path}: malformed {magic.decode()} header") from None
-    channels = 3 if magic in (b"P3", b"P6") else 1
-    if not 0 < maxval < 65536:
-        raise ImageError(f"{path}: PNM maxval {maxval} out of range 1..65535")
-    _check_pixels(path, width, height, max_pixels)
-    count = width * height * channels
-    if magic in (b"P5", b"P6"):
-        dtype = np.dtype(">u2") if maxval > 255 else np.dtype(np.uint8)
-        raw = stream.read(count * dtype.itemsize)
-        if len(raw) != count * dtype.itemsize:
-            raise ImageError(f"{path}: truncated {magic.decode()} image ({len(raw)} of "
-                             f"{count * dtype.itemsize} pixel bytes)")
-        values = np.frombuffer(raw, dtype=dtype).astype(np.float32)
-    else:
+        from PIL import Image, ImageOps, UnidentifiedImageError
+    except ImportError:
+        raise ImageError(f"{path}: reading images needs Pillow (pip install pillow) or OpenCV "
+                         f"({OPENCV_HINT})") from None
+    # Pillow's own bomb check warns above 89 MP (ours is the limit) and refuses above 179 MP.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            values = np.array(stream.read().split()[:count], dtype=np.float32)
-        except ValueError:
-            raise ImageError(f"{path}: malformed pixel values") from None
-        if values.size != count:
-            raise ImageError(f"{path}: truncated {magic.decode()} image ({values.size} of {count} values)")
-    image = np.clip(np.rint(values * (255.0 / maxval)), 0, 255).astype(np.uint8)
-    image = image.reshape(height, width, channels) if channels == 3 else image.reshape(height, width)
-    return image[:, :, ::-1] if channels == 3 else image  # RGB -> BGR
+            with captured(), Image.open(io.BytesIO(data)) as image:
+                _check_pixels(path, *image.size, max_pixels)  # from the header, before decoding
+                image.load()
+                return _pillow_to_array(ImageOps.exif_transpose(image))
+        except ImageError:
+            raise
+        except Image.DecompressionBombError:
+            raise ImageError(f"{path}: image is more than {max_pixels / 1_000_000:g} megapixels") from None
+        except Exception as error:  # noqa: BLE001 - a damaged file raises whatever its decoder meets
+            said = "" if isinstance(error, UnidentifiedImageError) else f"; {error}"  # (that one names a BytesIO)
+            raise ImageError(f"{path}: not an image, or a corrupt or unsupported image file "
+                             f"({len(data)} bytes{said})") from None
 
 
-def _pnm_number(stream: io.BytesIO) -> int:
-    token = b""
-    while True:
-        char = stream.read(1)
-        if not char:
-            break
-        if char == b"#":
-            stream.readline()
-            continue
-        if char.isspace():
-            if token:
-                break
-            continue
-        token += char
-    return int(token)
+def _pillow_to_array(image) -> np.ndarray:
+    """A loaded Pillow image as OpenCV lays pixels out: grey 2-d, colour BGR, transparency BGRA;
+    16-bit samples keep their high byte (as OpenCV's 16-bit reads do in :func:`_to_uint8`)."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image)
+        return (np.clip(array, 0, 65535).astype(np.uint16) >> 8).astype(np.uint8)
+    if mode in ("1", "L", "F") or (mode == "P" and "transparency" not in image.info and _grey_palette(image)):
+        return np.asarray(image.convert("L"))
+    if mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in image.info:
+        return np.asarray(image.convert("RGBA"))[:, :, [2, 1, 0, 3]]
+    return np.asarray(image.convert("RGB"))[:, :, ::-1]
 
 
-# ---------------------------------------------------------------- PNG (no cv2)
-
-
-def _decode_png(path: Path, data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    header, palette, transparency, compressed = _png_chunks(path, data)
-    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
-    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(colour)
-    if channels is None or depth not in (1, 2, 4, 8, 16):
-        raise ImageError(f"{path}: unsupported PNG colour type {colour} / bit depth {depth}")
-    if interlace:
-        raise ImageError(f"{path}: interlaced PNG needs OpenCV: {CAMERA_EXTRA_HINT}, or save it non-interlaced")
-    _check_pixels(path, width, height, max_pixels)
-    try:
-        raw = zlib.decompress(compressed)
-    except zlib.error as error:
-        raise ImageError(f"{path}: corrupt PNG pixel data ({error})") from None
-    bits_per_pixel = depth * channels
-    stride = (width * bits_per_pixel + 7) // 8
-    if len(raw) < height * (stride + 1):
-        raise ImageError(f"{path}: truncated PNG ({len(raw)} of {height * (stride + 1)} pixel bytes)")
-    rows = _png_unfilter(path, raw, height, stride, max(1, bits_per_pixel // 8))
-    if depth == 16:
-        samples = rows.view(">u2").reshape(height, width, channels)
-        image = (samples >> 8).astype(np.uint8)
-    elif depth == 8:
-        image = rows.reshape(height, width, channels)
-    else:
-        bits = np.unpackbits(rows, axis=1).reshape(height, stride * 8 // depth, depth)
-        weights = (1 << np.arange(depth - 1, -1, -1)).astype(np.uint8)
-        image = (bits * weights).sum(axis=2, dtype=np.uint8)[:, :width, None]
-        if colour == 0:
-            image = (image.astype(np.uint16) * 255 // ((1 << depth) - 1)).astype(np.uint8)
-    return _png_to_bgr(path, image, colour, palette, transparency)
-
-
-def _png_chunks(path: Path, data: bytes):
-    pos, header, palette, transparency, idat = len(PNG_SIGNATURE), None, None, None, []
-    while True:
-        if pos + 8 > len(data):
-            raise ImageError(f"{path}: truncated PNG (no IEND chunk)")
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        crc = data[pos + 8 + length:pos + 12 + length]
-        if len(body) != length or len(crc) != 4:
-            raise ImageError(f"{path}: truncated PNG (chunk {kind!r} cut short)")
-        if zlib.crc32(kind + body) != struct.unpack(">I", crc)[0]:
-            raise ImageError(f"{path}: corrupt PNG (checksum error in chunk {kind.decode('latin-1')!r})")
-        pos += 12 + length
-        if kind == b"IHDR":
-            header = body
-        elif kind == b"PLTE":
-            palette = np.frombuffer(body, dtype=np.uint8).reshape(-1, 3)
-        elif kind == b"tRNS":
-            transparency = body
-        elif kind == b"IDAT":
-            idat.append(body)
-        elif kind == b"IEND":
-            break
-    if header is None or len(header) != 13 or not idat:
-        raise ImageError(f"{path}: corrupt PNG (missing IHDR or IDAT)")
-    return header, palette, transparency, b"".join(idat)
-
-
-def _png_unfilter(path: Path, raw: bytes, height: int, stride: int, bpp: int) -> np.ndarray:
-    """Undo the per-row PNG filters. Sub and Up are vectorised; Average and Paeth loop in Python,
-    which is slow for big frames (a fallback only: with OpenCV installed it is not used)."""
-    out = np.zeros((height, stride), dtype=np.uint8)
-    previous = np.zeros(stride, dtype=np.uint8)
-    for y in range(height):
-        start = y * (stride + 1)
-        kind = raw[start]
-        line = np.frombuffer(raw, dtype=np.uint8, count=stride, offset=start + 1)
-        if kind == 0:
-            row = line.copy()
-        elif kind == 1:
-            row = _undo_sub(line, bpp)
-        elif kind == 2:
-            row = (line.astype(np.uint16) + previous).astype(np.uint8)
-        elif kind in (3, 4):
-            row = _undo_average_or_paeth(bytearray(line.tobytes()), previous.tobytes(), bpp, paeth=kind == 4)
-        else:
-            raise ImageError(f"{path}: corrupt PNG (unknown filter type {kind} on row {y})")
-        out[y] = row
-        previous = out[y]
-    return out
-
-
-def _undo_sub(line: np.ndarray, bpp: int) -> np.ndarray:
-    padded = np.zeros(-(-len(line) // bpp) * bpp, dtype=np.uint64)
-    padded[:len(line)] = line
-    summed = np.cumsum(padded.reshape(-1, bpp), axis=0) % 256
-    return summed.reshape(-1)[:len(line)].astype(np.uint8)
-
-
-def _undo_average_or_paeth(row: bytearray, prior: bytes, bpp: int, *, paeth: bool) -> np.ndarray:
-    for i in range(len(row)):
-        left = row[i - bpp] if i >= bpp else 0
-        up = prior[i]
-        if paeth:
-            upper_left = prior[i - bpp] if i >= bpp else 0
-            estimate = left + up - upper_left
-            to_left, to_up, to_ul = abs(estimate - left), abs(estimate - up), abs(estimate - upper_left)
-            if to_left <= to_up and to_left <= to_ul:
-                predictor = left
-            elif to_up <= to_ul:
-                predictor = up
-            else:
-                predictor = upper_left
-        else:
-            predictor = (left + up) >> 1
-        row[i] = (row[i] + predictor) & 0xFF
-    return np.frombuffer(bytes(row), dtype=np.uint8)
-
-
-def _png_to_bgr(path: Path, image: np.ndarray, colour: int, palette, transparency) -> np.ndarray:
-    if colour == 3:
-        if palette is None:
-            raise ImageError(f"{path}: corrupt PNG (palette image without PLTE)")
-        index = image[:, :, 0]
-        if int(index.max()) >= len(palette):
-            raise ImageError(f"{path}: corrupt PNG (palette index out of range)")
-        rgb = palette[index]
-        if transparency:
-            alpha = np.full(len(palette), 255, dtype=np.uint8)
-            alpha[:min(len(transparency), len(palette))] = np.frombuffer(transparency, np.uint8)[:len(palette)]
-            return np.dstack([rgb[:, :, ::-1], alpha[index]])
-        return rgb[:, :, ::-1]
-    if colour == 0:
-        return image[:, :, 0]
-    if colour == 4:  # grey + alpha
-        grey = image[:, :, 0]
-        return np.dstack([grey, grey, grey, image[:, :, 1]])
-    if colour == 2:
-        return image[:, :, ::-1]
-    return image[:, :, [2, 1, 0, 3]]  # RGBA -> BGRA
+def _grey_palette(image) -> bool:
+    """Whether a palette image's colours are all greys."""
+    palette = np.frombuffer(bytes(image.getpalette() or ()), np.uint8).reshape(-1, 3)
+    return bool((palette == palette[:, :1]).all())
 
 
 def _check_pixels(path: Path, width: int, height: int, max_pixels: int = MAX_PIXELS) -> None:
@@ -396,40 +244,38 @@ def _check_pixels(path: Path, width: int, height: int, max_pixels: int = MAX_PIX
 # ---------------------------------------------------------------- writing
 
 
-def encode_png(image: np.ndarray) -> bytes:
-    """PNG bytes for a (H, W) grey or (H, W, 3) BGR uint8 image, without OpenCV."""
-    image = np.ascontiguousarray(image, dtype=np.uint8)
-    if image.ndim == 2:
-        colour, rows = 0, image
-    elif image.ndim == 3 and image.shape[2] == 3:
-        colour, rows = 2, image[:, :, ::-1].reshape(image.shape[0], -1)
-    else:
-        raise ValueError(f"can only write (H, W) or (H, W, 3) uint8 images; found shape {image.shape}")
-    height, width = image.shape[:2]
-    raw = np.hstack([np.zeros((height, 1), np.uint8), rows]).tobytes()
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
-    return PNG_SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
-
-
 def write_image(path, image: np.ndarray) -> Path:
-    """Write atomically (temp file + rename). PNG always works; other suffixes need OpenCV."""
+    """Write a (H, W) grey or (H, W, 3) BGR uint8 image atomically (temp file + rename), in the
+    format its suffix names (PNG without one): with OpenCV when installed, else with Pillow."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".png" and not have_cv2():
-        data = encode_png(image)
-    else:
-        try:
-            import cv2
-        except ImportError:
-            raise ImageError(f"{path}: writing {suffix or 'this'} images needs OpenCV ({CAMERA_EXTRA_HINT}); "
-                             "use a .png name") from None
-        ok, encoded = cv2.imencode(suffix or ".png", image)
+    suffix = path.suffix.lower() or ".png"
+    if have_cv2():
+        import cv2
+
+        ok, encoded = cv2.imencode(suffix, image)
         if not ok:
-            raise ImageError(f"{path}: OpenCV cannot write {suffix or 'this'} images")
+            raise ImageError(f"{path}: OpenCV cannot write {suffix} images")
         data = encoded.tobytes()
+    else:
+        data = _encode_with_pillow(path, image, suffix)
     write_atomic(path, data)
     return path
+
+
+def _encode_with_pillow(path: Path, image: np.ndarray, suffix: str) -> bytes:
+    from PIL import Image
+
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
+        raise ImageError(f"{path}: can only write (H, W) or (H, W, 3) uint8 images; found "
+                         f"{image.dtype} {image.shape}")
+    kind = Image.registered_extensions().get(suffix)
+    if kind is None:
+        raise ImageError(f"{path}: Pillow cannot write {suffix} images; use a .png name")
+    picture = Image.fromarray(np.ascontiguousarray(image if image.ndim == 2 else image[:, :, ::-1]))
+    out = io.BytesIO()
+    try:
+        picture.save(out, format=kind)
+    except (OSError, ValueError, KeyError) as error:
+        raise ImageError(f"{path}: Pillow cannot write {suffix} images ({error})") from None
+    return out.getvalue()

@@ -32,7 +32,10 @@ VENV_ROOT=/opt/edgedigits          # venvs inside the rootfs
 FORMATS_TFLITE="tflite-int8 tflite-f32"
 # The tflite_runtime fallback stack (tflite-runtime 2.14 needs numpy<2; OpenCV 4.11 is the last
 # headless build that accepts numpy 1.x). Pinned so the host reference venv runs the same versions.
-TFLITE_PINS="numpy==1.26.4 tflite-runtime==2.14.0 opencv-python-headless==4.11.0.86"
+# Pillow (a runtime dependency: the wheel goes in with --no-deps) at the toolkit's own pin.
+PILLOW_PIN=pillow
+while read -r line; do case $line in pillow==*) PILLOW_PIN=$line ;; esac; done <"$REPO/constraints.txt"
+TFLITE_PINS="numpy==1.26.4 tflite-runtime==2.14.0 opencv-python-headless==4.11.0.86 $PILLOW_PIN"
 FORMATS_ALL="tflite-int8 tflite-f32 onnx-int8 onnx-f32"
 CHROOT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -117,7 +120,7 @@ ensure_venv() {  # <name> <pip args...>
 venv_versions() {  # <name>: one line of versions as seen inside the venv
   in_rootfs "$VENV_ROOT/$1/bin/python" -c '
 import importlib.metadata as md, platform, sys
-names = ["edgedigits-runtime", "numpy", "ai-edge-litert", "tflite-runtime", "onnxruntime", "opencv-python-headless"]
+names = ["edgedigits-runtime", "numpy", "ai-edge-litert", "tflite-runtime", "onnxruntime", "opencv-python-headless", "pillow"]
 found = []
 for n in names:
     try:

@@ -20,9 +20,9 @@ def opencv():
     try:
         import cv2
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise CameraDependencyError(
-            "reading digits in camera frames needs OpenCV, which is not installed: "
-            "pip install 'edgedigits-runtime[camera]'") from exc
+        from ..imageio import OPENCV_HINT
+
+        raise CameraDependencyError(f"reading digits in camera frames needs OpenCV: {OPENCV_HINT}") from exc
     return cv2
 
 
