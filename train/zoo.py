@@ -269,7 +269,10 @@ ZOO: dict[str, ZooEntry] = {
                         lr_schedule="cosine", warmup_epochs=1, weight_decay=1e-4, label_smoothing=0.1,
                         augmentation=Augmentation(rotation_degrees=8, zoom=0.08, translation=0.08,
                                                   elastic_alpha=16, elastic_sigma=4),
-                        ema_momentum=0.999),
+                        ema_momentum=0.999,
+                        # A camera's and the reader's effects, and "not a digit" crops (an 11th
+                        # output the reader drops junk with): README, "Training for real capture".
+                        capture=Capture(), negatives=0.1),
                  None,
                  "ours: strided 5x5 stem + depthwise, separable block + depthwise, dense head; BN, ReLU; "
                  "under 1/4 of baseline's MACs"),
