@@ -708,3 +708,19 @@ def test_tilted_rules_are_not_sought_in_texture(monkeypatch):
         assert share - 0.01 < mask.mean() < share + 0.01
         rules_stage.remove_long_lines(mask, 30.0, RulesConfig(), hough=True)
         assert len(calls) == expected
+
+
+@pytest.mark.parametrize("scene", ["label in a corner of a white page", "note filling most of the frame"])
+def test_a_coloured_region_away_from_the_centre_is_not_the_page(reader, mnist_test, scene):
+    """What the camera points at is the page: a yellow label in a corner of a white page, or a strip
+    of table beside a note that fills most of the frame, is not taken for it."""
+    images, labels = mnist_test
+    if scene == "label in a corner of a white page":
+        frame = _note_on_a_table(images, labels, note_bgr=(232, 232, 232))  # the "note" is white paper
+        frame[0:115, 0:160] = (90, 215, 240)  # a yellow label, 6% of the frame
+    else:
+        frame = _note_on_a_table(images, labels, note_bgr=(90, 215, 240))
+        frame[:, :520][frame[:, :520].sum(axis=2) > 600] = (90, 215, 240)  # the note spreads to x = 520
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    assert page_stage.find_coloured_paper(frame, grey.shape, reader.config.page).mask is None
+    assert [line.text for line in reader.read(frame).lines] == ["38150"]

@@ -525,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = command("predict", "classify single-digit images (any size, dark-on-light or light-on-dark)")
     predict.add_argument("images", nargs="+", metavar="IMAGE",
-                         help="PNG/PGM/PPM/.npy (JPEG/BMP/... with OpenCV installed)")
+                         help="PNG, JPEG, BMP, TIFF, WebP, GIF, PGM/PPM or .npy")
     predict.add_argument("--json", action="store_true", help="print one JSON object per image")
     predict.set_defaults(handler=cmd_predict)
 

@@ -25,6 +25,11 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PIXELS = 200_000_000  # a 8000x6000 frame is 48 MP; refuse decompression bombs
 MAX_FILE_BYTES = 512 * 1024**2  # a 48 MP uncompressed frame is ~150 MB
 OPENCV_HINT = "pip install 'edgedigits-runtime[camera]' (OpenCV)"  # every "OpenCV is missing" message ends so
+# OpenCV reads its decoders' pixel limit once, when cv2 is first imported: set it before any import.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
+# Formats Pillow may decode (its other plugins, EPS among them, may run external programs).
+PILLOW_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP", "PPM", "GIF")  # (phones' MPO opens as JPEG)
+_PILLOW_EXIF_FORMATS = ("JPEG", "MPO", "TIFF")  # the formats whose EXIF Orientation OpenCV applies too
 
 
 class ImageError(ValueError):
@@ -41,8 +46,7 @@ def have_cv2() -> bool:
 
 def quiet_cv2():
     """cv2 with its own log output off: it prints WARN/ERROR lines for files we report ourselves.
-    Its decoders refuse images over MAX_PIXELS (set before OpenCV reads the variable)."""
-    os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
+    Its decoders refuse images over MAX_PIXELS (set when this module is imported)."""
     import cv2
 
     try:
@@ -189,22 +193,25 @@ def _read_npy(path: Path) -> np.ndarray:
 
 
 def _decode_with_pillow(path: Path, data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Any format Pillow knows (PNG, PGM/PPM, JPEG, BMP, TIFF, WebP, ...) as (H, W) grey, (H, W, 3)
-    BGR or (H, W, 4) BGRA uint8, the EXIF Orientation applied; the first frame of an animation."""
+    """A PILLOW_FORMATS image as (H, W) grey, (H, W, 3) BGR or (H, W, 4) BGRA uint8, the EXIF
+    Orientation applied where OpenCV applies it too; the first frame of an animation."""
     try:
-        from PIL import Image, ImageOps, UnidentifiedImageError
+        from PIL import Image, UnidentifiedImageError
     except ImportError:
         raise ImageError(f"{path}: reading images needs Pillow (pip install pillow) or OpenCV "
                          f"({OPENCV_HINT})") from None
-    # Pillow's own bomb check warns above 89 MP (ours is the limit) and refuses above 179 MP.
+    # Pillow refuses images over twice its MAX_IMAGE_PIXELS (a process-wide setting, 89 MP by
+    # default) and warns over it: raised so that it refuses exactly over our own limit, and its
+    # warning (a line on stderr) silenced; smaller limits are checked on the header's size below.
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_PIXELS // 2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            with captured(), Image.open(io.BytesIO(data)) as image:
+            with Image.open(io.BytesIO(data), formats=PILLOW_FORMATS) as image:
                 _check_pixels(path, *image.size, max_pixels)  # from the header, before decoding
                 image.load()
-                return _pillow_to_array(ImageOps.exif_transpose(image))
-        except ImageError:
+                return _pillow_to_array(path, _exif_upright(image))
+        except (ImageError, MemoryError):
             raise
         except Image.DecompressionBombError:
             raise ImageError(f"{path}: image is more than {max_pixels / 1_000_000:g} megapixels") from None
@@ -214,18 +221,33 @@ def _decode_with_pillow(path: Path, data: bytes, max_pixels: int = MAX_PIXELS) -
                              f"({len(data)} bytes{said})") from None
 
 
-def _pillow_to_array(image) -> np.ndarray:
+def _exif_upright(image):
+    """`image` turned as its EXIF Orientation says (JPEG and TIFF only, as OpenCV does); no copy
+    when there is nothing to turn."""
+    if image.format not in _PILLOW_EXIF_FORMATS or image.getexif().get(0x0112, 1) == 1:
+        return image
+    from PIL import ImageOps
+
+    return ImageOps.exif_transpose(image)
+
+
+def _pillow_to_array(path: Path, image) -> np.ndarray:
     """A loaded Pillow image as OpenCV lays pixels out: grey 2-d, colour BGR, transparency BGRA;
-    16-bit samples keep their high byte (as OpenCV's 16-bit reads do in :func:`_to_uint8`)."""
+    16-bit samples keep their high byte and float samples are scaled as :func:`_to_uint8` scales
+    OpenCV's."""
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I"):
         array = np.asarray(image)
         return (np.clip(array, 0, 65535).astype(np.uint16) >> 8).astype(np.uint8)
-    if mode in ("1", "L", "F") or (mode == "P" and "transparency" not in image.info and _grey_palette(image)):
-        return np.asarray(image.convert("L"))
+    if mode == "F":
+        return _to_uint8(np.asarray(image))
+    if mode not in ("1", "L", "P", "PA", "LA", "La", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr"):
+        raise ImageError(f"{path}: unsupported image mode {mode}")
+    if mode in ("1", "L") or (mode == "P" and "transparency" not in image.info and _grey_palette(image)):
+        return np.asarray(image if mode == "L" else image.convert("L"))
     if mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in image.info:
-        return np.asarray(image.convert("RGBA"))[:, :, [2, 1, 0, 3]]
-    return np.asarray(image.convert("RGB"))[:, :, ::-1]
+        return np.asarray(image if mode == "RGBA" else image.convert("RGBA"))[:, :, [2, 1, 0, 3]]
+    return np.asarray(image if mode == "RGB" else image.convert("RGB"))[:, :, ::-1]
 
 
 def _grey_palette(image) -> bool:
@@ -250,11 +272,13 @@ def write_image(path, image: np.ndarray) -> Path:
     path = Path(path)
     suffix = path.suffix.lower() or ".png"
     if have_cv2():
-        import cv2
-
-        ok, encoded = cv2.imencode(suffix, image)
+        cv2 = quiet_cv2()
+        try:
+            ok, encoded = cv2.imencode(suffix, image)
+        except cv2.error:
+            ok = False
         if not ok:
-            raise ImageError(f"{path}: OpenCV cannot write {suffix} images")
+            raise ImageError(f"{path}: OpenCV cannot write {suffix} images; use a .png name")
         data = encoded.tobytes()
     else:
         data = _encode_with_pillow(path, image, suffix)
@@ -263,7 +287,11 @@ def write_image(path, image: np.ndarray) -> Path:
 
 
 def _encode_with_pillow(path: Path, image: np.ndarray, suffix: str) -> bytes:
-    from PIL import Image
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImageError(f"{path}: writing images needs Pillow (pip install pillow) or OpenCV "
+                         f"({OPENCV_HINT})") from None
 
     image = np.asarray(image)
     if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):

@@ -4,6 +4,7 @@ every CPU). None of them holds a tuned number."""
 
 from __future__ import annotations
 
+import functools
 import statistics
 
 import numpy as np
@@ -15,15 +16,16 @@ class CameraDependencyError(ImportError):
     """OpenCV is needed for reading frames but is not installed."""
 
 
+@functools.cache
 def opencv():
-    """The cv2 module, or CameraDependencyError saying how to install it."""
-    try:
-        import cv2
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        from ..imageio import OPENCV_HINT
+    """The cv2 module (quiet, with the decoders' pixel limit set), or CameraDependencyError saying
+    how to install it. Cached: every stage asks for it."""
+    from ..imageio import OPENCV_HINT, quiet_cv2
 
+    try:
+        return quiet_cv2()
+    except ImportError as exc:  # pragma: no cover - depends on the environment
         raise CameraDependencyError(f"reading digits in camera frames needs OpenCV: {OPENCV_HINT}") from exc
-    return cv2
 
 
 def validate_frame(frame) -> np.ndarray:

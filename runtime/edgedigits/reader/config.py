@@ -9,7 +9,9 @@ against the range its knob allows. :func:`describe` lists them all, one line eac
 Units: ``px`` pixels of the working copy; ``px@320`` pixels of the ~320 px copy the paper is found
 on; ``digit heights`` multiples of the typical digit height measured on the frame; ``fraction``
 a ratio of the quantity named; ``darkness`` relative darkness (0 paper .. 1 black); ``probability``
-a classifier output; ``grey level`` 0..255; ``count`` a number of things; ``degrees`` an angle.
+a classifier output; ``grey level`` 0..255; ``count`` a number of things; ``degrees`` an angle;
+``Lab chroma units`` a distance in the (a, b) plane of OpenCV's 8-bit Lab; ``percentile`` of the
+values named.
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ class ScaleConfig(_Checked):
 
 @dataclass(frozen=True)
 class PageConfig(_Checked):
-    """Finding the paper (a large bright region against a darker desk) and keeping off its edge."""
+    """Finding the paper (a large bright region against a darker desk, else a region of another
+    colour than the desk's) and keeping off its edge."""
 
     small_side: int = knob(320, "px", "the paper is found on a copy about this big: its outline needs no more", lo=16)
     blur: int = knob(5, "px@320", "Gaussian blur kernel before Otsu: paper grain and ink do not split the sheet",
@@ -96,8 +99,10 @@ class PageConfig(_Checked):
     colour_border: float = knob(0.04, "fraction", "of the small copy's longer side: the frame's outer band whose "
                                 "median colour is the desk's", hi=0.5, open_lo=True)
     colour_min_step: float = knob(10.0, "Lab chroma units", "a page found by colour differs from the desk by at "
-                                  "least this (median inside minus outside); paper grain and JPEG stay below",
-                                  open_lo=True)
+                                  "least this (median inside minus outside), and some of the frame by at least "
+                                  "this (colour_top_percentile); paper grain and JPEG stay below", open_lo=True)
+    colour_top_percentile: float = knob(99.0, "percentile", "of the chroma distances: the frame's most distant "
+                                        "colours, a page's (a page is more than 1% of the frame)", hi=100)
     edge_clear: float = knob(0.35, "digit heights", "darkness this near the paper's edge is cleared: corners and "
                              "shadows make digit-sized junk, and writing keeps a margin")
 

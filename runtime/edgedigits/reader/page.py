@@ -95,8 +95,10 @@ def find_coloured_paper(colour: np.ndarray, shape: tuple[int, int], cfg: PageCon
     """The paper in a working copy of `shape` as the largest region whose chroma (Lab a, b) differs
     from the desk's, the median chroma of the frame's outer band (``colour_border``): a page as
     bright as the desk or darker can still differ from it in colour. Page(None, None) unless the
-    region's median chroma distance exceeds the rest's by ``colour_min_step``. `colour` is a small
-    BGR copy of the frame (any size; resized to the page finder's copy)."""
+    region reaches into the frame's middle third (what the camera is pointed at: not a label in a
+    corner of a white page, nor a strip of table beside a note that fills most of the frame) and its median
+    chroma distance exceeds the rest's by ``colour_min_step``. `colour` is a small BGR copy of the
+    frame (any size; resized to the page finder's copy)."""
     cv2 = opencv()
     factor = _small_factor(shape, cfg)
     h, w = shape[0] // factor, shape[1] // factor
@@ -108,7 +110,7 @@ def find_coloured_paper(colour: np.ndarray, shape: tuple[int, int], cfg: PageCon
     ring[band:-band, band:-band] = False
     desk = np.median(chroma[ring], axis=0)
     distance = np.hypot(chroma[..., 0] - desk[0], chroma[..., 1] - desk[1])
-    top = float(np.percentile(distance, 99))
+    top = float(np.percentile(distance, cfg.colour_top_percentile))
     if top < cfg.colour_min_step:  # one colour all over (or a grey frame saved as colour)
         return Page(None, None)
     scaled = np.clip(distance * (255.0 / top), 0, 255).astype(np.uint8)
@@ -122,7 +124,9 @@ def find_coloured_paper(colour: np.ndarray, shape: tuple[int, int], cfg: PageCon
     filled = np.zeros((h, w), np.uint8)
     cv2.fillConvexPoly(filled, hull, 1)
     inside = int(np.count_nonzero(filled))
-    if filled.size - inside < cfg.min_desk_area * filled.size or inside < cfg.min_paper_area * filled.size:
+    if filled.size - inside < max(1, cfg.min_desk_area * filled.size) or inside < cfg.min_paper_area * filled.size:
+        return Page(None, None)
+    if not filled[h // 3: h - h // 3, w // 3: w - w // 3].any():  # off the frame's middle third
         return Page(None, None)
     if np.median(distance[filled > 0]) - np.median(distance[filled == 0]) < cfg.colour_min_step:
         return Page(None, None)

@@ -30,7 +30,7 @@ def small_colour(frame: np.ndarray, side: int) -> np.ndarray | None:
     if frame.ndim == 2:
         return None
     cv2 = opencv()
-    step = max(1, max(frame.shape[:2]) // (2 * side))
+    step = max(1, max(frame.shape[:2]) // (2 * side))  # sampled to 2-4x the size, then averaged
     sampled = np.ascontiguousarray(frame[::step, ::step, :3])
     factor = min(1.0, side / max(sampled.shape[:2]))
     size = (max(1, round(sampled.shape[1] * factor)), max(1, round(sampled.shape[0] * factor)))
