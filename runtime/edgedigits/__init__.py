@@ -1,6 +1,7 @@
 """edgedigits runtime: classify MNIST-style digits and read digits in camera frames.
 
-Needs only numpy and a TFLite interpreter (ai-edge-litert); onnxruntime is optional.
+Needs only numpy, Pillow and a TFLite interpreter (ai-edge-litert); onnxruntime and OpenCV
+(for frames) are optional.
 Never imports TensorFlow or Keras.
 
     import edgedigits
