@@ -693,6 +693,65 @@ def test_one_colour_all_over_finds_no_coloured_page(mnist_test):
     assert page_stage.find_coloured_paper(tinted, grey.shape, ReaderConfig().page).mask is None
 
 
+def _sheet_on_a_patterned_desk(images, labels, paper: float, desk: tuple[float, float], period: float) -> np.ndarray:
+    """A grey 640x480 frame: a blank sheet of brightness `paper` holding 3 8 1 5 0, on a desk of
+    wavy stripes (wood grain) from desk[0] to desk[1] brightness, `period` px apart."""
+    y, x = np.mgrid[0:480, 0:640].astype(np.float32)
+    frame = (desk[0] + desk[1]) / 2 + (desk[1] - desk[0]) / 2 * np.sin(
+        2 * np.pi * (x + 0.6 * y + 18 * np.sin(y / 30)) / period)
+    frame[140:340, 170:470] = paper
+    for column, d in enumerate((3, 8, 1, 5, 0)):
+        digit = cv2.resize(images[int(np.flatnonzero(labels == d)[0])], (44, 44)).astype(np.float32) / 255
+        frame[215: 259, 200 + 52 * column: 244 + 52 * column] *= 1 - 0.85 * digit
+    return np.repeat(frame[..., None], 3, axis=2).astype(np.uint8)
+
+
+@pytest.mark.parametrize("paper, period", [(190.0, 14.0), (230.0, 14.0), (210.0, 30.0)])
+def test_a_sheet_on_a_patterned_desk_as_bright_as_itself_is_found_by_smoothness(reader, mnist_test, paper, period):
+    """A light, grained desk is no darker than the sheet and of no other colour: only its texture
+    tells it from blank paper. Read without a page, its stripes were read as rows of 1s."""
+    frame = _sheet_on_a_patterned_desk(*mnist_test, paper=paper, desk=(150.0, 250.0), period=period)
+    grey = frame[..., 0]
+    config = reader.config.page
+    assert page_stage.find_bright_paper(grey, config).mask is None
+    assert page_stage.find_coloured_paper(frame, grey.shape, config).mask is None
+    page = page_stage.find_paper(grey, config, frame)
+    assert page.mask is not None
+    assert page.mask[240, 320] == 1 and page.mask[60, 60] == 0 and page.mask[400, 560] == 0
+    assert [line.text for line in reader.read(frame).lines] == ["38150"]
+
+
+def test_a_bright_page_that_took_in_a_desks_light_stripes_keeps_only_the_smooth_part(reader, mnist_test):
+    """Otsu's bright region joins the sheet to the light stripes of a desk that touch it; the
+    stripes are rough where the sheet is blank, so the page is the bright region that is smooth.
+    Before, two thirds of the frame were taken for the page and the stripes read as 1s."""
+    frame = _sheet_on_a_patterned_desk(*mnist_test, paper=235.0, desk=(120.0, 255.0), period=40.0)
+    grey = frame[..., 0]
+    config = reader.config.page
+    whatever_its_texture = replace(config, max_rough=1.0)
+    assert page_stage.find_bright_paper(grey, whatever_its_texture).mask.mean() > 0.5
+    page = page_stage.find_bright_paper(grey, config)
+    assert page.mask is not None
+    assert page.mask[240, 320] == 1 and page.mask.mean() < 0.2
+    assert [line.text for line in reader.read(frame).lines] == ["38150"]
+
+
+@pytest.mark.parametrize("scene", ["blank", "desk only", "page filling the frame"])
+def test_no_smooth_page_without_a_patterned_desk(mnist_test, scene):
+    """One texture all over (a blank frame, a desk and nothing on it), or a page filling the frame
+    beside a strip of desk, is not a sheet amid a patterned desk."""
+    frame = _sheet_on_a_patterned_desk(*mnist_test, paper=190.0, desk=(150.0, 250.0), period=14.0)
+    if scene == "blank":
+        frame[:] = 200
+    elif scene == "desk only":
+        frame = _sheet_on_a_patterned_desk(*mnist_test, paper=190.0, desk=(150.0, 250.0), period=14.0)
+        frame[140:340, 170:470] = frame[0:200, 0:300]
+    else:
+        frame[:, 40:] = 190
+    grey = frame[..., 0]
+    assert page_stage.find_smooth_paper(grey, ReaderConfig().page).mask is None
+
+
 def test_tilted_rules_are_not_sought_in_texture(monkeypatch):
     """The Hough transform's work grows with the ink: a window inked like desk texture (30%) is not
     searched for tilted rules, a page's worth of ink (3%) is."""

@@ -103,6 +103,23 @@ class PageConfig(_Checked):
                                   "this (colour_top_percentile); paper grain and JPEG stay below", open_lo=True)
     colour_top_percentile: float = knob(99.0, "percentile", "of the chroma distances: the frame's most distant "
                                         "colours, a page's (a page is more than 1% of the frame)", hi=100)
+    texture_window: int = knob(3, "px@320", "roughness is the gradient averaged over this window", lo=1)
+    texture_percentile: float = knob(10.0, "percentile", "of the frame's roughness: blank paper's own grain (a "
+                                     "page is more than a tenth of the frame)", lo=0, hi=100)
+    texture_ratio: float = knob(3.0, "fraction", "rougher than this many times paper's grain is not blank paper "
+                                "(blank paper 0.006-0.01, patterned desks 0.03-0.1)", lo=1)
+    texture_min: float = knob(0.015, "fraction of brightness per px@320", "roughness below this is always "
+                              "smooth: JPEG and sensor noise on an evenly lit page", open_lo=True)
+    rough_open: int = knob(7, "px@320", "rough parts thinner than this (rules, strokes, shadow edges) do not cut "
+                           "the page", lo=1)
+    smooth_open: int = knob(5, "px@320", "smooth parts thinner than this (a light band of a desk's pattern) do "
+                            "not join the page", lo=1)
+    smooth_min_desk: float = knob(0.15, "fraction", "of the frame: a page found by smoothness leaves at least this "
+                                  "to the desk (a strip at the frame's edge beside a page that fills it is no "
+                                  "patterned desk)", hi=1)
+    max_rough: float = knob(0.4, "fraction", "of a page found by brightness, away from its edge: rougher means it "
+                            "took in a patterned desk's light parts (real pages 0.04 at most, generated dense "
+                            "writing 0.32, generated light patterned desks mostly 0.3-0.6)", hi=1)
     edge_clear: float = knob(0.35, "digit heights", "darkness this near the paper's edge is cleared: corners and "
                              "shadows make digit-sized junk, and writing keeps a margin")
 

@@ -1,6 +1,7 @@
 """Stage 1, the page: find the sheet of paper (the large bright region against a darker desk, else
-the large region whose colour differs from the desk's), so the desk's texture and the paper's
-edges are never read as ink; later keep off the paper's edge."""
+the large region whose colour differs from the desk's, else the large smooth region amid a
+patterned desk), so the desk's texture and the paper's edges are never read as ink; later keep off
+the paper's edge."""
 
 from __future__ import annotations
 
@@ -13,16 +14,20 @@ from .config import PageConfig
 from .records import DigitSize, Light, Page, Working
 
 _SQUARE_2 = np.ones((2, 2), np.uint8)
+_TEXTURE_STEPS = 1000  # roughness is quantized in steps of 1/1000 to find its percentile
 
 
 def find_paper(grey: np.ndarray, cfg: PageConfig, colour: np.ndarray | None = None) -> Page:
     """The paper's mask and convex hull in the working copy `grey`: by brightness
     (:func:`find_bright_paper`), else, when the frame has `colour` (a small BGR copy), by colour
     (:func:`find_coloured_paper`: a white sheet on a light wooden desk, a sticky note on a white
-    table); Page(None, None) when neither finds a sheet (it fills the frame)."""
+    table), else by smoothness (:func:`find_smooth_paper`: a sheet on a patterned desk as bright
+    as itself); Page(None, None) when none finds a sheet (it fills the frame)."""
     page = find_bright_paper(grey, cfg)
     if page.mask is None and colour is not None:
         page = find_coloured_paper(colour, grey.shape, cfg)
+    if page.mask is None:
+        page = find_smooth_paper(grey, cfg)
     return page
 
 
@@ -31,38 +36,64 @@ def _small_factor(shape: tuple[int, int], cfg: PageConfig) -> int:
     return max(1, min(int(round(max(shape) / cfg.small_side)), *shape))
 
 
+def _small_grey(grey: np.ndarray, factor: int) -> np.ndarray:
+    """`grey` averaged over `factor` x `factor` blocks (uint8): the page finder's small copy."""
+    count = factor * factor
+    return ((block_sums(grey, factor) + count // 2) // count).astype(np.uint8)
+
+
 def find_bright_paper(grey: np.ndarray, cfg: PageConfig) -> Page:
     """The paper as the large bright region of `grey` against a darker desk, grown into its
     shadowed parts; Page(None, None) without one (no desk, no step-shaped edge, or a "desk" as
-    bright as the paper)."""
+    bright as the paper). When that region is rougher than blank paper in more than ``max_rough``
+    of its area, it took in the light parts of a patterned desk: the paper is then the bright
+    region that is also smooth (:func:`smooth_mask`), if there is one."""
     cv2 = opencv()
     factor = _small_factor(grey.shape, cfg)
-    count = factor * factor
-    small = ((block_sums(grey, factor) + count // 2) // count).astype(np.uint8)
-    small = cv2.GaussianBlur(small, (cfg.blur, cfg.blur), 0)
-    level, bright = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    count, labels = cv2.connectedComponentsWithAlgorithm(bright, 4, cv2.CV_32S, cv2.CCL_SAUF)
-    if count < 2:
+    plain = _small_grey(grey, factor)
+    small = cv2.GaussianBlur(plain, (cfg.blur, cfg.blur), 0)
+    found = _bright_region(small, cfg)
+    if found is not None:
+        smooth = smooth_mask(texture(plain, cfg), cfg)
+        if rough_share(smooth, found[0], cfg) > cfg.max_rough:
+            found = _bright_region(small, cfg, smooth) or found
+    if found is None:
         return Page(None, None)
-    # Areas by bincount: OpenCV 5's stats pass costs twice the labelling itself.
-    biggest = 1 + int(np.argmax(np.bincount(labels.ravel(), minlength=count)[1:]))
-    region = (labels == biggest).view(np.uint8)
-    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    outline = max(contours, key=cv2.contourArea)
-    hull = cv2.convexHull(outline)
-    filled = np.zeros_like(region)
-    cv2.fillConvexPoly(filled, hull, 1)
+    return _page(*found, factor, grey.shape, cfg)
+
+
+def rough_share(smooth: np.ndarray, filled: np.ndarray, cfg: PageConfig) -> float:
+    """The share of the filled outline `filled` that is not `smooth`, ``rough_open`` px inside its
+    edge (the edge itself is a step, so rough)."""
+    inner = opencv().erode(filled, np.ones((cfg.rough_open, cfg.rough_open), np.uint8))
+    area = np.count_nonzero(inner)
+    return 1 - np.count_nonzero(smooth & inner) / area if area else 0.0
+
+
+def _bright_region(small: np.ndarray, cfg: PageConfig, smooth: np.ndarray | None = None):
+    """(filled outline, hull) of the paper in the blurred small copy `small` as the largest
+    bright region (and within `smooth`, if given), grown into shadow; None if it is not a sheet."""
+    cv2 = opencv()
+    level, bright = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if smooth is not None:
+        bright &= smooth
+    region = _largest_component(bright)
+    if region is None:
+        return None
+    filled, hull = _filled_hull(region)
     # Grow the paper into its shadowed parts: anything clearly brighter than the desk that
     # touches the bright region.
     histogram = uint8_histogram(small)
     paper_level, desk_level = uint8_medians(small, region, histogram)
     grow_level = desk_level + cfg.grow_level * (paper_level - desk_level)
     _, wide = cv2.threshold(small, grow_level, 1, cv2.THRESH_BINARY)
-    if math.floor(grow_level) <= level:
+    if smooth is not None:
+        wide &= smooth
+    if smooth is None and math.floor(grow_level) <= level:
         # 8-bit thresholds compare with floor(level): the bright region lies within `wide`, so
         # (being connected) within exactly one of its 4-connected components: flood it from
         # any pixel of the region.
-        x, y = outline[0, 0]
+        y, x = np.unravel_index(int(np.argmax(region)), region.shape)
         flooded = np.zeros((wide.shape[0] + 2, wide.shape[1] + 2), np.uint8)
         cv2.floodFill(wide, flooded, (int(x), int(y)), 1, 0, 0, 4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8))
         grown = flooded[1:-1, 1:-1]
@@ -72,23 +103,19 @@ def find_bright_paper(grey: np.ndarray, cfg: PageConfig) -> Page:
         touching[0] = False
         grown = touching.view(np.uint8)[wide_labels] if touching.any() else None
     if grown is not None:
-        contours, _ = cv2.findContours(grown, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        grown_hull = cv2.convexHull(max(contours, key=cv2.contourArea))
-        grown_filled = np.zeros_like(grown)
-        cv2.fillConvexPoly(grown_filled, grown_hull, 1)
+        grown_filled, grown_hull = _filled_hull(grown)
         # Growing may only recover shadowed paper, not leak into a lighter part of the desk.
         if cv2.countNonZero(grown_filled) <= cfg.grow_max_area * cv2.countNonZero(filled):
             hull, filled = grown_hull, grown_filled
-    inside = int(np.count_nonzero(filled))
-    if small.size - inside < cfg.min_desk_area * small.size or inside < cfg.min_paper_area * small.size:
-        return Page(None, None)
+    if not _sheet_sized(filled, cfg):
+        return None
     # A desk must be clearly darker than the paper, else the "paper" is just the bright half.
     inside_level, outside_level = uint8_medians(small, filled, histogram)
     if outside_level > cfg.desk_max_brightness * inside_level:
-        return Page(None, None)
+        return None
     if not is_step_edge(small, hull, cfg):  # the bright part of an evenly lit page, not a sheet
-        return Page(None, None)
-    return _page(filled, hull, factor, grey.shape, cfg)
+        return None
+    return filled, hull
 
 
 def find_coloured_paper(colour: np.ndarray, shape: tuple[int, int], cfg: PageConfig) -> Page:
@@ -115,22 +142,97 @@ def find_coloured_paper(colour: np.ndarray, shape: tuple[int, int], cfg: PageCon
         return Page(None, None)
     scaled = np.clip(distance * (255.0 / top), 0, 255).astype(np.uint8)
     _, region = cv2.threshold(scaled, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    count, labels = cv2.connectedComponentsWithAlgorithm(region, 4, cv2.CV_32S, cv2.CCL_SAUF)
-    if count < 2:
+    region = _largest_component(region)
+    if region is None:
         return Page(None, None)
-    biggest = 1 + int(np.argmax(np.bincount(labels.ravel(), minlength=count)[1:]))
-    contours, _ = cv2.findContours((labels == biggest).view(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    hull = cv2.convexHull(max(contours, key=cv2.contourArea))
-    filled = np.zeros((h, w), np.uint8)
-    cv2.fillConvexPoly(filled, hull, 1)
-    inside = int(np.count_nonzero(filled))
-    if filled.size - inside < max(1, cfg.min_desk_area * filled.size) or inside < cfg.min_paper_area * filled.size:
-        return Page(None, None)
-    if not filled[h // 3: h - h // 3, w // 3: w - w // 3].any():  # off the frame's middle third
+    filled, hull = _filled_hull(region)
+    if not _sheet_sized(filled, cfg) or not _reaches_middle(filled):
         return Page(None, None)
     if np.median(distance[filled > 0]) - np.median(distance[filled == 0]) < cfg.colour_min_step:
         return Page(None, None)
     return _page(filled, hull, factor, shape, cfg)
+
+
+def find_smooth_paper(grey: np.ndarray, cfg: PageConfig) -> Page:
+    """The paper as the largest smooth region of `grey` (:func:`smooth_mask`) amid a rough,
+    patterned desk as bright as the page or brighter: Page(None, None) unless that region reaches
+    into the frame's middle third, leaves ``smooth_min_desk`` of the frame to the desk, and the
+    desk is rougher than it by ``texture_ratio`` (and than ``texture_min``)."""
+    factor = _small_factor(grey.shape, cfg)
+    roughness = texture(_small_grey(grey, factor), cfg)
+    region = _largest_component(smooth_mask(roughness, cfg))
+    if region is None:
+        return Page(None, None)
+    filled, hull = _filled_hull(region)
+    inside = np.count_nonzero(filled)
+    if not _sheet_sized(filled, cfg) or not _reaches_middle(filled) or inside > (1 - cfg.smooth_min_desk) * filled.size:
+        return Page(None, None)
+    page, desk = np.median(roughness[filled > 0]), np.median(roughness[filled == 0])
+    if desk < cfg.texture_min or desk < cfg.texture_ratio * page:
+        return Page(None, None)
+    return _page(filled, hull, factor, grey.shape, cfg)
+
+
+def texture(plain: np.ndarray, cfg: PageConfig) -> np.ndarray:
+    """The roughness of the unblurred small grey copy `plain` (float32, same shape): the gradient
+    magnitude averaged over ``texture_window`` px, as a fraction of the brightness there. Blank
+    paper stays near 0.01; ink, rules and a grained or patterned desk are well above."""
+    cv2 = opencv()
+    values = plain.astype(np.float32)
+    magnitude = cv2.magnitude(cv2.Sobel(values, cv2.CV_32F, 1, 0), cv2.Sobel(values, cv2.CV_32F, 0, 1))
+    window = (cfg.texture_window, cfg.texture_window)
+    brightness = cv2.blur(values, window) + 1
+    return cv2.divide(cv2.blur(magnitude, window), brightness, scale=1 / 8)  # (Sobel's weights sum to 8)
+
+
+def smooth_mask(roughness: np.ndarray, cfg: PageConfig) -> np.ndarray:
+    """1 where the `roughness` (:func:`texture`) is that of blank paper, else 0 (uint8): at most
+    ``texture_ratio`` times the frame's ``texture_percentile`` (and at least ``texture_min``),
+    after rough parts thinner than ``rough_open`` (rules, strokes, shadow edges: the page goes on
+    beyond them) and smooth parts thinner than ``smooth_open`` (a light band of the desk's pattern
+    touching the page) are opened away."""
+    cv2 = opencv()
+    quantized = cv2.convertScaleAbs(roughness, alpha=_TEXTURE_STEPS)
+    cumulative = np.cumsum(uint8_histogram(quantized))
+    paper = int(np.searchsorted(cumulative, cfg.texture_percentile / 100 * (cumulative[-1] - 1), side="right"))
+    level = max(cfg.texture_min, cfg.texture_ratio * paper / _TEXTURE_STEPS)
+    rough = (roughness > level).view(np.uint8)
+    rough = cv2.morphologyEx(rough, cv2.MORPH_OPEN, np.ones((cfg.rough_open, cfg.rough_open), np.uint8))
+    return cv2.morphologyEx(1 - rough, cv2.MORPH_OPEN, np.ones((cfg.smooth_open, cfg.smooth_open), np.uint8))
+
+
+def _largest_component(mask: np.ndarray) -> np.ndarray | None:
+    """The largest 4-connected component of the 0/1 uint8 `mask` (0/1 uint8), None if it is empty."""
+    cv2 = opencv()
+    count, labels = cv2.connectedComponentsWithAlgorithm(mask, 4, cv2.CV_32S, cv2.CCL_SAUF)
+    if count < 2:
+        return None
+    # Areas by bincount: OpenCV 5's stats pass costs twice the labelling itself.
+    biggest = 1 + int(np.argmax(np.bincount(labels.ravel(), minlength=count)[1:]))
+    return (labels == biggest).view(np.uint8)
+
+
+def _filled_hull(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the convex hull of the largest outline in the 0/1 `mask`, filled as 0/1 uint8; the hull)."""
+    cv2 = opencv()
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = cv2.convexHull(max(contours, key=cv2.contourArea))
+    filled = np.zeros(mask.shape, np.uint8)
+    cv2.fillConvexPoly(filled, hull, 1)
+    return filled, hull
+
+
+def _sheet_sized(filled: np.ndarray, cfg: PageConfig) -> bool:
+    """Whether the filled outline leaves ``min_desk_area`` of the frame and covers ``min_paper_area``."""
+    inside = int(np.count_nonzero(filled))
+    return filled.size - inside >= max(1, cfg.min_desk_area * filled.size) and inside >= cfg.min_paper_area * filled.size
+
+
+def _reaches_middle(filled: np.ndarray) -> bool:
+    """Whether the filled outline reaches into the frame's middle third: what the camera is
+    pointed at (not a label in a corner, nor a strip of table beside a note)."""
+    h, w = filled.shape
+    return bool(filled[h // 3: h - h // 3, w // 3: w - w // 3].any())
 
 
 def _page(filled: np.ndarray, hull: np.ndarray, factor: int, shape: tuple[int, int], cfg: PageConfig) -> Page:
