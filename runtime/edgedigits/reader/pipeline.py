@@ -44,7 +44,7 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     if scale.is_blank(work, config):
         return ReadResult([])
     stage("grey", work.grey)
-    page = page_stage.find_paper(work.grey, config.page, work.colour)              # page: the sheet
+    page = page_stage.find_paper(work.grey, config.page, work.frame)               # page: the sheet
     stage("paper", page.mask)
     light = light_stage.relative_darkness(work.grey, page, config.light)           # light: shadows cancel
     stage("darkness", (light.darkness, light.origin))  # (its paper edge is cleared in place below)

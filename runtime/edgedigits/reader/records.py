@@ -59,8 +59,11 @@ class Working(NamedTuple):
 
     grey: np.ndarray                  # (h, w) uint8
     scale: float                      # working pixels per frame pixel
-    frame_shape: tuple                # the original frame's shape
-    colour: np.ndarray | None = None  # (h, w, 3) BGR uint8, a small copy for the page's colour (None: grey frame)
+    frame: np.ndarray                 # the validated frame itself (not a copy): its shape, and its colour for the page
+
+    @property
+    def frame_shape(self) -> tuple:
+        return self.frame.shape
 
 
 class Page(NamedTuple):

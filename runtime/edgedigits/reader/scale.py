@@ -12,7 +12,7 @@ from .records import DigitSize, Working
 
 def working_copy(frame: np.ndarray, config: ReaderConfig) -> Working:
     """The validated frame in grey, downscaled (INTER_AREA: huge frames cost bounded memory) so its
-    longer side is at most ``config.max_side``, with a small colour copy for the page finder."""
+    longer side is at most ``config.max_side``; it keeps the frame for its shape and colour."""
     cv2 = opencv()
     grey = frame if frame.ndim == 2 else cv2.cvtColor(
         frame, cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
@@ -20,21 +20,7 @@ def working_copy(frame: np.ndarray, config: ReaderConfig) -> Working:
     if scale < 1.0:
         size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
         grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-    return Working(grey, scale, frame.shape, small_colour(frame, config.page.small_side))
-
-
-def small_colour(frame: np.ndarray, side: int) -> np.ndarray | None:
-    """A BGR copy of a colour `frame` whose longer side is about `side` pixels (every n-th pixel,
-    then INTER_AREA: cheap on a 4000 px photo, and smooth enough for a sheet's colour); None for
-    a grey frame."""
-    if frame.ndim == 2:
-        return None
-    cv2 = opencv()
-    step = max(1, max(frame.shape[:2]) // (2 * side))  # sampled to 2-4x the size, then averaged
-    sampled = np.ascontiguousarray(frame[::step, ::step, :3])
-    factor = min(1.0, side / max(sampled.shape[:2]))
-    size = (max(1, round(sampled.shape[1] * factor)), max(1, round(sampled.shape[0] * factor)))
-    return cv2.resize(sampled, size, interpolation=cv2.INTER_AREA)
+    return Working(grey, scale, frame)
 
 
 def is_blank(work: Working, config: ReaderConfig) -> bool:
@@ -54,5 +40,5 @@ def shrunk_copy(work: Working, size: DigitSize, cfg: ScaleConfig) -> tuple[Worki
     shape = (max(1, round(grey.shape[1] * factor)), max(1, round(grey.shape[0] * factor)))
     small = opencv().resize(grey, shape, interpolation=opencv().INTER_AREA)
     # (scale * new) / old, not scale * (new / old): the same rounding as ever.
-    return (Working(small, work.scale * small.shape[1] / grey.shape[1], work.frame_shape, work.colour),
+    return (Working(small, work.scale * small.shape[1] / grey.shape[1], work.frame),
             height * small.shape[1] / grey.shape[1])
