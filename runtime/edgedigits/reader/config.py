@@ -67,7 +67,7 @@ class ScaleConfig(_Checked):
 @dataclass(frozen=True)
 class PageConfig(_Checked):
     """Finding the paper (a large bright region against a darker desk, else a region of another
-    colour than the desk's) and keeping off its edge."""
+    colour than the desk's, else a smooth region amid a patterned desk) and keeping off its edge."""
 
     small_side: int = knob(320, "px", "the paper is found on a copy about this big: its outline needs no more", lo=16)
     blur: int = knob(5, "px@320", "Gaussian blur kernel before Otsu: paper grain and ink do not split the sheet",
@@ -105,13 +105,13 @@ class PageConfig(_Checked):
                                         "colours, a page's (a page is more than 1% of the frame)", hi=100)
     texture_window: int = knob(3, "px@320", "roughness is the gradient averaged over this window", lo=1)
     texture_percentile: float = knob(10.0, "percentile", "of the frame's roughness: blank paper's own grain (a "
-                                     "page is more than a tenth of the frame)", lo=0, hi=100)
-    texture_ratio: float = knob(3.0, "fraction", "rougher than this many times paper's grain is not blank paper "
+                                     "page is more than a tenth of the frame)", hi=100)
+    texture_ratio: float = knob(3.0, "times", "rougher than this many times paper's grain is not blank paper "
                                 "(blank paper 0.006-0.01, patterned desks 0.03-0.1)", lo=1)
     texture_min: float = knob(0.015, "fraction of brightness per px@320", "roughness below this is always "
                               "smooth: JPEG and sensor noise on an evenly lit page", open_lo=True)
     rough_open: int = knob(7, "px@320", "rough parts thinner than this (rules, strokes, shadow edges) do not cut "
-                           "the page", lo=1)
+                           "the page; the roughness of a page leaves out half this along its edge", lo=1)
     smooth_open: int = knob(5, "px@320", "smooth parts thinner than this (a light band of a desk's pattern) do "
                             "not join the page", lo=1)
     smooth_min_desk: float = knob(0.15, "fraction", "of the frame: a page found by smoothness leaves at least this "

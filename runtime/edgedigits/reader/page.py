@@ -74,8 +74,8 @@ def find_bright_paper(grey: np.ndarray, cfg: PageConfig) -> Page:
 
 
 def rough_share(smooth: np.ndarray, filled: np.ndarray, cfg: PageConfig) -> float:
-    """The share of the filled outline `filled` that is not `smooth`, ``rough_open`` px inside its
-    edge (the edge itself is a step, so rough)."""
+    """The share of the filled outline `filled` that is not `smooth`, leaving out a band of
+    ``rough_open`` // 2 px along its edge (the edge itself is a step, so rough)."""
     inner = opencv().erode(filled, np.ones((cfg.rough_open, cfg.rough_open), np.uint8))
     area = np.count_nonzero(inner)
     return 1 - np.count_nonzero(smooth & inner) / area if area else 0.0
@@ -96,11 +96,13 @@ def _bright_region(small: np.ndarray, cfg: PageConfig, smooth: np.ndarray | None
     # touches the bright region.
     histogram = uint8_histogram(small)
     paper_level, desk_level = uint8_medians(small, region, histogram)
+    if math.isnan(desk_level):  # the whole copy is one level, so "bright": no desk
+        return None
     grow_level = desk_level + cfg.grow_level * (paper_level - desk_level)
     _, wide = cv2.threshold(small, grow_level, 1, cv2.THRESH_BINARY)
     if smooth is not None:
         wide &= smooth
-    if smooth is None and math.floor(grow_level) <= level:
+    if math.floor(grow_level) <= level:
         # 8-bit thresholds compare with floor(level): the bright region lies within `wide`, so
         # (being connected) within exactly one of its 4-connected components: flood it from
         # any pixel of the region.
