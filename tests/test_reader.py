@@ -26,12 +26,13 @@ from edgedigits.preprocess import normalize_digit, prepare_crop  # noqa: E402
 from edgedigits.reader import FrameReader, ReadResult, draw_annotations  # noqa: E402
 from edgedigits.reader import blobs as blobs_stage, deskew as deskew_stage, ink as ink_stage  # noqa: E402
 from edgedigits.reader import measure as measure_stage, page as page_stage, rules as rules_stage  # noqa: E402
+from edgedigits.reader import scale as scale_stage  # noqa: E402
 from edgedigits.reader.arrays import active_tiles, array_median, percentile, uint8_medians, warp_pixels  # noqa: E402
 from edgedigits.reader.arrays import labelled, nearest_upscale, open_by_line  # noqa: E402
 from edgedigits.reader.classify import separate, split_margin  # noqa: E402
 from edgedigits.reader.config import BlobsConfig, DeskewConfig, OrientConfig, ReaderConfig  # noqa: E402
 from edgedigits.reader.light import relative_darkness  # noqa: E402
-from edgedigits.reader.records import Blob, DigitSize  # noqa: E402
+from edgedigits.reader.records import Blob, DigitSize, Working  # noqa: E402
 
 from reader_fixtures import TFLiteDigitClassifier, ensure_test_classifier, load_mnist_split  # noqa: E402
 
@@ -236,6 +237,37 @@ def test_huge_frame_is_downscaled(reader, mnist_test):
     for digit in result.lines[0].digits:
         x, y, w, h = digit.box
         assert 0 <= x and x + w <= 8000 and 0 <= y and y + h <= 6000 and h > 300  # original-frame pixels
+
+
+def test_small_digits_are_read_on_an_enlarged_copy(reader, mnist_test):
+    """Digits under half the working height are read again on a copy twice the size; the boxes
+    stay in the frame's pixels."""
+    images, labels = mnist_test
+    grey = np.full((480, 640), 215, np.float32)  # the sheet fills the frame
+    picks = [int(np.flatnonzero(labels == d)[0]) for d in (3, 1, 4, 7, 5)]
+    for k, i in enumerate(picks):
+        digit = cv2.resize(images[i], (24, 24), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        grey[228: 252, 240 + 30 * k: 264 + 30 * k] *= 1 - 0.85 * digit  # ink ~17 px tall
+    debug = {}
+    result = reader.read(grey.astype(np.uint8), debug=debug)
+    assert debug["grey"].shape == (960, 1280)
+    assert [line.text for line in result.lines] == ["31475"]
+    for k, digit in enumerate(result.lines[0].digits):
+        x, y, w, h = digit.box
+        assert abs(x + w / 2 - (252 + 30 * k)) < 4 and abs(y + h / 2 - 240) < 4 and 12 <= h <= 22
+
+
+def test_the_enlarged_copy_is_bounded_and_only_made_for_small_digits():
+    cfg = ReaderConfig().scale
+    frame = np.full((1950, 2600), 200, np.uint8)
+    work = Working(cv2.resize(frame, (2000, 1500), interpolation=cv2.INTER_AREA), 2000 / 2600, frame)
+    big, height = scale_stage.enlarged_copy(work, DigitSize(12.0, None), cfg)
+    assert max(big.grey.shape) == cfg.max_enlarged_side  # 1.5x here, not 2x
+    assert big.scale == pytest.approx(cfg.max_enlarged_side / 2600) and height == pytest.approx(18.0)
+    assert scale_stage.enlarged_copy(work, DigitSize(cfg.enlarge_below_height, None), cfg) is None
+    # A copy already at its largest is not enlarged by a few per cent.
+    at_most = Working(cv2.resize(frame, (2900, 2175)), 2900 / 2600, frame)
+    assert scale_stage.enlarged_copy(at_most, DigitSize(12.0, None), cfg) is None
 
 
 @pytest.mark.parametrize("bad, message", [

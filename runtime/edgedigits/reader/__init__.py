@@ -4,7 +4,7 @@ A pipeline of stages, one module each, all on a working copy at most ``max_side`
 (:func:`.pipeline.read_frame` calls them in this order):
 
 ==============  ==========================================================================
-scale           grey, downscaled (INTER_AREA); shrunk again once digits prove very tall
+scale           grey, downscaled (INTER_AREA); shrunk or enlarged once the digit size is known
 page            the paper (a large bright region against a darker desk, with a step edge)
 light           relative darkness ``(paper - grey) / paper``: shadows and vignetting cancel
 ink             adaptive ink threshold, connected components, the window around the ink

@@ -51,17 +51,27 @@ class _Checked:
 
 @dataclass(frozen=True)
 class ScaleConfig(_Checked):
-    """The working copy: which frames are read at all, and when a copy with big digits is shrunk."""
+    """The working copy: which frames are read at all, and when a copy with big digits is shrunk or
+    one with small digits enlarged."""
 
     min_width: int = knob(4, "px", "a narrower frame holds no digit", lo=1)
     min_grey_range: int = knob(10, "grey levels", "a frame flatter than this holds no ink at all", lo=0)
     shrink_above_height: float = knob(64.0, "px", "digits taller than this are more pixels than a 28x28 crop needs",
                                       lo=1)
-    working_digit_height: float = knob(48.0, "px", "the digit height a shrunk copy is read at", lo=1)
+    working_digit_height: float = knob(48.0, "px", "the digit height a shrunk or enlarged copy is read at: the "
+                                       "size the later stages' numbers were tuned at", lo=1)
     min_working_side: float = knob(640.0, "px", "the paper and light estimates are sized for frames at least this big",
                                    lo=64)
     max_shrink_factor: float = knob(0.8, "fraction", "a copy less than 20% smaller is not worth reading again",
                                     lo=0, hi=1, open_lo=True)
+    enlarge_below_height: float = knob(24.0, "px", "shorter digits (half the working height) have strokes of a "
+                                       "pixel or two that break apart or run together: read them enlarged", lo=0)
+    max_enlarge_factor: float = knob(2.0, "fraction", "an interpolated copy gains little beyond twice the size "
+                                     "and costs four times the pixels", lo=1)
+    min_enlarge_factor: float = knob(1.25, "fraction", "a copy less than 25% larger is not worth reading again",
+                                     lo=1)
+    max_enlarged_side: int = knob(3000, "px", "the enlarged copy's longer side is at most this (bounded memory "
+                                  "and time)", lo=64)
 
 
 @dataclass(frozen=True)

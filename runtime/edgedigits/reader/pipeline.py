@@ -1,6 +1,6 @@
 """The frame reader from frame to digits: :func:`read_frame` calls the stages in order.
 
-    working copy -> page -> light -> ink -> digit size -> (shrink) -> paper edge -> frame edge
+    working copy -> page -> light -> ink -> digit size -> (shrink or enlarge) -> paper edge -> frame edge
     -> text direction
     -> for each orientation tried: ink window -> upright -> rules -> components -> blobs -> lines
     -> classify; the surest reading wins.
@@ -39,8 +39,8 @@ def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict 
 def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescale: bool,
                   known_height: float | None = None) -> ReadResult:
     """Read the working copy; with `rescale`, a copy whose digits are much taller than needed is
-    shrunk and read instead (with the height measured here as `known_height`, for when the shrunk
-    copy cannot measure it)."""
+    shrunk, one whose digits are very short enlarged, and read instead (with the height measured
+    here as `known_height`, for when the new copy cannot measure it)."""
     if scale.is_blank(work, config):
         return ReadResult([])
     stage("grey", work.grey)
@@ -55,9 +55,10 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     size = measure.measure_digits(ink, config, known_height)                        # measure: digit height
     if size is None:
         return ReadResult([])
-    smaller = scale.shrunk_copy(work, size, config.scale) if rescale else None
-    if smaller is not None:                                                         # scale: big digits, read smaller
-        return _read_working(smaller[0], classifier, config, stage, rescale=False, known_height=smaller[1])
+    resized = (scale.shrunk_copy(work, size, config.scale) or scale.enlarged_copy(work, size, config.scale)) \
+        if rescale else None
+    if resized is not None:                                                         # scale: read at ~48 px digits
+        return _read_working(resized[0], classifier, config, stage, rescale=False, known_height=resized[1])
     light = page_stage.clear_paper_edge(light, work, size, config.page)            # page: off its edge
     light = ink_stage.clear_frame_border(light, ink, work, size, config.ink)       # ink: off the frame's edge
     direction = deskew.text_direction(size, page, config)                          # deskew: text direction

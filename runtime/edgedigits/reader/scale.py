@@ -1,5 +1,6 @@
-"""The working copy: the frame in grey, at most ``max_side`` pixels, and shrunk further once the
-digits turn out much taller than a 28x28 crop needs."""
+"""The working copy: the frame in grey, at most ``max_side`` pixels, shrunk further once the
+digits turn out much taller than a 28x28 crop needs, or enlarged once they turn out so short that
+their strokes are a pixel or two wide."""
 
 from __future__ import annotations
 
@@ -14,13 +15,19 @@ def working_copy(frame: np.ndarray, config: ReaderConfig) -> Working:
     """The validated frame in grey, downscaled (INTER_AREA: huge frames cost bounded memory) so its
     longer side is at most ``config.max_side``; it keeps the frame for its shape and colour."""
     cv2 = opencv()
-    grey = frame if frame.ndim == 2 else cv2.cvtColor(
-        frame, cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
+    grey = grey_frame(frame)
     scale = min(1.0, config.max_side / max(grey.shape))
     if scale < 1.0:
         size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
         grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
     return Working(grey, scale, frame)
+
+
+def grey_frame(frame: np.ndarray) -> np.ndarray:
+    """The frame ((H, W) grey or (H, W, 3|4) BGR(A) uint8) in grey, at its own size."""
+    cv2 = opencv()
+    return frame if frame.ndim == 2 else cv2.cvtColor(
+        frame, cv2.COLOR_BGRA2GRAY if frame.shape[2] == 4 else cv2.COLOR_BGR2GRAY)
 
 
 def is_blank(work: Working, config: ReaderConfig) -> bool:
@@ -42,3 +49,20 @@ def shrunk_copy(work: Working, size: DigitSize, cfg: ScaleConfig) -> tuple[Worki
     # (scale * new) / old, not scale * (new / old): the same rounding as ever.
     return (Working(small, work.scale * small.shape[1] / grey.shape[1], work.frame),
             height * small.shape[1] / grey.shape[1])
+
+
+def enlarged_copy(work: Working, size: DigitSize, cfg: ScaleConfig) -> tuple[Working, float] | None:
+    """(a larger working copy, the digit height in it) when the digits measure less than
+    ``enlarge_below_height``, or None. The copy is made from the frame itself (its own detail when
+    the working copy was downscaled, bicubic beyond it), at most ``max_enlarge_factor`` times the
+    working copy and ``max_enlarged_side`` px, so that the digits are about ``working_digit_height``."""
+    grey, height = work.grey, size.height
+    factor = min(cfg.working_digit_height / height, cfg.max_enlarge_factor, cfg.max_enlarged_side / max(grey.shape))
+    if not (height < cfg.enlarge_below_height and factor >= cfg.min_enlarge_factor):
+        return None
+    cv2 = opencv()
+    frame = grey_frame(work.frame)
+    scale = work.scale * factor  # working pixels per frame pixel
+    shape = (max(1, round(frame.shape[1] * scale)), max(1, round(frame.shape[0] * scale)))
+    big = cv2.resize(frame, shape, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    return Working(big, big.shape[1] / frame.shape[1], work.frame), height * big.shape[1] / grey.shape[1]
