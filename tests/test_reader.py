@@ -768,6 +768,33 @@ def test_a_bright_page_that_took_in_a_desks_light_stripes_keeps_only_the_smooth_
     assert [line.text for line in reader.read(frame).lines] == ["38150"]
 
 
+def test_a_bright_page_that_took_in_a_desks_light_stripes_of_another_colour_is_the_part_of_the_papers_colour(
+        reader, mnist_test):
+    """Orange stripes as bright as a white sheet, with a grain that leaves most of them smooth:
+    the bright region is the whole frame, rough in about a third of its area, and only the colour
+    tells the sheet from the desk's light stripes (read with the whole frame as the page, the dark
+    stripes were read as rows of 1s)."""
+    images, labels = mnist_test
+    light = np.sin((np.arange(640)[None, :] + 0.6 * np.arange(480)[:, None]) / 9.0) > 0
+    frame = np.where(light[..., None], np.float32([140, 195, 240]), np.float32([50, 100, 165]))
+    frame += np.random.default_rng(0).normal(0, 8, (480, 640, 1))  # the grain
+    frame[140:340, 170:470] = (212, 214, 216)
+    for column, d in enumerate((3, 8, 1, 5, 0)):
+        digit = cv2.resize(images[int(np.flatnonzero(labels == d)[0])], (44, 44)).astype(np.float32) / 255
+        frame[215: 259, 200 + 52 * column: 244 + 52 * column] *= 1 - 0.85 * digit[..., None]
+    frame = np.clip(frame, 0, 255).astype(np.uint8)
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    config = reader.config.page
+    bright = page_stage.find_bright_paper(grey, config)
+    assert bright.mask.mean() > 0.5 and config.colour_check_rough < bright.rough <= config.max_rough
+    page = page_stage.find_paper(grey, config, frame)
+    assert page.mask[240, 320] == 1 and page.mask.mean() < 0.2
+    assert [line.text for line in reader.read(frame).lines] == ["38150"]
+    unchecked = replace(reader.config, page=replace(config, colour_check_rough=1.0))
+    assert page_stage.find_paper(grey, unchecked.page, frame).mask.mean() > 0.5
+    assert [line.text for line in FrameReader(reader.classifier, config=unchecked).read(frame).lines] != ["38150"]
+
+
 def test_a_frame_whose_small_copy_is_one_level_has_no_page(reader):
     """A fine checkerboard of 0 and 40 passes the blank test (range 40) but its averaged copy is one
     grey level, all of it "bright" by Otsu: there is no desk, so no page (this used to raise

@@ -113,6 +113,13 @@ class PageConfig(_Checked):
                                   "this (colour_top_percentile); paper grain and JPEG stay below", open_lo=True)
     colour_top_percentile: float = knob(99.0, "percentile", "of the chroma distances: the frame's most distant "
                                         "colours, a page's (a page is more than 1% of the frame)", hi=100)
+    colour_check_rough: float = knob(0.15, "fraction", "of a bright page's area rougher than blank paper (real pages "
+                                     "with writing: at most 0.04; with a desk's light stripes: 0.2 and more): "
+                                     "the colour finder checks it", hi=1)
+    colour_within: float = knob(0.95, "fraction", "of a page found by colour that lies within the bright one: "
+                                "the two outline the same sheet", hi=1)
+    colour_max_share: float = knob(0.85, "fraction", "a colour page within the bright one covering less of it than "
+                                   "this: the bright region took in light parts of a desk of another colour", hi=1)
     texture_window: int = knob(3, "px@320", "roughness is the gradient averaged over this window", lo=1)
     texture_percentile: float = knob(10.0, "percentile", "of the frame's roughness: blank paper's own grain (a "
                                      "page is more than a tenth of the frame)", hi=100)

@@ -21,14 +21,33 @@ def find_paper(grey: np.ndarray, cfg: PageConfig, frame: np.ndarray | None = Non
     """The paper's mask and convex hull in the working copy `grey` of `frame`: by brightness
     (:func:`find_bright_paper`), else, when the frame is in colour, by colour
     (:func:`find_coloured_paper`: a white sheet on a light wooden desk, a sticky note on a white
-    table), else by smoothness (:func:`find_smooth_paper`: a sheet on a patterned desk as bright
-    as itself); Page(None, None) when none finds a sheet (it fills the frame)."""
+    table; also when the bright page is rougher than blank paper in ``colour_check_rough`` of its
+    area and the page found by colour is a part of it, :func:`is_part_of`: a desk with light
+    stripes as bright as the sheet), else by smoothness (:func:`find_smooth_paper`: a sheet on a
+    patterned desk as bright as itself); Page(None, None) when none finds a sheet (it fills the
+    frame)."""
     page = find_bright_paper(grey, cfg)
-    if page.mask is None and frame is not None and frame.ndim == 3:
-        page = find_coloured_paper(small_colour(frame, cfg.small_side), grey.shape, cfg)
+    if frame is not None and frame.ndim == 3 and (page.mask is None or page.rough > cfg.colour_check_rough):
+        coloured = find_coloured_paper(small_colour(frame, cfg.small_side), grey.shape, cfg)
+        if page.mask is None or (coloured.mask is not None and is_part_of(coloured, page, cfg)):
+            page = coloured
     if page.mask is None:
         page = find_smooth_paper(grey, cfg)
     return page
+
+
+def is_part_of(coloured: Page, bright: Page, cfg: PageConfig) -> bool:
+    """Whether the page found by colour lies within the one found by brightness (``colour_within``
+    of its outline's area) and covers less than ``colour_max_share`` of it: the bright region took
+    in the light parts of a desk of another colour than the paper (wood, a stained or patterned
+    table), and the colour tells them apart."""
+    cv2 = opencv()
+    inner, outer = coloured.hull.reshape(-1, 2), bright.hull.reshape(-1, 2)
+    area = cv2.contourArea(inner)
+    if area <= 0:
+        return False
+    common, _ = cv2.intersectConvexConvex(inner, outer)
+    return common >= cfg.colour_within * area and area < cfg.colour_max_share * cv2.contourArea(outer)
 
 
 def small_colour(frame: np.ndarray, side: int) -> np.ndarray:
@@ -58,19 +77,20 @@ def find_bright_paper(grey: np.ndarray, cfg: PageConfig) -> Page:
     shadowed parts; Page(None, None) without one (no desk, no step-shaped edge, or a "desk" as
     bright as the paper). When that region is rougher than blank paper in more than ``max_rough``
     of its area, it took in the light parts of a patterned desk: the paper is then the bright
-    region that is also smooth (:func:`smooth_mask`), if there is one."""
+    region that is also smooth (:func:`smooth_mask`), if there is one. The page's ``rough`` is
+    that share."""
     cv2 = opencv()
     factor = _small_factor(grey.shape, cfg)
     plain = _small_grey(grey, factor)
     small = cv2.GaussianBlur(plain, (cfg.blur, cfg.blur), 0)
     found = _bright_region(small, cfg)
-    if found is not None:
-        smooth = smooth_mask(texture(plain, cfg), cfg)
-        if rough_share(smooth, found[0], cfg) > cfg.max_rough:
-            found = _bright_region(small, cfg, smooth) or found
     if found is None:
         return Page(None, None)
-    return _page(*found, factor, grey.shape, cfg)
+    smooth = smooth_mask(texture(plain, cfg), cfg)
+    rough = rough_share(smooth, found[0], cfg)
+    if rough > cfg.max_rough:
+        found = _bright_region(small, cfg, smooth) or found
+    return _page(*found, factor, grey.shape, cfg)._replace(rough=rough)
 
 
 def rough_share(smooth: np.ndarray, filled: np.ndarray, cfg: PageConfig) -> float:
