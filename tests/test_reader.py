@@ -771,13 +771,13 @@ def test_a_bright_page_that_took_in_a_desks_light_stripes_keeps_only_the_smooth_
 def test_a_bright_page_that_took_in_a_desks_light_stripes_of_another_colour_is_the_part_of_the_papers_colour(
         reader, mnist_test):
     """Orange stripes as bright as a white sheet, with a grain that leaves most of them smooth:
-    the bright region is the whole frame, rough in about a third of its area, and only the colour
+    the bright region is most of the frame, rough in about a quarter of its area, and only the colour
     tells the sheet from the desk's light stripes (read with the whole frame as the page, the dark
     stripes were read as rows of 1s)."""
     images, labels = mnist_test
     light = np.sin((np.arange(640)[None, :] + 0.6 * np.arange(480)[:, None]) / 9.0) > 0
     frame = np.where(light[..., None], np.float32([140, 195, 240]), np.float32([50, 100, 165]))
-    frame += np.random.default_rng(0).normal(0, 8, (480, 640, 1))  # the grain
+    frame += np.random.default_rng(0).normal(0, 5, (480, 640, 1))  # the grain
     frame[140:340, 170:470] = (212, 214, 216)
     for column, d in enumerate((3, 8, 1, 5, 0)):
         digit = cv2.resize(images[int(np.flatnonzero(labels == d)[0])], (44, 44)).astype(np.float32) / 255
@@ -793,6 +793,24 @@ def test_a_bright_page_that_took_in_a_desks_light_stripes_of_another_colour_is_t
     unchecked = replace(reader.config, page=replace(config, colour_check_rough=1.0))
     assert page_stage.find_paper(grey, unchecked.page, frame).mask.mean() > 0.5
     assert [line.text for line in FrameReader(reader.classifier, config=unchecked).read(frame).lines] != ["38150"]
+
+
+def test_a_rough_bright_region_gives_way_to_the_smooth_sheet(reader, mnist_test):
+    """A grey sheet darker than a grained desk's light stripes: Otsu's bright region is a rough
+    piece of the desk (rough in nearly all its area), not the sheet; the largest smooth region is
+    the sheet, and it is taken instead."""
+    frame = _sheet_on_a_patterned_desk(*mnist_test, paper=160.0, desk=(110.0, 250.0), period=30.0).astype(np.float32)
+    desk = np.ones(frame.shape[:2], bool)
+    desk[140:340, 170:470] = False
+    frame[desk] += np.random.default_rng(0).normal(0, 6, (int(desk.sum()), 1))  # the grain
+    frame = np.clip(frame, 0, 255).astype(np.uint8)
+    grey = frame[..., 0]
+    config = reader.config.page
+    bright = page_stage.find_bright_paper(grey, config)
+    assert bright.rough > config.max_rough and bright.mask[240, 320] == 0
+    page = page_stage.find_paper(grey, config, frame)
+    assert page.mask[240, 320] == 1 and page.mask[60, 60] == 0 and page.mask.mean() < 0.2
+    assert [line.text for line in reader.read(frame).lines] == ["38150"]
 
 
 def test_a_frame_whose_small_copy_is_one_level_has_no_page(reader):

@@ -123,9 +123,10 @@ class PageConfig(_Checked):
     texture_window: int = knob(3, "px@320", "roughness is the gradient averaged over this window", lo=1)
     texture_percentile: float = knob(10.0, "percentile", "of the frame's roughness: blank paper's own grain (a "
                                      "page is more than a tenth of the frame)", hi=100)
-    texture_ratio: float = knob(3.0, "times", "rougher than this many times paper's grain is not blank paper "
-                                "(blank paper 0.006-0.01, patterned desks 0.03-0.1)", lo=1)
-    texture_min: float = knob(0.015, "fraction of brightness per px@320", "roughness below this is always "
+    texture_ratio: float = knob(2.0, "times", "rougher than this many times paper's grain is not blank paper "
+                                "(blank paper 0.006-0.01, grained desks 0.015-0.1: at 3x a light desk's finer "
+                                "bands passed for paper and joined the page)", lo=1)
+    texture_min: float = knob(0.01, "fraction of brightness per px@320", "roughness below this is always "
                               "smooth: JPEG and sensor noise on an evenly lit page", open_lo=True)
     rough_open: int = knob(7, "px@320", "rough parts thinner than this (rules, strokes, shadow edges) do not cut "
                            "the page; the roughness of a page leaves out half this along its edge", lo=1)

@@ -24,15 +24,18 @@ def find_paper(grey: np.ndarray, cfg: PageConfig, frame: np.ndarray | None = Non
     table; also when the bright page is rougher than blank paper in ``colour_check_rough`` of its
     area and the page found by colour is a part of it, :func:`is_part_of`: a desk with light
     stripes as bright as the sheet), else by smoothness (:func:`find_smooth_paper`: a sheet on a
-    patterned desk as bright as itself); Page(None, None) when none finds a sheet (it fills the
-    frame)."""
+    patterned desk as bright as itself; also when the bright region was rough in more than
+    ``max_rough`` of its area: a piece of a grained desk, the sheet being darker than its light
+    parts); Page(None, None) when none finds a sheet (it fills the frame)."""
     page = find_bright_paper(grey, cfg)
     if frame is not None and frame.ndim == 3 and (page.mask is None or page.rough > cfg.colour_check_rough):
         coloured = find_coloured_paper(small_colour(frame, cfg.small_side), grey.shape, cfg)
         if page.mask is None or (coloured.mask is not None and is_part_of(coloured, page, cfg)):
             page = coloured
-    if page.mask is None:
-        page = find_smooth_paper(grey, cfg)
+    if page.mask is None or page.rough > cfg.max_rough:
+        smooth = find_smooth_paper(grey, cfg)
+        if smooth.mask is not None or page.mask is None:
+            page = smooth
     return page
 
 
