@@ -197,7 +197,9 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
     crops, plans, line_of = [], [], []
     for line_index, groups in enumerate(lines.rows):
         for group in groups:
-            row_height = median([b.h for b in group])
+            # Width is judged against the row's height, or against its blobs' usual width when
+            # they are wider than tall (a row of flat 0s: one a little wider than the rest is no pair).
+            row_height = max(median([b.h for b in group]), median([b.w for b in group]))
             plan = []
             for b in group:
                 whole = crop(b, parts, upright, ink, cfg)
