@@ -29,7 +29,7 @@ from edgedigits.reader import measure as measure_stage, page as page_stage, rule
 from edgedigits.reader import scale as scale_stage  # noqa: E402
 from edgedigits.reader.arrays import active_tiles, array_median, percentile, uint8_medians, warp_pixels  # noqa: E402
 from edgedigits.reader.arrays import labelled, nearest_upscale, open_by_line  # noqa: E402
-from edgedigits.reader.classify import separate, split_margin  # noqa: E402
+from edgedigits.reader.classify import separate, split_margin, usual_width  # noqa: E402
 from edgedigits.reader.config import BlobsConfig, DeskewConfig, OrientConfig, ReaderConfig  # noqa: E402
 from edgedigits.reader.light import relative_darkness  # noqa: E402
 from edgedigits.reader.records import Blob, DigitSize, Working  # noqa: E402
@@ -257,12 +257,33 @@ def test_small_digits_are_read_on_an_enlarged_copy(reader, mnist_test):
         assert abs(x + w / 2 - (252 + 30 * k)) < 4 and abs(y + h / 2 - 240) < 4 and 12 <= h <= 22
 
 
+def test_width_is_judged_against_a_row_of_flat_digits_but_not_against_pairs():
+    """In a row of flat 0s a 0 a little wider than the rest is no pair: its width is judged against
+    the others' usual width. A lone pair, or one beside another pair, keeps its width (regression:
+    a median over the whole group, the pair included, stopped splitting them)."""
+    cfg = ReaderConfig().classify
+
+    def blob(w):
+        return Blob(0, 0, w, 30, [1])
+
+    flat = [blob(w) for w in (50, 52, 54, 70, 51)]
+    assert usual_width(flat[3], flat, cfg) == 51.5 and 70 / max(30, usual_width(flat[3], flat, cfg)) < 1.4
+    pair = blob(44)
+    assert usual_width(pair, [pair], cfg) == 0.0
+    two_pairs = [blob(44), blob(46)]
+    assert usual_width(two_pairs[0], two_pairs, cfg) == 0.0
+    mixed = [blob(20), blob(44), blob(21), blob(19)]
+    assert usual_width(mixed[1], mixed, cfg) == 20
+
+
 def test_the_enlarged_copy_is_bounded_and_only_made_for_small_digits():
     cfg = ReaderConfig().scale
-    frame = np.full((1950, 2600), 200, np.uint8)
+    frame = np.random.default_rng(0).integers(0, 256, (1950, 2600), dtype=np.uint8)
     work = Working(cv2.resize(frame, (2000, 1500), interpolation=cv2.INTER_AREA), 2000 / 2600, frame)
     big, height = scale_stage.enlarged_copy(work, DigitSize(12.0, None), cfg)
     assert max(big.grey.shape) == cfg.max_enlarged_side  # 1.5x here, not 2x
+    # Made from the frame's own pixels, not from the smaller working copy.
+    assert np.array_equal(big.grey, cv2.resize(frame, (3000, 2250), interpolation=cv2.INTER_CUBIC))
     assert big.scale == pytest.approx(cfg.max_enlarged_side / 2600) and height == pytest.approx(18.0)
     assert scale_stage.enlarged_copy(work, DigitSize(cfg.enlarge_below_height, None), cfg) is None
     # A copy already at its largest is not enlarged by a few per cent.

@@ -3,7 +3,7 @@
 ``FrameReader.read(frame, debug=stages)`` fills the dict ``stages`` as it goes; :func:`draw_stages`
 turns it into one picture per stage, in the order the reader computes them:
 
-  1-grey       the working copy (grey, at most ``max_side`` pixels)
+  1-grey       the working copy (grey, at most ``max_side`` pixels, or enlarged for small digits)
   2-paper      the paper found (white), or all black when the frame is taken as the page
   3-darkness   relative darkness against the paper's own brightness (ink is bright)
   4-ink        pixels above the ink threshold

@@ -1,6 +1,7 @@
 """Read handwritten digits in a camera frame: dark ink on light paper, on any desk, in any light.
 
 A pipeline of stages, one module each, all on a working copy at most ``max_side`` pixels wide
+(``scale.max_enlarged_side`` when enlarged for small digits)
 (:func:`.pipeline.read_frame` calls them in this order):
 
 ==============  ==========================================================================

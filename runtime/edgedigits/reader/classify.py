@@ -147,6 +147,14 @@ def split_columns(blob: Blob, own: np.ndarray, cfg: ClassifyConfig) -> list[tupl
     return good
 
 
+def usual_width(blob: Blob, group: list[Blob], cfg: ClassifyConfig) -> float:
+    """The median width of the other blobs of `blob`'s group when there are at least
+    ``wide_row_others`` of them, else 0: width is judged against it too, so in a row of flat 0s one
+    a little wider than the rest is no pair (a lone pair, or one beside another, still is)."""
+    others = [b.w for b in group if b is not blob]
+    return median(others) if len(others) >= cfg.wide_row_others else 0.0
+
+
 def split_crops(blob: Blob, parts: Parts, upright: Upright, ink: Ink, cfg: ClassifyConfig, aspect: float,
                 whole_conf: float, crops: list, first: int) -> list:
     """Crops of the two halves of every candidate split of a wide blob that could win against the
@@ -197,14 +205,13 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
     crops, plans, line_of = [], [], []
     for line_index, groups in enumerate(lines.rows):
         for group in groups:
-            # Width is judged against the row's height, or against its blobs' usual width when
-            # they are wider than tall (a row of flat 0s: one a little wider than the rest is no pair).
-            row_height = max(median([b.h for b in group]), median([b.w for b in group]))
+            row_height = median([b.h for b in group])
             plan = []
             for b in group:
                 whole = crop(b, parts, upright, ink, cfg)
                 if whole is not None:
-                    plan.append({"blob": b, "whole": len(crops), "aspect": b.w / max(b.h, row_height),
+                    plan.append({"blob": b, "whole": len(crops), "aspect": b.w / max(b.h, row_height,
+                                                                                      usual_width(b, group, cfg)),
                                  "splits": []})
                     crops.append(whole)
             plans.append(plan)

@@ -66,9 +66,9 @@ class ScaleConfig(_Checked):
                                     lo=0, hi=1, open_lo=True)
     enlarge_below_height: float = knob(24.0, "px", "shorter digits (half the working height) have strokes of a "
                                        "pixel or two that break apart or run together: read them enlarged", lo=0)
-    max_enlarge_factor: float = knob(2.0, "fraction", "an interpolated copy gains little beyond twice the size "
+    max_enlarge_factor: float = knob(2.0, "times", "an interpolated copy gains little beyond twice the size "
                                      "and costs four times the pixels", lo=1)
-    min_enlarge_factor: float = knob(1.25, "fraction", "a copy less than 25% larger is not worth reading again",
+    min_enlarge_factor: float = knob(1.25, "times", "a copy less than 25% larger is not worth reading again",
                                      lo=1)
     max_enlarged_side: int = knob(3000, "px", "the enlarged copy's longer side is at most this (bounded memory "
                                   "and time)", lo=64)
@@ -125,7 +125,8 @@ class PageConfig(_Checked):
                                      "page is more than a tenth of the frame)", hi=100)
     texture_ratio: float = knob(2.0, "times", "rougher than this many times paper's grain is not blank paper "
                                 "(blank paper 0.006-0.01, grained desks 0.015-0.1: at 3x a light desk's finer "
-                                "bands passed for paper and joined the page)", lo=1)
+                                "bands passed for paper and joined the page); a desk must be this much rougher "
+                                "than a page found by smoothness", lo=1)
     texture_min: float = knob(0.01, "fraction of brightness per px@320", "roughness below this is always "
                               "smooth: JPEG and sensor noise on an evenly lit page", open_lo=True)
     rough_open: int = knob(7, "px@320", "rough parts thinner than this (rules, strokes, shadow edges) do not cut "
@@ -350,6 +351,9 @@ class ClassifyConfig(_Checked):
     solid: float = knob(0.5, "fraction", "of full ink: solid stroke pixels when measuring the stroke width", hi=1)
     mnist_stroke: float = knob(0.11, "fraction", "of the crop's longer side: MNIST's stroke width", hi=1)
     thick_enough: float = knob(0.75, "fraction", "of MNIST's stroke width: thick enough", hi=1)
+    wide_row_others: int = knob(3, "count", "a blob's width is also judged against the median width of this "
+                                "many other blobs of its group or more (flat 0s), never of fewer (one pair beside "
+                                "another)", lo=1)
     split_aspect: float = knob(0.95, "row heights", "narrower blobs are never split")
     split_base_aspect: float = knob(1.2, "row heights", "the width at which splitting and not weigh the same")
     split_aspect_weight: float = knob(3.0, "log-odds per row height", "how much width says 'two digits' (fitted on "
@@ -384,7 +388,8 @@ class ReaderConfig(_Checked):
     """All of the reader's settings: the four a user sets, then one sub-config per stage."""
 
     reject_threshold: float = knob(0.5, "probability", "a top probability below this is reported as '?'", hi=1)
-    max_side: int = knob(2000, "px", "frames are downscaled so the longer side is at most this (bounded memory)",
+    max_side: int = knob(2000, "px", "frames are downscaled so the longer side is at most this (bounded memory; "
+                         "a copy enlarged for small digits may reach scale.max_enlarged_side)",
                          lo=64)
     min_digit_height: int = knob(8, "px", "shorter digits in the working copy are not read", lo=4)
     min_contrast: float = knob(0.12, "darkness", "relative darkness that can count as ink at all", hi=1,

@@ -39,7 +39,7 @@ def tallest_share(heights: np.ndarray, dropped: int) -> float:
 
 def measure_digits(ink: Ink, config: ReaderConfig, known_height: float | None = None) -> DigitSize | None:
     """The typical digit height of the first-pass components of `ink.mask` (with their stats), else
-    `known_height` (a shrunk copy's measure from the larger one), else None: nothing looks like a digit."""
+    `known_height` (a shrunk or enlarged copy's measure from the first one), else None: nothing looks like a digit."""
     _, stats = components(ink.mask, with_labels=False)
     height = typical_height(stats, config)
     guesses = config.ink.guessed_heights

@@ -45,12 +45,9 @@ def is_part_of(coloured: Page, bright: Page, cfg: PageConfig) -> bool:
     in the light parts of a desk of another colour than the paper (wood, a stained or patterned
     table), and the colour tells them apart."""
     cv2 = opencv()
-    inner, outer = coloured.hull.reshape(-1, 2), bright.hull.reshape(-1, 2)
-    area = cv2.contourArea(inner)
-    if area <= 0:
-        return False
-    common, _ = cv2.intersectConvexConvex(inner, outer)
-    return common >= cfg.colour_within * area and area < cfg.colour_max_share * cv2.contourArea(outer)
+    area = cv2.contourArea(coloured.hull)  # > 0: a colour page is sheet-sized
+    common, _ = cv2.intersectConvexConvex(coloured.hull, bright.hull)
+    return common >= cfg.colour_within * area and area < cfg.colour_max_share * cv2.contourArea(bright.hull)
 
 
 def small_colour(frame: np.ndarray, side: int) -> np.ndarray:

@@ -29,7 +29,7 @@ def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict 
 
     def stage(name: str, value) -> None:
         if debug is not None:
-            if name == "grey":  # a shrunk copy is read again: its stages replace the first ones
+            if name == "grey":  # a shrunk or enlarged copy is read again: its stages replace the first ones
                 debug.clear()
             debug[name] = value
 
@@ -55,10 +55,10 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     size = measure.measure_digits(ink, config, known_height)                        # measure: digit height
     if size is None:
         return ReadResult([])
-    resized = (scale.shrunk_copy(work, size, config.scale) or scale.enlarged_copy(work, size, config.scale)) \
-        if rescale else None
-    if resized is not None:                                                         # scale: read at ~48 px digits
-        return _read_working(resized[0], classifier, config, stage, rescale=False, known_height=resized[1])
+    if rescale:                                                                     # scale: big or small digits
+        resized = scale.shrunk_copy(work, size, config.scale) or scale.enlarged_copy(work, size, config.scale)
+        if resized is not None:
+            return _read_working(resized[0], classifier, config, stage, rescale=False, known_height=resized[1])
     light = page_stage.clear_paper_edge(light, work, size, config.page)            # page: off its edge
     light = ink_stage.clear_frame_border(light, ink, work, size, config.ink)       # ink: off the frame's edge
     direction = deskew.text_direction(size, page, config)                          # deskew: text direction

@@ -54,8 +54,9 @@ def shrunk_copy(work: Working, size: DigitSize, cfg: ScaleConfig) -> tuple[Worki
 def enlarged_copy(work: Working, size: DigitSize, cfg: ScaleConfig) -> tuple[Working, float] | None:
     """(a larger working copy, the digit height in it) when the digits measure less than
     ``enlarge_below_height``, or None. The copy is made from the frame itself (its own detail when
-    the working copy was downscaled, bicubic beyond it), at most ``max_enlarge_factor`` times the
-    working copy and ``max_enlarged_side`` px, so that the digits are about ``working_digit_height``."""
+    the working copy was downscaled, bicubic beyond it), enlarged towards digits of
+    ``working_digit_height`` but at most ``max_enlarge_factor`` times and ``max_enlarged_side`` px
+    (which may exceed ``max_side``). ``min_digit_height`` then applies to the enlarged pixels."""
     grey, height = work.grey, size.height
     factor = min(cfg.working_digit_height / height, cfg.max_enlarge_factor, cfg.max_enlarged_side / max(grey.shape))
     if not (height < cfg.enlarge_below_height and factor >= cfg.min_enlarge_factor):
