@@ -257,6 +257,45 @@ def test_small_digits_are_read_on_an_enlarged_copy(reader, mnist_test):
         assert abs(x + w / 2 - (252 + 30 * k)) < 4 and abs(y + h / 2 - 240) < 4 and 12 <= h <= 22
 
 
+def _page_of_big_and_small_digits(images, labels, small: bool) -> np.ndarray:
+    """A 2400x1800 page: two rows of 360 px digits (read on a shrunk copy) and, between them,
+    a row of two 60 px digits when `small`."""
+    grey = np.full((1800, 2400), 215, np.float32)
+
+    def write(digit, x, y, size):
+        ink = cv2.resize(images[int(np.flatnonzero(labels == digit)[0])], (size, size), interpolation=cv2.INTER_AREA)
+        grey[y: y + size, x: x + size] *= 1 - 0.85 * ink.astype(np.float32) / 255
+
+    for k, digit in enumerate((2, 5, 8)):
+        write(digit, 300 + 600 * k, 200, 360)
+        write((4, 0, 6)[k], 300 + 600 * k, 1200, 360)
+    if small:
+        write(3, 880, 850, 60)
+        write(7, 1480, 850, 60)
+    return grey.astype(np.uint8)
+
+
+def test_small_digits_among_big_ones_are_read_once_the_big_ones_are_erased(reader, mnist_test, monkeypatch):
+    from edgedigits.reader import small as small_stage
+
+    images, labels = mnist_test
+    reads = []
+    erase = small_stage.erase_digits
+    monkeypatch.setattr(small_stage, "erase_digits", lambda *a: reads.append(1) or erase(*a))
+    result = reader.read(_page_of_big_and_small_digits(images, labels, small=True))
+    texts = [line.text for line in result.lines]
+    assert texts == ["258", "406", "37"] and len(reads) == 1  # the small ones: a line of their own
+    for digit in result.lines[2].digits:
+        assert 40 <= digit.box[3] <= 75 and 840 <= digit.box[1] <= 880  # frame pixels
+    # The shrunk reading alone loses them; a page without small ink is not read again.
+    alone = FrameReader(reader.classifier, config=replace(reader.config, small=replace(
+        reader.config.small, min_big_height=10_000)))
+    assert [line.text for line in alone.read(_page_of_big_and_small_digits(images, labels, True)).lines] == texts[:2]
+    reads.clear()
+    assert [line.text for line in reader.read(_page_of_big_and_small_digits(images, labels, False)).lines] == texts[:2]
+    assert not reads
+
+
 def test_width_is_judged_against_a_row_of_flat_digits_but_not_against_pairs():
     """In a row of flat 0s a 0 a little wider than the rest is no pair: its width is judged against
     the others' usual width. A lone pair, or one beside another pair, keeps its width (regression:

@@ -16,6 +16,7 @@ blobs           digit candidates: specks, texture, smudges, show-through dropped
 lines           rows as written, groups at wide gaps, box sides at their ends dropped
 classify        crops, splitting touching digits, one classifier batch, boxes in the frame
 orient          a quarter/half turn more when unsure; the surer reading wins
+small           on a page shrunk for big digits: small digits among them, read once they are erased
 ==============  ==========================================================================
 
 :mod:`.config` holds every tuned number (``ReaderConfig``, one sub-config per stage, each field
@@ -26,12 +27,12 @@ exact numeric helpers, :mod:`.draw` the annotated frame.
 from .arrays import CameraDependencyError
 from .blobs import TOO_MUCH_TEXTURE
 from .config import (BlobsConfig, ClassifyConfig, DeskewConfig, InkConfig, LightConfig, LinesConfig, OrientConfig,
-                     PageConfig, ReaderConfig, RulesConfig, ScaleConfig)
+                     PageConfig, ReaderConfig, RulesConfig, ScaleConfig, SmallConfig)
 from .draw import LINE_COLOURS, draw_annotations
 from .pipeline import FrameReader, read_frame
 from .records import Digit, Line, ReadResult
 
 __all__ = ["BlobsConfig", "CameraDependencyError", "ClassifyConfig", "DeskewConfig", "Digit", "FrameReader",
            "InkConfig", "LINE_COLOURS", "LightConfig", "Line", "LinesConfig", "OrientConfig", "PageConfig",
-           "ReadResult", "ReaderConfig", "RulesConfig", "ScaleConfig", "TOO_MUCH_TEXTURE", "draw_annotations",
-           "read_frame"]
+           "ReadResult", "ReaderConfig", "RulesConfig", "ScaleConfig", "SmallConfig", "TOO_MUCH_TEXTURE",
+           "draw_annotations", "read_frame"]

@@ -384,6 +384,27 @@ class OrientConfig(_Checked):
 
 
 @dataclass(frozen=True)
+class SmallConfig(_Checked):
+    """Small digits among big ones, read again once the big ones are erased."""
+
+    min_big_height: float = knob(128.0, "px", "in the working copy: with shorter digits read, a digit under half "
+                                 "their height is too small to read anyway (it needs about 48 px)", lo=1)
+    around: float = knob(0.5, "big digit heights", "the window read again spans the big digits and this much more "
+                         "(small digits written among them, not the page's edges)")
+    window_margin: float = knob(0.5, "big digit heights", "the window read is this much larger than where small "
+                                "digits are taken: what its edge cuts is dropped")
+    erase_margin: float = knob(0.3, "digit heights", "each big digit is painted over this far beyond its box: its "
+                               "stroke ends, and the blur around them, read as 1s otherwise")
+    min_height: float = knob(0.1, "big digit heights", "an ink component this tall among the big digits (and "
+                             "away from them) may be a small digit: without one, nothing is read again")
+    max_height: float = knob(0.45, "big digit heights", "taller digits of the second reading are not small (the big "
+                             "ones were read already)", hi=1, open_lo=True)
+    reach: float = knob(0.5, "big digit heights", "a digit nearer a big digit's box is a remnant of it")
+    min_confidence: float = knob(0.95, "probability", "a second reading digit is added only if this sure: it looks "
+                                 "where the first reading saw nothing", hi=1)
+
+
+@dataclass(frozen=True)
 class ReaderConfig(_Checked):
     """All of the reader's settings: the four a user sets, then one sub-config per stage."""
 
@@ -404,6 +425,7 @@ class ReaderConfig(_Checked):
     lines: LinesConfig = field(default_factory=LinesConfig)
     classify: ClassifyConfig = field(default_factory=ClassifyConfig)
     orient: OrientConfig = field(default_factory=OrientConfig)
+    small: SmallConfig = field(default_factory=SmallConfig)
 
     def __post_init__(self) -> None:
         # The four user-facing knobs keep their own messages.

@@ -3,7 +3,8 @@
     working copy -> page -> light -> ink -> digit size -> (shrink or enlarge) -> paper edge -> frame edge
     -> text direction
     -> for each orientation tried: ink window -> upright -> rules -> components -> blobs -> lines
-    -> classify; the surest reading wins.
+    -> classify; the surest reading wins
+    -> (a shrunk copy) small digits among the big ones, read on the unshrunk copy once those are erased.
 
 Each stage lives in its own module and is a plain function from typed records (:mod:`.records`)
 to a typed record, its tuned numbers in its section of :class:`.config.ReaderConfig`.
@@ -16,7 +17,7 @@ from functools import partial
 import numpy as np
 
 from . import blobs, classify, deskew, ink as ink_stage, lines as lines_stage, light as light_stage, measure, orient
-from . import page as page_stage, rules, scale
+from . import page as page_stage, rules, scale, small
 from .arrays import opencv, validate_frame
 from .config import ReaderConfig
 from .records import DigitSize, Ink, Light, Parts, Placement, ReadResult, Working
@@ -56,9 +57,16 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     if size is None:
         return ReadResult([])
     if rescale:                                                                     # scale: big or small digits
-        resized = scale.shrunk_copy(work, size, config.scale) or scale.enlarged_copy(work, size, config.scale)
+        shrunk = scale.shrunk_copy(work, size, config.scale)
+        resized = shrunk or scale.enlarged_copy(work, size, config.scale)
         if resized is not None:
-            return _read_working(resized[0], classifier, config, stage, rescale=False, known_height=resized[1])
+            result = _read_working(resized[0], classifier, config, stage, rescale=False, known_height=resized[1])
+            if shrunk is None:
+                return result
+            read_again = partial(_read_working, classifier=classifier, config=config, stage=classify.no_stage,
+                                 rescale=False)
+            components = size.stats[:, :4] + (*light.origin, 0, 0)
+            return small.add_small_digits(result, work, components, read_again, config.small)  # small: among big ones
     light = page_stage.clear_paper_edge(light, work, size, config.page)            # page: off its edge
     light = ink_stage.clear_frame_border(light, ink, work, size, config.ink)       # ink: off the frame's edge
     direction = deskew.text_direction(size, page, config)                          # deskew: text direction

@@ -1,0 +1,104 @@
+"""Stage 11, small digits among big ones: a page shrunk for its big digits loses the small ones
+written between them (a pencil note beside marker digits, a page number among headings). When
+the unshrunk copy shows ink of a small digit's size among the big digits, they are erased from it
+and the window they span is read again, where the small digits are now the typical ones; what
+that finds small, sure, among the big digits and away from them is added as lines of its own.
+
+Boxes are (x, y, w, h) in the original frame's pixels unless said otherwise."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .arrays import median
+from .config import SmallConfig
+from .records import Digit, Line, ReadResult, Working
+
+
+def big_height(result: ReadResult, work: Working, cfg: SmallConfig) -> float | None:
+    """The median height of the digits read, when it is at least ``min_big_height`` pixels of the
+    working copy (a page with room for small digits of a readable size below them), else None."""
+    heights = [d.box[3] for line in result.lines for d in line.digits]
+    if not heights or median(heights) * work.scale < cfg.min_big_height:
+        return None
+    return median(heights)
+
+
+def span(boxes: Sequence, grow: float) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) spanned by `boxes`, grown by `grow` on every side."""
+    array = np.asarray(boxes, np.float64)
+    return (float(array[:, 0].min() - grow), float(array[:, 1].min() - grow),
+            float((array[:, 0] + array[:, 2]).max() + grow), float((array[:, 1] + array[:, 3]).max() + grow))
+
+
+def are_small(boxes: np.ndarray, big_boxes: Sequence, big: float, among: tuple, cfg: SmallConfig) -> np.ndarray:
+    """Which of `boxes` ((N, 4) array) are a small digit's: ``min_height`` to ``max_height`` of
+    the big digits' height `big`, their centre within `among` (x0, y0, x1, y1: the big digits'
+    span grown by ``around`` big heights) and ``reach`` big heights or more from each big digit's
+    box (not a remnant of one)."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    cx, cy, h = boxes[:, 0] + boxes[:, 2] / 2, boxes[:, 1] + boxes[:, 3] / 2, boxes[:, 3]
+    keep = (h >= cfg.min_height * big) & (h <= cfg.max_height * big)
+    keep &= (cx >= among[0]) & (cx <= among[2]) & (cy >= among[1]) & (cy <= among[3])
+    reach = cfg.reach * big
+    for bx, by, bw, bh in big_boxes:
+        keep &= ~((cx >= bx - reach) & (cx <= bx + bw + reach) & (cy >= by - reach) & (cy <= by + bh + reach))
+    return keep
+
+
+def erase_digits(grey: np.ndarray, boxes: Sequence, cfg: SmallConfig) -> np.ndarray:
+    """A copy of `grey` with each box (its pixels) painted over, ``erase_margin`` of its height
+    beyond it, with the median of the pixels around it."""
+    out = grey.copy()
+    h, w = grey.shape
+    for x, y, bw, bh in boxes:
+        pad = cfg.erase_margin * bh
+        x0, y0 = max(0, int(x - pad)), max(0, int(y - pad))
+        x1, y1 = min(w, int(np.ceil(x + bw + pad))), min(h, int(np.ceil(y + bh + pad)))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        ring = np.concatenate([out[y0, x0:x1], out[y1 - 1, x0:x1], out[y0:y1, x0], out[y0:y1, x1 - 1]])
+        out[y0:y1, x0:x1] = np.median(ring)
+    return out
+
+
+def in_frame(digit: Digit, origin: tuple[int, int], scale: float) -> Digit:
+    """A digit read in a window at `origin` (x, y) of the working copy, its box in frame pixels."""
+    x, y, w, h = digit.box
+    box = ((x + origin[0]) / scale, (y + origin[1]) / scale, w / scale, h / scale)
+    return Digit(digit.digit, digit.confidence, tuple(int(round(v)) for v in box))
+
+
+def add_small_digits(result: ReadResult, work: Working, components: np.ndarray, read: Callable[[Working], ReadResult],
+                     cfg: SmallConfig) -> ReadResult:
+    """`result` (read on a shrunk copy of `work`) with the small digits among its digits, each
+    group of them a line after the others. `components` are the boxes (working pixels) of the
+    ink components `work` showed: without one of a small digit's size among the big digits,
+    nothing is read again. `read` reads a working copy without rescaling it."""
+    big = big_height(result, work, cfg)
+    if big is None:
+        return result
+    big_boxes = [d.box for line in result.lines for d in line.digits]
+    among = span(big_boxes, cfg.around * big)
+    if not are_small(components / work.scale, big_boxes, big, among, cfg).any():
+        return result
+    x0, y0, x1, y1 = span(big_boxes, (cfg.around + cfg.window_margin) * big)
+    h, w = work.grey.shape
+    x0, y0 = max(0, int(x0 * work.scale)), max(0, int(y0 * work.scale))
+    x1, y1 = min(w, int(np.ceil(x1 * work.scale))), min(h, int(np.ceil(y1 * work.scale)))
+    in_window = [(bx * work.scale - x0, by * work.scale - y0, bw * work.scale, bh * work.scale)
+                 for bx, by, bw, bh in big_boxes]
+    window = erase_digits(work.grey[y0:y1, x0:x1], in_window, cfg)
+    second = read(Working(window, 1.0, window))  # boxes in the window's pixels
+    added = []
+    for line in second.lines:
+        digits = [in_frame(d, (x0, y0), work.scale) for d in line.digits]
+        small = are_small(np.array([d.box for d in digits]), big_boxes, big, among, cfg)
+        digits = [d for d, keep in zip(digits, small)
+                  if keep and d.digit is not None and d.confidence >= cfg.min_confidence]
+        if digits:
+            text = "".join(str(d.digit) for d in digits)
+            added.append(Line(text, digits, (text,)))
+    return ReadResult(result.lines + added, result.warnings) if added else result
