@@ -294,6 +294,13 @@ def test_small_digits_among_big_ones_are_read_once_the_big_ones_are_erased(reade
     reads.clear()
     assert [line.text for line in reader.read(_page_of_big_and_small_digits(images, labels, False)).lines] == texts[:2]
     assert not reads
+    # Upside down: the small digits are read turned over as the page was (alone, too few to tell).
+    turned = reader.read(np.ascontiguousarray(_page_of_big_and_small_digits(images, labels, True)[::-1, ::-1]))
+    turned_texts = [line.text for line in turned.lines]
+    assert turned.angle % 360 == pytest.approx(180, abs=5)
+    assert turned_texts[:2] == texts[:2] and sorted("".join(turned_texts[2:])) == ["3", "7"]
+    with pytest.raises(ValueError, match="min_height"):
+        replace(reader.config.small, min_height=0.5)
 
 
 def test_width_is_judged_against_a_row_of_flat_digits_but_not_against_pairs():

@@ -387,8 +387,9 @@ class OrientConfig(_Checked):
 class SmallConfig(_Checked):
     """Small digits among big ones, read again once the big ones are erased."""
 
-    min_big_height: float = knob(128.0, "px", "in the working copy: with shorter digits read, a digit under half "
-                                 "their height is too small to read anyway (it needs about 48 px)", lo=1)
+    min_big_height: float = knob(128.0, "px", "in the working copy: only digits this tall are shrunk by 2.5x or "
+                                 "more (to 48 px), which leaves a digit a fifth as tall under 10 px; below it, "
+                                 "small digits keep pixels enough on the shrunk copy", lo=1)
     around: float = knob(0.5, "big digit heights", "the window read again spans the big digits and this much more "
                          "(small digits written among them, not the page's edges)")
     window_margin: float = knob(0.5, "big digit heights", "the window read is this much larger than where small "
@@ -396,12 +397,18 @@ class SmallConfig(_Checked):
     erase_margin: float = knob(0.3, "digit heights", "each big digit is painted over this far beyond its box: its "
                                "stroke ends, and the blur around them, read as 1s otherwise")
     min_height: float = knob(0.1, "big digit heights", "an ink component this tall among the big digits (and "
-                             "away from them) may be a small digit: without one, nothing is read again")
+                             "away from them) may be a small digit: without one, nothing is read again; shorter "
+                             "digits of the second reading are specks")
     max_height: float = knob(0.45, "big digit heights", "taller digits of the second reading are not small (the big "
                              "ones were read already)", hi=1, open_lo=True)
     reach: float = knob(0.5, "big digit heights", "a digit nearer a big digit's box is a remnant of it")
     min_confidence: float = knob(0.95, "probability", "a second reading digit is added only if this sure: it looks "
                                  "where the first reading saw nothing", hi=1)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.min_height >= self.max_height:
+            raise ValueError(f"small.min_height ({self.min_height}) must be below small.max_height ({self.max_height})")
 
 
 @dataclass(frozen=True)

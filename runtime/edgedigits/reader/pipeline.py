@@ -12,6 +12,7 @@ to a typed record, its tuned numbers in its section of :class:`.config.ReaderCon
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -38,10 +39,13 @@ def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict 
 
 
 def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescale: bool,
-                  known_height: float | None = None) -> ReadResult:
+                  known_height: float | None = None, turned_as: float | None = None) -> ReadResult:
     """Read the working copy; with `rescale`, a copy whose digits are much taller than needed is
     shrunk, one whose digits are very short enlarged, and read instead (with the height measured
-    here as `known_height`, for when the new copy cannot measure it)."""
+    here as `known_height`, for when the new copy cannot measure it); a shrunk copy's reading gets
+    the small digits among its big ones (:mod:`.small`). With `turned_as` (degrees), the page is
+    read at its own tilt turned by the quarter turns nearest that angle, and only so: the small
+    digits, too few to tell a turned page, are read turned as the page was."""
     if scale.is_blank(work, config):
         return ReadResult([])
     stage("grey", work.grey)
@@ -64,14 +68,16 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
             if shrunk is None:
                 return result
             read_again = partial(_read_working, classifier=classifier, config=config, stage=classify.no_stage,
-                                 rescale=False)
+                                 rescale=False, turned_as=result.angle)
             components = size.stats[:, :4] + (*light.origin, 0, 0)
             return small.add_small_digits(result, work, components, read_again, config.small)  # small: among big ones
     light = page_stage.clear_paper_edge(light, work, size, config.page)            # page: off its edge
     light = ink_stage.clear_frame_border(light, ink, work, size, config.ink)       # ink: off the frame's edge
-    direction = deskew.text_direction(size, page, config)                          # deskew: text direction
     read_at = partial(_read_upright, light=light, ink=ink, size=size, work=work, classifier=classifier,
                       config=config)
+    direction = deskew.text_direction(size, page, config)                          # deskew: text direction
+    if turned_as is not None:  # its own tilt, turned by the quarter turns nearest `turned_as`
+        return read_at(direction.angle + 90 * round((turned_as - direction.angle) / 90), stage)
     return orient.best_reading(read_at, direction, config.orient, stage)          # orient: surest turn
 
 
@@ -94,7 +100,8 @@ def _read_upright(angle: float, stage, *, light: Light, ink: Ink, size: DigitSiz
     stage("lines", (upright.darkness, rows.rows, parts.height))
     rows = lines_stage.without_box_sides(rows, config.lines)
     placement = Placement(upright.rotation, upright.offset, work.scale, work.frame_shape)
-    return classify.classify_lines(rows, parts, upright, ink, placement, classifier, config, stage)  # classify: digits
+    result = classify.classify_lines(rows, parts, upright, ink, placement, classifier, config, stage)  # classify
+    return replace(result, angle=angle)
 
 
 class FrameReader:

@@ -41,6 +41,7 @@ class Line:
 class ReadResult:
     lines: list[Line] = field(default_factory=list)
     warnings: tuple[str, ...] = ()  # why a frame was not read (or not wholly), for a person to see
+    angle: float = 0.0              # degrees the page was turned to read it upright (orient's choice)
 
     @property
     def text(self) -> str:

@@ -2,19 +2,25 @@
 written between them (a pencil note beside marker digits, a page number among headings). When
 the unshrunk copy shows ink of a small digit's size among the big digits, they are erased from it
 and the window they span is read again, where the small digits are now the typical ones; what
-that finds small, sure, among the big digits and away from them is added as lines of its own.
+that finds small, sure, among the big digits and away from them is added as lines of their own,
+after the page's lines. The window is read at the angle the page was read at (a few small digits
+cannot tell a turned page by themselves), in grey (a page found only by colour is looked for by
+brightness there) and its warnings are dropped (the page's own reading stands); it is at most one
+more reading of at most the working copy.
 
 Boxes are (x, y, w, h) in the original frame's pixels unless said otherwise."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Sequence
 
 import numpy as np
 
 from .arrays import median
+from .classify import frame_box
 from .config import SmallConfig
-from .records import Digit, Line, ReadResult, Working
+from .records import Digit, Line, Placement, ReadResult, Working
 
 
 def big_height(result: ReadResult, work: Working, cfg: SmallConfig) -> float | None:
@@ -35,9 +41,9 @@ def span(boxes: Sequence, grow: float) -> tuple[float, float, float, float]:
 
 def are_small(boxes: np.ndarray, big_boxes: Sequence, big: float, among: tuple, cfg: SmallConfig) -> np.ndarray:
     """Which of `boxes` ((N, 4) array) are a small digit's: ``min_height`` to ``max_height`` of
-    the big digits' height `big`, their centre within `among` (x0, y0, x1, y1: the big digits'
-    span grown by ``around`` big heights) and ``reach`` big heights or more from each big digit's
-    box (not a remnant of one)."""
+    the big digits' height `big`, and their centre within `among` (x0, y0, x1, y1: the big
+    digits' span grown by ``around`` big heights) but not within ``reach`` big heights of any big
+    digit's box (a remnant of one)."""
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     cx, cy, h = boxes[:, 0] + boxes[:, 2] / 2, boxes[:, 1] + boxes[:, 3] / 2, boxes[:, 3]
     keep = (h >= cfg.min_height * big) & (h <= cfg.max_height * big)
@@ -50,7 +56,8 @@ def are_small(boxes: np.ndarray, big_boxes: Sequence, big: float, among: tuple, 
 
 def erase_digits(grey: np.ndarray, boxes: Sequence, cfg: SmallConfig) -> np.ndarray:
     """A copy of `grey` with each box (its pixels) painted over, ``erase_margin`` of its height
-    beyond it, with the median of the pixels around it."""
+    beyond it, with the median of the pixels around it (the sides the image's edge did not cut:
+    those run through the digit)."""
     out = grey.copy()
     h, w = grey.shape
     for x, y, bw, bh in boxes:
@@ -59,16 +66,10 @@ def erase_digits(grey: np.ndarray, boxes: Sequence, cfg: SmallConfig) -> np.ndar
         x1, y1 = min(w, int(np.ceil(x + bw + pad))), min(h, int(np.ceil(y + bh + pad)))
         if x1 - x0 < 2 or y1 - y0 < 2:
             continue
-        ring = np.concatenate([out[y0, x0:x1], out[y1 - 1, x0:x1], out[y0:y1, x0], out[y0:y1, x1 - 1]])
-        out[y0:y1, x0:x1] = np.median(ring)
+        sides = [side for side, whole in ((out[y0, x0:x1], y0 > 0), (out[y1 - 1, x0:x1], y1 < h),
+                                          (out[y0:y1, x0], x0 > 0), (out[y0:y1, x1 - 1], x1 < w)) if whole]
+        out[y0:y1, x0:x1] = np.median(np.concatenate(sides)) if sides else np.median(out)
     return out
-
-
-def in_frame(digit: Digit, origin: tuple[int, int], scale: float) -> Digit:
-    """A digit read in a window at `origin` (x, y) of the working copy, its box in frame pixels."""
-    x, y, w, h = digit.box
-    box = ((x + origin[0]) / scale, (y + origin[1]) / scale, w / scale, h / scale)
-    return Digit(digit.digit, digit.confidence, tuple(int(round(v)) for v in box))
 
 
 def add_small_digits(result: ReadResult, work: Working, components: np.ndarray, read: Callable[[Working], ReadResult],
@@ -92,13 +93,14 @@ def add_small_digits(result: ReadResult, work: Working, components: np.ndarray, 
                  for bx, by, bw, bh in big_boxes]
     window = erase_digits(work.grey[y0:y1, x0:x1], in_window, cfg)
     second = read(Working(window, 1.0, window))  # boxes in the window's pixels
+    placement = Placement(None, (x0, y0), work.scale, work.frame_shape)
     added = []
     for line in second.lines:
-        digits = [in_frame(d, (x0, y0), work.scale) for d in line.digits]
+        digits = [Digit(d.digit, d.confidence, frame_box(*d.box, placement)) for d in line.digits]
         small = are_small(np.array([d.box for d in digits]), big_boxes, big, among, cfg)
         digits = [d for d, keep in zip(digits, small)
                   if keep and d.digit is not None and d.confidence >= cfg.min_confidence]
         if digits:
             text = "".join(str(d.digit) for d in digits)
             added.append(Line(text, digits, (text,)))
-    return ReadResult(result.lines + added, result.warnings) if added else result
+    return replace(result, lines=result.lines + added) if added else result
