@@ -282,8 +282,13 @@ def test_small_digits_among_big_ones_are_read_once_the_big_ones_are_erased(reade
     reads = []
     erase = small_stage.erase_digits
     monkeypatch.setattr(small_stage, "erase_digits", lambda *a: reads.append(1) or erase(*a))
-    result = reader.read(_page_of_big_and_small_digits(images, labels, small=True))
+    debug = {}
+    result = reader.read(_page_of_big_and_small_digits(images, labels, small=True), debug=debug)
     texts = [line.text for line in result.lines]
+    from edgedigits.debug import draw_stages
+
+    window, looked_at = debug["small"]  # the window read again, for --debug's 9-small picture
+    assert sum(added for _, added in looked_at) == 2 and draw_stages(debug)["9-small"].shape == (*window.shape, 3)
     assert texts == ["258", "406", "37"] and len(reads) == 1  # the small ones: a line of their own
     for digit in result.lines[2].digits:
         assert 40 <= digit.box[3] <= 75 and 840 <= digit.box[1] <= 880  # frame pixels

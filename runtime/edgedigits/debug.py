@@ -11,9 +11,11 @@ turns it into one picture per stage, in the order the reader computes them:
   6-blobs      the digit candidates kept (specks, texture, smudges, box sides dropped)
   7-lines      the candidates, one colour per line, groups outlined in grey
   8-crops      every MNIST-normalized crop with the digit read (red: rejected as '?')
+  9-small      on a page shrunk for big digits with small ink among them: the window read again,
+               big digits painted over, each digit it read boxed (green: added as small, grey: not)
 
 One picture per stage of :mod:`edgedigits.reader` (scale, page, light, ink, deskew + rules, blobs,
-lines, classify).
+lines, classify, small).
 
 A stage the reader did not reach (a blank frame stops early) has no picture.
 """
@@ -26,7 +28,7 @@ import numpy as np
 
 from .reader import LINE_COLOURS
 
-STAGES = ("grey", "paper", "darkness", "ink", "upright", "blobs", "lines", "crops")
+STAGES = ("grey", "paper", "darkness", "ink", "upright", "blobs", "lines", "crops", "small")
 
 
 def draw_stages(stages: dict) -> dict[str, np.ndarray]:
@@ -58,6 +60,8 @@ def draw_stages(stages: dict) -> dict[str, np.ndarray]:
             picture = _blobs_picture(*value)
         elif name == "lines":
             picture = _lines_picture(*value)
+        elif name == "small":
+            picture = _small_picture(*value)
         else:
             picture = _crops_picture(*value)
         if picture.ndim == 2:
@@ -137,4 +141,14 @@ def _crops_picture(crops: list, halves: list, digits: np.ndarray, confidence: np
         label = f"{digits[k] if accepted else '?'} {confidence[k]:.2f}"
         cv2.putText(picture, label, (c * side + 2, r * cell_h + side + 11), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
                     (0, 120, 0) if accepted else (0, 0, 220), 1)
+    return picture
+
+
+def _small_picture(window: np.ndarray, boxes: list) -> np.ndarray:
+    """The erased window read again, each digit read boxed: green if added as small, grey if not."""
+    import cv2
+
+    picture = cv2.cvtColor(window, cv2.COLOR_GRAY2BGR)
+    for (x, y, w, h), added in boxes:
+        cv2.rectangle(picture, (x, y), (x + w, y + h), (0, 200, 0) if added else (160, 160, 160), 2)
     return picture

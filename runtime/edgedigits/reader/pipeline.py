@@ -70,7 +70,7 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
             read_again = partial(_read_working, classifier=classifier, config=config, stage=classify.no_stage,
                                  rescale=False, turned_as=result.angle)
             components = size.stats[:, :4] + (*light.origin, 0, 0)
-            return small.add_small_digits(result, work, components, read_again, config.small)  # small: among big ones
+            return small.add_small_digits(result, work, components, read_again, config.small, stage)  # small
     light = page_stage.clear_paper_edge(light, work, size, config.page)            # page: off its edge
     light = ink_stage.clear_frame_border(light, ink, work, size, config.ink)       # ink: off the frame's edge
     read_at = partial(_read_upright, light=light, ink=ink, size=size, work=work, classifier=classifier,

@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .arrays import median
-from .classify import frame_box
+from .classify import frame_box, no_stage
 from .config import SmallConfig
 from .records import Digit, Line, Placement, ReadResult, Working
 
@@ -73,11 +73,12 @@ def erase_digits(grey: np.ndarray, boxes: Sequence, cfg: SmallConfig) -> np.ndar
 
 
 def add_small_digits(result: ReadResult, work: Working, components: np.ndarray, read: Callable[[Working], ReadResult],
-                     cfg: SmallConfig) -> ReadResult:
+                     cfg: SmallConfig, stage=no_stage) -> ReadResult:
     """`result` (read on a shrunk copy of `work`) with the small digits among its digits, each
     group of them a line after the others. `components` are the boxes (working pixels) of the
     ink components `work` showed: without one of a small digit's size among the big digits,
-    nothing is read again. `read` reads a working copy without rescaling it."""
+    nothing is read again. `read` reads a working copy without rescaling it; `stage` receives
+    the erased window and the boxes (its pixels) of the digits read in it, 1 for each one added."""
     big = big_height(result, work, cfg)
     if big is None:
         return result
@@ -94,13 +95,15 @@ def add_small_digits(result: ReadResult, work: Working, components: np.ndarray, 
     window = erase_digits(work.grey[y0:y1, x0:x1], in_window, cfg)
     second = read(Working(window, 1.0, window))  # boxes in the window's pixels
     placement = Placement(None, (x0, y0), work.scale, work.frame_shape)
-    added = []
+    added, looked_at = [], []
     for line in second.lines:
         digits = [Digit(d.digit, d.confidence, frame_box(*d.box, placement)) for d in line.digits]
         small = are_small(np.array([d.box for d in digits]), big_boxes, big, among, cfg)
-        digits = [d for d, keep in zip(digits, small)
-                  if keep and d.digit is not None and d.confidence >= cfg.min_confidence]
+        keep = [bool(k) and d.digit is not None and d.confidence >= cfg.min_confidence for d, k in zip(digits, small)]
+        looked_at += [(d.box, int(k)) for d, k in zip(line.digits, keep)]
+        digits = [d for d, k in zip(digits, keep) if k]
         if digits:
             text = "".join(str(d.digit) for d in digits)
             added.append(Line(text, digits, (text,)))
+    stage("small", (window, looked_at))
     return replace(result, lines=result.lines + added) if added else result
