@@ -3,8 +3,8 @@ written between them (a pencil note beside marker digits, a page number among he
 the unshrunk copy shows ink of a small digit's size among the big digits, they are erased from it
 and the window they span is read again, where the small digits are now the typical ones; what
 that finds small, sure, among the big digits and away from them is added as lines of their own,
-after the page's lines. The window is read at the angle the page was read at (a few small digits
-cannot tell a turned page by themselves), in grey (a page found only by colour is looked for by
+after the page's lines. The window is read at its own tilt but turned as the page was (a few
+small digits cannot tell a turned page by themselves), in grey (a page found only by colour is looked for by
 brightness there) and its warnings are dropped (the page's own reading stands); it is at most one
 more reading of at most the working copy.
 
