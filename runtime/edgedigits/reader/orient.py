@@ -26,6 +26,13 @@ def surer(result: ReadResult, other: ReadResult, cfg: OrientConfig) -> ReadResul
     return other if orientation_score(other) > orientation_score(result) + cfg.margin else result
 
 
+def turned_as(direction: Direction, angle: float) -> float:
+    """The text direction's own tilt, turned by the quarter turns that bring it nearest `angle`
+    (degrees): a part of a page read again, with too few digits to tell a turn, reads as the
+    page was turned."""
+    return direction.angle + 90 * round((angle - direction.angle) / 90)
+
+
 def best_reading(read_at: Callable[[float, Callable], ReadResult], direction: Direction, cfg: OrientConfig,
                  stage=no_stage) -> ReadResult:
     """The surest of the readings `read_at(angle, stage)` at the text direction and, when needed,

@@ -76,8 +76,8 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     read_at = partial(_read_upright, light=light, ink=ink, size=size, work=work, classifier=classifier,
                       config=config)
     direction = deskew.text_direction(size, page, config)                          # deskew: text direction
-    if turned_as is not None:  # its own tilt, turned by the quarter turns nearest `turned_as`
-        return read_at(direction.angle + 90 * round((turned_as - direction.angle) / 90), stage)
+    if turned_as is not None:
+        return read_at(orient.turned_as(direction, turned_as), stage)
     return orient.best_reading(read_at, direction, config.orient, stage)          # orient: surest turn
 
 

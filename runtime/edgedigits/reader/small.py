@@ -27,9 +27,8 @@ def big_height(result: ReadResult, work: Working, cfg: SmallConfig) -> float | N
     """The median height of the digits read, when it is at least ``min_big_height`` pixels of the
     working copy (a page with room for small digits of a readable size below them), else None."""
     heights = [d.box[3] for line in result.lines for d in line.digits]
-    if not heights or median(heights) * work.scale < cfg.min_big_height:
-        return None
-    return median(heights)
+    big = median(heights) if heights else 0.0
+    return big if big * work.scale >= cfg.min_big_height else None
 
 
 def span(boxes: Sequence, grow: float) -> tuple[float, float, float, float]:
