@@ -566,6 +566,25 @@ def test_paper_edge_must_be_a_step_not_a_shading_ramp():
         assert page_stage.is_step_edge(small, hull) is expected
 
 
+def test_a_sheet_lit_from_one_side_is_found_whole_in_evened_light():
+    """Light falling to 30% across the frame leaves the sheet's far side (70) darker than the desk's
+    lit side (120): growing the bright region into shadow stops short of it. With the light on the
+    page fitted as a plane and divided out, the sheet is found whole, and the desk stays out."""
+    xs = np.mgrid[:480, :640][1].astype(np.float32)
+    grey = np.full((480, 640), 120, np.float32)
+    grey[60:420, 100:540] = 235
+    grey = (grey * (1 - 0.7 * xs / 639)).astype(np.uint8)
+    sheet = np.zeros(grey.shape, bool)
+    sheet[60:420, 100:540] = True
+    config = ReaderConfig().page
+    page = page_stage.find_bright_paper(grey, config)
+    assert page.mask[sheet].mean() > 0.9 and page.mask[~sheet].mean() < 0.01
+    not_evened = page_stage.find_bright_paper(grey, replace(config, even_min_falloff=1.0))
+    assert not_evened.mask[sheet].mean() < 0.8
+    evenly_lit = np.full((240, 320), 200, np.uint8)
+    assert page_stage.even_light(evenly_lit, np.ones_like(evenly_lit), config) is None
+
+
 def test_vignetted_page_is_read_to_its_dark_side(reader, mnist_test):
     """The dark side of a page lit from one side is still paper: its digits are read."""
     images, labels = mnist_test

@@ -86,6 +86,16 @@ class PageConfig(_Checked):
                              "than this", hi=1)
     grow_max_area: float = knob(1.3, "fraction", "growing into shadow may add at most 30% (else it leaks into "
                                 "a light desk)", lo=1)
+    even_keep: float = knob(0.9, "fraction", "of the fitted light: darker pixels (ink, a desk's dark parts) are "
+                            "left out of the next fit of the light on the page", hi=1, open_lo=True)
+    even_rounds: int = knob(3, "count", "fits of the light, each without the pixels the last one found dark", lo=1)
+    even_min_falloff: float = knob(0.1, "fraction", "the light over the page varies by less than this: evening it "
+                                   "changes nothing worth a second search", hi=1)
+    even_max_boost: float = knob(1.25, "times", "evening brightens by at most this much: beyond the page the "
+                                 "plane's extrapolation would lift a desk to the paper's level", lo=1)
+    even_min_gain: float = knob(1.1, "fraction", "the page found in evened light replaces the first one only when "
+                                "this much larger: evening recovers a shadowed part of the sheet, a smaller change "
+                                "only moves the outline (a glare patch beside it moves with it)", lo=1)
     min_desk_area: float = knob(0.03, "fraction", "of the frame: with less desk than this the paper fills the frame",
                                 hi=1)
     min_paper_area: float = knob(0.05, "fraction", "of the frame: a smaller bright region is not the page", hi=1)

@@ -87,10 +87,41 @@ def find_bright_paper(grey: np.ndarray, cfg: PageConfig) -> Page:
     if found is None:
         return Page(None, None)
     smooth = smooth_mask(texture(plain, cfg), cfg)
+    evened = even_light(small, found[0] & smooth, cfg)
+    if evened is not None:  # light falling off across the sheet: its shadowed part looked like desk
+        again = _bright_region(evened, cfg, smooth)
+        if again is not None and np.count_nonzero(again[0]) >= cfg.even_min_gain * np.count_nonzero(found[0]):
+            found, small = again, evened
     rough = rough_share(smooth, found[0], cfg)
     if rough > cfg.max_rough:
         found = _bright_region(small, cfg, smooth) or found
     return _page(*found, factor, grey.shape, cfg)._replace(rough=rough)
+
+
+def even_light(small: np.ndarray, paper: np.ndarray, cfg: PageConfig) -> np.ndarray | None:
+    """`small` (uint8) divided by the light falling on the page: a plane fitted to the brightness of
+    the pixels of `paper` (0/1 uint8: the smooth part of the page found), fitted again ``even_rounds``
+    times without those darker than ``even_keep`` of the last fit (ink, desk), brightening at most
+    ``even_max_boost`` times; a sheet lit from one side is then one level from corner to corner.
+    None when that light varies over the page by less than ``even_min_falloff``."""
+    ys, xs = np.nonzero(paper[::2, ::2])  # every 4th pixel: plenty for three coefficients
+    terms = np.column_stack([np.ones(xs.size), 2.0 * xs, 2.0 * ys])
+    values = small[2 * ys, 2 * xs].astype(np.float64)
+    keep = np.ones(values.size, bool)
+    for _ in range(cfg.even_rounds):
+        if np.count_nonzero(keep) < terms.shape[1]:
+            return None
+        plane = np.linalg.lstsq(terms[keep], values[keep], rcond=None)[0]
+        fitted = terms @ plane
+        keep = values >= cfg.even_keep * fitted
+    lit = fitted[keep]
+    if lit.size == 0 or lit.min() >= (1 - cfg.even_min_falloff) * lit.max():
+        return None
+    level = float(np.median(lit))
+    h, w = small.shape
+    light = plane[0] + plane[1] * np.arange(w, dtype=np.float64) + plane[2] * np.arange(h, dtype=np.float64)[:, None]
+    light = np.maximum(light, level / cfg.even_max_boost)
+    return np.clip(small * (level / light), 0, 255).astype(np.uint8)
 
 
 def rough_share(smooth: np.ndarray, filled: np.ndarray, cfg: PageConfig) -> float:
