@@ -94,8 +94,9 @@ class PageConfig(_Checked):
     even_max_boost: float = knob(1.25, "times", "evening brightens by at most this much: beyond the page the "
                                  "plane's extrapolation would lift a desk to the paper's level", lo=1)
     even_min_gain: float = knob(1.1, "fraction", "the page found in evened light replaces the first one only when "
-                                "this much larger: evening recovers a shadowed part of the sheet, a smaller change "
-                                "only moves the outline (a glare patch beside it moves with it)", lo=1)
+                                "this much larger: evening recovers a shadowed part of the sheet; a hard shadow is "
+                                "no plane (a smaller page is cut at its edge), and a marginal change only moves the "
+                                "outline (a glare patch beside it moves with it)", lo=1)
     min_desk_area: float = knob(0.03, "fraction", "of the frame: with less desk than this the paper fills the frame",
                                 hi=1)
     min_paper_area: float = knob(0.05, "fraction", "of the frame: a smaller bright region is not the page", hi=1)

@@ -15,6 +15,7 @@ from .records import DigitSize, Light, Page, Working
 
 _SQUARE_2 = np.ones((2, 2), np.uint8)
 _TEXTURE_STEPS = 1000  # roughness is quantized in steps of 1/1000 to find its percentile
+_EVEN_STEP = 4  # the light on the page is fitted to every 4th pixel across and down: plenty for a plane
 
 
 def find_paper(grey: np.ndarray, cfg: PageConfig, frame: np.ndarray | None = None) -> Page:
@@ -104,24 +105,28 @@ def even_light(small: np.ndarray, paper: np.ndarray, cfg: PageConfig) -> np.ndar
     times without those darker than ``even_keep`` of the last fit (ink, desk), brightening at most
     ``even_max_boost`` times; a sheet lit from one side is then one level from corner to corner.
     None when that light varies over the page by less than ``even_min_falloff``."""
-    ys, xs = np.nonzero(paper[::2, ::2])  # every 4th pixel: plenty for three coefficients
-    terms = np.column_stack([np.ones(xs.size), 2.0 * xs, 2.0 * ys])
-    values = small[2 * ys, 2 * xs].astype(np.float64)
-    keep = np.ones(values.size, bool)
+    ys, xs = np.nonzero(paper[::_EVEN_STEP, ::_EVEN_STEP])
+    terms = np.stack([np.ones(xs.size), _EVEN_STEP * xs.astype(np.float64), _EVEN_STEP * ys.astype(np.float64)])
+    values = small[::_EVEN_STEP, ::_EVEN_STEP][ys, xs].astype(np.float64)
+    weights = np.ones(values.size)
     for _ in range(cfg.even_rounds):
-        if np.count_nonzero(keep) < terms.shape[1]:
+        weighted = terms * weights
+        try:  # the normal equations of a least-squares plane through the pixels kept
+            plane = np.linalg.solve(weighted @ terms.T, weighted @ values)
+        except np.linalg.LinAlgError:  # too few pixels, or all on one line
             return None
-        plane = np.linalg.lstsq(terms[keep], values[keep], rcond=None)[0]
-        fitted = terms @ plane
+        fitted = plane @ terms
         keep = values >= cfg.even_keep * fitted
+        weights = keep.astype(np.float64)
     lit = fitted[keep]
     if lit.size == 0 or lit.min() >= (1 - cfg.even_min_falloff) * lit.max():
         return None
     level = float(np.median(lit))
     h, w = small.shape
-    light = plane[0] + plane[1] * np.arange(w, dtype=np.float64) + plane[2] * np.arange(h, dtype=np.float64)[:, None]
-    light = np.maximum(light, level / cfg.even_max_boost)
-    return np.clip(small * (level / light), 0, 255).astype(np.uint8)
+    a, b, c = plane.astype(np.float32)
+    light = a + b * np.arange(w, dtype=np.float32) + c * np.arange(h, dtype=np.float32)[:, None]
+    gain = level / np.maximum(light, np.float32(level / cfg.even_max_boost))
+    return opencv().convertScaleAbs(small * gain)  # saturating to 0..255
 
 
 def rough_share(smooth: np.ndarray, filled: np.ndarray, cfg: PageConfig) -> float:
