@@ -56,7 +56,11 @@ def small_colour(frame: np.ndarray, side: int) -> np.ndarray:
     then INTER_AREA: cheap on a 4000 px photo, and smooth enough for a sheet's colour)."""
     cv2 = opencv()
     step = max(1, max(frame.shape[:2]) // (2 * side))  # sampled to 2-4x the size, then averaged
-    sampled = np.ascontiguousarray(frame[::step, ::step, :3])
+    # frame[::step, ::step, :3] gathered as whole rows' bytes: numpy's strided copy of 3-byte
+    # pixels is 2-3x slower.
+    rows = frame[::step]
+    picked = (np.arange(0, frame.shape[1], step)[:, None] * frame.shape[2] + np.arange(3)).ravel()
+    sampled = rows.reshape(rows.shape[0], -1)[:, picked].reshape(rows.shape[0], -1, 3)
     factor = min(1.0, side / max(sampled.shape[:2]))
     size = (max(1, round(sampled.shape[1] * factor)), max(1, round(sampled.shape[0] * factor)))
     return cv2.resize(sampled, size, interpolation=cv2.INTER_AREA)
