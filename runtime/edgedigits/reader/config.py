@@ -93,7 +93,7 @@ class PageConfig(_Checked):
                                    "changes nothing worth a second search", hi=1)
     even_max_boost: float = knob(1.25, "times", "evening brightens by at most this much: beyond the page the "
                                  "plane's extrapolation would lift a desk to the paper's level", lo=1)
-    even_min_gain: float = knob(1.1, "fraction", "the page found in evened light replaces the first one only when "
+    even_min_gain: float = knob(1.1, "times", "the page found in evened light replaces the first one only when "
                                 "this much larger: evening recovers a shadowed part of the sheet; a hard shadow is "
                                 "no plane (a smaller page is cut at its edge), and a marginal change only moves the "
                                 "outline (a glare patch beside it moves with it)", lo=1)

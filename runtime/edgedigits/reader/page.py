@@ -80,7 +80,10 @@ def _small_grey(grey: np.ndarray, factor: int) -> np.ndarray:
 def find_bright_paper(grey: np.ndarray, cfg: PageConfig) -> Page:
     """The paper as the large bright region of `grey` against a darker desk, grown into its
     shadowed parts; Page(None, None) without one (no desk, no step-shaped edge, or a "desk" as
-    bright as the paper). When that region is rougher than blank paper in more than ``max_rough``
+    bright as the paper). When the light falls off across it, the region is looked for again, where
+    smooth, in that light evened out (:func:`even_light`), and taken if ``even_min_gain`` times
+    larger: a sheet's far side can be darker than the desk's lit side, beyond any growth into
+    shadow. When that region is rougher than blank paper in more than ``max_rough``
     of its area, it took in the light parts of a patterned desk: the paper is then the bright
     region that is also smooth (:func:`smooth_mask`), if there is one. The page's ``rough`` is
     that share."""
