@@ -581,6 +581,9 @@ def test_a_sheet_lit_from_one_side_is_found_whole_in_evened_light():
     assert page.mask[sheet].mean() > 0.9 and page.mask[~sheet].mean() < 0.01
     not_evened = page_stage.find_bright_paper(grey, replace(config, even_min_falloff=1.0))
     assert not_evened.mask[sheet].mean() < 0.8
+    # The evened page is ~1.3x the first one here: asked for more, the first one stands.
+    first_stands = page_stage.find_bright_paper(grey, replace(config, even_min_gain=1.5))
+    assert np.array_equal(first_stands.mask, not_evened.mask)
     evenly_lit = np.full((240, 320), 200, np.uint8)
     assert page_stage.even_light(evenly_lit, np.ones_like(evenly_lit), config) is None
 

@@ -15,7 +15,7 @@ from .records import DigitSize, Light, Page, Working
 
 _SQUARE_2 = np.ones((2, 2), np.uint8)
 _TEXTURE_STEPS = 1000  # roughness is quantized in steps of 1/1000 to find its percentile
-_EVEN_STEP = 4  # the light on the page is fitted to every 4th pixel across and down: plenty for a plane
+_EVEN_STEP = 4  # px of the page finder's copy: the light on the page is fitted to every 4th pixel, plenty for a plane
 
 
 def find_paper(grey: np.ndarray, cfg: PageConfig, frame: np.ndarray | None = None) -> Page:
@@ -56,11 +56,12 @@ def small_colour(frame: np.ndarray, side: int) -> np.ndarray:
     then INTER_AREA: cheap on a 4000 px photo, and smooth enough for a sheet's colour)."""
     cv2 = opencv()
     step = max(1, max(frame.shape[:2]) // (2 * side))  # sampled to 2-4x the size, then averaged
-    # frame[::step, ::step, :3] gathered as whole rows' bytes: numpy's strided copy of 3-byte
-    # pixels is 2-3x slower.
-    rows = frame[::step]
-    picked = (np.arange(0, frame.shape[1], step)[:, None] * frame.shape[2] + np.arange(3)).ravel()
-    sampled = rows.reshape(rows.shape[0], -1)[:, picked].reshape(rows.shape[0], -1, 3)
+    if step == 1:
+        sampled = np.ascontiguousarray(frame[..., :3])
+    else:  # frame[::step, ::step, :3] gathered from whole rows' bytes: 2-3x faster than numpy's strided copy
+        rows = frame[::step]
+        picked = (np.arange(0, frame.shape[1], step)[:, None] * frame.shape[2] + np.arange(3)).ravel()
+        sampled = rows.reshape(rows.shape[0], -1)[:, picked].reshape(rows.shape[0], -1, 3)
     factor = min(1.0, side / max(sampled.shape[:2]))
     size = (max(1, round(sampled.shape[1] * factor)), max(1, round(sampled.shape[0] * factor)))
     return cv2.resize(sampled, size, interpolation=cv2.INTER_AREA)
@@ -96,22 +97,22 @@ def find_bright_paper(grey: np.ndarray, cfg: PageConfig) -> Page:
         return Page(None, None)
     smooth = smooth_mask(texture(plain, cfg), cfg)
     evened = even_light(small, found[0] & smooth, cfg)
-    if evened is not None:  # light falling off across the sheet: its shadowed part looked like desk
-        again = _bright_region(evened, cfg, smooth)
-        if again is not None and np.count_nonzero(again[0]) >= cfg.even_min_gain * np.count_nonzero(found[0]):
-            found, small = again, evened
+    again = None if evened is None else _bright_region(evened, cfg, smooth)
+    if again is not None and np.count_nonzero(again[0]) >= cfg.even_min_gain * np.count_nonzero(found[0]):
+        found = again  # light falling off across the sheet: its shadowed part looked like desk
     rough = rough_share(smooth, found[0], cfg)
-    if rough > cfg.max_rough:
+    if rough > cfg.max_rough and found is not again:  # (the evened search was only where smooth)
         found = _bright_region(small, cfg, smooth) or found
     return _page(*found, factor, grey.shape, cfg)._replace(rough=rough)
 
 
 def even_light(small: np.ndarray, paper: np.ndarray, cfg: PageConfig) -> np.ndarray | None:
-    """`small` (uint8) divided by the light falling on the page: a plane fitted to the brightness of
-    the pixels of `paper` (0/1 uint8: the smooth part of the page found), fitted again ``even_rounds``
-    times without those darker than ``even_keep`` of the last fit (ink, desk), brightening at most
-    ``even_max_boost`` times; a sheet lit from one side is then one level from corner to corner.
-    None when that light varies over the page by less than ``even_min_falloff``."""
+    """`small` (uint8) divided by the light falling on the page: a plane fitted ``even_rounds`` times
+    to the brightness of the pixels of `paper` (0/1 uint8: the smooth part of the page found), each
+    fit after the first without those darker than ``even_keep`` of the last (ink, desk), brightening
+    at most ``even_max_boost`` times; a sheet lit from one side is then one level from corner to
+    corner. None when that light varies over the page by less than ``even_min_falloff``, or the
+    pixels fix no plane (too few, or all on one line)."""
     ys, xs = np.nonzero(paper[::_EVEN_STEP, ::_EVEN_STEP])
     terms = np.stack([np.ones(xs.size), _EVEN_STEP * xs.astype(np.float64), _EVEN_STEP * ys.astype(np.float64)])
     values = small[::_EVEN_STEP, ::_EVEN_STEP][ys, xs].astype(np.float64)
