@@ -39,6 +39,10 @@ PAPERS = {"sheets": PAPER_TINTS_BGR, "sticky": STICKY_NOTE_TINTS_BGR}
 # reflectance: a light wooden desk, as bright as the paper or brighter), "white" (a nearly
 # plain white table), "glare" (the dark desk with 1-3 blurred specular highlights).
 DESKS = ("dark", "light", "white", "glare")
+# Light: "room" (the default: vignetting, a soft shadow band, a phone's shadow) or "side" (the same,
+# times a lamp or window on one side: the light falls off by 40-70% across the frame in a random
+# direction, so a sheet's far side can be darker than the desk's lit side).
+LIGHTS = ("room", "side")
 INK_BGR = {
     "black": (0.10, 0.10, 0.11),
     "blue": (0.45, 0.18, 0.12),
@@ -61,6 +65,7 @@ class FrameOptions:
     clean: bool = False                 # no rotation, perspective, shading, noise or clutter
     desk: str = "dark"                  # one of DESKS
     papers: str = "sheets"              # the tints drawn from: one of PAPERS
+    light: str = "room"                 # one of LIGHTS
 
     def __post_init__(self) -> None:
         if not 4 <= self.min_digit_height <= self.max_digit_height:
@@ -71,6 +76,8 @@ class FrameOptions:
         if self.desk not in DESKS or self.papers not in PAPERS:
             raise ValueError(f"desk must be one of {DESKS} and papers one of {tuple(PAPERS)}, "
                              f"got {self.desk!r}, {self.papers!r}")
+        if self.light not in LIGHTS:
+            raise ValueError(f"light must be one of {LIGHTS}, got {self.light!r}")
         if not 0 <= self.max_rotation_deg <= 45:
             raise ValueError(f"max_rotation_deg must be in [0, 45], got {self.max_rotation_deg}")
 
@@ -364,6 +371,16 @@ def _lighting(rng, full_h, full_w):
     return cv2.resize(light.astype(np.float32), (full_w, full_h), interpolation=cv2.INTER_LINEAR)
 
 
+def _side_light(rng, full_h, full_w):
+    """Multiplicative light of a lamp or window on one side: falling off linearly by 40-70% across
+    the frame, in a random direction."""
+    angle = rng.uniform(0, 2 * np.pi)
+    yy, xx = np.mgrid[0:full_h, 0:full_w].astype(np.float32)
+    along = xx * np.cos(angle) + yy * np.sin(angle)
+    along = (along - along.min()) / max(float(along.max() - along.min()), 1.0)
+    return (1 - rng.uniform(0.4, 0.7) * along).astype(np.float32)
+
+
 def generate_frame(rng: np.random.Generator, digits_images: np.ndarray, digits_labels: np.ndarray, *,
                    options: FrameOptions = FrameOptions(), frame_size: tuple[int, int] | None = None):
     """One frame: (uint8 BGR image (H, W, 3), list[TruthLine] in reading order)."""
@@ -392,6 +409,8 @@ def generate_frame(rng: np.random.Generator, digits_images: np.ndarray, digits_l
 
     if not options.clean:
         scene *= _lighting(rng, frame_h, frame_w)[..., None]
+        if options.light == "side":  # drawn after the room's light: "room" frames stay as they were
+            scene *= _side_light(rng, frame_h, frame_w)[..., None]
         # Exposure: the paper's level lands between min_paper_level and ~235.
         paper_level = rng.uniform(options.min_paper_level, 235) if rng.random() < 0.35 else rng.uniform(160, 235)
         scene *= paper_level / 0.9

@@ -29,6 +29,7 @@ def scene_options() -> dict:
         "sticky notes, white table": FrameOptions(desk="white", papers="sticky", max_lines=2, max_digits_per_line=10),
         "dense sheet, long numbers": FrameOptions(max_lines=12, max_digits_per_line=14, min_digit_height=12,
                                                   max_digit_height=40),
+        "lit from one side": FrameOptions(light="side"),
     }
 
 

@@ -779,6 +779,11 @@ def test_scene_options_change_the_desk_and_paper_not_the_writing(mnist_test):
     assert set(scene_options()) >= {"default", "light desk", "sticky notes, white table"}
     with pytest.raises(ValueError, match="desk"):
         FrameOptions(desk="marble")
+    side, side_truth = generate_frame(np.random.default_rng(3), images, labels, frame_size=(320, 240),
+                                      options=FrameOptions(light="side"))
+    assert [line.text for line in side_truth] == made["dark"][1] and side.mean() < made["dark"][0].mean()
+    with pytest.raises(ValueError, match="light"):
+        FrameOptions(light="moon")
 
 
 def _note_on_a_table(images, labels, note_bgr=(40, 140, 250)):
