@@ -257,9 +257,9 @@ def test_small_digits_are_read_on_an_enlarged_copy(reader, mnist_test):
         assert abs(x + w / 2 - (252 + 30 * k)) < 4 and abs(y + h / 2 - 240) < 4 and 12 <= h <= 22
 
 
-def _page_of_big_and_small_digits(images, labels, small: bool) -> np.ndarray:
-    """A 2400x1800 page: two rows of 360 px digits (read on a shrunk copy) and, between them,
-    a row of two 60 px digits when `small`."""
+def _page_of_big_and_small_digits(images, labels, small: bool, big: int = 360) -> np.ndarray:
+    """A 2400x1800 page: two rows of `big` px digits (360: read on a shrunk copy) and, between
+    them, a row of two 60 px digits when `small`."""
     grey = np.full((1800, 2400), 215, np.float32)
 
     def write(digit, x, y, size):
@@ -267,8 +267,8 @@ def _page_of_big_and_small_digits(images, labels, small: bool) -> np.ndarray:
         grey[y: y + size, x: x + size] *= 1 - 0.85 * ink.astype(np.float32) / 255
 
     for k, digit in enumerate((2, 5, 8)):
-        write(digit, 300 + 600 * k, 200, 360)
-        write((4, 0, 6)[k], 300 + 600 * k, 1200, 360)
+        write(digit, 300 + 600 * k, 200, big)
+        write((4, 0, 6)[k], 300 + 600 * k, 1200, big)
     if small:
         write(3, 880, 850, 60)
         write(7, 1480, 850, 60)
@@ -306,6 +306,40 @@ def test_small_digits_among_big_ones_are_read_once_the_big_ones_are_erased(reade
     assert turned_texts[:2] == texts[:2] and sorted("".join(turned_texts[2:])) == ["3", "7"]
     with pytest.raises(ValueError, match="min_height"):
         replace(reader.config.small, min_height=0.5)
+
+
+def test_very_tall_digits_are_measured_on_a_preview_and_the_working_copy_is_never_measured(reader, mnist_test,
+                                                                                          monkeypatch):
+    """A big working copy is measured first on its preview (half its size); digits surely tall
+    enough to be read on a 640 px copy are shrunk for from there, and the 2000 px copy is never
+    thresholded (counted by the sizes measured). Digits of a middling height are measured again at
+    full size, and so is a copy whose preview sized a reading without a digit."""
+    from edgedigits.reader import pipeline
+
+    images, labels = mnist_test
+    measured = []
+    measure = pipeline._measure
+    monkeypatch.setattr(pipeline, "_measure", lambda work, *a: measured.append(work.grey.shape) or measure(work, *a))
+    page = _page_of_big_and_small_digits(images, labels, small=True, big=440)  # ink ~300 px at 2000 px
+    texts = [line.text for line in reader.read(page).lines]
+    assert texts == ["258", "406", "37"] and measured[0] == (750, 1000) and max(measured[1]) == 640
+    assert (1500, 2000) not in measured  # (the small digits' window is measured: it is read again)
+    without = FrameReader(reader.classifier, config=replace(reader.config, scale=replace(
+        reader.config.scale, preview_margin=100)))
+    measured.clear()
+    assert [line.text for line in without.read(page).lines] == texts and measured[1] == (1500, 2000)
+    # The 360 px digits' ink is ~210 px at 2000 px, under 1.5x the 150 px from which on a 2000 px copy
+    # is shrunk to 640 px whatever their height: measured at full size too, and read all the same.
+    measured.clear()
+    texts = [line.text for line in reader.read(_page_of_big_and_small_digits(images, labels, small=True)).lines]
+    assert measured[:2] == [(750, 1000), (1500, 2000)] and texts == ["258", "406", "37"]
+    # A preview's guess that reads no digit (rows of small digits merged into one big blob) is not
+    # trusted: the working copy is measured itself.
+    monkeypatch.setattr(pipeline, "_read_shrunk", lambda *a: ReadResult([]))
+    measured.clear()
+    assert reader.read(page).lines == [] and measured == [(750, 1000), (1500, 2000)]
+    with pytest.raises(ValueError, match="preview_margin"):
+        replace(reader.config.scale, preview_margin=0.5)
 
 
 def test_width_is_judged_against_a_row_of_flat_digits_but_not_against_pairs():

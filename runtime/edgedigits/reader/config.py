@@ -64,6 +64,14 @@ class ScaleConfig(_Checked):
                                    lo=64)
     max_shrink_factor: float = knob(0.8, "fraction", "a copy less than 20% smaller is not worth reading again",
                                     lo=0, hi=1, open_lo=True)
+    preview_margin: float = knob(1.5, "times", "the preview's measure is used when its digits are this many times "
+                                 "taller than those a copy of min_working_side is shrunk for: their exact height then "
+                                 "does not change the copy (a preview loses thin strokes and small marks and can "
+                                 "measure scattered digits 3x taller)", lo=1)
+    preview_close: int = knob(7, "px", "of the preview: its ink is closed by a disc this wide before small digits are "
+                              "looked for among the big ones (the preview breaks a small digit's thin strokes into "
+                              "pieces: a blurred copy of a real photo lost one without it)",
+                              lo=0)
     enlarge_below_height: float = knob(24.0, "px", "shorter digits (half the working height) have strokes of a "
                                        "pixel or two that break apart or run together: read them enlarged", lo=0)
     max_enlarge_factor: float = knob(2.0, "times", "an interpolated copy gains little beyond twice the size "

@@ -1,6 +1,7 @@
 """The frame reader from frame to digits: :func:`read_frame` calls the stages in order.
 
-    working copy -> page -> light -> ink -> digit size -> (shrink or enlarge) -> paper edge -> frame edge
+    working copy -> (a preview: page -> light -> ink -> digit size -> very tall: shrink)
+    -> page -> light -> ink -> digit size -> (shrink or enlarge) -> paper edge -> frame edge
     -> text direction
     -> for each orientation tried: ink window -> upright -> rules -> components -> blobs -> lines
     -> classify; the surest reading wins
@@ -42,35 +43,27 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
                   known_height: float | None = None, turned_as: float | None = None) -> ReadResult:
     """Read the working copy; with `rescale`, a copy whose digits are much taller than needed is
     shrunk, one whose digits are very short enlarged, and read instead (with the height measured
-    here as `known_height`, for when the new copy cannot measure it); a shrunk copy's reading gets
-    the small digits among its big ones (:mod:`.small`). With `turned_as` (degrees), the page is
-    read at its own tilt turned by the quarter turns nearest that angle, and only so: the small
-    digits, too few to tell a turned page, are read turned as the page was."""
+    here as `known_height`, for when the new copy cannot measure it); a big copy's digits are
+    measured first on its preview, and on the copy itself only when they are not very tall there.
+    A shrunk copy's reading gets the small digits among its big ones (:mod:`.small`). With `turned_as` (degrees), the page is read at its own tilt turned by the
+    quarter turns nearest that angle, and only so: the small digits, too few to tell a turned page
+    by themselves, are read turned as the page was."""
     if scale.is_blank(work, config):
         return ReadResult([])
-    stage("grey", work.grey)
-    page = page_stage.find_paper(work.grey, config.page, work.frame)               # page: the sheet
-    stage("paper", page.mask)
-    light = light_stage.relative_darkness(work.grey, page, config.light)           # light: shadows cancel
-    stage("darkness", (light.darkness, light.origin))  # (its paper edge is cleared in place below)
-    ink = ink_stage.threshold_ink(light, work.grey.size, config)                   # ink: threshold
-    if ink is None:
+    if rescale and (result := _read_by_preview(work, classifier, config, stage)) is not None:  # scale: a preview
+        return result
+    found = _measure(work, config, stage, known_height)
+    if found is None:
         return ReadResult([])
-    stage("ink", (ink.mask, light.origin, ink.threshold))
-    size = measure.measure_digits(ink, config, known_height)                        # measure: digit height
-    if size is None:
-        return ReadResult([])
+    page, light, ink, size = found
     if rescale:                                                                     # scale: big or small digits
         shrunk = scale.shrunk_copy(work, size, config.scale)
-        resized = shrunk or scale.enlarged_copy(work, size, config.scale)
-        if resized is not None:
-            result = _read_working(resized[0], classifier, config, stage, rescale=False, known_height=resized[1])
-            if shrunk is None:
-                return result
-            read_again = partial(_read_working, classifier=classifier, config=config, stage=classify.no_stage,
-                                 rescale=False, turned_as=result.angle)
+        if shrunk is not None:
             components = size.stats[:, :4] + (*light.origin, 0, 0)
-            return small.add_small_digits(result, work, components, read_again, config.small, stage)  # small
+            return _read_shrunk(work, shrunk, components, classifier, config, stage)
+        enlarged = scale.enlarged_copy(work, size, config.scale)
+        if enlarged is not None:
+            return _read_working(enlarged[0], classifier, config, stage, rescale=False, known_height=enlarged[1])
     light = page_stage.clear_paper_edge(light, work, size, config.page)            # page: off its edge
     light = ink_stage.clear_frame_border(light, ink, work, size, config.ink)       # ink: off the frame's edge
     read_at = partial(_read_upright, light=light, ink=ink, size=size, work=work, classifier=classifier,
@@ -79,6 +72,54 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     if turned_as is not None:
         return read_at(orient.turned_as(direction, turned_as), stage)
     return orient.best_reading(read_at, direction, config.orient, stage)          # orient: surest turn
+
+
+def _read_by_preview(work: Working, classifier, config: ReaderConfig, stage) -> ReadResult | None:
+    """The reading of a big working copy shrunk by the digit height measured on its preview
+    (:func:`.scale.preview_copy`), when that height surely calls for a copy of ``min_working_side``
+    (:func:`.scale.is_sure_shrink`) and it reads a digit; else None, and the working copy is measured
+    itself."""
+    preview = scale.preview_copy(work, config.scale)
+    found = None if preview is None else _measure(preview, config, stage)
+    if found is None:
+        return None
+    _, light, ink, size = found
+    ratio = work.grey.shape[1] / preview.grey.shape[1]
+    if not scale.is_sure_shrink(work, size.height * ratio, config.scale):
+        return None
+    shrunk = scale.shrunk_copy(work, DigitSize(size.height * ratio, size.stats), config.scale)
+    if shrunk is None:
+        return None
+    # small digits are looked for among the preview's ink pieces joined again (it breaks thin strokes apart)
+    _, joined = ink_stage.components(ink.mask, close=config.scale.preview_close, with_labels=False)
+    result = _read_shrunk(work, shrunk, (joined[:, :4] + (*light.origin, 0, 0)) * ratio, classifier, config, stage)
+    return result if any(d.digit is not None for line in result.lines for d in line.digits) else None
+
+
+def _measure(work: Working, config: ReaderConfig, stage, known_height: float | None = None):
+    """(page, light, ink, digit size) of the working copy, or None when it shows no ink or nothing
+    like a digit."""
+    stage("grey", work.grey)
+    page = page_stage.find_paper(work.grey, config.page, work.frame, work.colour)  # page: the sheet
+    stage("paper", page.mask)
+    light = light_stage.relative_darkness(work.grey, page, config.light)           # light: shadows cancel
+    stage("darkness", (light.darkness, light.origin))  # (its paper edge is cleared in place below)
+    ink = ink_stage.threshold_ink(light, work.grey.size, config)                   # ink: threshold
+    if ink is None:
+        return None
+    stage("ink", (ink.mask, light.origin, ink.threshold))
+    size = measure.measure_digits(ink, config, known_height)                        # measure: digit height
+    return None if size is None else (page, light, ink, size)
+
+
+def _read_shrunk(work: Working, shrunk: tuple[Working, float], components: np.ndarray, classifier,
+                 config: ReaderConfig, stage) -> ReadResult:
+    """Read the shrunk copy (with the digit height measured for it), then the small digits among
+    its big ones on `work` (`components`: the boxes of the ink components measured, in its pixels)."""
+    result = _read_working(shrunk[0], classifier, config, stage, rescale=False, known_height=shrunk[1])
+    read_again = partial(_read_working, classifier=classifier, config=config, stage=classify.no_stage,
+                         rescale=False, turned_as=result.angle)
+    return small.add_small_digits(result, work, components, read_again, config.small, stage)  # small
 
 
 def _read_upright(angle: float, stage, *, light: Light, ink: Ink, size: DigitSize, work: Working, classifier,

@@ -7,7 +7,7 @@ next; arrays inside them are the working copy's pixels unless a field says other
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -61,6 +61,8 @@ class Working(NamedTuple):
     grey: np.ndarray                  # (h, w) uint8
     scale: float                      # working pixels per frame pixel
     frame: np.ndarray                 # the validated frame itself (not a copy): its shape, and its colour for the page
+    colour: Callable[[], np.ndarray] | None = None  # the page finder's small colour copy of the frame, made on the
+    #                                   first call and shared by all copies of one frame (None: read it in grey)
 
     @property
     def frame_shape(self) -> tuple:

@@ -4,10 +4,13 @@ their strokes are a pixel or two wide."""
 
 from __future__ import annotations
 
+from functools import cache, partial
+
 import numpy as np
 
-from .arrays import opencv
+from .arrays import block_sums, opencv
 from .config import ReaderConfig, ScaleConfig
+from .page import small_colour
 from .records import DigitSize, Working
 
 
@@ -20,7 +23,8 @@ def working_copy(frame: np.ndarray, config: ReaderConfig) -> Working:
     if scale < 1.0:
         size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
         grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-    return Working(grey, scale, frame)
+    colour = cache(partial(small_colour, frame, config.page.small_side)) if frame.ndim == 3 else None
+    return Working(grey, scale, frame, colour)
 
 
 def grey_frame(frame: np.ndarray) -> np.ndarray:
@@ -37,6 +41,22 @@ def is_blank(work: Working, config: ReaderConfig) -> bool:
             or int(grey.max()) - int(grey.min()) < config.scale.min_grey_range)
 
 
+def preview_copy(work: Working, cfg: ScaleConfig) -> Working | None:
+    """The working copy at half its size (2x2 block means: exact on any CPU) when that is at least
+    ``min_working_side`` (what the paper and light estimates are sized for), else None: the digits
+    are measured on it first. (A third of the size merged rows of 16 px digits into one "digit".)"""
+    if max(work.grey.shape) < 2 * cfg.min_working_side:
+        return None
+    half = ((block_sums(work.grey, 2) + 2) // 4).astype(np.uint8)
+    return work._replace(grey=half, scale=work.scale * half.shape[1] / work.grey.shape[1])
+
+
+def is_sure_shrink(work: Working, height: float, cfg: ScaleConfig) -> bool:
+    """Whether digits `height` px tall in `work` (measured on its preview) are ``preview_margin``
+    times taller than those for which the shrunk copy is ``min_working_side`` whatever their height."""
+    return height >= cfg.preview_margin * cfg.working_digit_height * max(work.grey.shape) / cfg.min_working_side
+
+
 def shrunk_copy(work: Working, size: DigitSize, cfg: ScaleConfig) -> tuple[Working, float] | None:
     """(a smaller working copy, the digit height in it) when the digits measure more than
     ``shrink_above_height`` (big digits on a 4000 px photo cost most of the time otherwise), or None."""
@@ -47,7 +67,7 @@ def shrunk_copy(work: Working, size: DigitSize, cfg: ScaleConfig) -> tuple[Worki
     shape = (max(1, round(grey.shape[1] * factor)), max(1, round(grey.shape[0] * factor)))
     small = opencv().resize(grey, shape, interpolation=opencv().INTER_AREA)
     # (scale * new) / old, not scale * (new / old): the same rounding as ever.
-    return (Working(small, work.scale * small.shape[1] / grey.shape[1], work.frame),
+    return (work._replace(grey=small, scale=work.scale * small.shape[1] / grey.shape[1]),
             height * small.shape[1] / grey.shape[1])
 
 
@@ -66,4 +86,4 @@ def enlarged_copy(work: Working, size: DigitSize, cfg: ScaleConfig) -> tuple[Wor
     scale = work.scale * factor  # working pixels per frame pixel
     shape = (max(1, round(frame.shape[1] * scale)), max(1, round(frame.shape[0] * scale)))
     big = cv2.resize(frame, shape, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-    return Working(big, big.shape[1] / frame.shape[1], work.frame), height * big.shape[1] / grey.shape[1]
+    return work._replace(grey=big, scale=big.shape[1] / frame.shape[1]), height * big.shape[1] / grey.shape[1]
