@@ -32,7 +32,7 @@ from edgedigits.reader.arrays import labelled, nearest_upscale, open_by_line  # 
 from edgedigits.reader.classify import separate, split_margin, usual_width  # noqa: E402
 from edgedigits.reader.config import BlobsConfig, DeskewConfig, OrientConfig, ReaderConfig  # noqa: E402
 from edgedigits.reader.light import relative_darkness  # noqa: E402
-from edgedigits.reader.records import Blob, DigitSize, Working  # noqa: E402
+from edgedigits.reader.records import Blob, DigitSize, Page, Working  # noqa: E402
 
 from reader_fixtures import TFLiteDigitClassifier, ensure_test_classifier, load_mnist_split  # noqa: E402
 
@@ -598,6 +598,31 @@ def test_paper_edge_must_be_a_step_not_a_shading_ramp():
         contours, _ = cv2.findContours(bright, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         hull = cv2.convexHull(max(contours, key=cv2.contourArea))
         assert page_stage.is_step_edge(small, hull) is expected
+
+
+def test_the_page_is_found_once_per_frame_and_scaled_to_its_other_copies(reader, mnist_test, monkeypatch):
+    """The page finder works on a ~320 px copy, so every copy of a frame shows the same sheet: it
+    runs on the first copy measured (here the preview) and the shrunk copy gets that page scaled,
+    much as if it had found it there itself."""
+    images, labels = mnist_test
+    sheet = cv2.resize(_page(paper=(40, 20, 600, 460), desk=90), (2400, 1800), interpolation=cv2.INTER_NEAREST)
+    digits = _page_of_big_and_small_digits(images, labels, small=False, big=440)
+    frame = (sheet * (digits / np.float32(215))).astype(np.uint8)  # ink on the sheet, the desk around it
+    found = []
+    find_paper = page_stage.find_paper
+    monkeypatch.setattr(page_stage, "find_paper", lambda grey, *a: found.append(grey.shape) or find_paper(grey, *a))
+    assert [line.text for line in reader.read(frame).lines] == ["258", "406"] and found == [(750, 1000)]
+    config = ReaderConfig()
+    big = find_paper(cv2.resize(frame, (2000, 1500), interpolation=cv2.INTER_AREA), config.page)
+    small = find_paper(cv2.resize(frame, (640, 480), interpolation=cv2.INTER_AREA), config.page)
+    scaled = page_stage.scaled_page(big, (480, 640))
+    assert scaled.mask.shape == small.mask.shape and scaled.rough == big.rough
+    # (the big copy's mask was eroded by 5 of its pixels: 1.6 px here, not 5; the rest is rounding)
+    assert np.count_nonzero(scaled.mask != small.mask) < 0.02 * small.mask.size
+    assert np.count_nonzero(small.mask > scaled.mask) < 0.002 * small.mask.size
+    box = [np.r_[hull.min(axis=0), hull.max(axis=0)] for hull in (scaled.hull, small.hull)]
+    assert np.abs(box[0] - box[1]).max() < 4  # px of the 640 px copy
+    assert page_stage.scaled_page(Page(None, None), (480, 640)).mask is None
 
 
 def test_a_sheet_lit_from_one_side_is_found_whole_in_evened_light():

@@ -44,6 +44,17 @@ def find_paper(grey: np.ndarray, cfg: PageConfig, frame: np.ndarray | None = Non
     return page
 
 
+def scaled_page(page: Page, shape: tuple[int, int]) -> Page:
+    """`page`, found on another copy of the frame, on a copy of `shape`: its mask resized (nearest),
+    its hull scaled (the page finder works on ~320 px, where every copy shows the same sheet)."""
+    if page.mask is None:
+        return page
+    cv2 = opencv()
+    mask = cv2.resize(page.mask, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST_EXACT)
+    hull = page.hull * np.float32((shape[1] / page.mask.shape[1], shape[0] / page.mask.shape[0]))
+    return page._replace(mask=mask, hull=hull.astype(np.float32))
+
+
 def is_part_of(coloured: Page, bright: Page, cfg: PageConfig) -> bool:
     """Whether the page found by colour lies within the one found by brightness (``colour_within``
     of its outline's area) and covers less than ``colour_max_share`` of it: the bright region took

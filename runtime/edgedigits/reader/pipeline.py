@@ -22,7 +22,7 @@ from . import blobs, classify, deskew, ink as ink_stage, lines as lines_stage, l
 from . import page as page_stage, rules, scale, small
 from .arrays import opencv, validate_frame
 from .config import ReaderConfig
-from .records import DigitSize, Ink, Light, Parts, Placement, ReadResult, Working
+from .records import DigitSize, Ink, Light, Page, Parts, Placement, ReadResult, Working
 
 
 def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict | None = None) -> ReadResult:
@@ -40,7 +40,8 @@ def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict 
 
 
 def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescale: bool,
-                  known_height: float | None = None, turned_as: float | None = None) -> ReadResult:
+                  known_height: float | None = None, turned_as: float | None = None,
+                  page: Page | None = None) -> ReadResult:
     """Read the working copy; with `rescale`, a copy whose digits are much taller than needed is
     shrunk, one whose digits are very short enlarged, and read instead (with the height measured
     here as `known_height`, for when the new copy cannot measure it); a big copy's digits are
@@ -52,7 +53,7 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
         return ReadResult([])
     if rescale and (result := _read_by_preview(work, classifier, config, stage)) is not None:  # scale: a preview
         return result
-    found = _measure(work, config, stage, known_height)
+    found = _measure(work, config, stage, known_height, page)
     if found is None:
         return ReadResult([])
     page, light, ink, size = found
@@ -60,7 +61,7 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
         shrunk = scale.shrunk_copy(work, size, config.scale)
         if shrunk is not None:
             components = size.stats[:, :4] + (*light.origin, 0, 0)
-            return _read_shrunk(work, shrunk, components, classifier, config, stage)
+            return _read_shrunk(work, shrunk, components, None, classifier, config, stage)
         enlarged = scale.enlarged_copy(work, size, config.scale)
         if enlarged is not None:
             return _read_working(enlarged[0], classifier, config, stage, rescale=False, known_height=enlarged[1])
@@ -83,7 +84,7 @@ def _read_by_preview(work: Working, classifier, config: ReaderConfig, stage) -> 
     found = None if preview is None else _measure(preview, config, stage)
     if found is None:
         return None
-    _, light, ink, size = found
+    page, light, ink, size = found
     ratio = work.grey.shape[1] / preview.grey.shape[1]
     if not scale.is_sure_shrink(work, size.height * ratio, config.scale):
         return None
@@ -92,15 +93,18 @@ def _read_by_preview(work: Working, classifier, config: ReaderConfig, stage) -> 
         return None
     # small digits are looked for among the preview's ink pieces joined again (it breaks thin strokes apart)
     _, joined = ink_stage.components(ink.mask, close=config.scale.preview_close, with_labels=False)
-    result = _read_shrunk(work, shrunk, (joined[:, :4] + (*light.origin, 0, 0)) * ratio, classifier, config, stage)
+    components = (joined[:, :4] + (*light.origin, 0, 0)) * ratio
+    result = _read_shrunk(work, shrunk, components, page, classifier, config, stage)
     return result if any(d.digit is not None for line in result.lines for d in line.digits) else None
 
 
-def _measure(work: Working, config: ReaderConfig, stage, known_height: float | None = None):
+def _measure(work: Working, config: ReaderConfig, stage, known_height: float | None = None,
+             page: Page | None = None):
     """(page, light, ink, digit size) of the working copy, or None when it shows no ink or nothing
-    like a digit."""
+    like a digit; `page`, found on another copy of the frame, is scaled to this one."""
     stage("grey", work.grey)
-    page = page_stage.find_paper(work.grey, config.page, work.frame, work.colour)  # page: the sheet
+    page = page_stage.find_paper(work.grey, config.page, work.frame, work.colour) if page is None else \
+        page_stage.scaled_page(page, work.grey.shape)                              # page: the sheet
     stage("paper", page.mask)
     light = light_stage.relative_darkness(work.grey, page, config.light)           # light: shadows cancel
     stage("darkness", (light.darkness, light.origin))  # (its paper edge is cleared in place below)
@@ -112,11 +116,11 @@ def _measure(work: Working, config: ReaderConfig, stage, known_height: float | N
     return None if size is None else (page, light, ink, size)
 
 
-def _read_shrunk(work: Working, shrunk: tuple[Working, float], components: np.ndarray, classifier,
+def _read_shrunk(work: Working, shrunk: tuple[Working, float], components: np.ndarray, page: Page, classifier,
                  config: ReaderConfig, stage) -> ReadResult:
     """Read the shrunk copy (with the digit height measured for it), then the small digits among
     its big ones on `work` (`components`: the boxes of the ink components measured, in its pixels)."""
-    result = _read_working(shrunk[0], classifier, config, stage, rescale=False, known_height=shrunk[1])
+    result = _read_working(shrunk[0], classifier, config, stage, rescale=False, known_height=shrunk[1], page=page)
     read_again = partial(_read_working, classifier=classifier, config=config, stage=classify.no_stage,
                          rescale=False, turned_as=result.angle)
     return small.add_small_digits(result, work, components, read_again, config.small, stage)  # small
