@@ -275,6 +275,14 @@ def _page_of_big_and_small_digits(images, labels, small: bool, big: int = 360) -
     return grey.astype(np.uint8)
 
 
+def _big_digits_on_a_sheet(images, labels, small: bool = False) -> np.ndarray:
+    """The 2400x1800 page of 440 px digits (ink ~300 px tall at 2000 px) on a sheet with a darker
+    desk around it."""
+    sheet = cv2.resize(_page(paper=(40, 20, 600, 460), desk=90), (2400, 1800), interpolation=cv2.INTER_NEAREST)
+    digits = _page_of_big_and_small_digits(images, labels, small=small, big=440)
+    return (sheet * (digits / np.float32(215))).astype(np.uint8)
+
+
 def test_small_digits_among_big_ones_are_read_once_the_big_ones_are_erased(reader, mnist_test, monkeypatch):
     from edgedigits.reader import small as small_stage
 
@@ -320,14 +328,20 @@ def test_very_tall_digits_are_measured_on_a_preview_and_the_working_copy_is_neve
     measured = []
     measure = pipeline._measure
     monkeypatch.setattr(pipeline, "_measure", lambda work, *a: measured.append(work.grey.shape) or measure(work, *a))
-    page = _page_of_big_and_small_digits(images, labels, small=True, big=440)  # ink ~300 px at 2000 px
-    texts = [line.text for line in reader.read(page).lines]
+    page = _big_digits_on_a_sheet(images, labels, small=True)  # ink ~300 px at 2000 px, a desk around
+    result = reader.read(page)
+    texts = [line.text for line in result.lines]
     assert texts == ["258", "406", "37"] and measured[0] == (750, 1000) and max(measured[1]) == 640
     assert (1500, 2000) not in measured  # (the small digits' window is measured: it is read again)
+    for digit in result.lines[2].digits:  # found among the preview's ink pieces, boxed in frame pixels
+        assert 40 <= digit.box[3] <= 75 and 840 <= digit.box[1] <= 880
     without = FrameReader(reader.classifier, config=replace(reader.config, scale=replace(
         reader.config.scale, preview_margin=100)))
     measured.clear()
-    assert [line.text for line in without.read(page).lines] == texts and measured[1] == (1500, 2000)
+    alone = without.read(page)
+    assert [line.text for line in alone.lines] == texts and measured[1] == (1500, 2000)
+    boxes = [np.array([d.box for line in r.lines for d in line.digits]) for r in (result, alone)]
+    assert np.abs(boxes[0] - boxes[1]).max() <= 8  # frame pixels: 1 px of the 640 px copy is 3.75
     # The 360 px digits' ink is ~210 px at 2000 px, under 1.5x the 150 px from which on a 2000 px copy
     # is shrunk to 640 px whatever their height: measured at full size too, and read all the same.
     measured.clear()
@@ -337,9 +351,12 @@ def test_very_tall_digits_are_measured_on_a_preview_and_the_working_copy_is_neve
     # trusted: the working copy is measured itself.
     monkeypatch.setattr(pipeline, "_read_shrunk", lambda *a: ReadResult([]))
     measured.clear()
-    assert reader.read(page).lines == [] and measured == [(750, 1000), (1500, 2000)]
+    reader.read(page)
+    assert measured == [(750, 1000), (1500, 2000)]
     with pytest.raises(ValueError, match="preview_margin"):
         replace(reader.config.scale, preview_margin=0.5)
+    with pytest.raises(ValueError, match="preview_factor"):
+        replace(reader.config.scale, preview_factor=1)
 
 
 def test_width_is_judged_against_a_row_of_flat_digits_but_not_against_pairs():
@@ -579,6 +596,11 @@ def test_reader_accuracy_on_generated_frames(reader, mnist_test, record_property
 # ---------------------------------------------------------------- real-frame mechanisms and work bounds
 
 
+def _colour_of(frame: np.ndarray, config):
+    """What a working copy of `frame` gives the page finder: its small colour copy, on demand."""
+    return lambda: page_stage.small_colour(frame, config.small_side)
+
+
 def _page(shape=(480, 640), paper=(80, 120, 560, 400), desk=90, white=200, ramp=False) -> np.ndarray:
     """A grey frame: a sharp-edged sheet on a darker desk, or (ramp) an evenly written page whose
     brightness falls off smoothly towards one side (vignetting) with no sheet edge at all."""
@@ -603,25 +625,35 @@ def test_paper_edge_must_be_a_step_not_a_shading_ramp():
 def test_the_page_is_found_once_per_frame_and_scaled_to_its_other_copies(reader, mnist_test, monkeypatch):
     """The page finder works on a ~320 px copy, so every copy of a frame shows the same sheet: it
     runs on the first copy measured (here the preview) and the shrunk copy gets that page scaled,
-    much as if it had found it there itself."""
+    much as if it had found it there itself. The small colour copy is made once per frame."""
     images, labels = mnist_test
-    sheet = cv2.resize(_page(paper=(40, 20, 600, 460), desk=90), (2400, 1800), interpolation=cv2.INTER_NEAREST)
-    digits = _page_of_big_and_small_digits(images, labels, small=False, big=440)
-    frame = (sheet * (digits / np.float32(215))).astype(np.uint8)  # ink on the sheet, the desk around it
-    found = []
-    find_paper = page_stage.find_paper
+    frame = _big_digits_on_a_sheet(images, labels)
+    found, coloured = [], []
+    find_paper, small_colour = page_stage.find_paper, scale_stage.small_colour
     monkeypatch.setattr(page_stage, "find_paper", lambda grey, *a: found.append(grey.shape) or find_paper(grey, *a))
-    assert [line.text for line in reader.read(frame).lines] == ["258", "406"] and found == [(750, 1000)]
+    monkeypatch.setattr(scale_stage, "small_colour", lambda *a: coloured.append(1) or small_colour(*a))
+    debug = {}
+    assert [line.text for line in reader.read(frame, debug=debug).lines] == ["258", "406"]
+    assert found == [(750, 1000)] and debug["paper"].shape == (480, 640) and debug["paper"][240, 320] == 1
+    # A sticky note found by its colour on a 2560 px photo: its preview, the working copy and the
+    # shrunk copy each look for it (the digits are not tall enough to trust the preview), with one
+    # small colour copy.
+    found.clear()
+    big_note = cv2.resize(_note_on_a_table(images, labels), (2560, 1920), interpolation=cv2.INTER_LINEAR)
+    assert [line.text for line in reader.read(big_note).lines] == ["38150"]
+    assert len(found) == 3 and len(coloured) == 1
     config = ReaderConfig()
-    big = find_paper(cv2.resize(frame, (2000, 1500), interpolation=cv2.INTER_AREA), config.page)
-    small = find_paper(cv2.resize(frame, (640, 480), interpolation=cv2.INTER_AREA), config.page)
-    scaled = page_stage.scaled_page(big, (480, 640))
-    assert scaled.mask.shape == small.mask.shape and scaled.rough == big.rough
-    # (the big copy's mask was eroded by 5 of its pixels: 1.6 px here, not 5; the rest is rounding)
-    assert np.count_nonzero(scaled.mask != small.mask) < 0.02 * small.mask.size
-    assert np.count_nonzero(small.mask > scaled.mask) < 0.002 * small.mask.size
-    box = [np.r_[hull.min(axis=0), hull.max(axis=0)] for hull in (scaled.hull, small.hull)]
-    assert np.abs(box[0] - box[1]).max() < 4  # px of the 640 px copy
+    work = scale_stage.working_copy(frame, config)
+    preview = scale_stage.preview_copy(work, config.scale)
+    first = find_paper(preview.grey, config.page)
+    for shape in ((480, 640), (500, 600)):  # a shrunk copy; and other scales across and down
+        own = find_paper(cv2.resize(work.grey, shape[::-1], interpolation=cv2.INTER_AREA), config.page)
+        scaled = page_stage.scaled_page(first, shape)
+        # (the preview's mask was eroded by 5 of its pixels: ~3 px here, not 5; the rest is rounding)
+        assert scaled.mask.shape == shape and np.count_nonzero(scaled.mask != own.mask) < 0.02 * own.mask.size
+        assert np.count_nonzero(own.mask > scaled.mask) < 0.002 * own.mask.size
+        box = [np.r_[hull.min(axis=0), hull.max(axis=0)] for hull in (scaled.hull, own.hull)]
+        assert np.abs(box[0] - box[1]).max() < 4  # px of the copy
     assert page_stage.scaled_page(Page(None, None), (480, 640)).mask is None
 
 
@@ -867,7 +899,7 @@ def test_a_sticky_note_on_a_white_table_is_found_by_its_colour(reader, mnist_tes
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     config = reader.config.page
     assert page_stage.find_bright_paper(grey, config).mask is None
-    page = page_stage.find_paper(grey, config, frame)
+    page = page_stage.find_paper(grey, config, _colour_of(frame, config))
     assert page.mask is not None
     assert page.mask[240, 320] == 1 and page.mask[60, 60] == 0 and page.mask[400, 560] == 0
     assert [line.text for line in reader.read(frame).lines] == ["38150"]
@@ -905,7 +937,7 @@ def test_a_sheet_on_a_patterned_desk_as_bright_as_itself_is_found_by_smoothness(
     config = reader.config.page
     assert page_stage.find_bright_paper(grey, config).mask is None
     assert page_stage.find_coloured_paper(frame, grey.shape, config).mask is None
-    page = page_stage.find_paper(grey, config, frame)
+    page = page_stage.find_paper(grey, config, _colour_of(frame, config))
     assert page.mask is not None
     assert page.mask[240, 320] == 1 and page.mask[60, 60] == 0 and page.mask[400, 560] == 0
     assert [line.text for line in reader.read(frame).lines] == ["38150"]
@@ -945,11 +977,11 @@ def test_a_bright_page_that_took_in_a_desks_light_stripes_of_another_colour_is_t
     config = reader.config.page
     bright = page_stage.find_bright_paper(grey, config)
     assert bright.mask.mean() > 0.5 and config.colour_check_rough < bright.rough <= config.max_rough
-    page = page_stage.find_paper(grey, config, frame)
+    page = page_stage.find_paper(grey, config, _colour_of(frame, config))
     assert page.mask[240, 320] == 1 and page.mask.mean() < 0.2
     assert [line.text for line in reader.read(frame).lines] == ["38150"]
     unchecked = replace(reader.config, page=replace(config, colour_check_rough=1.0))
-    assert page_stage.find_paper(grey, unchecked.page, frame).mask.mean() > 0.5
+    assert page_stage.find_paper(grey, unchecked.page, _colour_of(frame, unchecked.page)).mask.mean() > 0.5
     assert [line.text for line in FrameReader(reader.classifier, config=unchecked).read(frame).lines] != ["38150"]
 
 
@@ -966,7 +998,7 @@ def test_a_rough_bright_region_gives_way_to_the_smooth_sheet(reader, mnist_test)
     config = reader.config.page
     bright = page_stage.find_bright_paper(grey, config)
     assert bright.rough > config.max_rough and bright.mask[240, 320] == 0
-    page = page_stage.find_paper(grey, config, frame)
+    page = page_stage.find_paper(grey, config, _colour_of(frame, config))
     assert page.mask[240, 320] == 1 and page.mask[60, 60] == 0 and page.mask.mean() < 0.2
     assert [line.text for line in reader.read(frame).lines] == ["38150"]
 

@@ -64,10 +64,14 @@ class ScaleConfig(_Checked):
                                    lo=64)
     max_shrink_factor: float = knob(0.8, "fraction", "a copy less than 20% smaller is not worth reading again",
                                     lo=0, hi=1, open_lo=True)
+    preview_factor: int = knob(2, "times", "the preview is this many times smaller than the working copy (block "
+                               "means); 3 merged two rows of 16 px digits on a 1920 px sticky note into one 75 px "
+                               "'digit' that read as nothing", lo=2)
     preview_margin: float = knob(1.5, "times", "the preview's measure is used when its digits are this many times "
                                  "taller than those a copy of min_working_side is shrunk for: their exact height then "
-                                 "does not change the copy (a preview loses thin strokes and small marks and can "
-                                 "measure scattered digits 3x taller)", lo=1)
+                                 "does not change the copy. A preview loses thin strokes and small marks and measured "
+                                 "scattered digits up to 3x taller: the shrunk copy then shows them at 48 / 3 x 1.5 = "
+                                 "24 px (enlarge_below_height), and a copy that reads no digit is not trusted", lo=1)
     preview_close: int = knob(7, "px", "of the preview: its ink is closed by a disc this wide before small digits are "
                               "looked for among the big ones (the preview breaks a small digit's thin strokes into "
                               "pieces: a blurred copy of a real photo lost one without it)",

@@ -19,9 +19,8 @@ _TEXTURE_STEPS = 1000  # roughness is quantized in steps of 1/1000 to find its p
 _EVEN_STEP = 4  # px of the page finder's copy: the light on the page is fitted to every 4th pixel, plenty for a plane
 
 
-def find_paper(grey: np.ndarray, cfg: PageConfig, frame: np.ndarray | None = None,
-               colour: Callable[[], np.ndarray] | None = None) -> Page:
-    """The paper's mask and convex hull in the working copy `grey` of `frame`: by brightness
+def find_paper(grey: np.ndarray, cfg: PageConfig, colour: Callable[[], np.ndarray] | None = None) -> Page:
+    """The paper's mask and convex hull in the working copy `grey` of a frame: by brightness
     (:func:`find_bright_paper`), else, when the frame is in colour, by colour
     (:func:`find_coloured_paper`: a white sheet on a light wooden desk, a sticky note on a white
     table; also when the bright page is rougher than blank paper in ``colour_check_rough`` of its
@@ -29,12 +28,11 @@ def find_paper(grey: np.ndarray, cfg: PageConfig, frame: np.ndarray | None = Non
     stripes as bright as the sheet), else by smoothness (:func:`find_smooth_paper`: a sheet on a
     patterned desk as bright as itself; also when the bright region was rough in more than
     ``max_rough`` of its area: a piece of a grained desk, the sheet being darker than its light
-    parts); Page(None, None) when none finds a sheet (it fills the frame). `colour`, when given,
-    returns the frame's small colour copy (:func:`small_colour`, made once for all copies of a frame)."""
+    parts); Page(None, None) when none finds a sheet (it fills the frame). `colour`, for a frame in
+    colour, returns its :func:`small_colour` copy (``Working.colour`` makes it once per frame)."""
     page = find_bright_paper(grey, cfg)
-    if frame is not None and frame.ndim == 3 and (page.mask is None or page.rough > cfg.colour_check_rough):
-        small = colour() if colour is not None else small_colour(frame, cfg.small_side)
-        coloured = find_coloured_paper(small, grey.shape, cfg)
+    if colour is not None and (page.mask is None or page.rough > cfg.colour_check_rough):
+        coloured = find_coloured_paper(colour(), grey.shape, cfg)
         if page.mask is None or (coloured.mask is not None and is_part_of(coloured, page, cfg)):
             page = coloured
     if page.mask is None or page.rough > cfg.max_rough:
@@ -46,7 +44,8 @@ def find_paper(grey: np.ndarray, cfg: PageConfig, frame: np.ndarray | None = Non
 
 def scaled_page(page: Page, shape: tuple[int, int]) -> Page:
     """`page`, found on another copy of the frame, on a copy of `shape`: its mask resized (nearest),
-    its hull scaled (the page finder works on ~320 px, where every copy shows the same sheet)."""
+    its hull scaled (the page finder works on ~320 px, where every copy shows the same sheet). The
+    mask's ``mask_erode`` scales with it: ~3 px on a 640 px copy of a page found on 1000 px."""
     if page.mask is None:
         return page
     cv2 = opencv()

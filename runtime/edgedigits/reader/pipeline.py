@@ -46,9 +46,10 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     shrunk, one whose digits are very short enlarged, and read instead (with the height measured
     here as `known_height`, for when the new copy cannot measure it); a big copy's digits are
     measured first on its preview, and on the copy itself only when they are not very tall there.
-    A shrunk copy's reading gets the small digits among its big ones (:mod:`.small`). With `turned_as` (degrees), the page is read at its own tilt turned by the
-    quarter turns nearest that angle, and only so: the small digits, too few to tell a turned page
-    by themselves, are read turned as the page was."""
+    A shrunk copy's reading gets the small digits among its big ones (:mod:`.small`). With
+    `turned_as` (degrees), the page is read at its own tilt turned by the quarter turns nearest that
+    angle, and only so: the small digits, too few to tell a turned page by themselves, are read
+    turned as the page was. `page`, found on another copy of the frame, is not looked for again."""
     if scale.is_blank(work, config):
         return ReadResult([])
     if rescale and (result := _read_by_preview(work, classifier, config, stage)) is not None:  # scale: a preview
@@ -85,11 +86,12 @@ def _read_by_preview(work: Working, classifier, config: ReaderConfig, stage) -> 
     if found is None:
         return None
     page, light, ink, size = found
-    ratio = work.grey.shape[1] / preview.grey.shape[1]
+    ratio = config.scale.preview_factor
     if not scale.is_sure_shrink(work, size.height * ratio, config.scale):
         return None
-    shrunk = scale.shrunk_copy(work, DigitSize(size.height * ratio, size.stats), config.scale)
-    if shrunk is None:
+    in_work = DigitSize(size.height * ratio, size.stats * (ratio, ratio, ratio, ratio, ratio * ratio))
+    shrunk = scale.shrunk_copy(work, in_work, config.scale)
+    if shrunk is None:  # (only with knobs that shrink by less than 1 / preview_factor)
         return None
     # small digits are looked for among the preview's ink pieces joined again (it breaks thin strokes apart)
     _, joined = ink_stage.components(ink.mask, close=config.scale.preview_close, with_labels=False)
@@ -103,7 +105,7 @@ def _measure(work: Working, config: ReaderConfig, stage, known_height: float | N
     """(page, light, ink, digit size) of the working copy, or None when it shows no ink or nothing
     like a digit; `page`, found on another copy of the frame, is scaled to this one."""
     stage("grey", work.grey)
-    page = page_stage.find_paper(work.grey, config.page, work.frame, work.colour) if page is None else \
+    page = page_stage.find_paper(work.grey, config.page, work.colour) if page is None else \
         page_stage.scaled_page(page, work.grey.shape)                              # page: the sheet
     stage("paper", page.mask)
     light = light_stage.relative_darkness(work.grey, page, config.light)           # light: shadows cancel
@@ -116,10 +118,11 @@ def _measure(work: Working, config: ReaderConfig, stage, known_height: float | N
     return None if size is None else (page, light, ink, size)
 
 
-def _read_shrunk(work: Working, shrunk: tuple[Working, float], components: np.ndarray, page: Page, classifier,
-                 config: ReaderConfig, stage) -> ReadResult:
-    """Read the shrunk copy (with the digit height measured for it), then the small digits among
-    its big ones on `work` (`components`: the boxes of the ink components measured, in its pixels)."""
+def _read_shrunk(work: Working, shrunk: tuple[Working, float], components: np.ndarray, page: Page | None,
+                 classifier, config: ReaderConfig, stage) -> ReadResult:
+    """Read the shrunk copy (with the digit height measured for it, and `page` if found already),
+    then the small digits among its big ones on `work` (`components`: the boxes of the ink
+    components measured, in its pixels)."""
     result = _read_working(shrunk[0], classifier, config, stage, rescale=False, known_height=shrunk[1], page=page)
     read_again = partial(_read_working, classifier=classifier, config=config, stage=classify.no_stage,
                          rescale=False, turned_as=result.angle)

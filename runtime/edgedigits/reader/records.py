@@ -62,7 +62,7 @@ class Working(NamedTuple):
     scale: float                      # working pixels per frame pixel
     frame: np.ndarray                 # the validated frame itself (not a copy): its shape, and its colour for the page
     colour: Callable[[], np.ndarray] | None = None  # the page finder's small colour copy of the frame, made on the
-    #                                   first call and shared by all copies of one frame (None: read it in grey)
+    #                                   first call and shared by all copies of one frame (None: a grey frame)
 
     @property
     def frame_shape(self) -> tuple:

@@ -42,13 +42,15 @@ def is_blank(work: Working, config: ReaderConfig) -> bool:
 
 
 def preview_copy(work: Working, cfg: ScaleConfig) -> Working | None:
-    """The working copy at half its size (2x2 block means: exact on any CPU) when that is at least
-    ``min_working_side`` (what the paper and light estimates are sized for), else None: the digits
-    are measured on it first. (A third of the size merged rows of 16 px digits into one "digit".)"""
-    if max(work.grey.shape) < 2 * cfg.min_working_side:
+    """The working copy ``preview_factor`` times smaller (block means: exact on any CPU) when that
+    is at least ``min_working_side`` (what the paper and light estimates are sized for), else None:
+    the digits are measured on it first."""
+    factor = cfg.preview_factor
+    if max(work.grey.shape) < factor * cfg.min_working_side:
         return None
-    half = ((block_sums(work.grey, 2) + 2) // 4).astype(np.uint8)
-    return work._replace(grey=half, scale=work.scale * half.shape[1] / work.grey.shape[1])
+    count = factor * factor
+    preview = ((block_sums(work.grey, factor) + count // 2) // count).astype(np.uint8)
+    return work._replace(grey=preview, scale=work.scale / factor)
 
 
 def is_sure_shrink(work: Working, height: float, cfg: ScaleConfig) -> bool:
