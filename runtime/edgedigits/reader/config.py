@@ -318,7 +318,9 @@ class BlobsConfig(_Checked):
     ink_percentile: float = knob(75, "percentile", "a candidate's ink level", hi=100)
     max_stroke: float = knob(0.45, "fraction", "of its height: a broader stroke is a smudge", hi=1)
     small_below: float = knob(0.45, "digit heights", "shorter candidates are kept only if in the page's pen")
-    noise_ink: float = knob(0.65, "fraction", "of the page's typical ink: lighter blobs are sensor noise", hi=1)
+    noise_ink: float = knob(0.6, "fraction", "of the page's typical ink: lighter blobs are sensor noise (a 1 drawn "
+                            "with a thin stroke peaks lighter than the page's other digits: 0.61-0.66 of it on real "
+                            "pencil and pen sheets; 0.5 let generated noise and desk grain through)", hi=1)
     noise_threshold: float = knob(1.6, "thresholds", "blobs this dark are ink however light the page's writing")
     pen_stroke: tuple[float, float] = knob((0.6, 1.5), "fraction", "of the page's median stroke width: the same "
                                            "pen", open_lo=True)
