@@ -70,8 +70,8 @@ class ScaleConfig(_Checked):
     preview_margin: float = knob(1.5, "times", "the preview's measure is used when its digits are this many times "
                                  "taller than those a copy of min_working_side is shrunk for: their exact height then "
                                  "does not change the copy. A preview loses thin strokes and small marks and measured "
-                                 "scattered digits up to 3x taller: the shrunk copy then shows them at 48 / 3 x 1.5 = "
-                                 "24 px (enlarge_below_height), and a copy that reads no digit is not trusted", lo=1)
+                                 "scattered digits up to 3x taller: the shrunk copy then shows them at least 1.5 x 48 / 3 "
+                                 "= 24 px tall (enlarge_below_height), and a copy that reads no digit is not trusted", lo=1)
     preview_close: int = knob(7, "px", "of the preview: its ink is closed by a disc this wide before small digits are "
                               "looked for among the big ones (the preview breaks a small digit's thin strokes into "
                               "pieces: a blurred copy of a real photo lost one without it)",
