@@ -22,7 +22,7 @@ from . import blobs, classify, deskew, ink as ink_stage, lines as lines_stage, l
 from . import page as page_stage, rules, scale, small
 from .arrays import opencv, validate_frame
 from .config import ReaderConfig
-from .records import DigitSize, Ink, Light, Page, Parts, Placement, ReadResult, Working
+from .records import DigitSize, Ink, Light, Measured, Page, Parts, Placement, ReadResult, Working
 
 
 def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict | None = None) -> ReadResult:
@@ -101,8 +101,8 @@ def _read_by_preview(work: Working, classifier, config: ReaderConfig, stage) -> 
 
 
 def _measure(work: Working, config: ReaderConfig, stage, known_height: float | None = None,
-             page: Page | None = None):
-    """(page, light, ink, digit size) of the working copy, or None when it shows no ink or nothing
+             page: Page | None = None) -> Measured | None:
+    """The page, light, ink and digit size of the working copy, or None when it shows no ink or nothing
     like a digit; `page`, found on another copy of the frame, is scaled to this one."""
     stage("grey", work.grey)
     page = page_stage.find_paper(work.grey, config.page, work.colour) if page is None else \
@@ -115,7 +115,7 @@ def _measure(work: Working, config: ReaderConfig, stage, known_height: float | N
         return None
     stage("ink", (ink.mask, light.origin, ink.threshold))
     size = measure.measure_digits(ink, config, known_height)                        # measure: digit height
-    return None if size is None else (page, light, ink, size)
+    return None if size is None else Measured(page, light, ink, size)
 
 
 def _read_shrunk(work: Working, shrunk: tuple[Working, float], components: np.ndarray, page: Page | None,

@@ -100,6 +100,15 @@ class DigitSize(NamedTuple):
     stats: np.ndarray                 # (N, 5) int32 x, y, w, h, area of the components measured
 
 
+class Measured(NamedTuple):
+    """What a working copy's first pass found: its page, light, ink and digit height."""
+
+    page: Page
+    light: Light
+    ink: Ink
+    size: DigitSize
+
+
 class Direction(NamedTuple):
     """The text's in-plane rotation."""
 
