@@ -679,6 +679,35 @@ def test_a_sheet_lit_from_one_side_is_found_whole_in_evened_light():
     assert page_stage.even_light(evenly_lit, np.ones_like(evenly_lit), config) is None
 
 
+def test_a_sheet_on_a_grey_desk_lit_from_a_corner_is_found_in_evened_light():
+    """Light falling from the top right to 40% at the far corner: the desk's lit corner (150) is as
+    bright as the sheet's shadowed side (225 x 0.4), so the bright region takes in desk, and its
+    outline is no step all round. Evened over the smooth part of what is bright, with no growing
+    into shadow (in evened light there is none, and growing took in the lit desk), the sheet is
+    found, and the desk stays out."""
+    ys, xs = np.mgrid[:480, :640].astype(np.float32)
+    grey = np.full((480, 640), 150, np.float32)
+    grey[90:430, 60:560] = 225
+    grey = (grey * (1 - 0.6 * np.clip(np.hypot(ys / 480, (639 - xs) / 640), 0, 1))).astype(np.uint8)
+    sheet = np.zeros(grey.shape, bool)
+    sheet[90:430, 60:560] = True
+    config = ReaderConfig().page
+    assert page_stage.find_bright_paper(grey, config).mask is None
+    page = page_stage.find_paper(grey, config)  # (no colour, and the desk is as smooth as the page)
+    assert page.mask[sheet].mean() > 0.9 and page.mask[~sheet].mean() == 0
+    assert np.array_equal(page.mask, page_stage.find_evened_paper(grey, config).mask)
+    evenly_lit = np.full((480, 640), 200, np.uint8)
+    evenly_lit[90:430, 60:560] = 230  # a bright region with an outline, but light that needs no evening
+    assert page_stage.find_evened_paper(evenly_lit, config).mask is None
+    # A page filling the frame, its bottom third in a hard shadow: the lit part's outline runs along
+    # the frame's border on three sides, so it is no sheet on a desk (it would be without that rule).
+    shadowed = np.full((480, 640), 225, np.float32)
+    shadowed[320:] *= 0.6
+    shadowed = (shadowed * (1 - 0.3 * xs / 639)).astype(np.uint8)
+    assert page_stage.find_evened_paper(shadowed, config).mask is None
+    assert page_stage.find_evened_paper(shadowed, replace(config, evened_min_inner=0.0)).mask is not None
+
+
 def test_vignetted_page_is_read_to_its_dark_side(reader, mnist_test):
     """The dark side of a page lit from one side is still paper: its digits are read."""
     images, labels = mnist_test

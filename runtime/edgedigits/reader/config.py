@@ -109,6 +109,12 @@ class PageConfig(_Checked):
                                 "this much larger: evening recovers a shadowed part of the sheet; a hard shadow is "
                                 "no plane (a smaller page is cut at its edge), and a marginal change only moves the "
                                 "outline (a glare patch beside it moves with it)", lo=1)
+    evened_min_inner: float = knob(0.6, "fraction", "of a page found only in evened light, the outline's length "
+                                   "away from the frame's border: a sheet seen whole or cut by one side of the frame "
+                                   "has desk round most of it; a shadow across a page filling the frame leaves an "
+                                   "outline along the border on three sides (0.36-0.48 in the shared photos at "
+                                   "gamma 2.2)",
+                                   hi=1)
     min_desk_area: float = knob(0.03, "fraction", "of the frame: with less desk than this the paper fills the frame",
                                 hi=1)
     min_paper_area: float = knob(0.05, "fraction", "of the frame: a smaller bright region is not the page", hi=1)

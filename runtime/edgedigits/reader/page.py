@@ -12,7 +12,7 @@ import numpy as np
 
 from .arrays import block_sums, histogram_median, nearest_upscale, opencv, uint8_histogram, uint8_medians
 from .config import PageConfig
-from .records import DigitSize, Light, Page, Working
+from .records import DigitSize, Light, Page, SmallCopies, Working
 
 _SQUARE_2 = np.ones((2, 2), np.uint8)
 _TEXTURE_STEPS = 1000  # roughness is quantized in steps of 1/1000 to find its percentile
@@ -29,16 +29,21 @@ def find_paper(grey: np.ndarray, cfg: PageConfig, colour: Callable[[], np.ndarra
     patterned desk as bright as itself; also when the bright region was rough in more than
     ``max_rough`` of its area: a piece of a grained desk, the sheet being darker than its light
     parts); Page(None, None) when none finds a sheet (it fills the frame). `colour`, for a frame in
-    colour, returns its :func:`small_colour` copy (``Working.colour`` makes it once per frame)."""
-    page = find_bright_paper(grey, cfg)
+    colour, returns its :func:`small_colour` copy (``Working.colour`` makes it once per frame).
+    Last, a sheet lit from one side on a grey desk is looked for in evened light
+    (:func:`find_evened_paper`). The finders share one set of small copies (:func:`small_copies`)."""
+    copies = small_copies(grey, cfg)
+    page = find_bright_paper(grey, cfg, copies)
     if colour is not None and (page.mask is None or page.rough > cfg.colour_check_rough):
         coloured = find_coloured_paper(colour(), grey.shape, cfg)
         if page.mask is None or (coloured.mask is not None and is_part_of(coloured, page, cfg)):
             page = coloured
     if page.mask is None or page.rough > cfg.max_rough:
-        smooth = find_smooth_paper(grey, cfg)
+        smooth = find_smooth_paper(grey, cfg, copies)
         if smooth.mask is not None or page.mask is None:
             page = smooth
+    if page.mask is None:
+        page = find_evened_paper(grey, cfg, copies)
     return page
 
 
@@ -92,7 +97,17 @@ def _small_grey(grey: np.ndarray, factor: int) -> np.ndarray:
     return ((block_sums(grey, factor) + count // 2) // count).astype(np.uint8)
 
 
-def find_bright_paper(grey: np.ndarray, cfg: PageConfig) -> Page:
+def small_copies(grey: np.ndarray, cfg: PageConfig) -> SmallCopies:
+    """The page finders' copies of the working copy `grey`: ~``small_side`` px, blurred, and its
+    roughness (:func:`texture`) and smooth parts (:func:`smooth_mask`)."""
+    factor = _small_factor(grey.shape, cfg)
+    plain = _small_grey(grey, factor)
+    roughness = texture(plain, cfg)
+    blurred = opencv().GaussianBlur(plain, (cfg.blur, cfg.blur), 0)
+    return SmallCopies(factor, blurred, roughness, smooth_mask(roughness, cfg))
+
+
+def find_bright_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | None = None) -> Page:
     """The paper as the large bright region of `grey` against a darker desk, grown into its
     shadowed parts; Page(None, None) without one (no desk, no step-shaped edge, or a "desk" as
     bright as the paper). When the light falls off across it, the region is looked for again, where
@@ -101,15 +116,11 @@ def find_bright_paper(grey: np.ndarray, cfg: PageConfig) -> Page:
     shadow. When that region is rougher than blank paper in more than ``max_rough``
     of its area, it took in the light parts of a patterned desk: the paper is then the bright
     region that is also smooth (:func:`smooth_mask`), if there is one. The page's ``rough`` is
-    that share."""
-    cv2 = opencv()
-    factor = _small_factor(grey.shape, cfg)
-    plain = _small_grey(grey, factor)
-    small = cv2.GaussianBlur(plain, (cfg.blur, cfg.blur), 0)
+    that share. `copies`: :func:`small_copies` of `grey`, if made already."""
+    factor, small, _, smooth = copies or small_copies(grey, cfg)
     found = _bright_region(small, cfg)
     if found is None:
         return Page(None, None)
-    smooth = smooth_mask(texture(plain, cfg), cfg)
     evened = even_light(small, found[0] & smooth, cfg)
     again = None if evened is None else _bright_region(evened, cfg, smooth)
     if again is not None and np.count_nonzero(again[0]) >= cfg.even_min_gain * np.count_nonzero(found[0]):
@@ -118,6 +129,37 @@ def find_bright_paper(grey: np.ndarray, cfg: PageConfig) -> Page:
     if rough > cfg.max_rough and found is not again:  # (the evened search was only where smooth)
         found = _bright_region(small, cfg, smooth) or found
     return _page(*found, factor, grey.shape, cfg)._replace(rough=rough)
+
+
+def find_evened_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | None = None) -> Page:
+    """The paper as the bright region of `grey` in its light evened (:func:`even_light`) over the
+    smooth part of what Otsu calls bright: a sheet lit from one side on a grey desk whose lit part
+    is as bright as the sheet's shadowed part, so that no bright region has a step-shaped edge all
+    round; Page(None, None) when none has one in evened light either, or when its outline runs
+    along the frame's border in more than 1 - ``evened_min_inner`` of its length
+    (:func:`inner_share`: a shadow across a page that fills the frame). `copies`: as for
+    :func:`find_bright_paper`."""
+    cv2 = opencv()
+    factor, small, _, smooth = copies or small_copies(grey, cfg)
+    _, bright = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    evened = even_light(small, bright & smooth, cfg)
+    # (not grown into shadow: in evened light there is none, and growing would take in a lit desk)
+    found = None if evened is None else _bright_region(evened, cfg, smooth, grow=False)
+    if found is None or inner_share(found[1], small.shape, cfg) < cfg.evened_min_inner:
+        return Page(None, None)
+    return _page(*found, factor, grey.shape, cfg)._replace(rough=rough_share(smooth, found[0], cfg))
+
+
+def inner_share(hull: np.ndarray, shape: tuple[int, int], cfg: PageConfig) -> float:
+    """The share of the convex outline `hull` ((N, 2), pixels of a copy of `shape`) that runs
+    farther than ``edge_border_px`` from the frame's border, by length."""
+    points = hull.reshape(-1, 2).astype(np.float64)
+    edges = np.roll(points, -1, axis=0) - points
+    lengths = np.hypot(edges[:, 0], edges[:, 1])
+    along = points[:, None, :] + np.linspace(0, 1, 16, endpoint=False)[None, :, None] * edges[:, None, :]
+    border = cfg.edge_border_px
+    inner = np.all((along >= border) & (along <= [shape[1] - 1 - border, shape[0] - 1 - border]), axis=2)
+    return float((inner.mean(axis=1) * lengths).sum() / lengths.sum()) if lengths.sum() > 0 else 0.0
 
 
 def even_light(small: np.ndarray, paper: np.ndarray, cfg: PageConfig) -> np.ndarray | None:
@@ -159,9 +201,10 @@ def rough_share(smooth: np.ndarray, filled: np.ndarray, cfg: PageConfig) -> floa
     return 1 - np.count_nonzero(smooth & inner) / area if area else 0.0
 
 
-def _bright_region(small: np.ndarray, cfg: PageConfig, smooth: np.ndarray | None = None):
+def _bright_region(small: np.ndarray, cfg: PageConfig, smooth: np.ndarray | None = None, grow: bool = True):
     """(filled outline, hull) of the paper in the blurred small copy `small` as the largest
-    bright region (and within `smooth`, if given), grown into shadow; None if it is not a sheet."""
+    bright region (and within `smooth`, if given), with `grow` grown into shadow; None if it is not
+    a sheet."""
     cv2 = opencv()
     level, bright = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     if smooth is not None:
@@ -170,12 +213,31 @@ def _bright_region(small: np.ndarray, cfg: PageConfig, smooth: np.ndarray | None
     if region is None:
         return None
     filled, hull = _filled_hull(region)
-    # Grow the paper into its shadowed parts: anything clearly brighter than the desk that
-    # touches the bright region.
     histogram = uint8_histogram(small)
     paper_level, desk_level = uint8_medians(small, region, histogram)
     if math.isnan(desk_level):  # the whole copy is one level, so "bright": no desk
         return None
+    if grow:
+        filled, hull = _grown(small, region, (filled, hull), level, (paper_level, desk_level), smooth, cfg)
+    if not _sheet_sized(filled, cfg):
+        return None
+    # A desk must be clearly darker than the paper, else the "paper" is just the bright half.
+    inside_level, outside_level = uint8_medians(small, filled, histogram)
+    if outside_level > cfg.desk_max_brightness * inside_level:
+        return None
+    if not is_step_edge(small, hull, cfg):  # the bright part of an evenly lit page, not a sheet
+        return None
+    return filled, hull
+
+
+def _grown(small: np.ndarray, region: np.ndarray, outline: tuple, level: float, levels: tuple[float, float],
+           smooth: np.ndarray | None, cfg: PageConfig) -> tuple:
+    """The (filled outline, hull) of the bright `region` (brighter than Otsu's `level` in `small`)
+    grown into its shadowed parts: anything clearly brighter than the desk (``grow_level`` of the
+    way from the desk's to the paper's median, `levels`) that touches it; else `outline` as it was."""
+    cv2 = opencv()
+    filled, hull = outline
+    paper_level, desk_level = levels
     grow_level = desk_level + cfg.grow_level * (paper_level - desk_level)
     _, wide = cv2.threshold(small, grow_level, 1, cv2.THRESH_BINARY)
     if smooth is not None:
@@ -197,15 +259,7 @@ def _bright_region(small: np.ndarray, cfg: PageConfig, smooth: np.ndarray | None
         grown_filled, grown_hull = _filled_hull(grown)
         # Growing may only recover shadowed paper, not leak into a lighter part of the desk.
         if cv2.countNonZero(grown_filled) <= cfg.grow_max_area * cv2.countNonZero(filled):
-            hull, filled = grown_hull, grown_filled
-    if not _sheet_sized(filled, cfg):
-        return None
-    # A desk must be clearly darker than the paper, else the "paper" is just the bright half.
-    inside_level, outside_level = uint8_medians(small, filled, histogram)
-    if outside_level > cfg.desk_max_brightness * inside_level:
-        return None
-    if not is_step_edge(small, hull, cfg):  # the bright part of an evenly lit page, not a sheet
-        return None
+            return grown_filled, grown_hull
     return filled, hull
 
 
@@ -247,14 +301,14 @@ def find_coloured_paper(colour: np.ndarray, shape: tuple[int, int], cfg: PageCon
     return _page(filled, hull, factor, shape, cfg)
 
 
-def find_smooth_paper(grey: np.ndarray, cfg: PageConfig) -> Page:
+def find_smooth_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | None = None) -> Page:
     """The paper as the largest smooth region of `grey` (:func:`smooth_mask`) amid a rough,
     patterned desk as bright as the page or brighter: Page(None, None) unless that region reaches
     into the frame's middle third, leaves ``smooth_min_desk`` of the frame to the desk, and the
-    desk is rougher than it by ``texture_ratio`` (and than ``texture_min``)."""
-    factor = _small_factor(grey.shape, cfg)
-    roughness = texture(_small_grey(grey, factor), cfg)
-    region = _largest_component(smooth_mask(roughness, cfg))
+    desk is rougher than it by ``texture_ratio`` (and than ``texture_min``). `copies`: as for
+    :func:`find_bright_paper`."""
+    factor, _, roughness, smooth = copies or small_copies(grey, cfg)
+    region = _largest_component(smooth)
     if region is None:
         return Page(None, None)
     filled, hull = _filled_hull(region)

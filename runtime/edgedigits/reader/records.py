@@ -77,6 +77,15 @@ class Page(NamedTuple):
     rough: float = 0.0                # share of the bright region (before any narrowing) not smooth (page.rough_share)
 
 
+class SmallCopies(NamedTuple):
+    """The page finders' small copies of a working copy (page.small_copies)."""
+
+    factor: int                       # working pixels per small pixel (block size)
+    blurred: np.ndarray               # (h, w) uint8 block means, Gaussian-blurred
+    roughness: np.ndarray             # (h, w) float32 roughness of the unblurred block means (page.texture)
+    smooth: np.ndarray                # (h, w) uint8 0/1 where that is blank paper's (page.smooth_mask)
+
+
 class Light(NamedTuple):
     """Relative darkness (paper brightness - grey) / paper brightness over the paper's bounding box."""
 
