@@ -708,6 +708,42 @@ def test_a_sheet_on_a_grey_desk_lit_from_a_corner_is_found_in_evened_light():
     assert page_stage.find_evened_paper(shadowed, replace(config, evened_min_inner=0.0)).mask is not None
 
 
+def _big_digit_on_a_note(image: np.ndarray, height: int = 240, gap: int = 30) -> np.ndarray:
+    """A 640x480 grey frame: a 300x400 px white note on a dark desk holding one MNIST digit drawn
+    `height` px tall, its top `gap` px below the note's top edge (a digit that fills its note)."""
+    ys, xs = np.nonzero(image > 50)
+    crop = image[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    width = max(1, round(crop.shape[1] * height / crop.shape[0]))
+    digit = cv2.resize(crop, (width, height)).astype(np.float32) / 255
+    frame = np.full((480, 640), 70, np.float32)
+    frame[40:440, 170:470] = 225
+    frame[40 + gap: 40 + gap + height, 320 - width // 2: 320 - width // 2 + width] *= 1 - 0.85 * digit
+    return frame.astype(np.uint8)
+
+
+def test_a_digit_that_fills_its_note_is_not_cut_at_the_note_edge(reader, mnist_test):
+    """The paper's edge is cleared of darkness for 0.35 digit heights, but at most ``edge_clear_max``
+    of the working copy's longer side (32 px here): cleared by 0.35 of a 240 px digit (84 px), a 7
+    whose bar lies 30 px below the note's top edge loses it and reads as 1 (a 2 and a 9 likewise)."""
+    images, labels = mnist_test
+    config = reader.config
+    uncapped = FrameReader(reader.classifier, config=replace(config, page=replace(config.page, edge_clear_max=1.0)))
+    wrong_uncapped = 0
+    for d in (7, 2, 9):
+        frame = _big_digit_on_a_note(images[int(np.flatnonzero(labels == d)[0])])
+        assert reader.read(frame).text == str(d)
+        wrong_uncapped += uncapped.read(frame).text != str(d)
+    assert wrong_uncapped >= 2
+    # The clearing itself, down the note's middle column: ~32 px wide on this 640 px frame, not 84.
+    work = scale_stage.working_copy(_big_digit_on_a_note(images[0]), config)
+    light = relative_darkness(work.grey, page_stage.find_paper(work.grey, config.page), config.light)
+    light.darkness[:] = 1.0
+    column = 320 - light.origin[0]
+    cleared = page_stage.clear_paper_edge(light, work, DigitSize(240.0, None), config.page).darkness[:, column]
+    paper_top = int(np.argmax(light.paper[:, column]))
+    assert 28 <= int(np.argmax(cleared > 0)) - paper_top <= 36
+
+
 def test_vignetted_page_is_read_to_its_dark_side(reader, mnist_test):
     """The dark side of a page lit from one side is still paper: its digits are read."""
     images, labels = mnist_test

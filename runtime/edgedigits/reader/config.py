@@ -168,6 +168,9 @@ class PageConfig(_Checked):
     max_rough: float = knob(0.4, "fraction", "of a page found by brightness, away from its edge: rougher means it "
                             "took in a patterned desk's light parts (real pages 0.04 at most, generated dense "
                             "writing 0.32, generated light patterned desks mostly 0.3-0.6)", hi=1)
+    edge_clear_max: float = knob(0.05, "fraction", "of the working copy's longer side: the most that is cleared "
+                                 "(32 px at 640): the junk along a paper's edge is that narrow, while a digit that "
+                                 "fills its sticky note comes nearer its edge than 0.35 of its height", hi=1)
     edge_clear: float = knob(0.35, "digit heights", "darkness this near the paper's edge is cleared: corners and "
                              "shadows make digit-sized junk, and writing keeps a margin")
 

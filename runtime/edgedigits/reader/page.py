@@ -439,14 +439,16 @@ def is_step_edge(small: np.ndarray, hull: np.ndarray, cfg: PageConfig = PageConf
 
 
 def clear_paper_edge(light: Light, work: Working, size: DigitSize, cfg: PageConfig) -> Light:
-    """`light` with the darkness zeroed within ``edge_clear`` digit heights of the paper's edge
-    (in place): corners and edges of the paper (shadows, frame-edge cuts) make digit-sized junk,
-    and writing keeps a margin. Without a paper, `light` as it is."""
+    """`light` with the darkness zeroed within ``edge_clear`` digit heights of the paper's edge, at
+    most ``edge_clear_max`` of the working copy's longer side (in place): corners and edges of the
+    paper (shadows, frame-edge cuts) make digit-sized junk, and writing keeps a margin. Without a
+    paper, `light` as it is."""
     if light.paper is None:
         return light
     cv2 = opencv()
-    darkness, paper, width = light.darkness, light.paper, cfg.edge_clear * size.height
     frame_shape = work.grey.shape
+    width = min(cfg.edge_clear * size.height, cfg.edge_clear_max * max(frame_shape))
+    darkness, paper = light.darkness, light.paper
     # A ring of zeros stands for the desk beyond the paper's bounding box, except at the
     # frame's own edges (distanceTransform does not count those as background).
     x0, y0 = light.origin
