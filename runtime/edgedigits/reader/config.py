@@ -129,7 +129,8 @@ class PageConfig(_Checked):
                                open_lo=True)
     edge_far_px: tuple[float, float] = knob((8.0, 14.0), "px@320", "the band either side that holds a whole ramp",
                                             lo=1)
-    edge_border_px: int = knob(3, "px@320", "samples this close to the frame's border are not the paper's edge")
+    edge_border_px: int = knob(3, "px@320", "samples this close to the frame's border are not the paper's edge (nor "
+                               "is an outline's length there, for a page found in evened light)")
     margin: float = knob(0.006, "fraction", "of the small copy's longer side: the paper mask keeps off blur and "
                          "JPEG at its edge", hi=1)
     min_margin: int = knob(2, "px@320", "the least such margin")
@@ -168,11 +169,11 @@ class PageConfig(_Checked):
     max_rough: float = knob(0.4, "fraction", "of a page found by brightness, away from its edge: rougher means it "
                             "took in a patterned desk's light parts (real pages 0.04 at most, generated dense "
                             "writing 0.32, generated light patterned desks mostly 0.3-0.6)", hi=1)
-    edge_clear_max: float = knob(0.05, "fraction", "of the working copy's longer side: the most that is cleared "
-                                 "(32 px at 640): the junk along a paper's edge is that narrow, while a digit that "
-                                 "fills its sticky note comes nearer its edge than 0.35 of its height", hi=1)
     edge_clear: float = knob(0.35, "digit heights", "darkness this near the paper's edge is cleared: corners and "
                              "shadows make digit-sized junk, and writing keeps a margin")
+    edge_clear_max: float = knob(0.05, "fraction", "of the working copy's longer side: the most that is cleared. The "
+                                 "junk along a paper's edge is that narrow, while a digit that fills its sticky note "
+                                 "comes nearer its edge than edge_clear digit heights", hi=1)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Stage 1, the page: find the sheet of paper (the large bright region against a darker desk, else
 the large region whose colour differs from the desk's, else the large smooth region amid a
-patterned desk), so the desk's texture and the paper's edges are never read as ink; later keep off
-the paper's edge."""
+patterned desk, else the bright region in light evened across the frame), so the desk's texture
+and the paper's edges are never read as ink; later keep off the paper's edge."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from .records import DigitSize, Light, Page, SmallCopies, Working
 _SQUARE_2 = np.ones((2, 2), np.uint8)
 _TEXTURE_STEPS = 1000  # roughness is quantized in steps of 1/1000 to find its percentile
 _EVEN_STEP = 4  # px of the page finder's copy: the light on the page is fitted to every 4th pixel, plenty for a plane
+_EDGE_POINTS = 16  # points along each edge of an outline where its share clear of the frame's border is measured
 
 
 def find_paper(grey: np.ndarray, cfg: PageConfig, colour: Callable[[], np.ndarray] | None = None) -> Page:
@@ -28,10 +29,10 @@ def find_paper(grey: np.ndarray, cfg: PageConfig, colour: Callable[[], np.ndarra
     stripes as bright as the sheet), else by smoothness (:func:`find_smooth_paper`: a sheet on a
     patterned desk as bright as itself; also when the bright region was rough in more than
     ``max_rough`` of its area: a piece of a grained desk, the sheet being darker than its light
-    parts); Page(None, None) when none finds a sheet (it fills the frame). `colour`, for a frame in
-    colour, returns its :func:`small_colour` copy (``Working.colour`` makes it once per frame).
-    Last, a sheet lit from one side on a grey desk is looked for in evened light
-    (:func:`find_evened_paper`). The finders share one set of small copies (:func:`small_copies`)."""
+    parts), else in evened light (:func:`find_evened_paper`: a sheet lit from one side on a grey
+    desk); Page(None, None) when none finds a sheet (it fills the frame). `colour`, for a frame in
+    colour, returns its :func:`small_colour` copy (``Working.colour`` makes it once per frame). The
+    finders share one set of small copies (:func:`small_copies`)."""
     copies = small_copies(grey, cfg)
     page = find_bright_paper(grey, cfg, copies)
     if colour is not None and (page.mask is None or page.rough > cfg.colour_check_rough):
@@ -151,14 +152,13 @@ def find_evened_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | N
 
 
 def inner_share(hull: np.ndarray, shape: tuple[int, int], cfg: PageConfig) -> float:
-    """The share of the convex outline `hull` ((N, 2), pixels of a copy of `shape`) that runs
-    farther than ``edge_border_px`` from the frame's border, by length."""
+    """The share of the convex outline `hull` ((N, 2), pixels of a copy of `shape`) that runs at
+    least ``edge_border_px`` from the frame's border, by length."""
     points = hull.reshape(-1, 2).astype(np.float64)
     edges = np.roll(points, -1, axis=0) - points
     lengths = np.hypot(edges[:, 0], edges[:, 1])
-    along = points[:, None, :] + np.linspace(0, 1, 16, endpoint=False)[None, :, None] * edges[:, None, :]
-    border = cfg.edge_border_px
-    inner = np.all((along >= border) & (along <= [shape[1] - 1 - border, shape[0] - 1 - border]), axis=2)
+    along = points[:, None, :] + np.linspace(0, 1, _EDGE_POINTS, endpoint=False)[None, :, None] * edges[:, None, :]
+    inner = _clear_of_border(along, along, shape, cfg.edge_border_px)
     return float((inner.mean(axis=1) * lengths).sum() / lengths.sum()) if lengths.sum() > 0 else 0.0
 
 
@@ -230,8 +230,9 @@ def _bright_region(small: np.ndarray, cfg: PageConfig, smooth: np.ndarray | None
     return filled, hull
 
 
-def _grown(small: np.ndarray, region: np.ndarray, outline: tuple, level: float, levels: tuple[float, float],
-           smooth: np.ndarray | None, cfg: PageConfig) -> tuple:
+def _grown(small: np.ndarray, region: np.ndarray, outline: tuple[np.ndarray, np.ndarray], level: float,
+           levels: tuple[float, float], smooth: np.ndarray | None,
+           cfg: PageConfig) -> tuple[np.ndarray, np.ndarray]:
     """The (filled outline, hull) of the bright `region` (brighter than Otsu's `level` in `small`)
     grown into its shadowed parts: anything clearly brighter than the desk (``grow_level`` of the
     way from the desk's to the paper's median, `levels`) that touches it; else `outline` as it was."""
@@ -420,11 +421,8 @@ def is_step_edge(small: np.ndarray, hull: np.ndarray, cfg: PageConfig = PageConf
     near = np.arange(1.0, cfg.edge_near_px + 1)
     far = np.linspace(*cfg.edge_far_px, 3)
     reach = cfg.edge_far_px[1]
-    h, w = small.shape
-    border = cfg.edge_border_px
-    keep = np.all((samples - reach * np.abs(normals) >= border)
-                  & (samples + reach * np.abs(normals) <= [w - border - 1, h - border - 1]),
-                  axis=1)  # both sides on the frame, clear of its border
+    keep = _clear_of_border(samples - reach * np.abs(normals), samples + reach * np.abs(normals), small.shape,
+                            cfg.edge_border_px)  # both sides on the frame, clear of its border
     if not keep.any():
         return True
     samples, normals = samples[keep], normals[keep]
@@ -436,6 +434,12 @@ def is_step_edge(small: np.ndarray, hull: np.ndarray, cfg: PageConfig = PageConf
     jump = level(near) - level(-near)
     ramp = level(far) - level(-far)
     return jump >= cfg.edge_min_jump * level(far) and jump >= cfg.edge_min_share * ramp
+
+
+def _clear_of_border(low: np.ndarray, high: np.ndarray, shape: tuple[int, int], border: float) -> np.ndarray:
+    """Whether each (x, y) of `low` and of `high` (the low and high ends of what is looked at) lies at
+    least `border` px inside a copy of `shape` (bool, the points' shape less the last axis)."""
+    return np.all((low >= border) & (high <= [shape[1] - border - 1, shape[0] - border - 1]), axis=-1)
 
 
 def clear_paper_edge(light: Light, work: Working, size: DigitSize, cfg: PageConfig) -> Light:
