@@ -413,9 +413,11 @@ class OrientConfig(_Checked):
 
     margin: float = knob(0.05, "probability", "the other reading wins if its mean confidence is higher by this",
                          hi=1)
-    upside_down_below: float = knob(0.95, "probability", "a less sure reading is also read turned over (upright "
-                                    "pages read 0.04-0.45 less sure turned over)", hi=1)
-    upside_down_min_digits: int = knob(6, "count", "fewer digits are too little evidence to turn a page over")
+    unsure_below: float = knob(0.95, "probability", "a less sure reading is also read at the other quarter turns "
+                               "(upright pages read 0.04-0.45 less sure turned over)", hi=1)
+    unsure_min_digits: int = knob(6, "count", "fewer digits are too little evidence to turn a page (with 1, sideways "
+                                  "single digits read right more often, but upright pages and generated frames lost "
+                                  "digits to wrong turns)", lo=1)
 
 
 @dataclass(frozen=True)
