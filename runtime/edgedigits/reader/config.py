@@ -413,11 +413,19 @@ class OrientConfig(_Checked):
 
     margin: float = knob(0.05, "probability", "the other reading wins if its mean confidence is higher by this",
                          hi=1)
-    unsure_below: float = knob(0.95, "probability", "a less sure reading is also read at the other quarter turns "
-                               "(upright pages read 0.04-0.45 less sure turned over)", hi=1)
-    unsure_min_digits: int = knob(6, "count", "fewer digits are too little evidence to turn a page (with 1, sideways "
-                                  "single digits read right more often, but upright pages and generated frames lost "
-                                  "digits to wrong turns)", lo=1)
+    unsure_below: float = knob(0.95, "probability", "a reading of unsure_min_digits or more less sure than this is "
+                               "also read at the other turns (upright pages read 0.04-0.45 less sure turned over)",
+                               hi=1)
+    unsure_min_digits: int = knob(6, "count", "fewer digits are too little evidence to turn a page (with 4, an unsure "
+                                  "7126 read 9116 turned over at 0.99)", lo=1)
+    lone_max_digits: int = knob(1, "count", "a reading of this many digits (at least one) less sure than lone_below is "
+                                "also read at the other turns (with 5, sideways copies read more digits, but upright "
+                                "two-digit generated frames were turned wrongly)")
+    lone_below: float = knob(0.9, "probability", "a lone digit read sideways reads less sure than this more often than "
+                             "not", hi=1)
+    lone_min_confidence: float = knob(0.99, "probability", "another turn's reading of a lone digit wins only if this "
+                                      "sure: a wrong turn can read 0.9-0.99 sure (with 0.9, a generated frame lost a "
+                                      "digit)", hi=1)
 
 
 @dataclass(frozen=True)

@@ -38,24 +38,33 @@ def best_reading(read_at: Callable[[float, Callable], ReadResult], direction: Di
     """The surest of the readings `read_at(angle, stage)` at the text direction and, when needed,
     a quarter turn further and at the other turns. Only the first reading reports its stages."""
     result = read_at(direction.angle, stage)
-    angles = [direction.angle]
+    turns = [0]
     if not direction.sure:
         # Scattered digits do not tell a page's rows from its columns: read it turned the other
         # way of the two the angle allows, and keep the reading the classifier is surer of.
-        angles.append(quarter_turn(direction.angle))
-        result = surer(result, read_at(angles[1], no_stage), cfg)
-    if (sum(len(line.digits) for line in result.lines) >= cfg.unsure_min_digits
-            and orientation_score(result) < cfg.unsure_below):
+        turns.append(quarter_turn(direction.angle) - direction.angle)
+        result = surer(result, read_at(direction.angle + turns[1], no_stage), cfg)
+    need = turned_need(result, cfg)
+    if need is not None:
         # Digits turned over or sideways read as other digits, or as nothing clear; and rows of a
         # sideways page can sit as close as its digits, so a "sure" direction may still be a
         # quarter turn off: read the page at the turns not read yet and keep the surest.
-        others = [read_at(direction.angle + turn, no_stage) for turn in (90, 180, 270)
-                  if not any(_same_turn(direction.angle + turn, a) for a in angles)]
-        if others:
-            result = surer(result, max(others, key=orientation_score), cfg)
+        others = [read_at(direction.angle + turn, no_stage) for turn in (90, 180, -90) if turn not in turns]
+        surest = max(others, key=orientation_score)
+        if orientation_score(surest) >= need:
+            result = surer(result, surest, cfg)
     return result
 
 
-def _same_turn(angle: float, other: float) -> bool:
-    """Whether two angles (degrees) are the same turn of the page."""
-    return abs((angle - other + 180) % 360 - 180) < 45
+def turned_need(result: ReadResult, cfg: OrientConfig) -> float | None:
+    """How sure (mean top probability) a reading of the page at another turn must be to replace
+    `result`, besides being surer by ``margin``; None when `result` is kept: it is sure enough, it
+    reads no digit (a turn of clutter may read one very sure), or it has too few digits to tell a
+    turn (fewer than ``unsure_min_digits``) and more than a lone one (``lone_max_digits``)."""
+    digits = sum(len(line.digits) for line in result.lines)
+    score = orientation_score(result)
+    if digits >= cfg.unsure_min_digits:
+        return 0.0 if score < cfg.unsure_below else None
+    if 1 <= digits <= cfg.lone_max_digits and score < cfg.lone_below:
+        return cfg.lone_min_confidence
+    return None
