@@ -857,20 +857,26 @@ def _first_pass_stats(reader, frame):
     return DigitSize(measure_stage.typical_height(stats, config), stats), page
 
 
-def test_a_page_upside_down_is_read_turned_over(reader, mnist_test):
-    """Digits turned half a turn read as other digits, or as nothing the classifier is sure of: an
-    unsure reading of enough digits is compared with the page read turned by 180 degrees."""
+def _page_of_rows(mnist_test, rows: tuple[str, ...], top_left: tuple[int, int], step: tuple[int, int]) -> np.ndarray:
+    """A light page on a dark desk with `rows` of 48 px MNIST digits, the first at `top_left`
+    (x, y) and the others `step` (x, y) px apart: the row's i-th test image of each digit."""
     images, labels = mnist_test
     grey = np.full((480, 640), 60, np.float32)
     grey[40:440, 60:580] = 215
-    rows = ("2345", "7532")
     for row, text in enumerate(rows):
         for column, d in enumerate(text):
             i = int(np.flatnonzero(labels == int(d))[row])
             digit = cv2.resize(images[i], (48, 48)).astype(np.float32) / 255
-            y, x = 120 + 150 * row, 150 + 70 * column
+            x, y = top_left[0] + step[0] * column, top_left[1] + step[1] * row
             grey[y: y + 48, x: x + 48] *= 1 - 0.85 * digit
-    page = grey.astype(np.uint8)
+    return grey.astype(np.uint8)
+
+
+def test_a_page_upside_down_is_read_turned_over(reader, mnist_test):
+    """Digits turned half a turn read as other digits, or as nothing the classifier is sure of: an
+    unsure reading of enough digits is compared with the page read turned by 180 degrees."""
+    rows = ("2345", "7532")
+    page = _page_of_rows(mnist_test, rows, (150, 120), (70, 150))
     assert len("".join(rows)) >= OrientConfig().unsure_min_digits
     assert [line.text for line in reader.read(page).lines] == list(rows)
     assert [line.text for line in reader.read(np.ascontiguousarray(page[::-1, ::-1])).lines] == list(rows)
@@ -880,17 +886,8 @@ def test_a_sideways_page_is_read_at_its_quarter_turn(reader, mnist_test):
     """Rows as close as the digits in them: turned a quarter turn, the page still looks like level
     text to the direction finder (neighbours one beside the other, a row apart), so the unsure
     reading there is compared with the readings at the other turns."""
-    images, labels = mnist_test
-    grey = np.full((480, 640), 60, np.float32)
-    grey[40:440, 60:580] = 215
     rows = ("15720", "43896")
-    for row, text in enumerate(rows):
-        for column, d in enumerate(text):
-            i = int(np.flatnonzero(labels == int(d))[row])
-            digit = cv2.resize(images[i], (48, 48)).astype(np.float32) / 255
-            y, x = 100 + 60 * row, 100 + 70 * column
-            grey[y: y + 48, x: x + 48] *= 1 - 0.85 * digit
-    page = grey.astype(np.uint8)
+    page = _page_of_rows(mnist_test, rows, (100, 100), (70, 60))
     assert [line.text for line in reader.read(page).lines] == list(rows)
     for turns in (1, 3):
         sideways = np.ascontiguousarray(np.rot90(page, turns))
