@@ -842,7 +842,7 @@ def test_scattered_digits_on_a_page_turned_a_quarter_are_read_upright(reader, mn
         return sorted("".join(line.text for line in result.lines))
 
     assert digits(reader.read(turned)) == ["2", "4", "5", "7"]
-    angle, sure = deskew_stage.text_direction(*_first_pass_stats(reader, turned), reader.config)
+    angle, sure, _ = deskew_stage.text_direction(*_first_pass_stats(reader, turned), reader.config)
     assert not sure
 
 
@@ -892,6 +892,18 @@ def test_a_sideways_page_is_read_at_its_quarter_turn(reader, mnist_test):
     for turns in (1, 3):
         sideways = np.ascontiguousarray(np.rot90(page, turns))
         assert [line.text for line in reader.read(sideways).lines] == list(rows)
+
+
+@pytest.mark.parametrize("text, spacing", [("32680", 52), ("96241", 56)])
+def test_a_short_number_lying_sideways_is_read_at_both_quarter_turns(reader, mnist_test, text, spacing):
+    """Five digits close together, turned a quarter turn: the neighbours clearly lie one above the
+    other at a near-level angle (``Direction.across``), too few digits for the unsure reading to be
+    turned, so the page is also read at both quarter turns (one of them reads it upside down)."""
+    page = _page_of_rows(mnist_test, (text,), (100, 200), (spacing, 0))
+    assert [line.text for line in reader.read(page).lines] == [text]
+    for turns in (1, 3):
+        sideways = np.ascontiguousarray(np.rot90(page, turns))
+        assert [line.text for line in reader.read(sideways).lines] == [text]
 
 
 def test_a_lone_sideways_digit_is_read_at_its_turn(reader, mnist_test):

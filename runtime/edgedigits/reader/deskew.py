@@ -28,7 +28,7 @@ def text_direction(size: DigitSize, page: Page, config: ReaderConfig) -> Directi
     if chosen.size > cfg.max_points:  # neighbours are found among all pairs: keep the largest
         chosen = chosen[np.argsort(-stats[chosen, 4], kind="stable")[:cfg.max_points]]
     pts = (stats[chosen, :2] + stats[chosen, 2:4] / 2.0).astype(np.float64)
-    angle, sure = None, len(pts) < cfg.min_digits  # too few digits to compare readings
+    angle, sure, across = None, len(pts) < cfg.min_digits, False  # too few digits to compare readings
     if len(pts) >= 2:
         d = pts[None, :, :] - pts[:, None, :]  # d[i, j] = pts[j] - pts[i]
         dist = np.hypot(d[..., 0], d[..., 1])
@@ -42,7 +42,7 @@ def text_direction(size: DigitSize, page: Page, config: ReaderConfig) -> Directi
             theta = np.arctan2(vecs[:, 1], vecs[:, 0])
             # Directions to neighbours in the same line and in the same column agree modulo 90 degrees.
             angle = math.degrees(math.atan2(np.sin(4 * theta).sum(), np.cos(4 * theta).sum()) / 4)
-            angle, sure = pick_orientation(angle, nearest if len(nearest) else vecs, cfg)
+            angle, sure, across = pick_orientation(angle, nearest if len(nearest) else vecs, cfg)
     if paper_hull is not None:
         # Text runs along the paper's edges, and the edges (hundreds of pixels long) give the
         # direction more precisely than a few neighbouring digits: keep the neighbours' say
@@ -53,8 +53,9 @@ def text_direction(size: DigitSize, page: Page, config: ReaderConfig) -> Directi
             angle = paper_angle
         else:
             vecs = nearest if len(nearest) else np.array([d[i, j] for i, j in pairs])
-            angle, sure = pick_orientation(paper_angle, vecs, cfg) if len(vecs) else (paper_angle, False)
-    return Direction(float(angle or 0.0), sure)
+            angle, sure, across = pick_orientation(paper_angle, vecs, cfg) if len(vecs) else \
+                Direction(paper_angle, False)
+    return Direction(float(angle or 0.0), sure, across)
 
 
 def quarter_turn(angle: float) -> float:
@@ -62,9 +63,11 @@ def quarter_turn(angle: float) -> float:
     return angle - 90 if angle > 0 else angle + 90
 
 
-def pick_orientation(angle: float, vecs: np.ndarray, cfg: DeskewConfig = DeskewConfig()) -> tuple[float, bool]:
-    """(angle, sure): angle is only known modulo 90; choose the value that makes neighbours mostly
-    side by side, and say whether they were clearly so (scattered digits are not)."""
+def pick_orientation(angle: float, vecs: np.ndarray, cfg: DeskewConfig = DeskewConfig()) -> Direction:
+    """The direction: `angle` is only known modulo 90; a steep one is chosen so that neighbours lie
+    mostly side by side, a near-level one kept. Says whether the neighbours clearly told rows from
+    columns (scattered digits do not), and whether they clearly lie across a kept angle (a page
+    lying sideways, or a column of digits)."""
     scores = []
     for candidate in (angle, quarter_turn(angle)):
         t = math.radians(candidate)
@@ -74,9 +77,9 @@ def pick_orientation(angle: float, vecs: np.ndarray, cfg: DeskewConfig = DeskewC
         scores.append(float(np.mean(np.abs(x) > np.abs(y))))
     sure = len(vecs) >= cfg.min_digits and abs(scores[0] - 0.5) >= cfg.sure_side
     if abs(angle) < cfg.choose_above:
-        return angle, sure
+        return Direction(angle, sure, across=sure and scores[0] < 0.5)
     best = int(np.argmax(np.array(scores) + [1e-9, 0]))  # a tie keeps the angle
-    return (angle, quarter_turn(angle))[best], sure
+    return Direction((angle, quarter_turn(angle))[best], sure)
 
 
 def turn_upright(window: np.ndarray, offset: tuple[int, int], angle: float, threshold: float, size: DigitSize,

@@ -1,7 +1,9 @@
 """Stage 10, orientation: which reading of the page to report. Scattered digits do not tell a page's
-rows from its columns, so such a page is also read a quarter turn further; an unsure reading of
-enough digits is also read at the other turns (digits upside down or sideways read as other
-digits, or as nothing clear). The reading the classifier is surer of, by ``margin``, wins."""
+rows from its columns, so such a page is also read a quarter turn further; digits clearly one above
+the other (a page lying sideways) are also read at both quarter turns; an unsure reading of enough
+digits, or of a lone digit, is also read at the turns not read yet (digits upside down or sideways
+read as other digits, or as nothing clear). The reading the classifier is surer of, by ``margin``,
+wins."""
 
 from __future__ import annotations
 
@@ -44,6 +46,12 @@ def best_reading(read_at: Callable[[float, Callable], ReadResult], direction: Di
         # way of the two the angle allows, and keep the reading the classifier is surer of.
         turns.append(quarter_turn(direction.angle) - direction.angle)
         result = surer(result, read_at(direction.angle + turns[1], no_stage), cfg)
+    elif direction.across:
+        # Neighbours one above the other: a page lying sideways (or a column of digits): read it
+        # at both quarter turns, since which way it lies does not show in where its digits are.
+        turns += [90, -90]
+        sideways = [read_at(direction.angle + turn, no_stage) for turn in turns[1:]]
+        result = surer(result, max(sideways, key=orientation_score), cfg)
     need = turned_need(result, cfg)
     if need is not None:
         # Digits turned over or sideways read as other digits, or as nothing clear; and rows of a

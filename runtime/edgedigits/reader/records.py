@@ -123,6 +123,7 @@ class Direction(NamedTuple):
 
     angle: float                      # degrees, in [-50, 50]
     sure: bool                        # False: scattered digits could not tell rows from columns
+    across: bool = False              # sure, but the neighbours lie across the near-level angle kept
 
 
 class Upright(NamedTuple):
