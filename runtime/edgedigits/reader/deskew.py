@@ -15,8 +15,9 @@ from .records import DigitSize, Direction, Page, Upright
 
 
 def text_direction(size: DigitSize, page: Page, config: ReaderConfig) -> Direction:
-    """In-plane rotation of the text in degrees, in [-50, 50], and whether the neighbouring digits
-    clearly told rows from columns."""
+    """In-plane rotation of the text in degrees, in [-50, 50], whether the neighbouring digits
+    clearly told rows from columns, and whether they clearly lie across the near-level angle kept
+    (:func:`pick_orientation`)."""
     cfg = config.deskew
     stats, height, paper_hull = size.stats, size.height, page.hull
     w, h = stats[:, 2], stats[:, 3]
@@ -52,9 +53,8 @@ def text_direction(size: DigitSize, page: Page, config: ReaderConfig) -> Directi
         if angle is None:
             angle = paper_angle
         else:
-            vecs = nearest if len(nearest) else np.array([d[i, j] for i, j in pairs])
-            angle, sure, across = pick_orientation(paper_angle, vecs, cfg) if len(vecs) else \
-                Direction(paper_angle, False)
+            vecs = nearest if len(nearest) else np.array([d[i, j] for i, j in pairs])  # (pairs gave the angle)
+            angle, sure, across = pick_orientation(paper_angle, vecs, cfg)
     return Direction(float(angle or 0.0), sure, across)
 
 
