@@ -43,6 +43,10 @@ DESKS = ("dark", "light", "white", "glare")
 # times a lamp or window on one side: the light falls off by 40-70% across the frame in a random
 # direction, so a sheet's far side can be darker than the desk's lit side).
 LIGHTS = ("room", "side")
+# Rulings: "mixed" (the default: a page is blank, ruled, or has a box around each line) or "squared"
+# (squared paper: a grid of 0.75-1.25 digit heights in light blue, grey or green, the writing across it).
+RULINGS = ("mixed", "squared")
+GRID_BGR = ((0.92, 0.80, 0.65), (0.78, 0.78, 0.78), (0.75, 0.85, 0.72))
 INK_BGR = {
     "black": (0.10, 0.10, 0.11),
     "blue": (0.45, 0.18, 0.12),
@@ -66,6 +70,7 @@ class FrameOptions:
     desk: str = "dark"                  # one of DESKS
     papers: str = "sheets"              # the tints drawn from: one of PAPERS
     light: str = "room"                 # one of LIGHTS
+    ruling: str = "mixed"               # one of RULINGS
 
     def __post_init__(self) -> None:
         if not 4 <= self.min_digit_height <= self.max_digit_height:
@@ -78,6 +83,8 @@ class FrameOptions:
                              f"got {self.desk!r}, {self.papers!r}")
         if self.light not in LIGHTS:
             raise ValueError(f"light must be one of {LIGHTS}, got {self.light!r}")
+        if self.ruling not in RULINGS:
+            raise ValueError(f"ruling must be one of {RULINGS}, got {self.ruling!r}")
         if not 0 <= self.max_rotation_deg <= 45:
             raise ValueError(f"max_rotation_deg must be in [0, 45], got {self.max_rotation_deg}")
 
@@ -215,6 +222,8 @@ def _render_page(rng, opts, images, labels, lines, height, room):
             yy = int(margin_top + li * pitch + height * rng.uniform(1.02, 1.15))
             cv2.line(rule_alpha, (0, yy), (page_w - 1, yy), 1.0, stroke)
         paper = paper * (1 - rule_alpha[..., None]) + rule_colour * tint * rule_alpha[..., None]
+    if opts.ruling == "squared" and not opts.clean:
+        paper = _squared(paper, tint, height, stroke)
 
     truth_lines = []
     for li, groups in enumerate(lines):
@@ -249,6 +258,25 @@ def _render_page(rng, opts, images, labels, lines, height, room):
         _add_specks(rng, coverage, height)
     paper = paper * (1 - coverage[..., None] * (1 - ink))  # ink absorbs light on top of the paper's tint
     return paper, truth_lines
+
+
+def _squared(paper: np.ndarray, tint: np.ndarray, height: float, stroke: int) -> np.ndarray:
+    """`paper` with a grid printed on it (squared paper). Its randomness comes from the page's size,
+    not the frame's generator, so a scene of squared paper writes the same digits as the default one."""
+    import cv2
+
+    page_h, page_w = paper.shape[:2]
+    rng = np.random.default_rng(page_w * 100_003 + page_h)
+    cell = height * rng.uniform(0.75, 1.25)
+    colour = np.array(GRID_BGR[int(rng.integers(len(GRID_BGR)))], np.float32)
+    alpha = np.zeros((page_h, page_w), np.float32)
+    left, top = rng.uniform(0, cell, 2)
+    for x in np.arange(left, page_w, cell):
+        cv2.line(alpha, (int(x), 0), (int(x), page_h - 1), 1.0, stroke)
+    for y in np.arange(top, page_h, cell):
+        cv2.line(alpha, (0, int(y)), (page_w - 1, int(y)), 1.0, stroke)
+    alpha *= rng.uniform(0.5, 1.0)  # a printed line thinner than a pixel shows fainter
+    return paper * (1 - alpha[..., None]) + colour * tint * alpha[..., None]
 
 
 def _add_show_through(rng, paper, images, height):

@@ -30,6 +30,7 @@ def scene_options() -> dict:
         "dense sheet, long numbers": FrameOptions(max_lines=12, max_digits_per_line=14, min_digit_height=12,
                                                   max_digit_height=40),
         "lit from one side": FrameOptions(light="side"),
+        "squared paper": FrameOptions(ruling="squared"),
     }
 
 

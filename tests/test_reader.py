@@ -998,6 +998,12 @@ def test_scene_options_change_the_desk_and_paper_not_the_writing(mnist_test):
     assert [line.text for line in side_truth] == made["dark"][1] and side.mean() < made["dark"][0].mean()
     with pytest.raises(ValueError, match="light"):
         FrameOptions(light="moon")
+    squared, squared_truth = generate_frame(np.random.default_rng(3), images, labels, frame_size=(320, 240),
+                                            options=FrameOptions(ruling="squared"))
+    assert [line.text for line in squared_truth] == made["dark"][1]  # the same writing, on squared paper
+    assert not np.array_equal(squared, made["dark"][0]) and "squared paper" in scene_options()
+    with pytest.raises(ValueError, match="ruling"):
+        FrameOptions(ruling="dotted")
 
 
 def _note_on_a_table(images, labels, note_bgr=(40, 140, 250)):
