@@ -1189,3 +1189,33 @@ def test_a_coloured_region_away_from_the_centre_is_not_the_page(reader, mnist_te
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     assert page_stage.find_coloured_paper(frame, grey.shape, reader.config.page).mask is None
     assert [line.text for line in reader.read(frame).lines] == ["38150"]
+
+
+def test_the_pen_sets_the_ink_level_over_a_far_fainter_grid():
+    """The ink level is a high percentile of the darkness above the paper's noise; a grid printed on
+    the page can outnumber the pen's pixels, and the level is then the pen's, not the grid's. Pencil
+    less than pen_separation times fainter than the marker beside it stays writing."""
+    cfg = ReaderConfig().ink
+    rng = np.random.default_rng(0)
+    pen = rng.normal(0.8, 0.03, 300)
+    grid = np.concatenate([rng.normal(0.15, 0.02, 9000), pen])
+    assert percentile(grid, cfg.ink_percentile) < 0.2
+    assert ink_stage.pen_level(grid, cfg) > 0.7
+    pencil = np.concatenate([rng.normal(0.3, 0.03, 9000), pen])  # 2.7x fainter: kept as writing
+    assert ink_stage.pen_level(pencil, cfg) == percentile(pencil, cfg.ink_percentile) < 0.4
+    assert ink_stage.pen_level(pen, cfg) == percentile(pen, cfg.ink_percentile)  # one class: as ever
+
+
+def test_digits_on_squared_paper_are_read(reader, mnist_test):
+    """A faint grid across the page, its lines far more pixels than the digits: the grid is not ink."""
+    rows = ("2345", "7532")
+    page = _page_of_rows(mnist_test, rows, (150, 120), (70, 150)).astype(np.float32)
+    lines = np.zeros(page.shape, bool)
+    lines[40:440:12, 60:580] = lines[40:440, 60:580:12] = True  # squares a quarter of a digit high
+    page[lines] *= 0.8
+    page = cv2.warpAffine(page, cv2.getRotationMatrix2D((320, 240), 8, 1.0), (640, 480), borderValue=60)
+    page = np.clip(page + np.random.default_rng(0).normal(0, 4, page.shape), 0, 255).astype(np.uint8)
+    assert [line.text for line in reader.read(page).lines] == list(rows)
+    grid_is_ink = FrameReader(reader.classifier, config=replace(
+        ReaderConfig(), ink=replace(ReaderConfig().ink, pen_separation=100.0)))
+    assert [line.text for line in grid_is_ink.read(page).lines] != list(rows)

@@ -32,9 +32,37 @@ def threshold_ink(light: Light, frame_size: int, config: ReaderConfig) -> Ink | 
         candidates = darkness[darkness > floor]
     if candidates.size < cfg.min_ink_pixels:
         return None
-    ink_level = percentile(candidates, cfg.ink_percentile)
+    ink_level = pen_level(candidates, cfg)
     threshold = max(config.min_contrast, cfg.noise_floor * noise, cfg.threshold_of_ink * ink_level)
     return Ink(threshold, ink_level, (darkness > threshold).view(np.uint8))
+
+
+def two_classes(values: np.ndarray, bins: int = 64) -> float:
+    """Otsu's split of `values` into a lighter and a darker class: the value between them."""
+    counts, edges = np.histogram(values, bins=bins)
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight = np.cumsum(counts).astype(np.float64)
+    mean = np.cumsum(counts * centres)
+    total = weight[-1]
+    between = (mean[-1] * weight / total - mean) ** 2 / np.maximum(weight * (total - weight), 1e-12)
+    return float(edges[int(np.argmax(between[:-1])) + 1])
+
+
+def pen_level(candidates: np.ndarray, cfg: InkConfig) -> float:
+    """The ink level: the ``ink_percentile`` of `candidates` (the darkness above the paper's noise),
+    unless that percentile lies in the lighter of two classes (:func:`two_classes`) and the darker
+    class is ``pen_separation`` times darker on average: the writing is then fewer pixels than
+    something far fainter (the grid of squared paper, printed rules), and the level is that
+    percentile of the darker class, the pen's."""
+    level = percentile(candidates, cfg.ink_percentile)
+    if candidates.size < 2 * cfg.min_ink_pixels:
+        return level
+    split = two_classes(candidates)
+    dark, faint = candidates[candidates > split], candidates[candidates <= split]
+    if level > split or dark.size < cfg.min_ink_pixels or faint.size == 0 \
+            or float(dark.mean()) < cfg.pen_separation * float(faint.mean()):
+        return level
+    return percentile(dark, cfg.ink_percentile)
 
 
 def components(mask: np.ndarray, close: int = 0, with_labels: bool = True):
