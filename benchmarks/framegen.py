@@ -44,7 +44,7 @@ DESKS = ("dark", "light", "white", "glare")
 # direction, so a sheet's far side can be darker than the desk's lit side).
 LIGHTS = ("room", "side")
 # Rulings: "mixed" (the default: a page is blank, ruled, or has a box around each line) or "squared"
-# (squared paper: a grid of 0.75-1.25 digit heights in light blue, grey or green, the writing across it).
+# (squared paper: only a grid of 0.75-1.25 digit heights in light blue, grey or green, the writing across it).
 RULINGS = ("mixed", "squared")
 GRID_BGR = ((0.92, 0.80, 0.65), (0.78, 0.78, 0.78), (0.75, 0.85, 0.72))
 INK_BGR = {
@@ -214,6 +214,8 @@ def _render_page(rng, opts, images, labels, lines, height, room):
 
     # Ruled lines or a box around each line, drawn in a lighter ink before the digits.
     decoration = "none" if opts.clean else rng.choice(["none", "ruled", "box"], p=[0.55, 0.3, 0.15])
+    if opts.ruling == "squared":  # (the choice is still drawn: the writing stays the default scene's)
+        decoration = "none"
     stroke = max(1, int(round(height / 40)))
     if decoration == "ruled":
         rule_colour = np.array(rng.choice([(0.8, 0.6, 0.5), (0.55, 0.55, 0.55)]), np.float32)
@@ -223,7 +225,7 @@ def _render_page(rng, opts, images, labels, lines, height, room):
             cv2.line(rule_alpha, (0, yy), (page_w - 1, yy), 1.0, stroke)
         paper = paper * (1 - rule_alpha[..., None]) + rule_colour * tint * rule_alpha[..., None]
     if opts.ruling == "squared" and not opts.clean:
-        paper = _squared(paper, tint, height, stroke)
+        paper = _squared(rng.spawn(1)[0], paper, tint, height, stroke)
 
     truth_lines = []
     for li, groups in enumerate(lines):
@@ -260,13 +262,13 @@ def _render_page(rng, opts, images, labels, lines, height, room):
     return paper, truth_lines
 
 
-def _squared(paper: np.ndarray, tint: np.ndarray, height: float, stroke: int) -> np.ndarray:
-    """`paper` with a grid printed on it (squared paper). Its randomness comes from the page's size,
-    not the frame's generator, so a scene of squared paper writes the same digits as the default one."""
+def _squared(rng: np.random.Generator, paper: np.ndarray, tint: np.ndarray, height: float,
+             stroke: int) -> np.ndarray:
+    """`paper` with a grid printed on it (squared paper). `rng` is spawned from the frame's generator
+    (spawning does not advance it), so a scene of squared paper writes the same digits as the default one."""
     import cv2
 
     page_h, page_w = paper.shape[:2]
-    rng = np.random.default_rng(page_w * 100_003 + page_h)
     cell = height * rng.uniform(0.75, 1.25)
     colour = np.array(GRID_BGR[int(rng.integers(len(GRID_BGR)))], np.float32)
     alpha = np.zeros((page_h, page_w), np.float32)

@@ -11,7 +11,7 @@ on; ``digit heights`` multiples of the typical digit height measured on the fram
 a ratio of the quantity named; ``darkness`` relative darkness (0 paper .. 1 black); ``probability``
 a classifier output; ``grey level`` 0..255; ``count`` a number of things; ``degrees`` an angle;
 ``Lab chroma units`` a distance in the (a, b) plane of OpenCV's 8-bit Lab; ``percentile`` of the
-values named.
+values named; ``times`` a factor between two quantities named.
 """
 
 from __future__ import annotations
@@ -200,8 +200,8 @@ class InkConfig(_Checked):
     min_ink_pixels: int = knob(10, "count", "fewer ink pixels than this is no ink")
     ink_percentile: float = knob(90, "percentile", "the ink level: the dark end of the pixels above the floor",
                                  hi=100)
-    pen_separation: float = knob(3.0, "times", "the darker of two classes of ink pixels is the pen's, whatever their "
-                                 "counts, when this many times darker on average: a printed grid's lines are 3.1-5.3x "
+    pen_separation: float = knob(3.0, "times", "the darker of two classes of ink pixels is the pen's, even when the "
+                                 "lighter outnumbers it ninefold, if this many times darker on average: a printed grid's lines are 3.1-5.3x "
                                  "fainter than the pen on generated squared paper, while 2.4-3.0x fainter pencil beside "
                                  "marker on real pages (memocpr) is writing too", lo=1)
     threshold_of_ink: float = knob(0.4, "fraction", "of the ink level: the threshold (strokes' soft edges are "
