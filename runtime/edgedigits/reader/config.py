@@ -201,9 +201,9 @@ class InkConfig(_Checked):
     ink_percentile: float = knob(90, "percentile", "the ink level: the dark end of the pixels above the floor",
                                  hi=100)
     pen_separation: float = knob(3.0, "times", "the darker of two classes of ink pixels is the pen's, even when the "
-                                 "lighter outnumbers it ninefold, if this many times darker on average: a printed grid's lines are 3.1-5.3x "
-                                 "fainter than the pen on generated squared paper, while 2.4-3.0x fainter pencil beside "
-                                 "marker on real pages (memocpr) is writing too", lo=1)
+                                 "lighter outnumbers it ninefold, if this many times darker on average: a printed "
+                                 "grid's lines are 3.1-5.3x fainter than the pen on generated squared paper, while "
+                                 "2.4-3.0x fainter pencil beside marker on real pages (memocpr) is writing too", lo=1)
     threshold_of_ink: float = knob(0.4, "fraction", "of the ink level: the threshold (strokes' soft edges are "
                                    "lighter)", hi=1)
     max_aspect: float = knob(2.5, "fraction", "width / height of a digit-like component at most", open_lo=True)
