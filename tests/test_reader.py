@@ -316,6 +316,24 @@ def test_small_digits_among_big_ones_are_read_once_the_big_ones_are_erased(reade
         replace(reader.config.small, min_height=0.5)
 
 
+def test_small_digits_beside_big_ones_are_read_on_a_copy_read_as_it_is(reader, mnist_test):
+    """The same page at 800x600: its big digits (~90 px of ink) are read without shrinking, and
+    that reading drops the 20 px ones beside them as specks; they are read once the big ones are
+    erased, as on a shrunk copy."""
+    images, labels = mnist_test
+    page = cv2.resize(_page_of_big_and_small_digits(images, labels, small=True), (800, 600),
+                      interpolation=cv2.INTER_AREA)
+    debug = {}
+    result = reader.read(page, debug=debug)
+    assert [line.text for line in result.lines] == ["258", "406", "37"]
+    assert debug["grey"].shape == (600, 800)  # read as it is, not shrunk
+    for digit in result.lines[2].digits:
+        assert 12 <= digit.box[3] <= 26 and 278 <= digit.box[1] <= 296
+    alone = FrameReader(reader.classifier, config=replace(reader.config, small=replace(
+        reader.config.small, min_big_height_unshrunk=10_000)))
+    assert [line.text for line in alone.read(page).lines] == ["258", "406"]
+
+
 def test_very_tall_digits_are_measured_on_a_preview_and_the_working_copy_is_never_measured(reader, mnist_test,
                                                                                           monkeypatch):
     """A big working copy is measured first on its preview (half its size); digits surely tall

@@ -5,7 +5,7 @@
     -> text direction
     -> for each orientation tried: ink window -> upright -> rules -> components -> blobs -> lines
     -> classify; the surest reading wins
-    -> (a shrunk copy) small digits among the big ones, read on the unshrunk copy once those are erased.
+    -> small digits among the big ones, read on the unshrunk copy once those are erased.
 
 Each stage lives in its own module and is a plain function from typed records (:mod:`.records`)
 to a typed record, its tuned numbers in its section of :class:`.config.ReaderConfig`.
@@ -46,7 +46,7 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     shrunk, one whose digits are very short enlarged, and read instead (with the height measured
     here as `known_height`, for when the new copy cannot measure it); a big copy's digits are
     measured first on its preview, and on the copy itself only when they are not very tall there.
-    A shrunk copy's reading gets the small digits among its big ones (:mod:`.small`). With
+    The reading (or a shrunk copy's) gets the small digits among its big ones (:mod:`.small`). With
     `turned_as` (degrees), the page is read at its own tilt turned by the quarter turns nearest that
     angle, and only so: the small digits, too few to tell a turned page by themselves, are read
     turned as the page was. `page`, found on another copy of the frame, is not looked for again."""
@@ -73,7 +73,11 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     direction = deskew.text_direction(size, page, config)                          # deskew: text direction
     if turned_as is not None:
         return read_at(orient.turned_as(direction, turned_as), stage)
-    return orient.best_reading(read_at, direction, config.orient, stage)          # orient: surest turn
+    result = orient.best_reading(read_at, direction, config.orient, stage)        # orient: surest turn
+    if not rescale:
+        return result
+    components = size.stats[:, :4] + (*light.origin, 0, 0)
+    return _add_small(result, work, components, classifier, config, stage, shrunk=False)  # small: beside big
 
 
 def _read_by_preview(work: Working, classifier, config: ReaderConfig, stage) -> ReadResult | None:
@@ -124,9 +128,16 @@ def _read_shrunk(work: Working, shrunk: tuple[Working, float], components: np.nd
     then the small digits among its big ones on `work` (`components`: the boxes of the ink
     components measured, in its pixels)."""
     result = _read_working(shrunk[0], classifier, config, stage, rescale=False, known_height=shrunk[1], page=page)
+    return _add_small(result, work, components, classifier, config, stage, shrunk=True)
+
+
+def _add_small(result: ReadResult, work: Working, components: np.ndarray, classifier, config: ReaderConfig, stage,
+               shrunk: bool) -> ReadResult:
+    """`result`, read on `work` or (`shrunk`) on a shrunk copy of it, with the small digits among
+    its big ones read again on `work` (`components`: the boxes of its ink components)."""
     read_again = partial(_read_working, classifier=classifier, config=config, stage=classify.no_stage,
                          rescale=False, turned_as=result.angle)
-    return small.add_small_digits(result, work, components, read_again, config.small, stage)  # small
+    return small.add_small_digits(result, work, components, read_again, config.small, stage, shrunk)  # small
 
 
 def _read_upright(angle: float, stage, *, light: Light, ink: Ink, size: DigitSize, work: Working, classifier,
