@@ -923,6 +923,31 @@ def test_a_short_number_lying_sideways_is_read_at_both_quarter_turns(reader, mni
         assert [line.text for line in reader.read(sideways).lines] == [text]
 
 
+def test_a_quarter_turn_of_clear_rows_must_read_lines_as_long():
+    """Neighbours clearly side by side at the text direction: the unsure reading there (two rows of
+    four) is not replaced by a surer quarter turn that reads their columns (lines of one or two
+    digits), but is by one that reads longer lines, and by the page turned over whatever its lines."""
+    from edgedigits.reader import orient
+    from edgedigits.reader.records import Digit, Direction, Line
+
+    def reading(texts, confidence):
+        lines = [Line(t, [Digit(int(c), confidence, (0, 0, 10, 10)) for c in t], (t,)) for t in texts]
+        return ReadResult(lines)
+
+    def best(readings, cfg=OrientConfig()):
+        return orient.best_reading(lambda angle, stage: readings[int(round(angle)) % 360],
+                                   Direction(0.0, True, False), cfg)
+
+    rows = reading(["1367", "2015"], 0.82)
+    columns = {0: rows, 90: reading(["0", "15", "7", "2"], 0.92), 180: reading(["48"], 0.5), 270: reading([], 1)}
+    assert best(columns) is rows
+    assert best(columns, OrientConfig(quarter_line_ratio=0)) is columns[90]
+    longer = {**columns, 270: reading(["13672015"], 0.9)}
+    assert best(longer) is longer[270]
+    over = {**columns, 180: reading(["2015", "1367"], 0.9)}
+    assert best(over) is over[180]
+
+
 def test_a_lone_sideways_digit_is_read_at_its_turn(reader, mnist_test):
     """A lone digit read sideways is often read unsure: a lone digit read under ``lone_below`` is also
     read at the other turns, and a very sure one (``lone_min_confidence``) wins. When only readings
