@@ -3,7 +3,7 @@ rows from its columns, so such a page is also read a quarter turn further; digit
 the other (a page lying sideways) are also read at both quarter turns; an unsure reading of enough
 digits, or of a lone digit, is also read at the turns not read yet (digits upside down or sideways
 read as other digits, or as nothing clear). The reading the classifier is surer of, by ``margin``,
-wins; where the neighbours clearly lay side by side, a quarter turn must also read lines as long."""
+wins; where the neighbours clearly lie side by side, a quarter turn must also read lines as long."""
 
 from __future__ import annotations
 

@@ -76,11 +76,11 @@ def erase_digits(grey: np.ndarray, boxes: Sequence, cfg: SmallConfig) -> np.ndar
 def add_small_digits(result: ReadResult, work: Working, components: np.ndarray, read: Callable[[Working], ReadResult],
                      cfg: SmallConfig, stage=no_stage, shrunk: bool = True) -> ReadResult:
     """`result` (read on a shrunk copy of `work`, or on `work` itself when not `shrunk`) with the
-    small digits among its digits, each
-    group of them a line after the others. `components` are the boxes (working pixels) of the
-    ink components `work` showed: without one of a small digit's size among the big digits,
-    nothing is read again. `read` reads a working copy without rescaling it; `stage` receives
-    the erased window and the boxes (its pixels) of the digits read in it, 1 for each one added."""
+    small digits among its digits, each group of them a line after the others. `components` are
+    the boxes (working pixels) of the ink components `work` showed: without one of a small
+    digit's size among the big digits, nothing is read again. `read` reads a working copy without
+    rescaling it; `stage` receives the erased window and the boxes (its pixels) of the digits read
+    in it, 1 for each one added."""
     big = big_height(result, work, cfg, shrunk)
     if big is None:
         return result
