@@ -330,7 +330,7 @@ def test_small_digits_beside_big_ones_are_read_on_a_copy_read_as_it_is(reader, m
     for digit in result.lines[2].digits:
         assert 12 <= digit.box[3] <= 26 and 278 <= digit.box[1] <= 296
     alone = FrameReader(reader.classifier, config=replace(reader.config, small=replace(
-        reader.config.small, min_big_height_unshrunk=10_000)))
+        reader.config.small, min_big_height=10_000)))
     assert [line.text for line in alone.read(page).lines] == ["258", "406"]
 
 

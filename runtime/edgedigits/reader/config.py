@@ -440,14 +440,11 @@ class OrientConfig(_Checked):
 class SmallConfig(_Checked):
     """Small digits among big ones, read again once the big ones are erased."""
 
-    min_big_height: float = knob(128.0, "px", "in the working copy: only digits this tall are shrunk by 2.5x or "
-                                 "more (to 48 px), which leaves a digit a fifth as tall under 10 px; below it, "
-                                 "small digits keep pixels enough on the shrunk copy", lo=1)
-    min_big_height_unshrunk: float = knob(64.0, "px", "in a working copy read as it is: digits this tall leave the "
-                                          "small ones beside them (0.1-0.45 as tall) 6 px and more, which their "
-                                          "reading drops as specks (real photos shrunk to 800 px lost pencil notes "
-                                          "beside marker digits); from 48 px on, junk read as small digits cost "
-                                          "real digits", lo=1)
+    min_big_height: float = knob(64.0, "px", "in the working copy: digits this tall leave the small ones beside "
+                                 "them (0.1-0.45 as tall) 6 px and more, which the reading of the big ones drops "
+                                 "as specks, on the working copy or a copy shrunk for them (at 48 px, junk read "
+                                 "as small digits cost real digits; at 128 px, as until session 20, real photos "
+                                 "shrunk to 800 or 1024 px lost pencil notes beside marker digits)", lo=1)
     around: float = knob(0.5, "big digit heights", "the window read again spans the big digits and this much more "
                          "(small digits written among them, not the page's edges)")
     window_margin: float = knob(0.5, "big digit heights", "the window read is this much larger than where small "

@@ -77,7 +77,7 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     if not rescale:
         return result
     components = size.stats[:, :4] + (*light.origin, 0, 0)
-    return _add_small(result, work, components, classifier, config, stage, shrunk=False)  # small: beside big
+    return _add_small(result, work, components, classifier, config, stage)        # small: beside big
 
 
 def _read_by_preview(work: Working, classifier, config: ReaderConfig, stage) -> ReadResult | None:
@@ -128,16 +128,16 @@ def _read_shrunk(work: Working, shrunk: tuple[Working, float], components: np.nd
     then the small digits among its big ones on `work` (`components`: the boxes of the ink
     components measured, in its pixels)."""
     result = _read_working(shrunk[0], classifier, config, stage, rescale=False, known_height=shrunk[1], page=page)
-    return _add_small(result, work, components, classifier, config, stage, shrunk=True)
+    return _add_small(result, work, components, classifier, config, stage)
 
 
-def _add_small(result: ReadResult, work: Working, components: np.ndarray, classifier, config: ReaderConfig, stage,
-               shrunk: bool) -> ReadResult:
-    """`result`, read on `work` or (`shrunk`) on a shrunk copy of it, with the small digits among
-    its big ones read again on `work` (`components`: the boxes of its ink components)."""
+def _add_small(result: ReadResult, work: Working, components: np.ndarray, classifier, config: ReaderConfig,
+               stage) -> ReadResult:
+    """`result`, read on `work` or on a shrunk copy of it, with the small digits among its big ones
+    read again on `work` (`components`: the boxes of its ink components)."""
     read_again = partial(_read_working, classifier=classifier, config=config, stage=classify.no_stage,
                          rescale=False, turned_as=result.angle)
-    return small.add_small_digits(result, work, components, read_again, config.small, stage, shrunk)  # small
+    return small.add_small_digits(result, work, components, read_again, config.small, stage)  # small
 
 
 def _read_upright(angle: float, stage, *, light: Light, ink: Ink, size: DigitSize, work: Working, classifier,

@@ -24,13 +24,12 @@ from .config import SmallConfig
 from .records import Digit, Line, Placement, ReadResult, Working
 
 
-def big_height(result: ReadResult, work: Working, cfg: SmallConfig, shrunk: bool = True) -> float | None:
+def big_height(result: ReadResult, work: Working, cfg: SmallConfig) -> float | None:
     """The median height of the digits read, when it is at least ``min_big_height`` pixels of the
-    working copy (``min_big_height_unshrunk`` when `result` was read on `work` itself, not on a
-    shrunk copy): a page with room for small digits of a readable size below them; else None."""
+    working copy (a page with room for small digits of a readable size below them), else None."""
     heights = [d.box[3] for line in result.lines for d in line.digits]
     big = median(heights) if heights else 0.0
-    return big if big * work.scale >= (cfg.min_big_height if shrunk else cfg.min_big_height_unshrunk) else None
+    return big if big * work.scale >= cfg.min_big_height else None
 
 
 def span(boxes: Sequence, grow: float) -> tuple[float, float, float, float]:
@@ -74,14 +73,14 @@ def erase_digits(grey: np.ndarray, boxes: Sequence, cfg: SmallConfig) -> np.ndar
 
 
 def add_small_digits(result: ReadResult, work: Working, components: np.ndarray, read: Callable[[Working], ReadResult],
-                     cfg: SmallConfig, stage=no_stage, shrunk: bool = True) -> ReadResult:
-    """`result` (read on a shrunk copy of `work`, or on `work` itself when not `shrunk`) with the
+                     cfg: SmallConfig, stage=no_stage) -> ReadResult:
+    """`result` (read on `work` or on a copy of it shrunk for its big digits) with the
     small digits among its digits, each group of them a line after the others. `components` are
     the boxes (working pixels) of the ink components `work` showed: without one of a small
     digit's size among the big digits, nothing is read again. `read` reads a working copy without
     rescaling it; `stage` receives the erased window and the boxes (its pixels) of the digits read
     in it, 1 for each one added."""
-    big = big_height(result, work, cfg, shrunk)
+    big = big_height(result, work, cfg)
     if big is None:
         return result
     big_boxes = [d.box for line in result.lines for d in line.digits]
