@@ -1,13 +1,13 @@
-"""Stage 11, small digits among big ones: a page shrunk for its big digits loses the small ones
-written between them (a pencil note beside marker digits, a page number among headings), and a
-page read as it is drops them as specks beside the big ones. When
-the unshrunk copy shows ink of a small digit's size among the big digits, they are erased from it
-and the window they span is read again, where the small digits are now the typical ones; what
-that finds small, sure, among the big digits and away from them is added as lines of their own,
-after the page's lines. The window is read at its own tilt but turned as the page was (a few
-small digits cannot tell a turned page by themselves), in grey (a page found only by colour is looked for by
-brightness there) and its warnings are dropped (the page's own reading stands); it is at most one
-more reading of at most the working copy.
+"""Stage 11, small digits among big ones: the reading of a page's big digits drops the small ones
+written between them (a pencil note beside marker digits, a page number among headings) as
+specks, or loses them on a copy shrunk for the big digits. When the unshrunk copy shows ink of a
+small digit's size among the big digits, they are erased from it and the window they span is
+read again, where the small digits are now the typical ones; what that finds small, sure, among
+the big digits and away from them is added as lines of their own, after the page's lines. The
+window is read at its own tilt but turned as the page was (a few small digits cannot tell a
+turned page by themselves), in grey (a page found only by colour is looked for by brightness
+there) and its warnings are dropped (the page's own reading stands); it is at most one more
+reading of at most the working copy.
 
 Boxes are (x, y, w, h) in the original frame's pixels unless said otherwise."""
 
@@ -74,12 +74,12 @@ def erase_digits(grey: np.ndarray, boxes: Sequence, cfg: SmallConfig) -> np.ndar
 
 def add_small_digits(result: ReadResult, work: Working, components: np.ndarray, read: Callable[[Working], ReadResult],
                      cfg: SmallConfig, stage=no_stage) -> ReadResult:
-    """`result` (read on `work` or on a copy of it shrunk for its big digits) with the
-    small digits among its digits, each group of them a line after the others. `components` are
-    the boxes (working pixels) of the ink components `work` showed: without one of a small
-    digit's size among the big digits, nothing is read again. `read` reads a working copy without
-    rescaling it; `stage` receives the erased window and the boxes (its pixels) of the digits read
-    in it, 1 for each one added."""
+    """`result` (read on `work` or on a copy of it shrunk for its big digits) with the small digits
+    among its digits, each group of them a line after the others. `components` are the boxes
+    (working pixels) of the ink components `work` showed: without one of a small digit's size
+    among the big digits, nothing is read again. `read` reads a working copy without rescaling it;
+    `stage` receives the erased window and the boxes (its pixels) of the digits read in it, 1 for
+    each one added."""
     big = big_height(result, work, cfg)
     if big is None:
         return result
