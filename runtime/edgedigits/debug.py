@@ -11,7 +11,7 @@ turns it into one picture per stage, in the order the reader computes them:
   6-blobs      the digit candidates kept (specks, texture, smudges, box sides dropped)
   7-lines      the candidates, one colour per line, groups outlined in grey
   8-crops      every MNIST-normalized crop with the digit read (red: rejected as '?')
-  9-small      on a page shrunk for big digits with small ink among them: the window read again,
+  9-small      on a page of big digits with small ink among them: the window read again,
                big digits painted over, each digit it read boxed (green: added as small, grey: not)
 
 One picture per stage of :mod:`edgedigits.reader` (scale, page, light, ink, deskew + rules, blobs,

@@ -422,10 +422,6 @@ class OrientConfig(_Checked):
                                hi=1)
     unsure_min_digits: int = knob(6, "count", "fewer digits are too little evidence to turn a page (with 4, an unsure "
                                   "7126 read 9116 turned over at 0.99)", lo=1)
-    quarter_line_ratio: float = knob(1.0, "times", "when the neighbours clearly lie side by side, a quarter turn "
-                                     "replaces an unsure reading only if its lines hold this many times as many "
-                                     "digits: else it reads the columns of the rows (a real photo shrunk to 800 px "
-                                     "read 1367 / 2015 as 0 / 15 / 7 / 2, 0.92 sure against 0.82)")
     lone_max_digits: int = knob(1, "count", "a reading of this many digits (at least one) less sure than lone_below is "
                                 "also read at the other turns (with 5, sideways copies read more digits, but upright "
                                 "two-digit generated frames were turned wrongly)")

@@ -3,7 +3,7 @@ rows from its columns, so such a page is also read a quarter turn further; digit
 the other (a page lying sideways) are also read at both quarter turns; an unsure reading of enough
 digits, or of a lone digit, is also read at the turns not read yet (digits upside down or sideways
 read as other digits, or as nothing clear). The reading the classifier is surer of, by ``margin``,
-wins; where the neighbours clearly lie side by side, a quarter turn must also read lines as long."""
+wins."""
 
 from __future__ import annotations
 
@@ -57,23 +57,11 @@ def best_reading(read_at: Callable[[float, Callable], ReadResult], direction: Di
         # Digits turned over or sideways read as other digits, or as nothing clear; and rows of a
         # sideways page can sit as close as its digits, so a "sure" direction may still be a
         # quarter turn off: read the page at the turns not read yet and keep the surest.
-        tried = [turn for turn in (90, 180, -90) if turn not in turns]
-        others = [read_at(direction.angle + turn, no_stage) for turn in tried]
-        if direction.sure and not direction.across:
-            # Neighbours clearly side by side at this angle: a quarter turn that reads shorter
-            # lines reads the rows' columns, sideways digits it may yet be sure of.
-            shortest = cfg.quarter_line_ratio * line_length(result)
-            others = [other for other, turn in zip(others, tried) if turn == 180 or line_length(other) >= shortest]
-        surest = max(others, key=orientation_score, default=None)
-        if surest is not None and orientation_score(surest) >= need:
+        others = [read_at(direction.angle + turn, no_stage) for turn in (90, 180, -90) if turn not in turns]
+        surest = max(others, key=orientation_score)
+        if orientation_score(surest) >= need:
             result = surer(result, surest, cfg)
     return result
-
-
-def line_length(result: ReadResult) -> float:
-    """The mean number of digits in a reading's lines (0 for none)."""
-    counts = [len(line.digits) for line in result.lines]
-    return float(np.mean(counts)) if counts else 0.0
 
 
 def turned_need(result: ReadResult, cfg: OrientConfig) -> float | None:

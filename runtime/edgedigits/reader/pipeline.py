@@ -46,7 +46,8 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     shrunk, one whose digits are very short enlarged, and read instead (with the height measured
     here as `known_height`, for when the new copy cannot measure it); a big copy's digits are
     measured first on its preview, and on the copy itself only when they are not very tall there.
-    The reading (or a shrunk copy's) gets the small digits among its big ones (:mod:`.small`). With
+    With `rescale`, the reading (of the shrunk copy, or of this one when it is neither shrunk nor
+    enlarged) gets the small digits among its big ones (:mod:`.small`). With
     `turned_as` (degrees), the page is read at its own tilt turned by the quarter turns nearest that
     angle, and only so: the small digits, too few to tell a turned page by themselves, are read
     turned as the page was. `page`, found on another copy of the frame, is not looked for again."""
@@ -58,10 +59,10 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     if found is None:
         return ReadResult([])
     page, light, ink, size = found
+    components = size.stats[:, :4] + (*light.origin, 0, 0)  # in the working copy's pixels
     if rescale:                                                                     # scale: big or small digits
         shrunk = scale.shrunk_copy(work, size, config.scale)
         if shrunk is not None:
-            components = size.stats[:, :4] + (*light.origin, 0, 0)
             return _read_shrunk(work, shrunk, components, None, classifier, config, stage)
         enlarged = scale.enlarged_copy(work, size, config.scale)
         if enlarged is not None:
@@ -76,7 +77,6 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     result = orient.best_reading(read_at, direction, config.orient, stage)        # orient: surest turn
     if not rescale:
         return result
-    components = size.stats[:, :4] + (*light.origin, 0, 0)
     return _add_small(result, work, components, classifier, config, stage)        # small: beside big
 
 
