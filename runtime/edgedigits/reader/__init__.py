@@ -16,7 +16,7 @@ blobs           digit candidates: specks, texture, smudges, show-through dropped
 lines           rows as written, groups at wide gaps, box sides at their ends dropped
 classify        crops, splitting touching digits, one classifier batch, boxes in the frame
 orient          a quarter/half turn more when unsure; the surer reading wins
-small           on a page of big digits: small digits among them, read once the big are erased
+small           on a page of big digits: the small ones among them, read with the big erased
 ==============  ==========================================================================
 
 :mod:`.config` holds every tuned number (``ReaderConfig``, one sub-config per stage, each field

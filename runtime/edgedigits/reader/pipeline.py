@@ -59,8 +59,8 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     if found is None:
         return ReadResult([])
     page, light, ink, size = found
-    components = size.stats[:, :4] + (*light.origin, 0, 0)  # in the working copy's pixels
     if rescale:                                                                     # scale: big or small digits
+        components = size.stats[:, :4] + (*light.origin, 0, 0)  # in the working copy's pixels (for small)
         shrunk = scale.shrunk_copy(work, size, config.scale)
         if shrunk is not None:
             return _read_shrunk(work, shrunk, components, None, classifier, config, stage)
