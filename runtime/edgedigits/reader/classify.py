@@ -1,7 +1,8 @@
 """Stage 9, classify: crop every candidate (with its own ink level, thin strokes given MNIST-like
 thickness, MNIST-normalized), classify all crops in one batch, split wide blobs into two touching
-digits where the classifier agrees (the best of up to three cuts), and report every digit with its
-confidence and its box in the original frame's pixels ('?' below ``reject_threshold``)."""
+digits where the classifier agrees (the best of the straight, eroded and curved cuts), and report
+every digit with its confidence and its box in the original frame's pixels ('?' below
+``reject_threshold``)."""
 
 from __future__ import annotations
 
@@ -123,6 +124,42 @@ def separate(blob: Blob, own: np.ndarray, cfg: ClassifyConfig = ClassifyConfig()
     return None
 
 
+def path_pieces(blob: Blob, own: np.ndarray, cfg: ClassifyConfig):
+    """Two masks (over the blob's box) parted by the top-to-bottom path through the fewest ink
+    pixels (moving at most a pixel sideways a row, within ``cut_range``): touching digits that
+    overlap in their columns (slanted writing) have no clean straight cut. None when the best
+    straight cut crosses little ink (a thin contact), or as much as the path."""
+    lo, _, hi = (int(f * blob.w) for f in cfg.cut_range)
+    if hi - lo < cfg.min_cut_distance:
+        return None
+    ink = own[:, lo:hi].astype(np.float32)
+    straight = ink.sum(axis=0).min()
+    if straight <= cfg.path_min_straight * blob.stroke:
+        return None
+    side = np.float32(cfg.path_side_cost)
+    costs = np.empty((ink.shape[0], ink.shape[1] + 2), np.float32)  # padded: no step out of the range
+    costs[:, 0] = costs[:, -1] = np.inf
+    costs[0, 1:-1] = ink[0]
+    for y in range(1, ink.shape[0]):
+        above = costs[y - 1]
+        np.minimum(above[:-2], above[2:], out=costs[y, 1:-1])
+        costs[y, 1:-1] += side
+        np.minimum(costs[y, 1:-1], above[1:-1], out=costs[y, 1:-1])
+        costs[y, 1:-1] += ink[y]
+    x = int(costs[-1, 1:-1].argmin())
+    if costs[-1, x + 1] >= straight:
+        return None
+    path = np.empty(ink.shape[0], np.int64)
+    for y in range(ink.shape[0] - 1, 0, -1):  # back up: the cheapest way here from the row above
+        path[y] = x
+        above = costs[y - 1, x: x + 3] + (side, 0, side)
+        x += int(above.argmin()) - 1
+    path[0] = x
+    columns = np.arange(blob.w)[None, :]
+    left = (columns < (path + lo)[:, None]).astype(np.uint8) & own
+    return left, own & (1 - left)
+
+
 def split_columns(blob: Blob, own: np.ndarray, cfg: ClassifyConfig) -> list[tuple[int, float]]:
     """Candidate cuts through a wide blob whose pixels in its box are `own`: the weakest ink
     column in its middle, and the weakest left and right of the centre (touching digits of
@@ -180,6 +217,12 @@ def split_crops(blob: Blob, parts: Parts, upright: Upright, ink: Ink, cfg: Class
         cut = blob.x + int(cols[-1]) + 1 if cols.size else blob.x + blob.w // 2
         shorter = min(ink_height(pieces[0]), ink_height(pieces[1])) / blob.h
         add(cut, shorter, (None, None, pieces[0]), (None, None, pieces[1]))
+    pieces = path_pieces(blob, own, cfg)  # nor erosion when their contact is as thick as a stroke
+    if pieces is not None:
+        shorter = min(ink_height(pieces[0]), ink_height(pieces[1])) / blob.h
+        if shorter >= cfg.half_height:  # (both sides ink over half the height, as for straight cuts)
+            cols = np.flatnonzero(pieces[0].any(axis=0))
+            add(blob.x + int(cols[-1]) + 1, shorter, (None, None, pieces[0]), (None, None, pieces[1]))
     return splits
 
 

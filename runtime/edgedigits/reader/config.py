@@ -406,6 +406,10 @@ class ClassifyConfig(_Checked):
                                                  "looked for (middle, left and right of the centre)", hi=1)
     centre_penalty: float = knob(0.5, "fraction", "of the fullest column: the middle cut's pull to the centre")
     min_cut_distance: int = knob(2, "px", "cuts nearer than this are the same cut")
+    path_side_cost: float = knob(0.3, "ink pixels", "a curved cut's cost for each pixel it steps "
+                                 "sideways: it follows the gap between two digits, not every gap in one")
+    path_min_straight: float = knob(1.5, "stroke widths", "of ink the best straight cut crosses: below it (a thin "
+                                    "contact) no curved cut is looked for", lo=0)
     half_height: float = knob(0.5, "fraction", "of the blob's height each side of a cut inks at least", hi=1)
     min_is_digit: float = knob(0.5, "probability", "a crop the classifier calls no digit at this is not reported",
                                hi=1)
