@@ -127,8 +127,9 @@ def separate(blob: Blob, own: np.ndarray, cfg: ClassifyConfig = ClassifyConfig()
 def path_pieces(blob: Blob, own: np.ndarray, cfg: ClassifyConfig):
     """Two masks (over the blob's box) parted by the top-to-bottom path through the fewest ink
     pixels (moving at most a pixel sideways a row, within ``cut_range``): touching digits that
-    overlap in their columns (slanted writing) have no clean straight cut. None when the best
-    straight cut crosses little ink (a thin contact), or as much as the path."""
+    overlap in their columns (slanted writing) have no clean straight cut, and erosion
+    (:func:`separate`) does not part them when their contact is as thick as a stroke. None when the
+    best straight cut crosses little ink (a thin contact), or as much as the path."""
     lo, _, hi = (int(f * blob.w) for f in cfg.cut_range)
     if hi - lo < cfg.min_cut_distance:
         return None
@@ -217,8 +218,7 @@ def split_crops(blob: Blob, parts: Parts, upright: Upright, ink: Ink, cfg: Class
         cut = blob.x + int(cols[-1]) + 1 if cols.size else blob.x + blob.w // 2
         shorter = min(ink_height(pieces[0]), ink_height(pieces[1])) / blob.h
         add(cut, shorter, (None, None, pieces[0]), (None, None, pieces[1]))
-    pieces = path_pieces(blob, own, cfg)  # nor erosion when their contact is as thick as a stroke
-    if pieces is not None:
+    elif (pieces := path_pieces(blob, own, cfg)) is not None:  # nor erosion, when the contact is thick
         shorter = min(ink_height(pieces[0]), ink_height(pieces[1])) / blob.h
         if shorter >= cfg.half_height:  # (both sides ink over half the height, as for straight cuts)
             cols = np.flatnonzero(pieces[0].any(axis=0))

@@ -11,7 +11,8 @@ on; ``digit heights`` multiples of the typical digit height measured on the fram
 a ratio of the quantity named; ``darkness`` relative darkness (0 paper .. 1 black); ``probability``
 a classifier output; ``grey level`` 0..255; ``count`` a number of things; ``degrees`` an angle;
 ``Lab chroma units`` a distance in the (a, b) plane of OpenCV's 8-bit Lab; ``percentile`` of the
-values named; ``times`` a factor between two quantities named.
+values named; ``times`` a factor between two quantities named; ``stroke widths`` multiples of a
+blob's stroke width; ``ink pixels`` a count of ink pixels a cut crosses.
 """
 
 from __future__ import annotations
@@ -409,7 +410,7 @@ class ClassifyConfig(_Checked):
     path_side_cost: float = knob(0.3, "ink pixels", "a curved cut's cost for each pixel it steps "
                                  "sideways: it follows the gap between two digits, not every gap in one")
     path_min_straight: float = knob(1.5, "stroke widths", "of ink the best straight cut crosses: below it (a thin "
-                                    "contact) no curved cut is looked for", lo=0)
+                                    "contact) no curved cut is looked for")
     half_height: float = knob(0.5, "fraction", "of the blob's height each side of a cut inks at least", hi=1)
     min_is_digit: float = knob(0.5, "probability", "a crop the classifier calls no digit at this is not reported",
                                hi=1)
