@@ -209,20 +209,21 @@ def split_crops(blob: Blob, parts: Parts, upright: Upright, ink: Ink, cfg: Class
             splits.append((cut, first + len(crops), first + len(crops) + 1, shorter))
             crops.extend((left, right))
 
+    def add_pieces(pieces, min_shorter=0.0):  # two masks: the cut is reported after the left one's ink
+        shorter = min(ink_height(pieces[0]), ink_height(pieces[1])) / blob.h
+        if shorter >= min_shorter:
+            cols = np.flatnonzero(pieces[0].any(axis=0))
+            cut = blob.x + int(cols[-1]) + 1 if cols.size else blob.x + blob.w // 2
+            add(cut, shorter, (None, None, pieces[0]), (None, None, pieces[1]))
+
     own = member(parts.labels[blob.y: blob.bottom, blob.x: blob.right], blob.labels)
     for cut, shorter in split_columns(blob, own, cfg):
         add(cut, shorter, (blob.x, cut), (cut, blob.right))
     pieces = separate(blob, own, cfg)  # touching digits may overlap: no straight cut parts them
     if pieces is not None:
-        cols = np.flatnonzero(pieces[0].any(axis=0))
-        cut = blob.x + int(cols[-1]) + 1 if cols.size else blob.x + blob.w // 2
-        shorter = min(ink_height(pieces[0]), ink_height(pieces[1])) / blob.h
-        add(cut, shorter, (None, None, pieces[0]), (None, None, pieces[1]))
+        add_pieces(pieces)
     elif (pieces := path_pieces(blob, own, cfg)) is not None:  # nor erosion, when the contact is thick
-        shorter = min(ink_height(pieces[0]), ink_height(pieces[1])) / blob.h
-        if shorter >= cfg.half_height:  # (both sides ink over half the height, as for straight cuts)
-            cols = np.flatnonzero(pieces[0].any(axis=0))
-            add(blob.x + int(cols[-1]) + 1, shorter, (None, None, pieces[0]), (None, None, pieces[1]))
+        add_pieces(pieces, cfg.half_height)  # (both sides ink over half the height, as for straight cuts)
     return splits
 
 
