@@ -883,6 +883,20 @@ def test_more_candidates_than_the_cap_is_reported_not_read(reader, clean_frame, 
     assert json.loads(json.dumps(result.to_dict()))["warnings"] == list(result.warnings)
 
 
+def test_too_much_texture_on_the_page_is_read_again_on_its_smooth_part(reader, mnist_test):
+    """A page whose bright region took in a rough desk (one the rough check let through: here it is
+    switched off) gives more candidates than the cap; instead of reading nothing, the reader reads
+    again within the part of the bright region that is smooth, the sheet."""
+    frame = _sheet_on_a_patterned_desk(*mnist_test, paper=235.0, desk=(120.0, 255.0), period=40.0)
+    config = reader.config
+    config = replace(config, page=replace(config.page, max_rough=1.0), blobs=replace(config.blobs, max_candidates=10))
+    assert page_stage.find_paper(frame[..., 0], config.page).mask.mean() > 0.5  # the stripes are page
+    smooth = page_stage.find_smooth_bright_paper(frame[..., 0], config.page)
+    assert smooth.mask[240, 320] == 1 and smooth.mask.mean() < 0.2
+    result = FrameReader(reader.classifier, config=config).read(frame)
+    assert [line.text for line in result.lines] == ["38150"] and result.warnings == ()
+
+
 def test_scattered_digits_on_a_page_turned_a_quarter_are_read_upright(reader, mnist_test):
     """Four digits far apart on a sheet do not say which way its rows run: the reader also reads the
     page a quarter turn further and keeps the reading the classifier is surer of."""

@@ -132,6 +132,15 @@ def find_bright_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | N
     return _page(*found, factor, grey.shape, cfg)._replace(rough=rough)
 
 
+def find_smooth_bright_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | None = None) -> Page:
+    """The paper as the largest bright region of `grey` within its smooth part (:func:`smooth_mask`),
+    grown into shadow only where smooth: the page without any rough desk its bright region took in;
+    Page(None, None) when that is no sheet. `copies`: as for :func:`find_bright_paper`."""
+    factor, small, _, smooth = copies or small_copies(grey, cfg)
+    found = _bright_region(small, cfg, smooth)
+    return Page(None, None) if found is None else _page(*found, factor, grey.shape, cfg)
+
+
 def find_evened_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | None = None) -> Page:
     """The paper as the bright region of `grey` in its light evened (:func:`even_light`) over the
     smooth part of what Otsu calls bright: a sheet lit from one side on a grey desk whose lit part

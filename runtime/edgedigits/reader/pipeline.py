@@ -5,7 +5,8 @@
     -> text direction
     -> for each orientation tried: ink window -> upright -> rules -> components -> blobs -> lines
     -> classify; the surest reading wins
-    -> small digits among the big ones, read on the unshrunk copy once those are erased.
+    -> small digits among the big ones, read on the unshrunk copy once those are erased;
+    more candidates than the cap (a rough desk taken for page): all of it again on the page's smooth part.
 
 Each stage lives in its own module and is a plain function from typed records (:mod:`.records`)
 to a typed record, its tuned numbers in its section of :class:`.config.ReaderConfig`.
@@ -36,7 +37,15 @@ def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict 
                 debug.clear()
             debug[name] = value
 
-    return _read_working(scale.working_copy(frame, config), classifier, config, stage, rescale=True)
+    work = scale.working_copy(frame, config)
+    result = _read_working(work, classifier, config, stage, rescale=True)
+    if result.lines or blobs.TOO_MUCH_TEXTURE.format(limit=config.blobs.max_candidates) not in result.warnings:
+        return result
+    # More candidates than the cap: the page took in a rough desk (one the page finder's rough check let
+    # through); rather than nothing, read the sheet as the smooth part of the bright region.
+    smooth = page_stage.find_smooth_bright_paper(work.grey, config.page)                # page: smooth part
+    return result if smooth.mask is None else _read_working(work, classifier, config, stage, rescale=True,
+                                                            page=smooth)
 
 
 def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescale: bool,
@@ -53,8 +62,9 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     turned as the page was. `page`, found on another copy of the frame, is not looked for again."""
     if scale.is_blank(work, config):
         return ReadResult([])
-    if rescale and (result := _read_by_preview(work, classifier, config, stage)) is not None:  # scale: a preview
+    if rescale and (result := _read_by_preview(work, classifier, config, stage, page)) is not None:  # scale: a preview
         return result
+    given_page = page  # (a page given is kept for a shrunk copy; one found here is looked for again there)
     found = _measure(work, config, stage, known_height, page)
     if found is None:
         return ReadResult([])
@@ -63,7 +73,7 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
         components = size.stats[:, :4] + (*light.origin, 0, 0)  # in the working copy's pixels (for small)
         shrunk = scale.shrunk_copy(work, size, config.scale)
         if shrunk is not None:
-            return _read_shrunk(work, shrunk, components, None, classifier, config, stage)
+            return _read_shrunk(work, shrunk, components, given_page, classifier, config, stage)
         enlarged = scale.enlarged_copy(work, size, config.scale)
         if enlarged is not None:
             return _read_working(enlarged[0], classifier, config, stage, rescale=False, known_height=enlarged[1])
@@ -80,13 +90,14 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     return _add_small(result, work, components, classifier, config, stage)        # small: beside big
 
 
-def _read_by_preview(work: Working, classifier, config: ReaderConfig, stage) -> ReadResult | None:
+def _read_by_preview(work: Working, classifier, config: ReaderConfig, stage,
+                     page: Page | None = None) -> ReadResult | None:
     """The reading of a big working copy shrunk by the digit height measured on its preview
     (:func:`.scale.preview_copy`), when that height surely calls for a copy of ``min_working_side``
     (:func:`.scale.is_sure_shrink`) and it reads a digit; else None, and the working copy is measured
-    itself."""
+    itself. `page`, found on the working copy, is not looked for again."""
     preview = scale.preview_copy(work, config.scale)
-    found = None if preview is None else _measure(preview, config, stage)
+    found = None if preview is None else _measure(preview, config, stage, None, page)
     if found is None:
         return None
     page, light, ink, size = found
