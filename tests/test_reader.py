@@ -883,18 +883,29 @@ def test_more_candidates_than_the_cap_is_reported_not_read(reader, clean_frame, 
     assert json.loads(json.dumps(result.to_dict()))["warnings"] == list(result.warnings)
 
 
-def test_too_much_texture_on_the_page_is_read_again_on_its_smooth_part(reader, mnist_test):
+@pytest.mark.parametrize("digit_px, times", [(44, 1), (24, 1), (44, 3)])  # as is, enlarged, shrunk via a preview
+def test_too_much_texture_on_the_page_is_read_again_on_its_smooth_part(reader, mnist_test, monkeypatch,
+                                                                     digit_px, times):
     """A page whose bright region took in a rough desk (one the rough check let through: here it is
     switched off) gives more candidates than the cap; instead of reading nothing, the reader reads
-    again within the part of the bright region that is smooth, the sheet."""
-    frame = _sheet_on_a_patterned_desk(*mnist_test, paper=235.0, desk=(120.0, 255.0), period=40.0)
+    again within the part of the bright region that is smooth, the sheet, on every copy it reads
+    (short digits enlarged, a big frame's preview and shrunk copy) without looking for a page again."""
+    frame = _sheet_on_a_patterned_desk(*mnist_test, paper=235.0, desk=(120.0, 255.0), period=40.0, digit_px=digit_px)
+    frame = cv2.resize(frame, None, fx=times, fy=times, interpolation=cv2.INTER_CUBIC)
     config = reader.config
     config = replace(config, page=replace(config.page, max_rough=1.0), blobs=replace(config.blobs, max_candidates=10))
-    assert page_stage.find_paper(frame[..., 0], config.page).mask.mean() > 0.5  # the stripes are page
-    smooth = page_stage.find_smooth_bright_paper(frame[..., 0], config.page)
-    assert smooth.mask[240, 320] == 1 and smooth.mask.mean() < 0.2
+    grey = frame[..., 0]
+    assert page_stage.find_paper(grey, config.page).mask.mean() > 0.5  # the stripes are page
+    smooth = page_stage.find_smooth_bright_paper(grey, config.page)
+    assert smooth.mask[240 * times, 320 * times] == 1 and smooth.mask.mean() < 0.2
+    calls = []
+    find, find_smooth = page_stage.find_paper, page_stage.find_smooth_bright_paper
+    monkeypatch.setattr(page_stage, "find_paper", lambda *a: calls.append("paper") or find(*a))
+    monkeypatch.setattr(page_stage, "find_smooth_bright_paper", lambda *a: calls.append("smooth") or find_smooth(*a))
     result = FrameReader(reader.classifier, config=config).read(frame)
     assert [line.text for line in result.lines] == ["38150"] and result.warnings == ()
+    assert calls[0] == "paper" and calls.count("smooth") == 1
+    assert "paper" not in calls[calls.index("smooth"):]  # the smooth page is kept on every copy read again
 
 
 def test_scattered_digits_on_a_page_turned_a_quarter_are_read_upright(reader, mnist_test):
@@ -1128,16 +1139,18 @@ def test_one_colour_all_over_finds_no_coloured_page(mnist_test):
     assert page_stage.find_coloured_paper(tinted, grey.shape, ReaderConfig().page).mask is None
 
 
-def _sheet_on_a_patterned_desk(images, labels, paper: float, desk: tuple[float, float], period: float) -> np.ndarray:
-    """A grey 640x480 frame: a blank sheet of brightness `paper` holding 3 8 1 5 0, on a desk of
-    wavy stripes (wood grain) from desk[0] to desk[1] brightness, `period` px apart."""
+def _sheet_on_a_patterned_desk(images, labels, paper: float, desk: tuple[float, float], period: float,
+                               digit_px: int = 44) -> np.ndarray:
+    """A grey 640x480 frame: a blank sheet of brightness `paper` holding 3 8 1 5 0 (`digit_px` boxes),
+    on a desk of wavy stripes (wood grain) from desk[0] to desk[1] brightness, `period` px apart."""
     y, x = np.mgrid[0:480, 0:640].astype(np.float32)
     frame = (desk[0] + desk[1]) / 2 + (desk[1] - desk[0]) / 2 * np.sin(
         2 * np.pi * (x + 0.6 * y + 18 * np.sin(y / 30)) / period)
     frame[140:340, 170:470] = paper
+    top = 237 - digit_px // 2
     for column, d in enumerate((3, 8, 1, 5, 0)):
-        digit = cv2.resize(images[int(np.flatnonzero(labels == d)[0])], (44, 44)).astype(np.float32) / 255
-        frame[215: 259, 200 + 52 * column: 244 + 52 * column] *= 1 - 0.85 * digit
+        digit = cv2.resize(images[int(np.flatnonzero(labels == d)[0])], (digit_px, digit_px)).astype(np.float32) / 255
+        frame[top: top + digit_px, 200 + 52 * column: 200 + 52 * column + digit_px] *= 1 - 0.85 * digit
     return np.repeat(frame[..., None], 3, axis=2).astype(np.uint8)
 
 

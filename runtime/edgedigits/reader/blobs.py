@@ -17,6 +17,11 @@ from .rules import is_box_side
 TOO_MUCH_TEXTURE = "too much texture to read: more than {limit} digit-sized candidates"
 
 
+def too_much_texture(cfg: BlobsConfig) -> str:
+    """The warning of a frame with more than ``max_candidates`` candidates, which is not read."""
+    return TOO_MUCH_TEXTURE.format(limit=cfg.max_candidates)
+
+
 def candidate_blobs(parts: Parts, upright: Upright, ruled: Ruled, ink: Ink, config: ReaderConfig) -> Candidates:
     """The digit candidates among the components; with a warning and none when there are more than
     ``max_candidates`` (texture no filter recognised: the frame is not read)."""
@@ -42,7 +47,7 @@ def candidate_blobs(parts: Parts, upright: Upright, ruled: Ruled, ink: Ink, conf
     keep |= flat & ~boxes
     keep &= ~cluttered(x, y, w, h, height, cfg)
     if np.count_nonzero(keep) > cfg.max_candidates:
-        return Candidates([], TOO_MUCH_TEXTURE.format(limit=cfg.max_candidates))
+        return Candidates([], too_much_texture(cfg))
     blobs = [Blob(int(x[i]), int(y[i]), int(w[i]), int(h[i]), [i + 1]) for i in np.flatnonzero(keep)
              if not is_box_side(rules, int(x[i]), int(y[i]), int(w[i]), int(h[i]), height,
                                 config.rules)]  # a box's remains

@@ -39,13 +39,21 @@ def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict 
 
     work = scale.working_copy(frame, config)
     result = _read_working(work, classifier, config, stage, rescale=True)
-    if result.lines or blobs.TOO_MUCH_TEXTURE.format(limit=config.blobs.max_candidates) not in result.warnings:
+    if result.lines or blobs.too_much_texture(config.blobs) not in result.warnings:
         return result
-    # More candidates than the cap: the page took in a rough desk (one the page finder's rough check let
-    # through); rather than nothing, read the sheet as the smooth part of the bright region.
-    smooth = page_stage.find_smooth_bright_paper(work.grey, config.page)                # page: smooth part
-    return result if smooth.mask is None else _read_working(work, classifier, config, stage, rescale=True,
-                                                            page=smooth)
+    return _read_on_smooth_part(work, result, classifier, config, stage)
+
+
+def _read_on_smooth_part(work: Working, result: ReadResult, classifier, config: ReaderConfig, stage) -> ReadResult:
+    """The working copy read again on the smooth part of its bright region
+    (:func:`.page.find_smooth_bright_paper`), when its reading `result` found more candidates than
+    the cap: the page took in a rough desk that the page finder's rough check let through, and a
+    part of the frame read is better than none. `result` (and its warning) when that reads nothing."""
+    smooth = page_stage.find_smooth_bright_paper(work.grey, config.page)            # page: its smooth part
+    if smooth.mask is None:
+        return result
+    again = _read_working(work, classifier, config, stage, rescale=True, page=smooth)
+    return again if again.lines else result
 
 
 def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescale: bool,
@@ -59,12 +67,13 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     enlarged) gets the small digits among its big ones (:mod:`.small`). With
     `turned_as` (degrees), the page is read at its own tilt turned by the quarter turns nearest that
     angle, and only so: the small digits, too few to tell a turned page by themselves, are read
-    turned as the page was. `page`, found on another copy of the frame, is not looked for again."""
+    turned as the page was. `page`, found already (on another copy of the frame, or on this one by
+    another finder), is not looked for again, here or on the copies read instead."""
     if scale.is_blank(work, config):
         return ReadResult([])
     if rescale and (result := _read_by_preview(work, classifier, config, stage, page)) is not None:  # scale: a preview
         return result
-    given_page = page  # (a page given is kept for a shrunk copy; one found here is looked for again there)
+    given_page = page  # (a page given is kept for a shrunk or enlarged copy; one found here is looked for there)
     found = _measure(work, config, stage, known_height, page)
     if found is None:
         return ReadResult([])
@@ -76,7 +85,8 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
             return _read_shrunk(work, shrunk, components, given_page, classifier, config, stage)
         enlarged = scale.enlarged_copy(work, size, config.scale)
         if enlarged is not None:
-            return _read_working(enlarged[0], classifier, config, stage, rescale=False, known_height=enlarged[1])
+            return _read_working(enlarged[0], classifier, config, stage, rescale=False, known_height=enlarged[1],
+                                 page=given_page)
     light = page_stage.clear_paper_edge(light, work, size, config.page)            # page: off its edge
     light = ink_stage.clear_frame_border(light, ink, work, size, config.ink)       # ink: off the frame's edge
     read_at = partial(_read_upright, light=light, ink=ink, size=size, work=work, classifier=classifier,
@@ -118,7 +128,7 @@ def _read_by_preview(work: Working, classifier, config: ReaderConfig, stage,
 def _measure(work: Working, config: ReaderConfig, stage, known_height: float | None = None,
              page: Page | None = None) -> Measured | None:
     """The page, light, ink and digit size of the working copy, or None when it shows no ink or nothing
-    like a digit; `page`, found on another copy of the frame, is scaled to this one."""
+    like a digit; `page`, found already (on this or another copy of the frame), is scaled to this one."""
     stage("grey", work.grey)
     page = page_stage.find_paper(work.grey, config.page, work.colour) if page is None else \
         page_stage.scaled_page(page, work.grey.shape)                              # page: the sheet
