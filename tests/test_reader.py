@@ -29,7 +29,8 @@ from edgedigits.reader import measure as measure_stage, page as page_stage, rule
 from edgedigits.reader import scale as scale_stage  # noqa: E402
 from edgedigits.reader.arrays import active_tiles, array_median, percentile, uint8_medians, warp_pixels  # noqa: E402
 from edgedigits.reader.arrays import labelled, nearest_upscale, open_by_line  # noqa: E402
-from edgedigits.reader.classify import path_pieces, separate, split_columns, split_margin, usual_width  # noqa: E402
+from edgedigits.reader.classify import path_pieces, separate, split_columns, split_margin, trailing_one_cut  # noqa: E402
+from edgedigits.reader.classify import usual_width  # noqa: E402
 from edgedigits.reader.config import BlobsConfig, ClassifyConfig, DeskewConfig, OrientConfig, ReaderConfig  # noqa: E402
 from edgedigits.reader.light import relative_darkness  # noqa: E402
 from edgedigits.reader.records import Blob, DigitSize, Page, Working  # noqa: E402
@@ -534,6 +535,62 @@ def test_touching_rings_are_separated_along_their_contact(reader):
     _, _, stats, _ = labelled(rings[0], 8)
     x, y, w, h = (int(v) for v in stats[1, :4])
     assert separate(Blob(x, y, w, h, [1], stroke=5.0), rings[0][y: y + h, x: x + w]) is None
+
+
+def _ring(height: int, width: int, stroke: int) -> np.ndarray:
+    """A 0: an elliptic ring of the given box and stroke width (0/1 uint8)."""
+    ring = np.zeros((height, width), np.uint8)
+    cv2.ellipse(ring, (width // 2, height // 2), (width // 2 - stroke, height // 2 - stroke), 0, 0, 360, 1, stroke)
+    return ring
+
+
+def test_a_1_touching_a_digits_right_side_is_cut_off_but_a_0s_right_side_is_not():
+    """A 1 touching the digit before it meets it in one stroke, and is nearly as tall; a 0's right
+    side is met by two strokes (its arcs) wherever it is cut, and a short tail is no 1."""
+    cfg = ClassifyConfig()
+    square_zero = np.zeros((40, 36), np.uint8)
+    cv2.rectangle(square_zero, (2, 2), (33, 37), 1, 4)  # its weakest column near the right crosses two strokes
+    assert trailing_one_cut(Blob(100, 0, 36, 40, [1]), square_zero, cfg) is None
+    zero = _ring(40, 26, 4)
+    pair = np.zeros((40, 34), np.uint8)
+    pair[:, :26] = zero
+    pair[1:39, 30:34] = 1                    # a 1, 38 of the 40 rows tall
+    pair[18:22, 20:30] = 1                   # touching the 0 in one stroke
+    cut = trailing_one_cut(Blob(100, 0, 34, 40, [1]), pair, cfg)
+    assert cut is not None and 100 + 25 <= cut <= 100 + 30  # past the 0 (its columns 2-24), before the 1
+    tail = pair.copy()
+    tail[1:16, 30:34] = 0                    # only the lower 23 rows: a tail, not a 1
+    assert trailing_one_cut(Blob(100, 0, 34, 40, [1]), tail, cfg) is None
+
+
+class _OneIfNarrow:
+    """A classifier that reads a crop whose ink spans under a third of its columns as a sure 1,
+    any other as a sure 3."""
+
+    def predict(self, images):
+        from edgedigits.classifier import Prediction
+
+        narrow = np.array([np.count_nonzero((image > 0.3).any(axis=0)) < 28 / 3 for image in images])
+        probabilities = np.zeros((len(images), 10), np.float32)
+        probabilities[narrow, 1] = probabilities[~narrow, 3] = 0.99
+        probabilities[:, 0] = 0.01
+        return Prediction(np.where(narrow, 1, 3), probabilities, np.full(len(images), 0.99, np.float32), None)
+
+
+def test_a_1_touching_a_digit_is_read_beside_it_a_lone_digit_is_not_cut():
+    """The classifier reads a digit with a 1 touching its right side as that digit alone, sure of it;
+    cut off, the 1 reads as 1 and the rest as the same digit, so the reader reports both. A lone
+    wide digit (a square 0, whose right side is met by two strokes) stays whole."""
+    grey = np.full((480, 640), 225, np.uint8)
+    cv2.rectangle(grey, (200, 200), (236, 248), 40, 5)        # a digit, 37 px wide
+    cv2.rectangle(grey, (246, 201), (250, 247), 40, -1)       # a 1 beside it, as tall
+    cv2.rectangle(grey, (236, 222), (246, 226), 40, -1)       # touching it in one stroke
+    cv2.rectangle(grey, (300, 200), (336, 248), 40, 5)        # a lone digit of the same width
+    result = FrameReader(_OneIfNarrow()).read(grey)
+    assert [line.text for line in result.lines] == ["313"]
+    config = ReaderConfig()
+    no_cut = replace(config, classify=replace(config.classify, one_min_aspect=10.0))
+    assert [line.text for line in FrameReader(_OneIfNarrow(), config=no_cut).read(grey).lines] == ["33"]
 
 
 def test_a_curved_cut_parts_touching_digits_that_share_columns():

@@ -1,6 +1,7 @@
 """Stage 9, classify: crop every candidate (with its own ink level, thin strokes given MNIST-like
 thickness, MNIST-normalized), classify all crops in one batch, split wide blobs into two touching
-digits where the classifier agrees (the best of the straight, eroded and curved cuts), and report
+digits where the classifier agrees (the best of the straight, eroded and curved cuts), part a 1
+touching a digit's right side from it, and report
 every digit with its confidence and its box in the original frame's pixels ('?' below
 ``reject_threshold``)."""
 
@@ -185,6 +186,26 @@ def split_columns(blob: Blob, own: np.ndarray, cfg: ClassifyConfig) -> list[tupl
     return good
 
 
+def trailing_one_cut(blob: Blob, own: np.ndarray, cfg: ClassifyConfig) -> int | None:
+    """The cut (absolute x) that parts a 1 touching the digit on its left, which the classifier
+    reads as that digit alone (`31` as 3, `41` as 4): the weakest column within ``one_max_width``
+    digit heights of the blob's right end, crossing at most one stroke (the contact; a 0's or a
+    9's right side is met by two), with a piece beyond it at least ``one_min_height`` of the blob
+    tall and a rest at least that zone wide; None without one. `own`: the blob's pixels in its
+    box. (Only the right end: on the left, a 6's or a 0's side read as a 1 beside the same digit.)"""
+    zone = int(cfg.one_max_width * blob.h)
+    lo, hi = max(1, blob.w - zone), blob.w - 1
+    if hi <= lo:
+        return None
+    cut = lo + int(np.argmin(own[:, lo:hi].sum(axis=0)))
+    column = own[:, cut].astype(np.int8)
+    strokes = int(column[0]) + int(np.count_nonzero(np.diff(column) == 1))
+    if strokes > 1 or ink_height(own[:, cut:]) < cfg.one_min_height * blob.h \
+            or np.count_nonzero(own[:, :cut].any(axis=0)) < zone:
+        return None
+    return blob.x + cut
+
+
 def usual_width(blob: Blob, group: list[Blob], cfg: ClassifyConfig) -> float:
     """The median width of the other blobs of `blob`'s group when there are at least
     ``wide_row_others`` of them, else 0: width is judged against it too, so in a row of flat 0s one
@@ -227,6 +248,23 @@ def split_crops(blob: Blob, parts: Parts, upright: Upright, ink: Ink, cfg: Class
     return splits
 
 
+def one_crops(blob: Blob, parts: Parts, upright: Upright, ink: Ink, cfg: ClassifyConfig, crops: list,
+              first: int) -> tuple[int, int, int] | None:
+    """The crops of the rest and of the 1 that :func:`trailing_one_cut` parts from the blob,
+    appended to `crops` (which will sit from index `first` in the frame's list): (cut x, rest's
+    index, the 1's index), or None."""
+    own = member(parts.labels[blob.y: blob.bottom, blob.x: blob.right], blob.labels)
+    cut = trailing_one_cut(blob, own, cfg)
+    if cut is None:
+        return None
+    rest = crop(blob, parts, upright, ink, cfg, blob.x, cut)
+    one = crop(blob, parts, upright, ink, cfg, cut, blob.right)
+    if rest is None or one is None:
+        return None
+    crops.extend((rest, one))
+    return cut, first + len(crops) - 2, first + len(crops) - 1
+
+
 def probabilities(classifier, crops: list) -> tuple[np.ndarray, np.ndarray]:
     """((N, 10) probabilities of the digits, (N,) probability that each crop is a digit at all:
     1 - the classifier's "not a digit" output, or ones for a classifier without one)."""
@@ -267,11 +305,14 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
     # the classifier calls no digit leaves its cut halves room to win.
     conf = probs.max(axis=1) * is_digit
     halves = []
+    best = probs.argmax(axis=1)
     for entry in (entry for plan in plans for entry in plan):
         aspect, whole_conf = entry["aspect"], float(conf[entry["whole"]])
         if aspect > cfg.split_aspect and split_margin(aspect, whole_conf, 1.0, cfg=cfg) > 0:  # else no cut could win
             entry["splits"] = split_crops(entry["blob"], parts, upright, ink, cfg, aspect, whole_conf, halves,
                                           len(crops))
+        if aspect >= cfg.one_min_aspect and best[entry["whole"]] != 1:
+            entry["one"] = one_crops(entry["blob"], parts, upright, ink, cfg, halves, len(crops))
     if halves:
         half_probs, half_is_digit = probabilities(classifier, halves)
         probs = np.concatenate([probs, half_probs])
@@ -294,6 +335,10 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
                 if max(margins) > 0:
                     cut, li, ri, _ = entry["splits"][int(np.argmax(margins))]
                     pieces = [(b.x, cut, li), (cut, b.right, ri)]
+            if len(pieces) == 1 and entry.get("one"):
+                cut, li, ri = entry["one"]
+                if best[ri] == 1 and best[li] == best[entry["whole"]] and min(conf[li], conf[ri]) >= cfg.one_min_conf:
+                    pieces = [(b.x, cut, li), (cut, b.right, ri)]  # the digit, and the 1 touching it
             for xa, xb, k in pieces:
                 if is_digit[k] < cfg.min_is_digit:
                     continue  # the classifier says this is no digit: nothing to report

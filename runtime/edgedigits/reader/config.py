@@ -412,6 +412,14 @@ class ClassifyConfig(_Checked):
     path_min_straight: float = knob(1.5, "stroke widths", "of ink the best straight cut crosses: below it (a thin "
                                     "contact) no curved cut is looked for")
     half_height: float = knob(0.5, "fraction", "of the blob's height each side of a cut inks at least", hi=1)
+    one_min_aspect: float = knob(0.7, "row heights", "a narrower blob is one digit: a 1 touching a digit on its right "
+                                 "is looked for only in wider ones")
+    one_max_width: float = knob(0.35, "digit heights", "the cut that parts a touching 1 is looked for this near the "
+                                "blob's right end, and the rest is at least this wide")
+    one_min_height: float = knob(0.8, "fraction", "of the blob's height the 1 cut off spans at least: a 1 is as tall "
+                                 "as its neighbour, a 2's or 5's tail is not", hi=1)
+    one_min_conf: float = knob(0.9, "probability", "the piece cut off must read as 1, and the rest as the whole did, "
+                               "at least this surely (a whole that ignores a touching 1 is read surely too)", hi=1)
     min_is_digit: float = knob(0.5, "probability", "a crop the classifier calls no digit at this is not reported",
                                hi=1)
 
