@@ -563,34 +563,47 @@ def test_a_1_touching_a_digits_right_side_is_cut_off_but_a_0s_right_side_is_not(
     assert trailing_one_cut(Blob(100, 0, 34, 40, [1]), tail, cfg) is None
 
 
-class _OneIfNarrow:
-    """A classifier that reads a crop whose ink spans under a third of its columns as a sure 1,
-    any other as a sure 3."""
+class _ByWidth:
+    """A classifier that reads a crop by how many of its 28 columns hold ink: under a third, a sure
+    1; at least `wide` of them, a sure 3; else a sure `other`."""
+
+    def __init__(self, wide: int = 0, other: int = 3):
+        self.wide, self.other = wide, other
 
     def predict(self, images):
         from edgedigits.classifier import Prediction
 
-        narrow = np.array([np.count_nonzero((image > 0.3).any(axis=0)) < 28 / 3 for image in images])
-        probabilities = np.zeros((len(images), 10), np.float32)
-        probabilities[narrow, 1] = probabilities[~narrow, 3] = 0.99
-        probabilities[:, 0] = 0.01
-        return Prediction(np.where(narrow, 1, 3), probabilities, np.full(len(images), 0.99, np.float32), None)
+        columns = np.array([np.count_nonzero((image > 0.3).any(axis=0)) for image in images])
+        digits = np.where(columns < 28 / 3, 1, np.where(columns >= self.wide, 3, self.other))
+        probabilities = np.full((len(images), 10), 0.001, np.float32)
+        probabilities[np.arange(len(images)), digits] = 0.99
+        return Prediction(digits, probabilities, np.full(len(images), 0.99, np.float32), None)
 
 
-def test_a_1_touching_a_digit_is_read_beside_it_a_lone_digit_is_not_cut():
-    """The classifier reads a digit with a 1 touching its right side as that digit alone, sure of it;
-    cut off, the 1 reads as 1 and the rest as the same digit, so the reader reports both. A lone
-    wide digit (a square 0, whose right side is met by two strokes) stays whole."""
+def _digit_with_a_touching_1_and_a_lone_digit() -> np.ndarray:
     grey = np.full((480, 640), 225, np.uint8)
     cv2.rectangle(grey, (200, 200), (236, 248), 40, 5)        # a digit, 37 px wide
     cv2.rectangle(grey, (246, 201), (250, 247), 40, -1)       # a 1 beside it, as tall
     cv2.rectangle(grey, (236, 222), (246, 226), 40, -1)       # touching it in one stroke
     cv2.rectangle(grey, (300, 200), (336, 248), 40, 5)        # a lone digit of the same width
-    result = FrameReader(_OneIfNarrow()).read(grey)
-    assert [line.text for line in result.lines] == ["313"]
+    return grey
+
+
+def test_a_1_touching_a_digit_is_read_beside_it():
+    """The classifier reads a digit with a 1 touching its right side as that digit alone, sure of it;
+    cut off, the 1 reads as 1 and the rest as the same digit, so the reader reports both."""
+    grey = _digit_with_a_touching_1_and_a_lone_digit()
+    assert [line.text for line in FrameReader(_ByWidth()).read(grey).lines] == ["313"]
     config = ReaderConfig()
     no_cut = replace(config, classify=replace(config.classify, one_min_aspect=10.0))
-    assert [line.text for line in FrameReader(_OneIfNarrow(), config=no_cut).read(grey).lines] == ["33"]
+    assert [line.text for line in FrameReader(_ByWidth(), config=no_cut).read(grey).lines] == ["33"]
+
+
+def test_a_1_is_not_cut_off_when_the_rest_reads_as_another_digit():
+    """When the rest reads otherwise than the whole did (here: a narrower crop, a 5), the piece was
+    part of the digit, not a 1 beside it."""
+    grey = _digit_with_a_touching_1_and_a_lone_digit()
+    assert [line.text for line in FrameReader(_ByWidth(wide=18, other=5)).read(grey).lines] == ["35"]
 
 
 def test_a_curved_cut_parts_touching_digits_that_share_columns():

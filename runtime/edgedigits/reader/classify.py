@@ -1,9 +1,8 @@
 """Stage 9, classify: crop every candidate (with its own ink level, thin strokes given MNIST-like
 thickness, MNIST-normalized), classify all crops in one batch, split wide blobs into two touching
 digits where the classifier agrees (the best of the straight, eroded and curved cuts), part a 1
-touching a digit's right side from it, and report
-every digit with its confidence and its box in the original frame's pixels ('?' below
-``reject_threshold``)."""
+touching a digit's right side from it, and report every digit with its confidence and its box in
+the original frame's pixels ('?' below ``reject_threshold``)."""
 
 from __future__ import annotations
 
@@ -214,6 +213,11 @@ def usual_width(blob: Blob, group: list[Blob], cfg: ClassifyConfig) -> float:
     return median(others) if len(others) >= cfg.wide_row_others else 0.0
 
 
+def own_pixels(blob: Blob, parts: Parts) -> np.ndarray:
+    """The blob's pixels in its box (0/1 uint8): its components', not a neighbour's reaching in."""
+    return member(parts.labels[blob.y: blob.bottom, blob.x: blob.right], blob.labels)
+
+
 def split_crops(blob: Blob, parts: Parts, upright: Upright, ink: Ink, cfg: ClassifyConfig, aspect: float,
                 whole_conf: float, crops: list, first: int) -> list:
     """Crops of the two halves of every candidate split of a wide blob that could win against the
@@ -237,7 +241,7 @@ def split_crops(blob: Blob, parts: Parts, upright: Upright, ink: Ink, cfg: Class
             cut = blob.x + int(cols[-1]) + 1 if cols.size else blob.x + blob.w // 2
             add(cut, shorter, (None, None, pieces[0]), (None, None, pieces[1]))
 
-    own = member(parts.labels[blob.y: blob.bottom, blob.x: blob.right], blob.labels)
+    own = own_pixels(blob, parts)
     for cut, shorter in split_columns(blob, own, cfg):
         add(cut, shorter, (blob.x, cut), (cut, blob.right))
     pieces = separate(blob, own, cfg)  # touching digits may overlap: no straight cut parts them
@@ -253,8 +257,7 @@ def one_crops(blob: Blob, parts: Parts, upright: Upright, ink: Ink, cfg: Classif
     """The crops of the rest and of the 1 that :func:`trailing_one_cut` parts from the blob,
     appended to `crops` (which will sit from index `first` in the frame's list): (cut x, rest's
     index, the 1's index), or None."""
-    own = member(parts.labels[blob.y: blob.bottom, blob.x: blob.right], blob.labels)
-    cut = trailing_one_cut(blob, own, cfg)
+    cut = trailing_one_cut(blob, own_pixels(blob, parts), cfg)
     if cut is None:
         return None
     rest = crop(blob, parts, upright, ink, cfg, blob.x, cut)
@@ -282,8 +285,9 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
                    config: ReaderConfig, stage=no_stage) -> ReadResult:
     """The digits of every line (rows of groups of blobs, box sides already dropped)."""
     cfg = config.classify
-    # Every whole candidate of the frame goes into one batch; then the halves of the wide ones
-    # into a second, but only for the cuts that could win against the whole's confidence.
+    # Every whole candidate of the frame goes into one batch; then into a second the halves of the
+    # wide ones, only for the cuts that could win against the whole's confidence, and the pieces of
+    # a 1 touching a digit (trailing_one_cut).
     crops, plans, line_of = [], [], []
     for line_index, groups in enumerate(lines.rows):
         for group in groups:
@@ -294,7 +298,7 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
                 if whole is not None:
                     plan.append({"blob": b, "whole": len(crops), "aspect": b.w / max(b.h, row_height,
                                                                                       usual_width(b, group, cfg)),
-                                 "splits": []})
+                                 "splits": [], "one": None})
                     crops.append(whole)
             plans.append(plan)
             line_of.append(line_index)
@@ -305,13 +309,13 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
     # the classifier calls no digit leaves its cut halves room to win.
     conf = probs.max(axis=1) * is_digit
     halves = []
-    best = probs.argmax(axis=1)
+    whole_best = probs.argmax(axis=1)
     for entry in (entry for plan in plans for entry in plan):
         aspect, whole_conf = entry["aspect"], float(conf[entry["whole"]])
         if aspect > cfg.split_aspect and split_margin(aspect, whole_conf, 1.0, cfg=cfg) > 0:  # else no cut could win
             entry["splits"] = split_crops(entry["blob"], parts, upright, ink, cfg, aspect, whole_conf, halves,
                                           len(crops))
-        if aspect >= cfg.one_min_aspect and best[entry["whole"]] != 1:
+        if aspect >= cfg.one_min_aspect and whole_best[entry["whole"]] != 1:
             entry["one"] = one_crops(entry["blob"], parts, upright, ink, cfg, halves, len(crops))
     if halves:
         half_probs, half_is_digit = probabilities(classifier, halves)
@@ -335,7 +339,7 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
                 if max(margins) > 0:
                     cut, li, ri, _ = entry["splits"][int(np.argmax(margins))]
                     pieces = [(b.x, cut, li), (cut, b.right, ri)]
-            if len(pieces) == 1 and entry.get("one"):
+            if len(pieces) == 1 and entry["one"] is not None:
                 cut, li, ri = entry["one"]
                 if best[ri] == 1 and best[li] == best[entry["whole"]] and min(conf[li], conf[ri]) >= cfg.one_min_conf:
                     pieces = [(b.x, cut, li), (cut, b.right, ri)]  # the digit, and the 1 touching it
