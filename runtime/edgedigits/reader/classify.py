@@ -218,21 +218,33 @@ def own_pixels(blob: Blob, parts: Parts) -> np.ndarray:
     return member(parts.labels[blob.y: blob.bottom, blob.x: blob.right], blob.labels)
 
 
-def split_crops(blob: Blob, parts: Parts, upright: Upright, ink: Ink, cfg: ClassifyConfig, aspect: float,
-                whole_conf: float, crops: list, first: int) -> list:
-    """Crops of the two halves of every candidate split of a wide blob that could win against the
-    whole (were its halves sure), appended to `crops` (which will sit from index `first` in the
-    frame's list); returns [(cut x, left index, right index, shorter half's height fraction)]."""
+def crop_pair(blob: Blob, parts: Parts, upright: Upright, ink: Ink, cfg: ClassifyConfig, left_side: tuple,
+              right_side: tuple, crops: list, first: int) -> tuple[int, int] | None:
+    """The crops of the two sides of a cut (each side :func:`crop`'s (x0, x1, part)), appended to
+    `crops` (which will sit from index `first` in the frame's list): their indices, or None when
+    either side holds nothing."""
+    left = crop(blob, parts, upright, ink, cfg, *left_side)
+    right = crop(blob, parts, upright, ink, cfg, *right_side)
+    if left is None or right is None:
+        return None
+    crops.extend((left, right))
+    return first + len(crops) - 2, first + len(crops) - 1
+
+
+def split_crops(blob: Blob, own: np.ndarray, parts: Parts, upright: Upright, ink: Ink, cfg: ClassifyConfig,
+                aspect: float, whole_conf: float, crops: list, first: int) -> list:
+    """Crops of the two halves of every candidate split of a wide blob (`own`: its pixels in its
+    box) that could win against the whole (were its halves sure), appended to `crops` (which will
+    sit from index `first` in the frame's list); returns [(cut x, left index, right index, shorter
+    half's height fraction)]."""
     splits = []
 
     def add(cut, shorter, left_side, right_side):  # sides: crop's (x0, x1, part)
         if split_margin(aspect, whole_conf, 1.0, shorter, cfg) <= 0:
             return
-        left = crop(blob, parts, upright, ink, cfg, *left_side)
-        right = crop(blob, parts, upright, ink, cfg, *right_side)
-        if left is not None and right is not None:
-            splits.append((cut, first + len(crops), first + len(crops) + 1, shorter))
-            crops.extend((left, right))
+        pair = crop_pair(blob, parts, upright, ink, cfg, left_side, right_side, crops, first)
+        if pair is not None:
+            splits.append((cut, *pair, shorter))
 
     def add_pieces(pieces, min_shorter=0.0):  # two masks: the cut is reported after the left one's ink
         shorter = min(ink_height(pieces[0]), ink_height(pieces[1])) / blob.h
@@ -241,7 +253,6 @@ def split_crops(blob: Blob, parts: Parts, upright: Upright, ink: Ink, cfg: Class
             cut = blob.x + int(cols[-1]) + 1 if cols.size else blob.x + blob.w // 2
             add(cut, shorter, (None, None, pieces[0]), (None, None, pieces[1]))
 
-    own = own_pixels(blob, parts)
     for cut, shorter in split_columns(blob, own, cfg):
         add(cut, shorter, (blob.x, cut), (cut, blob.right))
     pieces = separate(blob, own, cfg)  # touching digits may overlap: no straight cut parts them
@@ -252,20 +263,15 @@ def split_crops(blob: Blob, parts: Parts, upright: Upright, ink: Ink, cfg: Class
     return splits
 
 
-def one_crops(blob: Blob, parts: Parts, upright: Upright, ink: Ink, cfg: ClassifyConfig, crops: list,
-              first: int) -> tuple[int, int, int] | None:
-    """The crops of the rest and of the 1 that :func:`trailing_one_cut` parts from the blob,
-    appended to `crops` (which will sit from index `first` in the frame's list): (cut x, rest's
-    index, the 1's index), or None."""
-    cut = trailing_one_cut(blob, own_pixels(blob, parts), cfg)
-    if cut is None:
-        return None
-    rest = crop(blob, parts, upright, ink, cfg, blob.x, cut)
-    one = crop(blob, parts, upright, ink, cfg, cut, blob.right)
-    if rest is None or one is None:
-        return None
-    crops.extend((rest, one))
-    return cut, first + len(crops) - 2, first + len(crops) - 1
+def one_crops(blob: Blob, own: np.ndarray, parts: Parts, upright: Upright, ink: Ink, cfg: ClassifyConfig,
+              crops: list, first: int) -> tuple[int, int, int] | None:
+    """The crops of the rest and of the 1 that :func:`trailing_one_cut` parts from the blob (`own`:
+    its pixels in its box), appended to `crops` as by :func:`crop_pair`: (cut x, rest's index, the
+    1's index), or None."""
+    cut = trailing_one_cut(blob, own, cfg)
+    pair = None if cut is None else crop_pair(blob, parts, upright, ink, cfg, (blob.x, cut), (cut, blob.right),
+                                               crops, first)
+    return None if pair is None else (cut, *pair)
 
 
 def probabilities(classifier, crops: list) -> tuple[np.ndarray, np.ndarray]:
@@ -311,12 +317,14 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
     halves = []
     whole_best = probs.argmax(axis=1)
     for entry in (entry for plan in plans for entry in plan):
-        aspect, whole_conf = entry["aspect"], float(conf[entry["whole"]])
+        b, aspect, whole_conf = entry["blob"], entry["aspect"], float(conf[entry["whole"]])
+        own = None  # the blob's pixels in its box, made once for both kinds of cut
         if aspect > cfg.split_aspect and split_margin(aspect, whole_conf, 1.0, cfg=cfg) > 0:  # else no cut could win
-            entry["splits"] = split_crops(entry["blob"], parts, upright, ink, cfg, aspect, whole_conf, halves,
-                                          len(crops))
+            own = own_pixels(b, parts)
+            entry["splits"] = split_crops(b, own, parts, upright, ink, cfg, aspect, whole_conf, halves, len(crops))
         if aspect >= cfg.one_min_aspect and whole_best[entry["whole"]] != 1:
-            entry["one"] = one_crops(entry["blob"], parts, upright, ink, cfg, halves, len(crops))
+            own = own_pixels(b, parts) if own is None else own
+            entry["one"] = one_crops(b, own, parts, upright, ink, cfg, halves, len(crops))
     if halves:
         half_probs, half_is_digit = probabilities(classifier, halves)
         probs = np.concatenate([probs, half_probs])
