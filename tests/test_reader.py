@@ -515,6 +515,31 @@ def test_digits_written_across_a_rule_are_still_found(reader, clean_frame):
     assert edit_distance(text.replace("\n", ""), truth[0].text) <= 2, text
 
 
+def test_a_stroke_crossing_a_rule_keeps_its_ink_where_the_rule_was_taken_out():
+    height = 40
+    mask = np.zeros((120, 300), np.uint8)
+    mask[60:62, :] = 1        # a ruled line
+    mask[30:90, 100:103] = 1  # an upright stroke through it (a 4's stem, a 9's tail)
+    mask[62:80, 200:203] = 1  # a stroke that only touches the rule from below
+    out, rules = rules_stage.remove_long_lines(mask.copy(), height, ReaderConfig().rules, hough=False)
+    assert rules is not None and not out[60:62, :95].any() and not out[60:62, 110:195].any()
+    # The crossing stroke is whole again: one piece from top to bottom...
+    assert out[30:90, 100:103].all()
+    # ...and the stroke ending at the rule gets nothing of the rule back.
+    assert not out[55:62, 195:210].any()
+    count, _, stats, _ = labelled(out, 8)
+    assert count == 3 and max(int(h) for h in stats[1:count, 3]) == 60
+
+
+def test_a_grid_is_taken_out_without_its_crossings_coming_back():
+    height = 30
+    grid = np.zeros((200, 200), np.uint8)
+    grid[::25, :] = 1
+    grid[:, ::25] = 1
+    out, _ = rules_stage.remove_long_lines(grid.copy(), height, ReaderConfig().rules, hough=False)
+    assert out.sum() == 0
+
+
 def test_touching_rings_are_separated_along_their_contact(reader):
     # Two "0"s joined by a thin contact, the second lower and overlapping the first's columns, so
     # no straight cut parts them: eroding breaks the contact, and every pixel goes to the nearer ring.

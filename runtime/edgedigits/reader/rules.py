@@ -63,6 +63,7 @@ def remove_long_lines(mask: np.ndarray, height: float, cfg: RulesConfig, hough: 
     # A little slack across the line, so slightly tilted or ragged rules still form long runs.
     slack = int(min(cfg.slack_range[1], max(cfg.slack_range[0], height // cfg.slack_per_height))) | 1
     horizontal = None
+    inked = mask
     if mask.shape[1] > length:
         # Also bridge small breaks along the line: faint rules threshold into dashes.
         band = cv2.dilate(mask, np.ones((slack, cfg.bridge), np.uint8))
@@ -72,12 +73,17 @@ def remove_long_lines(mask: np.ndarray, height: float, cfg: RulesConfig, hough: 
             mask = mask & (1 - horizontal)
         else:
             horizontal = None
+    vertical = None
     if mask.shape[0] > length:
         band = cv2.dilate(mask, np.ones((cfg.bridge, slack), np.uint8))
         vertical = open_by_line(band, length, axis=0)
         vertical = np.ascontiguousarray(thin_lines_only(vertical.T, mask.T, height, cfg).T)
         if vertical.any():
             mask = mask & (1 - vertical)
+        else:
+            vertical = None
+    if horizontal is not None or vertical is not None:
+        mask = crossing_strokes_back(inked, mask, horizontal, vertical, height, slack, cfg)
     # Rules that are not quite level after deskewing (perspective): straight segments at any
     # angle, much longer than a digit is tall.
     min_length = int(max(cfg.hough_min_length, cfg.hough_length * height))
@@ -100,6 +106,25 @@ def remove_long_lines(mask: np.ndarray, height: float, cfg: RulesConfig, hough: 
             mask = mask & (1 - erase)
             horizontal = erase if horizontal is None else (horizontal | erase)
     return mask, horizontal
+
+
+def crossing_strokes_back(inked: np.ndarray, mask: np.ndarray, horizontal, vertical, height: float, slack: int,
+                          cfg: RulesConfig) -> np.ndarray:
+    """`mask` (`inked` without the `horizontal` and `vertical` rules' bands, either may be None) with
+    the ink given back where a stroke crosses a rule: in a horizontal band where ink goes on both
+    above and below it (a 4's stem, a 9's tail through the line), in a vertical one where it goes on
+    left and right. A stroke that runs along a rule stays cut."""
+    cv2 = opencv()
+    # The widest band erased across a rule: the thickest rule kept plus the slack around it.
+    reach = int(max(cfg.thin_min_px, cfg.thin_max * height)) + slack + 1
+    out = mask
+    if horizontal is not None:
+        across = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((reach, 1), np.uint8))
+        out = out | (horizontal & inked & across)
+    if vertical is not None:
+        across = cv2.morphologyEx(out, cv2.MORPH_CLOSE, np.ones((1, reach), np.uint8))
+        out = out | (vertical & inked & across)
+    return out
 
 
 def thin_lines_only(found: np.ndarray, mask: np.ndarray, height: float, cfg: RulesConfig) -> np.ndarray:
