@@ -624,6 +624,31 @@ def test_a_1_touching_a_digit_is_read_beside_it():
     assert [line.text for line in FrameReader(_ByWidth(), config=no_cut).read(grey).lines] == ["33"]
 
 
+class _WideIsNoDigit:
+    """A classifier that calls a crop with ink in at least 14 of its 28 columns no digit, and reads
+    any narrower one as a sure 4."""
+
+    def predict(self, images):
+        from edgedigits.classifier import Prediction
+
+        wide = np.array([np.count_nonzero((image > 0.3).any(axis=0)) >= 14 for image in images])
+        probabilities = np.full((len(images), 10), 0.001, np.float32)
+        probabilities[:, 4] = 0.991
+        return Prediction(np.full(len(images), 4), probabilities, probabilities[:, 4], np.where(wide, 0.99, 0.01))
+
+
+def test_two_digits_written_into_each_other_are_split_though_narrower_than_a_row_height():
+    grey = np.full((480, 640), 225, np.uint8)
+    for x in (100, 160, 220):
+        cv2.rectangle(grey, (x, 200), (x + 21, 248), 40, 4)   # three digits, 22 px wide, 49 tall
+    cv2.rectangle(grey, (280, 200), (301, 248), 40, 4)        # and two written into each other:
+    cv2.rectangle(grey, (297, 200), (318, 248), 40, 4)        # one blob 39 px wide, 0.8 row heights
+    assert [line.text for line in FrameReader(_WideIsNoDigit()).read(grey).lines] == ["44444"]
+    config = ReaderConfig()
+    old = replace(config, classify=replace(config.classify, split_aspect=0.95))
+    assert [line.text for line in FrameReader(_WideIsNoDigit(), config=old).read(grey).lines] == ["444"]
+
+
 def test_a_1_is_not_cut_off_when_the_rest_reads_as_another_digit():
     """When the rest reads otherwise than the whole did (here: a narrower crop, a 5), the piece was
     part of the digit, not a 1 beside it."""

@@ -394,7 +394,9 @@ class ClassifyConfig(_Checked):
     wide_row_others: int = knob(3, "count", "a blob's width is also judged against the median width of this "
                                 "many other blobs of its group or more (flat 0s), never of fewer (one pair beside "
                                 "another)", lo=1)
-    split_aspect: float = knob(0.95, "row heights", "narrower blobs are never split")
+    split_aspect: float = knob(0.8, "row heights", "narrower blobs are never split (two digits written into each "
+                               "other, as a '43', can be narrower than a row height; at 0.7 blurred single digits "
+                               "start to be cut, a 9 into a sure '19')")
     split_base_aspect: float = knob(1.2, "row heights", "the width at which splitting and not weigh the same")
     split_aspect_weight: float = knob(3.0, "log-odds per row height", "how much width says 'two digits' (fitted on "
                                       "generated frames)")
