@@ -1423,6 +1423,30 @@ def test_the_pen_sets_the_ink_level_over_a_far_fainter_grid():
     assert ink_stage.pen_level(pen, cfg) == percentile(pen, cfg.ink_percentile)  # one class: as ever
 
 
+def _light_with_a_dark_piece_at_the_edge(piece_darkness: float):
+    """Darkness over a 300x400 paper: faint strokes (0.3) and, touching the paper's left edge, a
+    big piece of `piece_darkness` (desk inside the page's outline)."""
+    from edgedigits.reader.records import Light
+
+    darkness = np.abs(np.random.default_rng(0).normal(0, 0.01, (300, 400))).astype(np.float32)
+    darkness[120:200, 200:206] = darkness[120:126, 200:260] = darkness[194:200, 200:260] = 0.3
+    darkness[:, :60] = piece_darkness
+    return Light(darkness, (0, 0), np.ones(darkness.shape, np.uint8))
+
+
+def test_a_dark_piece_at_the_paper_edge_does_not_set_the_ink_level():
+    """Desk or a shadow taken in by the page's outline is far darker than the faint pen: from the
+    paper's edge it would set the ink level, and the threshold would lose the writing."""
+    config = ReaderConfig()
+    ink = ink_stage.threshold_ink(_light_with_a_dark_piece_at_the_edge(0.9), 640 * 480, config)
+    assert ink.threshold < 0.3 and ink.mask[150, 202]
+    old = replace(config, ink=replace(config.ink, edge_darker=100.0))
+    assert ink_stage.threshold_ink(_light_with_a_dark_piece_at_the_edge(0.9), 640 * 480, old).threshold > 0.3
+    # A piece at the edge no darker than the pen is writing's company (a grid, a rule): as before.
+    same = ink_stage.threshold_ink(_light_with_a_dark_piece_at_the_edge(0.35), 640 * 480, config)
+    assert same.level == ink_stage.threshold_ink(_light_with_a_dark_piece_at_the_edge(0.35), 640 * 480, old).level
+
+
 def test_digits_on_squared_paper_are_read(reader, mnist_test):
     """A faint grid across the page, its lines far more pixels than the digits: the grid is not ink."""
     rows = ("2345", "7532")

@@ -207,6 +207,10 @@ class InkConfig(_Checked):
                                  "2.4-3.0x fainter pencil beside marker on real pages (memocpr) is writing too", lo=1)
     threshold_of_ink: float = knob(0.4, "fraction", "of the ink level: the threshold (strokes' soft edges are "
                                    "lighter)", hi=1)
+    edge_darker: float = knob(1.5, "times", "dark pieces touching the paper's edge (desk inside the page's outline, "
+                              "a shadow's band) whose median is this many times the ink level of the rest are left "
+                              "out of the ink level; at 1 a grid joined to a marker's digits, lighter than the digits "
+                              "but darker than specks, was left out too (generated squared paper)", lo=1)
     max_aspect: float = knob(2.5, "fraction", "width / height of a digit-like component at most", open_lo=True)
     max_tallness: int = knob(6, "fraction", "height / width of a digit-like component at most (a 1 is thin)",
                                open_lo=True)

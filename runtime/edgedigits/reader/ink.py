@@ -20,7 +20,8 @@ def threshold_ink(light: Light, frame_size: int, config: ReaderConfig) -> Ink | 
     step = max(1, int(math.sqrt(frame_size / cfg.sample_pixels)))  # statistics from ~20k pixels are plenty
     # The frame's sampling grid, whatever part of it darkness covers.
     grid = (slice((-origin[1]) % step, None, step), slice((-origin[0]) % step, None, step))
-    sample = darkness[grid].ravel() if paper is None else darkness[grid][paper[grid] > 0]
+    sampled, on_paper = darkness[grid], None if paper is None else paper[grid] > 0
+    sample = sampled.ravel() if paper is None else sampled[on_paper]
     if sample.size == 0:
         return None
     # Paper noise: spread of the darkness values around zero (MAD of the lower half; 1.4826 MAD = sigma).
@@ -33,8 +34,35 @@ def threshold_ink(light: Light, frame_size: int, config: ReaderConfig) -> Ink | 
     if candidates.size < cfg.min_ink_pixels:
         return None
     ink_level = pen_level(candidates, cfg)
+    if paper is not None and step > 1:
+        split = off_the_edge(sampled, on_paper, floor)
+        if split is not None and split[0].size >= cfg.min_sampled_ink:
+            inside_level = pen_level(split[0], cfg)
+            if array_median(split[1]) > cfg.edge_darker * inside_level:  # desk or a shadow darker than the pen
+                ink_level = inside_level
     threshold = max(config.min_contrast, cfg.noise_floor * noise, cfg.threshold_of_ink * ink_level)
     return Ink(threshold, ink_level, (darkness > threshold).view(np.uint8))
+
+
+def off_the_edge(darkness: np.ndarray, paper: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The darkness values above `floor` on the `paper` (bool; a sampled grid of both), split into those
+    of the pieces that touch the paper's edge and the rest: desk inside the page's outline, a
+    shadow's band, the sheet's own border are not writing, and when they are much darker than the
+    pen they would set its level. Returns (values inside, values of the pieces touching the edge),
+    or None when no piece touches it."""
+    cv2 = opencv()
+    inked = (darkness > floor) & paper
+    edge = paper > cv2.erode(paper.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+    edge[[0, -1], :] |= paper[[0, -1], :]  # the window's sides bound the paper too
+    edge[:, [0, -1]] |= paper[:, [0, -1]]
+    edge &= inked
+    if not edge.any():  # most frames: labelling the ink is not needed
+        return None
+    count, labels = cv2.connectedComponents(inked.view(np.uint8), connectivity=8)
+    touching = np.zeros(count, bool)
+    touching[labels[edge]] = True
+    at_edge = touching[labels]
+    return darkness[inked & ~at_edge], darkness[at_edge]
 
 
 def two_classes(values: np.ndarray, bins: int = 64) -> float:
