@@ -515,6 +515,17 @@ def test_digits_written_across_a_rule_are_still_found(reader, clean_frame):
     assert edit_distance(text.replace("\n", ""), truth[0].text) <= 2, text
 
 
+def test_a_row_is_read_in_the_order_of_its_digits_middles():
+    """An 8 whose blob holds a box's corner reaching out to its left starts left of the 1 before it:
+    read by where the blobs start, the row would be '81'."""
+    from edgedigits.reader.lines import group_lines
+    from edgedigits.reader.records import Candidates
+
+    one, eight = Blob(100, 50, 8, 40, [1]), Blob(92, 50, 44, 44, [2])
+    rows = group_lines(Candidates([eight, one]), ReaderConfig().lines).rows
+    assert [[b for group in row for b in group] for row in rows] == [[one, eight]]
+
+
 def test_a_stroke_crossing_a_rule_keeps_its_ink_where_the_rule_was_taken_out():
     height = 40
     mask = np.zeros((120, 300), np.uint8)

@@ -33,6 +33,9 @@ def group_lines(candidates: Candidates, cfg: LinesConfig) -> Lines:
             rows.append([b])
     lines = []
     for row in sorted(rows, key=lambda r: median([b.y + b.h / 2 for b in r])):
+        # Read in the order of the blobs' middles: a digit with a stroke reaching out to its left (a
+        # box's corner, a long flag) starts left of the digit before it.
+        row = sorted(row, key=lambda b: b.x + b.w / 2)
         row_height = median([b.h for b in row])
         gaps = [b.x - prev.right for prev, b in zip(row, row[1:])]
         usual = max(median(gaps) if gaps else 0.0, cfg.group_min_usual_gap * row_height)
