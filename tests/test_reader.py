@@ -540,9 +540,17 @@ def test_a_stroke_crossing_a_rule_keeps_its_ink_where_the_rule_was_taken_out():
     assert not out[55:62, 195:210].any()
     count, _, stats, _ = labelled(out, 8)
     assert count == 3 and max(int(h) for h in stats[1:count, 3]) == 60
+    # At the window's edge too: off the mask is no ink on the far side of the rule.
+    edge = np.zeros((120, 300), np.uint8)
+    edge[0:2, :] = 1
+    edge[2:42, 100:103] = 1
+    out, _ = rules_stage.remove_long_lines(edge, height, ReaderConfig().rules, hough=False)
+    assert not out[:2].any()
 
 
 def test_a_grid_is_taken_out_without_its_crossings_coming_back():
+    # A guard on giving crossings back, not on the rules' removal (which took grids out before):
+    # where rules cross, no ink goes on beyond either band once both are out.
     height = 30
     grid = np.zeros((200, 200), np.uint8)
     grid[::25, :] = 1
@@ -651,9 +659,9 @@ class _WideIsNoDigit:
 def test_two_digits_written_into_each_other_are_split_though_narrower_than_a_row_height():
     grey = np.full((480, 640), 225, np.uint8)
     for x in (100, 160, 220):
-        cv2.rectangle(grey, (x, 200), (x + 21, 248), 40, 4)   # three digits, 22 px wide, 49 tall
-    cv2.rectangle(grey, (280, 200), (301, 248), 40, 4)        # and two written into each other:
-    cv2.rectangle(grey, (297, 200), (318, 248), 40, 4)        # one blob 39 px wide, 0.8 row heights
+        cv2.rectangle(grey, (x, 200), (x + 21, 248), 40, 4)   # three digits, 26 px wide, 53 tall as drawn
+    cv2.rectangle(grey, (280, 200), (301, 248), 40, 4)        # and two written into each other: one
+    cv2.rectangle(grey, (300, 200), (321, 248), 40, 4)        # blob 46 px wide, 0.87 row heights
     assert [line.text for line in FrameReader(_WideIsNoDigit()).read(grey).lines] == ["44444"]
     config = ReaderConfig()
     old = replace(config, classify=replace(config.classify, split_aspect=0.95))

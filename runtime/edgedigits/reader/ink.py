@@ -34,7 +34,7 @@ def threshold_ink(light: Light, frame_size: int, config: ReaderConfig) -> Ink | 
     if candidates.size < cfg.min_ink_pixels:
         return None
     ink_level = pen_level(candidates, cfg)
-    if paper is not None and step > 1:
+    if paper is not None:
         split = off_the_edge(sampled, on_paper, floor)
         if split is not None and split[0].size >= cfg.min_sampled_ink:
             inside_level = pen_level(split[0], cfg)

@@ -57,7 +57,9 @@ def erase_frame_borders(mask: np.ndarray, cfg: RulesConfig) -> tuple[np.ndarray,
 
 def remove_long_lines(mask: np.ndarray, height: float, cfg: RulesConfig, hough: bool = True):
     """(mask without horizontal and vertical straight strokes much longer than a digit (rules,
-    borders), nor with `hough` tilted ones; what was removed or None)."""
+    borders), nor with `hough` tilted ones; what was removed or None). Strokes crossing a
+    horizontal or vertical rule get its band back (:func:`crossing_strokes_back`); strokes
+    crossing a tilted one stay cut (giving them back there read the light desk worse)."""
     cv2 = opencv()
     length = int(max(cfg.min_length, cfg.length * height))
     # A little slack across the line, so slightly tilted or ragged rules still form long runs.
@@ -114,17 +116,26 @@ def crossing_strokes_back(inked: np.ndarray, mask: np.ndarray, horizontal, verti
     the ink given back where a stroke crosses a rule: in a horizontal band where ink goes on both
     above and below it (a 4's stem, a 9's tail through the line), in a vertical one where it goes on
     left and right. A stroke that runs along a rule stays cut."""
-    cv2 = opencv()
     # The widest band erased across a rule: the thickest rule kept plus the slack around it.
     reach = int(max(cfg.thin_min_px, cfg.thin_max * height)) + slack + 1
     out = mask
     if horizontal is not None:
-        across = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((reach, 1), np.uint8))
-        out = out | (horizontal & inked & across)
+        out = out | (horizontal & inked & closed_across(mask, reach, axis=0))
     if vertical is not None:
-        across = cv2.morphologyEx(out, cv2.MORPH_CLOSE, np.ones((1, reach), np.uint8))
-        out = out | (vertical & inked & across)
+        out = out | (vertical & inked & closed_across(out, reach, axis=1))
     return out
+
+
+def closed_across(mask: np.ndarray, reach: int, axis: int) -> np.ndarray:
+    """`mask` closed by a line `reach` px long along `axis` (0: columns, 1: rows): gaps shorter
+    than that between ink on both sides filled. Off the mask is no ink (OpenCV's default border
+    would count it as ink, and fill a rule's band at the window's edge beside a stroke that only
+    touches it)."""
+    cv2 = opencv()
+    pad = ((reach, reach), (0, 0)) if axis == 0 else ((0, 0), (reach, reach))
+    kernel = np.ones((reach, 1) if axis == 0 else (1, reach), np.uint8)
+    closed = cv2.morphologyEx(np.pad(mask, pad), cv2.MORPH_CLOSE, kernel)
+    return closed[reach: -reach] if axis == 0 else closed[:, reach: -reach]
 
 
 def thin_lines_only(found: np.ndarray, mask: np.ndarray, height: float, cfg: RulesConfig) -> np.ndarray:
