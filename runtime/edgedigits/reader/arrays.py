@@ -254,3 +254,14 @@ def open_by_line(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
             out[:, cols] = cv2.morphologyEx(np.ascontiguousarray(mask[:, cols]), cv2.MORPH_OPEN,
                                             np.ones((length, 1), np.uint8))
     return out
+
+
+def close_by_line(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
+    """Morphological closing of a 0/1 mask by a line `length` px long along `axis` (1: rows, 0:
+    columns): gaps shorter than that between ink on both sides filled. Off the mask is no ink
+    (OpenCV's default border would count it as ink, and fill a gap that opens onto the border)."""
+    cv2 = opencv()
+    pad = ((length, length), (0, 0)) if axis == 0 else ((0, 0), (length, length))
+    kernel = np.ones((length, 1) if axis == 0 else (1, length), np.uint8)
+    closed = cv2.morphologyEx(np.pad(mask, pad), cv2.MORPH_CLOSE, kernel)
+    return closed[length: -length] if axis == 0 else closed[:, length: -length]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arrays import labelled, open_by_line, opencv
+from .arrays import close_by_line, labelled, open_by_line, opencv
 from .config import RulesConfig
 from .ink import components
 from .records import DigitSize, Ruled, Upright
@@ -120,22 +120,10 @@ def crossing_strokes_back(inked: np.ndarray, mask: np.ndarray, horizontal, verti
     reach = int(max(cfg.thin_min_px, cfg.thin_max * height)) + slack + 1
     out = mask
     if horizontal is not None:
-        out = out | (horizontal & inked & closed_across(mask, reach, axis=0))
+        out = out | (horizontal & inked & close_by_line(mask, reach, axis=0))
     if vertical is not None:
-        out = out | (vertical & inked & closed_across(out, reach, axis=1))
+        out = out | (vertical & inked & close_by_line(out, reach, axis=1))
     return out
-
-
-def closed_across(mask: np.ndarray, reach: int, axis: int) -> np.ndarray:
-    """`mask` closed by a line `reach` px long along `axis` (0: columns, 1: rows): gaps shorter
-    than that between ink on both sides filled. Off the mask is no ink (OpenCV's default border
-    would count it as ink, and fill a rule's band at the window's edge beside a stroke that only
-    touches it)."""
-    cv2 = opencv()
-    pad = ((reach, reach), (0, 0)) if axis == 0 else ((0, 0), (reach, reach))
-    kernel = np.ones((reach, 1) if axis == 0 else (1, reach), np.uint8)
-    closed = cv2.morphologyEx(np.pad(mask, pad), cv2.MORPH_CLOSE, kernel)
-    return closed[reach: -reach] if axis == 0 else closed[:, reach: -reach]
 
 
 def thin_lines_only(found: np.ndarray, mask: np.ndarray, height: float, cfg: RulesConfig) -> np.ndarray:
