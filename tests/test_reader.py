@@ -1323,6 +1323,24 @@ def test_a_bright_page_that_took_in_a_desks_light_stripes_keeps_only_the_smooth_
     assert [line.text for line in reader.read(frame).lines] == ["38150"]
 
 
+def test_a_dim_grained_ruled_sheet_on_a_dark_desk_is_the_whole_bright_region(reader):
+    """A sheet lit from one side on a black desk: its dim half's grain is rough, and the rules cut
+    its smooth part into strips. The desk has no light parts, so the roughness is the sheet's own
+    and the page stays the whole bright region; before, it was one strip between two rules."""
+    rng = np.random.default_rng(0)
+    frame = np.full((480, 640), 12.0, np.float32)
+    frame[100:400, 120:520] = np.linspace(160, 60, 400)[None, :] + rng.normal(0, 6, (300, 400))
+    for y in range(140, 400, 45):
+        frame[y:y + 2, 120:520] *= 0.6
+    grey = np.clip(frame, 0, 255).astype(np.uint8)
+    config = reader.config.page
+    page = page_stage.find_bright_paper(grey, config)
+    assert page.rough > config.max_rough  # (the case the check is for)
+    assert page.mask.mean() > 0.35 and page.mask[110, 130] == 1 and page.mask[390, 510] == 1
+    as_before = page_stage.find_bright_paper(grey, replace(config, desk_light_ratio=0.0))
+    assert as_before.mask.mean() < 0.1
+
+
 def test_a_bright_page_that_took_in_a_desks_light_stripes_of_another_colour_is_the_part_of_the_papers_colour(
         reader, mnist_test):
     """Orange stripes as bright as a white sheet, with a grain that leaves most of them smooth:

@@ -170,6 +170,11 @@ class PageConfig(_Checked):
     max_rough: float = knob(0.4, "fraction", "of a page found by brightness, away from its edge: rougher means it "
                             "took in a patterned desk's light parts (real pages 0.04 at most, generated dense "
                             "writing 0.32, generated light patterned desks mostly 0.3-0.6)", hi=1)
+    desk_light_percentile: float = knob(90.0, "percentile", "of the desk's brightness: its light parts",
+                                        hi=100)
+    desk_light_ratio: float = knob(0.5, "fraction", "of the paper's median: a desk whose light parts are darker "
+                                   "than this took no light parts into a rough page (generated light patterned "
+                                   "desks 0.76-1.14, dark desks 0.15-0.38, glare on a glossy desk 0.6-1.0)", hi=1)
     edge_clear: float = knob(0.35, "digit heights", "darkness this near the paper's edge is cleared: corners and "
                              "shadows make digit-sized junk, and writing keeps a margin")
     edge_clear_max: float = knob(0.05, "fraction", "of the working copy's longer side: the most that is cleared. The "

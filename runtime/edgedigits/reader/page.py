@@ -115,9 +115,9 @@ def find_bright_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | N
     smooth, in that light evened out (:func:`even_light`), and taken if ``even_min_gain`` times
     larger: a sheet's far side can be darker than the desk's lit side, beyond any growth into
     shadow. When that region is rougher than blank paper in more than ``max_rough``
-    of its area, it took in the light parts of a patterned desk: the paper is then the bright
-    region that is also smooth (:func:`smooth_mask`), if there is one. The page's ``rough`` is
-    that share. `copies`: :func:`small_copies` of `grey`, if made already."""
+    of its area and the desk has light parts (:func:`desk_has_light_parts`), it took in the light
+    parts of a patterned desk: the paper is then the bright region that is also smooth
+    (:func:`smooth_mask`), if there is one. The page's ``rough`` is that share. `copies`: :func:`small_copies` of `grey`, if made already."""
     factor, small, _, smooth = copies or small_copies(grey, cfg)
     found = _bright_region(small, cfg)
     if found is None:
@@ -127,8 +127,8 @@ def find_bright_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | N
     if again is not None and np.count_nonzero(again[0]) >= cfg.even_min_gain * np.count_nonzero(found[0]):
         found = again  # light falling off across the sheet: its shadowed part looked like desk
     rough = rough_share(smooth, found[0], cfg)
-    if rough > cfg.max_rough and found is not again:  # (the evened search was only where smooth)
-        found = _bright_region(small, cfg, smooth) or found
+    if rough > cfg.max_rough and found is not again and desk_has_light_parts(small, found[0], cfg):
+        found = _bright_region(small, cfg, smooth) or found  # (the evened search was only where smooth)
     return _page(*found, factor, grey.shape, cfg)._replace(rough=rough)
 
 
@@ -200,6 +200,20 @@ def even_light(small: np.ndarray, paper: np.ndarray, cfg: PageConfig) -> np.ndar
     light = a + b * np.arange(w, dtype=np.float32) + c * np.arange(h, dtype=np.float32)[:, None]
     gain = level / np.maximum(light, np.float32(level / cfg.even_max_boost))
     return opencv().convertScaleAbs(small * gain)  # saturating to 0..255
+
+
+def desk_has_light_parts(small: np.ndarray, filled: np.ndarray, cfg: PageConfig) -> bool:
+    """Whether the desk around the filled outline `filled` in the small copy `small` has parts about
+    as bright as the paper: its ``desk_light_percentile`` percentile at least ``desk_light_ratio``
+    of the paper's median. Only then can a rough bright region have taken in a patterned desk's
+    light parts; beside a dark desk the roughness is the sheet's own (a dim sheet's grain, marker
+    strokes, rules), and its smooth part is only a strip between two rules."""
+    inside = opencv().calcHist([small], [0], filled, [256], [0, 256]).ravel()
+    outside = np.cumsum(uint8_histogram(small) - inside)
+    if not outside[-1]:
+        return True
+    light = int(np.searchsorted(outside, cfg.desk_light_percentile / 100 * (outside[-1] - 1), side="right"))
+    return light >= cfg.desk_light_ratio * histogram_median(inside)
 
 
 def rough_share(smooth: np.ndarray, filled: np.ndarray, cfg: PageConfig) -> float:
