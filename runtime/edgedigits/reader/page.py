@@ -117,7 +117,8 @@ def find_bright_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | N
     shadow. When that region is rougher than blank paper in more than ``max_rough``
     of its area and the desk has light parts (:func:`desk_has_light_parts`), it took in the light
     parts of a patterned desk: the paper is then the bright region that is also smooth
-    (:func:`smooth_mask`), if there is one. The page's ``rough`` is that share. `copies`: :func:`small_copies` of `grey`, if made already."""
+    (:func:`smooth_mask`), if there is one. The page's ``rough`` is that share. `copies`:
+    :func:`small_copies` of `grey`, if made already."""
     factor, small, _, smooth = copies or small_copies(grey, cfg)
     found = _bright_region(small, cfg)
     if found is None:
