@@ -27,7 +27,8 @@ from edgedigits.reader import FrameReader, ReadResult, draw_annotations  # noqa:
 from edgedigits.reader import blobs as blobs_stage, deskew as deskew_stage, ink as ink_stage  # noqa: E402
 from edgedigits.reader import measure as measure_stage, page as page_stage, rules as rules_stage  # noqa: E402
 from edgedigits.reader import scale as scale_stage  # noqa: E402
-from edgedigits.reader.arrays import active_tiles, array_median, percentile, uint8_medians, warp_pixels  # noqa: E402
+from edgedigits.reader.arrays import (active_tiles, array_median, histogram_percentile, percentile,  # noqa: E402
+                                     uint8_histogram, uint8_medians, warp_pixels)
 from edgedigits.reader.arrays import labelled, nearest_upscale, open_by_line  # noqa: E402
 from edgedigits.reader.classify import path_pieces, separate, split_columns, split_margin, trailing_one_cut  # noqa: E402
 from edgedigits.reader.classify import usual_width  # noqa: E402
@@ -97,6 +98,15 @@ def test_histogram_medians_equal_numpy():
         image = rng.integers(0, 256, (size, 3), dtype=np.uint8)
         mask = (rng.random((size, 3)) > 0.4).astype(np.uint8)
         assert uint8_medians(image, mask) == (float(np.median(image[mask > 0])), float(np.median(image[mask == 0])))
+
+
+def test_histogram_percentiles_equal_numpys_lower_method():
+    rng = np.random.default_rng(6)
+    for size in (1, 2, 10, 101, 4000):
+        image = rng.integers(0, 256, (size, 3), dtype=np.uint8)
+        for q in (0, 10, 50, 90, 100):
+            expected = int(np.percentile(image, q, method="lower"))
+            assert histogram_percentile(uint8_histogram(image), q) == expected
 
 
 def test_fast_components_equal_opencv_default():

@@ -106,6 +106,13 @@ def histogram_median(counts: np.ndarray) -> float:
     return (lower + upper) / 2
 
 
+def histogram_percentile(counts: np.ndarray, q: float) -> int:
+    """The `q`-th percentile of the values a histogram counts (`counts[v]` of value v), the value
+    at position floor(q / 100 (n - 1)) of the n sorted (np.percentile's "lower" method)."""
+    cumulative = np.cumsum(counts)
+    return int(np.searchsorted(cumulative, q / 100 * (cumulative[-1] - 1), side="right"))
+
+
 def array_median(values: np.ndarray) -> float:
     """np.median of a flattened array (the mean of the middle two for an even count), by partitioning."""
     values = values.ravel()

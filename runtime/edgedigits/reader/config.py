@@ -168,8 +168,9 @@ class PageConfig(_Checked):
                                   "to the desk (a strip at the frame's edge beside a page that fills it is no "
                                   "patterned desk)", hi=1)
     max_rough: float = knob(0.4, "fraction", "of a page found by brightness, away from its edge: rougher means it "
-                            "took in a patterned desk's light parts (real pages 0.04 at most, generated dense "
-                            "writing 0.32, generated light patterned desks mostly 0.3-0.6)", hi=1)
+                            "took in a patterned desk's light parts, if the desk has any (real pages 0.04 at "
+                            "most, generated dense writing 0.32, generated light patterned desks mostly "
+                            "0.3-0.6)", hi=1)
     desk_light_percentile: float = knob(90.0, "percentile", "of the desk's brightness: its light parts",
                                         hi=100)
     desk_light_ratio: float = knob(0.5, "fraction", "of the paper's median: a desk whose light parts are darker "

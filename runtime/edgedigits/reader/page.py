@@ -10,7 +10,8 @@ from typing import Callable
 
 import numpy as np
 
-from .arrays import block_sums, histogram_median, nearest_upscale, opencv, uint8_histogram, uint8_medians
+from .arrays import (block_sums, histogram_median, histogram_percentile, nearest_upscale, opencv, uint8_histogram,
+                     uint8_medians)
 from .config import PageConfig
 from .records import DigitSize, Light, Page, SmallCopies, Working
 
@@ -114,11 +115,11 @@ def find_bright_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | N
     bright as the paper). When the light falls off across it, the region is looked for again, where
     smooth, in that light evened out (:func:`even_light`), and taken if ``even_min_gain`` times
     larger: a sheet's far side can be darker than the desk's lit side, beyond any growth into
-    shadow. When that region is rougher than blank paper in more than ``max_rough``
-    of its area and the desk has light parts (:func:`desk_has_light_parts`), it took in the light
-    parts of a patterned desk: the paper is then the bright region that is also smooth
-    (:func:`smooth_mask`), if there is one. The page's ``rough`` is that share. `copies`:
-    :func:`small_copies` of `grey`, if made already."""
+    shadow. When that region is rougher than blank paper in more than ``max_rough`` of its area
+    and the desk has light parts (:func:`desk_has_light_parts`), it took in the light parts of a
+    patterned desk: the paper is then the bright region that is also smooth (:func:`smooth_mask`),
+    if there is one. The page's ``rough`` is that share. `copies`: :func:`small_copies` of `grey`,
+    if made already."""
     factor, small, _, smooth = copies or small_copies(grey, cfg)
     found = _bright_region(small, cfg)
     if found is None:
@@ -128,8 +129,9 @@ def find_bright_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | N
     if again is not None and np.count_nonzero(again[0]) >= cfg.even_min_gain * np.count_nonzero(found[0]):
         found = again  # light falling off across the sheet: its shadowed part looked like desk
     rough = rough_share(smooth, found[0], cfg)
+    # (not after the evened search: that was only where smooth)
     if rough > cfg.max_rough and found is not again and desk_has_light_parts(small, found[0], cfg):
-        found = _bright_region(small, cfg, smooth) or found  # (the evened search was only where smooth)
+        found = _bright_region(small, cfg, smooth) or found
     return _page(*found, factor, grey.shape, cfg)._replace(rough=rough)
 
 
@@ -204,16 +206,16 @@ def even_light(small: np.ndarray, paper: np.ndarray, cfg: PageConfig) -> np.ndar
 
 
 def desk_has_light_parts(small: np.ndarray, filled: np.ndarray, cfg: PageConfig) -> bool:
-    """Whether the desk around the filled outline `filled` in the small copy `small` has parts about
-    as bright as the paper: its ``desk_light_percentile`` percentile at least ``desk_light_ratio``
-    of the paper's median. Only then can a rough bright region have taken in a patterned desk's
-    light parts; beside a dark desk the roughness is the sheet's own (a dim sheet's grain, marker
-    strokes, rules), and its smooth part is only a strip between two rules."""
+    """Whether the desk (all of the small copy `small` outside the filled outline `filled`) has
+    light parts: its ``desk_light_percentile`` percentile at least ``desk_light_ratio`` of the
+    paper's median (True when there is no desk). Only then can a rough bright region have taken in
+    a patterned desk's light parts; beside a dark desk the roughness is the sheet's own (a dim
+    sheet's grain, marker strokes, rules), and its smooth part is only a strip between two rules."""
     inside = opencv().calcHist([small], [0], filled, [256], [0, 256]).ravel()
-    outside = np.cumsum(uint8_histogram(small) - inside)
-    if not outside[-1]:
+    outside = uint8_histogram(small) - inside
+    if not outside.any():
         return True
-    light = int(np.searchsorted(outside, cfg.desk_light_percentile / 100 * (outside[-1] - 1), side="right"))
+    light = histogram_percentile(outside, cfg.desk_light_percentile)
     return light >= cfg.desk_light_ratio * histogram_median(inside)
 
 
@@ -366,8 +368,7 @@ def smooth_mask(roughness: np.ndarray, cfg: PageConfig) -> np.ndarray:
     touching the page) are opened away."""
     cv2 = opencv()
     quantized = cv2.convertScaleAbs(roughness, alpha=_TEXTURE_STEPS)
-    cumulative = np.cumsum(uint8_histogram(quantized))
-    paper = int(np.searchsorted(cumulative, cfg.texture_percentile / 100 * (cumulative[-1] - 1), side="right"))
+    paper = histogram_percentile(uint8_histogram(quantized), cfg.texture_percentile)
     level = max(cfg.texture_min, cfg.texture_ratio * paper / _TEXTURE_STEPS)
     rough = (roughness > level).view(np.uint8)
     rough = cv2.morphologyEx(rough, cv2.MORPH_OPEN, np.ones((cfg.rough_open, cfg.rough_open), np.uint8))
