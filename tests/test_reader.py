@@ -678,6 +678,47 @@ def test_two_digits_written_into_each_other_are_split_though_narrower_than_a_row
     assert [line.text for line in FrameReader(_WideIsNoDigit(), config=old).read(grey).lines] == ["444"]
 
 
+class _OneRingIsZero:
+    """A classifier that reads a crop holding exactly one closed loop as a sure 0, and calls any
+    other crop (half a ring, two rings) no digit."""
+
+    def predict(self, images):
+        from edgedigits.classifier import Prediction
+
+        def holes(image):
+            count, labels = cv2.connectedComponents((image <= 0.3).astype(np.uint8), connectivity=4)
+            border = set(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]).tolist())
+            return len(set(range(1, count)) - border)
+
+        ring = np.array([holes(image) == 1 for image in images])
+        probabilities = np.full((len(images), 10), 0.001, np.float32)
+        probabilities[:, 0] = 0.991
+        return Prediction(np.zeros(len(images), int), probabilities, probabilities[:, 0], np.where(ring, 0.01, 0.99))
+
+
+def _rings(starts: tuple, joined: tuple) -> np.ndarray:
+    """A grey frame with a 0 (a ring 29 px wide, 55 tall) at each x of `starts`, and at each x of
+    `joined` one joined by a thin stroke to the one before it."""
+    grey = np.full((480, 640), 225, np.uint8)
+    for x in starts + joined:
+        cv2.ellipse(grey, (x + 13, 226), (12, 25), 0, 0, 360, 40, 5)
+    for x in joined:
+        cv2.rectangle(grey, (x - 9, 225), (x + 2, 227), 40, -1)
+    return grey
+
+
+def test_a_run_of_four_touching_digits_is_cut_into_four():
+    """One cut leaves two pieces of two digits each; beside a sure digit, each piece is weighed
+    for a cut of its own (a run alone is not: junk beside a page cut into pieces reads as digits)."""
+    grey = _rings((90, 130, 170, 210), (246, 282, 318))  # three lone 0s, then four in one run
+    assert [line.text for line in FrameReader(_OneRingIsZero()).read(grey).lines] == ["0000000"]
+    config = ReaderConfig()
+    one_cut = replace(config, classify=replace(config.classify, split_rounds=0))
+    assert [line.text for line in FrameReader(_OneRingIsZero(), config=one_cut).read(grey).lines] == ["000"]
+    alone = _rings((210,), (246, 282, 318))  # the run without the 0s before it
+    assert [line.text for line in FrameReader(_OneRingIsZero()).read(alone).lines] == []
+
+
 def test_a_1_is_not_cut_off_when_the_rest_reads_as_another_digit():
     """When the rest reads otherwise than the whole did (here: a narrower crop, a 5), the piece was
     part of the digit, not a 1 beside it."""

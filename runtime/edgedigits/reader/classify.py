@@ -236,7 +236,7 @@ def split_crops(blob: Blob, own: np.ndarray, parts: Parts, upright: Upright, ink
     """Crops of the two halves of every candidate split of a wide blob (`own`: its pixels in its
     box) that could win against the whole (were its halves sure), appended to `crops` (which will
     sit from index `first` in the frame's list); returns [(cut x, left index, right index, shorter
-    half's height fraction)]."""
+    half's height fraction, whether the cut is a straight one)]."""
     splits = []
 
     def add(cut, shorter, left_side, right_side):  # sides: crop's (x0, x1, part)
@@ -244,7 +244,7 @@ def split_crops(blob: Blob, own: np.ndarray, parts: Parts, upright: Upright, ink
             return
         pair = crop_pair(blob, parts, upright, ink, cfg, left_side, right_side, crops, first)
         if pair is not None:
-            splits.append((cut, *pair, shorter))
+            splits.append((cut, *pair, shorter, len(left_side) == 2))
 
     def add_pieces(pieces, min_shorter=0.0):  # two masks: the cut is reported after the left one's ink
         shorter = min(ink_height(pieces[0]), ink_height(pieces[1])) / blob.h
@@ -302,8 +302,8 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
             for b in group:
                 whole = crop(b, parts, upright, ink, cfg)
                 if whole is not None:
-                    plan.append({"blob": b, "whole": len(crops), "aspect": b.w / max(b.h, row_height,
-                                                                                      usual_width(b, group, cfg)),
+                    scale = max(b.h, row_height, usual_width(b, group, cfg))  # px per unit of aspect
+                    plan.append({"blob": b, "whole": len(crops), "aspect": b.w / scale, "scale": scale,
                                  "splits": [], "one": None})
                     crops.append(whole)
             plans.append(plan)
@@ -320,7 +320,7 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
         b, aspect, whole_conf = entry["blob"], entry["aspect"], float(conf[entry["whole"]])
         own = None  # the blob's pixels in its box, made once for both kinds of cut
         if aspect > cfg.split_aspect and split_margin(aspect, whole_conf, 1.0, cfg=cfg) > 0:  # else no cut could win
-            own = own_pixels(b, parts)
+            own = entry["own"] = own_pixels(b, parts)
             entry["splits"] = split_crops(b, own, parts, upright, ink, cfg, aspect, whole_conf, halves, len(crops))
         if aspect >= cfg.one_min_aspect and whole_best[entry["whole"]] != 1:
             own = own_pixels(b, parts) if own is None else own
@@ -331,6 +331,15 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
         is_digit = np.concatenate([is_digit, half_is_digit])
         conf = probs.max(axis=1) * is_digit
     best = probs.argmax(axis=1)
+    for plan in plans:
+        for entry in plan:  # each as [(x0, x1, crop index, cut again?)]
+            entry["pieces"] = first_pieces(entry, best, conf, cfg)
+            entry["sure_beside"] = any(conf[other["whole"]] >= cfg.recut_min_conf for other in plan if other is not entry)
+    entries = [entry for plan in plans for entry in plan]
+    for _ in range(cfg.split_rounds):
+        probs, is_digit = cut_again(entries, parts, upright, ink, classifier, cfg, probs, is_digit, halves, len(crops))
+        conf = probs.max(axis=1) * is_digit
+        best = probs.argmax(axis=1)
     stage("crops", (crops, halves, best, conf, config.reject_threshold))
 
     texts: dict[int, list[str]] = {}
@@ -340,18 +349,7 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
         digits = []
         for entry in plan:
             b = entry["blob"]
-            pieces = [(b.x, b.right, entry["whole"])]
-            if entry["splits"]:
-                margins = [split_margin(entry["aspect"], conf[entry["whole"]], min(conf[li], conf[ri]), shorter, cfg)
-                           for _, li, ri, shorter in entry["splits"]]
-                if max(margins) > 0:
-                    cut, li, ri, _ = entry["splits"][int(np.argmax(margins))]
-                    pieces = [(b.x, cut, li), (cut, b.right, ri)]
-            if len(pieces) == 1 and entry["one"] is not None:
-                cut, li, ri = entry["one"]
-                if best[ri] == 1 and best[li] == best[entry["whole"]] and min(conf[li], conf[ri]) >= cfg.one_min_conf:
-                    pieces = [(b.x, cut, li), (cut, b.right, ri)]  # the digit, and the 1 touching it
-            for xa, xb, k in pieces:
+            for xa, xb, k, _ in entry["pieces"]:
                 if is_digit[k] < cfg.min_is_digit:
                     continue  # the classifier says this is no digit: nothing to report
                 box = frame_box(xa, b.y, xb - xa, b.h, placement)
@@ -364,6 +362,67 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
     everything = crops + halves
     stage("digit_crops", [[everything[k] for k in line_crops[i]] for i in sorted(texts)])
     return ReadResult([Line("".join(texts[i]), line_digits[i], tuple(texts[i])) for i in sorted(texts)])
+
+
+def first_pieces(entry: dict, best: np.ndarray, conf: np.ndarray, cfg: ClassifyConfig) -> list[tuple]:
+    """A planned blob's pieces as [(x0, x1, crop index, cut again?)]: the whole, the two sides of
+    its surest cut when that wins against the whole (:func:`split_margin`; the sides of a straight
+    cut may be cut again, :func:`cut_again`), or the digit and a 1 touching it
+    (:func:`trailing_one_cut`)."""
+    b, whole = entry["blob"], entry["whole"]
+    if entry["splits"]:
+        margins = [split_margin(entry["aspect"], conf[whole], min(conf[li], conf[ri]), shorter, cfg)
+                   for _, li, ri, shorter, _ in entry["splits"]]
+        if max(margins) > 0:
+            cut, li, ri, _, straight = entry["splits"][int(np.argmax(margins))]
+            return [(b.x, cut, li, straight), (cut, b.right, ri, straight)]
+    if entry["one"] is not None:
+        cut, li, ri = entry["one"]
+        if best[ri] == 1 and best[li] == best[whole] and min(conf[li], conf[ri]) >= cfg.one_min_conf:
+            return [(b.x, cut, li, False), (cut, b.right, ri, False)]  # the digit, and the 1 touching it
+    return [(b.x, b.right, whole, False)]
+
+
+def cut_again(entries: list[dict], parts: Parts, upright: Upright, ink: Ink, classifier, cfg: ClassifyConfig,
+              probs: np.ndarray, is_digit: np.ndarray, halves: list, wholes: int):
+    """One more round of cuts (three or more digits written into one run): each piece a straight
+    cut left that is still wider than ``recut_aspect``, in a group with another digit at least
+    ``recut_min_conf`` sure, is weighed for a straight cut of its own as its blob was
+    (:func:`split_columns`, :func:`split_margin` against the piece's confidence), and cut when
+    both new pieces are that sure. The new crops are classified in one batch and appended to
+    `halves` (which sit after the `wholes` whole crops); returns `probs` and `is_digit` with theirs
+    appended, and replaces the pieces cut in each entry's ``pieces``."""
+    conf = probs.max(axis=1) * is_digit
+    more, asks = [], []
+    first = wholes + len(halves)
+    for entry in (entry for entry in entries if entry["sure_beside"]):
+        b, scale = entry["blob"], entry["scale"]
+        for p, (xa, xb, k, again) in enumerate(entry["pieces"]):
+            aspect = (xb - xa) / scale
+            if not again or aspect <= cfg.recut_aspect or split_margin(aspect, conf[k], 1.0, cfg=cfg) <= 0:
+                continue
+            piece = Blob(xa, b.y, xb - xa, b.h, b.labels)
+            for cut, shorter in split_columns(piece, entry["own"][:, xa - b.x: xb - b.x], cfg):
+                if split_margin(aspect, conf[k], 1.0, shorter, cfg) > 0:
+                    pair = crop_pair(b, parts, upright, ink, cfg, (xa, cut), (cut, xb), more, first)
+                    if pair is not None:
+                        asks.append((entry, p, cut, *pair, shorter, aspect))
+    if not more:
+        return probs, is_digit
+    more_probs, more_is_digit = probabilities(classifier, more)
+    halves.extend(more)
+    probs, is_digit = np.concatenate([probs, more_probs]), np.concatenate([is_digit, more_is_digit])
+    conf = probs.max(axis=1) * is_digit
+    chosen: dict[tuple[int, int], tuple] = {}
+    for entry, p, cut, li, ri, shorter, aspect in asks:
+        xa, xb, k, _ = entry["pieces"][p]
+        sure = min(conf[li], conf[ri])
+        margin = split_margin(aspect, conf[k], sure, shorter, cfg)
+        if sure >= cfg.recut_min_conf and margin > 0 and margin > chosen.get((id(entry), p), (0.0,))[0]:
+            chosen[(id(entry), p)] = (margin, entry, p, [(xa, cut, li, True), (cut, xb, ri, True)])
+    for _, entry, p, two in sorted(chosen.values(), key=lambda c: -c[2]):  # an entry's later pieces first
+        entry["pieces"][p: p + 1] = two
+    return probs, is_digit
 
 
 def frame_box(x, y, w, h, placement: Placement) -> tuple[int, int, int, int]:

@@ -408,6 +408,13 @@ class ClassifyConfig(_Checked):
                                "other, as a '43', can be narrower than a row height; at 0.7 blurred single digits "
                                "start to be cut, a 9 into a sure '19')")
     split_base_aspect: float = knob(1.2, "row heights", "the width at which splitting and not weigh the same")
+    split_rounds: int = knob(2, "count", "a piece cut off a wide blob by a straight cut is weighed for another "
+                             "cut up to this many times (three or more digits written into one run)")
+    recut_aspect: float = knob(1.1, "row heights", "narrower pieces are not cut again (a piece holding two "
+                               "digits is 1.2-1.6 wide)")
+    recut_min_conf: float = knob(0.9, "probability", "a piece is cut again only in a group holding another digit "
+                                 "this sure, and only into two digits this sure (junk beside a page, cut into "
+                                 "pieces, reads as digits on its own)", hi=1)
     split_aspect_weight: float = knob(3.0, "log-odds per row height", "how much width says 'two digits' (fitted on "
                                       "generated frames)")
     split_height_weight: float = knob(10.0, "log-odds", "how much a short half says 'one digit' (fitted on "
