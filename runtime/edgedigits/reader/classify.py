@@ -334,7 +334,8 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
     for plan in plans:
         for entry in plan:  # each as [(x0, x1, crop index, cut again?)]
             entry["pieces"] = first_pieces(entry, best, conf, cfg)
-            entry["sure_beside"] = any(conf[other["whole"]] >= cfg.recut_min_conf for other in plan if other is not entry)
+            entry["sure_beside"] = any(conf[other["whole"]] >= cfg.recut_min_conf
+                                       for other in plan if other is not entry)
     entries = [entry for plan in plans for entry in plan]
     for _ in range(cfg.split_rounds):
         probs, is_digit = cut_again(entries, parts, upright, ink, classifier, cfg, probs, is_digit, halves, len(crops))
