@@ -126,7 +126,7 @@ def _crops_picture(crops: list, halves: list, digits: np.ndarray, confidence: np
                    per_row: int = 16, zoom: int = 2) -> np.ndarray:
     import cv2
 
-    crops = crops + halves  # the reader's order: wholes, then the halves of wide blobs and the pieces of touching 1s
+    crops = crops + halves  # the reader's order: wholes, halves of wide blobs, pieces of touching 1s, re-cut pieces
 
     side = 28 * zoom
     cell_h = side + 14

@@ -392,7 +392,8 @@ def cut_again(entries: list[dict], parts: Parts, upright: Upright, ink: Ink, cla
     (:func:`split_columns`, :func:`split_margin` against the piece's confidence), and cut when
     both new pieces are that sure. The new crops are classified in one batch and appended to
     `halves` (which sit after the `wholes` whole crops); returns `probs` and `is_digit` with theirs
-    appended, and replaces the pieces cut in each entry's ``pieces``."""
+    appended, and replaces the pieces cut in each entry's ``pieces`` (those weighed and not cut
+    are not weighed again)."""
     conf = probs.max(axis=1) * is_digit
     more, asks = [], []
     first = wholes + len(halves)
@@ -414,15 +415,17 @@ def cut_again(entries: list[dict], parts: Parts, upright: Upright, ink: Ink, cla
     halves.extend(more)
     probs, is_digit = np.concatenate([probs, more_probs]), np.concatenate([is_digit, more_is_digit])
     conf = probs.max(axis=1) * is_digit
-    chosen: dict[tuple[int, int], tuple] = {}
+    chosen: dict[tuple[int, int], tuple[float, list]] = {}
     for entry, p, cut, li, ri, shorter, aspect in asks:
         xa, xb, k, _ = entry["pieces"][p]
         sure = min(conf[li], conf[ri])
         margin = split_margin(aspect, conf[k], sure, shorter, cfg)
-        if sure >= cfg.recut_min_conf and margin > 0 and margin > chosen.get((id(entry), p), (0.0,))[0]:
-            chosen[(id(entry), p)] = (margin, entry, p, [(xa, cut, li, True), (cut, xb, ri, True)])
-    for _, entry, p, two in sorted(chosen.values(), key=lambda c: -c[2]):  # an entry's later pieces first
-        entry["pieces"][p: p + 1] = two
+        if sure >= cfg.recut_min_conf and margin > chosen.get((id(entry), p), (0.0,))[0]:
+            chosen[(id(entry), p)] = (margin, [(xa, cut, li, True), (cut, xb, ri, True)])
+    for entry in {id(entry): entry for entry, *_ in asks}.values():
+        # A piece weighed and not cut would be weighed the same way again: only new pieces are.
+        entry["pieces"] = [piece for p, (xa, xb, k, _) in enumerate(entry["pieces"])
+                           for piece in chosen.get((id(entry), p), (0.0, [(xa, xb, k, False)]))[1]]
     return probs, is_digit
 
 
