@@ -332,10 +332,11 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
         conf = probs.max(axis=1) * is_digit
     best = probs.argmax(axis=1)
     for plan in plans:
-        for entry in plan:  # each as [(x0, x1, crop index, cut again?)]
+        sure = [bool(conf[entry["whole"]] >= cfg.recut_min_conf) for entry in plan]
+        count = sum(sure)
+        for entry, is_sure in zip(plan, sure):  # pieces as [(x0, x1, crop index, cut again?)]
             entry["pieces"] = first_pieces(entry, best, conf, cfg)
-            entry["sure_beside"] = any(conf[other["whole"]] >= cfg.recut_min_conf
-                                       for other in plan if other is not entry)
+            entry["sure_beside"] = count - is_sure > 0  # another digit of its group is sure
     entries = [entry for plan in plans for entry in plan]
     for _ in range(cfg.split_rounds):
         probs, is_digit = cut_again(entries, parts, upright, ink, classifier, cfg, probs, is_digit, halves, len(crops))
