@@ -999,6 +999,27 @@ def test_a_digit_that_fills_its_note_is_not_cut_at_the_note_edge(reader, mnist_t
     assert 28 <= int(np.argmax(cleared > 0)) - paper_top <= 36
 
 
+def test_ink_running_along_the_cleared_paper_edge_is_desk():
+    """A page outline that took in glare or a light desk holds pieces of desk that run along its
+    cleared edge; they are dropped. A digit written near the edge touches it with a few strokes,
+    and a 7 whose bar lies along the edge touches it with less than ``edge_run_share`` of its
+    height: both are kept (without that share, the 7 is dropped too)."""
+    cfg = ReaderConfig().page
+    inside = np.zeros((200, 300), np.uint8)
+    inside[10:-10, 10:-10] = 1
+    mask = np.zeros_like(inside)
+    mask[40:160, 10:14] = 1            # a sliver of desk along the left edge, 120 px
+    mask[150:190, 200:260] = np.tril(np.ones((40, 60), np.uint8))[:, ::-1]  # a wedge on the bottom edge
+    mask[10:50, 100:104] = 1            # a 1 whose top reaches the top edge
+    mask[10:14, 150:174] = 1            # a 7: its bar along the top edge...
+    mask[10:50, 170:174] = 1            # ...and its stem
+    runs = page_stage.runs_along_edge(mask, inside, 40.0, cfg)
+    wedge = mask[150:190, 200:260] == 1
+    assert runs[40:160, 10:14].all() and runs[150:190, 200:260][wedge].all()
+    assert not runs[:, 90:180].any()
+    assert page_stage.runs_along_edge(mask, inside, 40.0, replace(cfg, edge_run_share=0.0))[20, 170]
+
+
 def test_vignetted_page_is_read_to_its_dark_side(reader, mnist_test):
     """The dark side of a page lit from one side is still paper: its digits are read."""
     images, labels = mnist_test
@@ -1083,7 +1104,9 @@ def test_too_much_texture_on_the_page_is_read_again_on_its_smooth_part(reader, m
     frame = _sheet_on_a_patterned_desk(*mnist_test, paper=235.0, desk=(120.0, 255.0), period=40.0, digit_px=digit_px)
     frame = cv2.resize(frame, None, fx=times, fy=times, interpolation=cv2.INTER_CUBIC)
     config = reader.config
-    config = replace(config, page=replace(config.page, max_rough=1.0), blobs=replace(config.blobs, max_candidates=10))
+    # (the desk pieces running along the page's edge are left in too, so that the stripes outnumber the cap)
+    page = replace(config.page, max_rough=1.0, edge_run_length=1e6)
+    config = replace(config, page=page, blobs=replace(config.blobs, max_candidates=10))
     grey = frame[..., 0]
     assert page_stage.find_paper(grey, config.page).mask.mean() > 0.5  # the stripes are page
     smooth = page_stage.find_smooth_bright_paper(grey, config.page)

@@ -13,9 +13,10 @@ import numpy as np
 from .arrays import (block_sums, histogram_median, histogram_percentile, nearest_upscale, opencv, uint8_histogram,
                      uint8_medians)
 from .config import PageConfig
-from .records import DigitSize, Light, Page, SmallCopies, Working
+from .records import DigitSize, Ink, Light, Page, SmallCopies, Working
 
 _SQUARE_2 = np.ones((2, 2), np.uint8)
+_SQUARE_3 = np.ones((3, 3), np.uint8)
 _TEXTURE_STEPS = 1000  # roughness is quantized in steps of 1/1000 to find its percentile
 _EVEN_STEP = 4  # px of the page finder's copy: the light on the page is fitted to every 4th pixel, plenty for a plane
 _EDGE_POINTS = 16  # points along each edge of an outline where its share clear of the frame's border is measured
@@ -467,11 +468,13 @@ def _clear_of_border(low: np.ndarray, high: np.ndarray, shape: tuple[int, int], 
     return np.all((low >= border) & (high <= [shape[1] - border - 1, shape[0] - border - 1]), axis=-1)
 
 
-def clear_paper_edge(light: Light, work: Working, size: DigitSize, cfg: PageConfig) -> Light:
+def clear_paper_edge(light: Light, work: Working, size: DigitSize, cfg: PageConfig,
+                     ink: Ink | None = None) -> Light:
     """`light` with the darkness zeroed within ``edge_clear`` digit heights of the paper's edge, at
     most ``edge_clear_max`` of the working copy's longer side (in place): corners and edges of the
-    paper (shadows, frame-edge cuts) make digit-sized junk, and writing keeps a margin. Without a
-    paper, `light` as it is."""
+    paper (shadows, frame-edge cuts) make digit-sized junk, and writing keeps a margin. With `ink`,
+    also the darkness of its components that run along that cleared edge (:func:`runs_along_edge`).
+    Without a paper, `light` as it is."""
     if light.paper is None:
         return light
     cv2 = opencv()
@@ -491,5 +494,26 @@ def clear_paper_edge(light: Light, work: Working, size: DigitSize, cfg: PageConf
     distance = cv2.distanceTransform(ringed, cv2.DIST_L2, 3)[top: top + half.shape[0], left: left + half.shape[1]]
     keep = (2 * distance - 1 >= width).view(np.uint8)  # a block's pixels lie up to 1 px nearer
     keep = nearest_upscale(keep, 2, (2 * keep.shape[0], 2 * keep.shape[1]))[: paper.shape[0], : paper.shape[1]]
+    if ink is not None:
+        keep &= ~runs_along_edge(ink.mask, keep, size.height, cfg)
     darkness *= keep
     return light
+
+
+def runs_along_edge(mask: np.ndarray, inside: np.ndarray, height: float, cfg: PageConfig) -> np.ndarray:
+    """Which pixels of `mask` (ink, uint8 0/1) lie in its components within `inside` (the paper
+    less its cleared edge, uint8 0/1) that touch the edge of `inside` along ``edge_run_length``
+    digit heights or more, and along ``edge_run_share`` of their longer side: a page outline that
+    took in glare or a light desk holds pieces of desk that run along its edge, while a digit
+    written near the edge touches it with a few strokes."""
+    cv2 = opencv()
+    ink = mask & inside
+    touching = (cv2.dilate(1 - inside, _SQUARE_3) & ink).view(bool)
+    if np.count_nonzero(touching) < cfg.edge_run_length * height:  # (no component can run along it)
+        return np.zeros(mask.shape, bool)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    contact = np.bincount(labels[touching], minlength=count)
+    longer = np.maximum(stats[:, 2], stats[:, 3])
+    runs = (contact >= cfg.edge_run_length * height) & (contact >= cfg.edge_run_share * longer)
+    runs[0] = False  # the background
+    return runs[labels]

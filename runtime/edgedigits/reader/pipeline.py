@@ -87,7 +87,7 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
         if enlarged is not None:
             return _read_working(enlarged[0], classifier, config, stage, rescale=False, known_height=enlarged[1],
                                  page=given_page)
-    light = page_stage.clear_paper_edge(light, work, size, config.page)            # page: off its edge
+    light = page_stage.clear_paper_edge(light, work, size, config.page, ink)       # page: off its edge
     light = ink_stage.clear_frame_border(light, ink, work, size, config.ink)       # ink: off the frame's edge
     read_at = partial(_read_upright, light=light, ink=ink, size=size, work=work, classifier=classifier,
                       config=config)
