@@ -1001,23 +1001,38 @@ def test_a_digit_that_fills_its_note_is_not_cut_at_the_note_edge(reader, mnist_t
 
 def test_ink_running_along_the_cleared_paper_edge_is_desk():
     """A page outline that took in glare or a light desk holds pieces of desk that run along its
-    cleared edge; they are dropped. A digit written near the edge touches it with a few strokes,
-    and a 7 whose bar lies along the edge touches it with less than ``edge_run_share`` of its
-    height: both are kept (without that share, the 7 is dropped too)."""
+    cleared edge; they are dropped. A 1 whose top reaches the edge, a 7 whose bar lies along it
+    (less than ``edge_run_share`` of its height; without that share it is dropped too) and a stub
+    shorter than ``edge_run_length`` are kept, on the page as drawn and turned by 10-45 degrees
+    (the contact is counted once per pixel of a tilted edge's length; a wedge's box grows with
+    the turn, so it may be kept)."""
     cfg = ReaderConfig().page
     inside = np.zeros((200, 300), np.uint8)
     inside[10:-10, 10:-10] = 1
-    mask = np.zeros_like(inside)
-    mask[40:160, 10:14] = 1            # a sliver of desk along the left edge, 120 px
-    mask[150:190, 200:260] = np.tril(np.ones((40, 60), np.uint8))[:, ::-1]  # a wedge on the bottom edge
-    mask[10:50, 100:104] = 1            # a 1 whose top reaches the top edge
-    mask[10:14, 150:174] = 1            # a 7: its bar along the top edge...
-    mask[10:50, 170:174] = 1            # ...and its stem
-    runs = page_stage.runs_along_edge(mask, inside, 40.0, cfg)
-    wedge = mask[150:190, 200:260] == 1
-    assert runs[40:160, 10:14].all() and runs[150:190, 200:260][wedge].all()
-    assert not runs[:, 90:180].any()
-    assert page_stage.runs_along_edge(mask, inside, 40.0, replace(cfg, edge_run_share=0.0))[20, 170]
+    parts = {name: np.zeros_like(inside) for name in ("sliver", "wedge", "one", "seven", "stub")}
+    parts["sliver"][40:160, 10:14] = 1  # desk along the left edge, 120 px
+    parts["wedge"][150:190, 200:260] = np.tril(np.ones((40, 60), np.uint8))[:, ::-1]  # on the bottom edge
+    parts["one"][10:50, 100:104] = 1
+    parts["seven"][10:14, 150:174] = 1
+    parts["seven"][10:50, 170:174] = 1
+    parts["stub"][10:13, 230:240] = 1  # along the top edge, 10 px
+
+    def dropped(turn: float, share: float = cfg.edge_run_share) -> set[str]:
+        rotation = cv2.getRotationMatrix2D((200, 200), turn, 1.0)
+
+        def turned(a):
+            canvas = np.zeros((400, 400), np.uint8)
+            canvas[100:300, 50:350] = a
+            return cv2.warpAffine(canvas, rotation, (400, 400), flags=cv2.INTER_NEAREST)
+
+        mask = turned(sum(parts.values()).clip(0, 1).astype(np.uint8))
+        runs = page_stage.runs_along_edge(mask, turned(inside), 40.0, replace(cfg, edge_run_share=share))
+        return {name for name, part in parts.items() if runs[turned(part) == 1].any()}
+
+    assert dropped(0) == {"sliver", "wedge"}
+    for turn in (10, 20, 30, 45):
+        assert "sliver" in dropped(turn) <= {"sliver", "wedge"}
+    assert "seven" in dropped(0, share=0.0) and "seven" in dropped(20, share=0.0)
 
 
 def test_vignetted_page_is_read_to_its_dark_side(reader, mnist_test):

@@ -182,8 +182,8 @@ class PageConfig(_Checked):
                                  "junk along a paper's edge is that narrow, while a digit that fills its sticky note "
                                  "comes nearer its edge than edge_clear digit heights", hi=1)
     edge_run_length: float = knob(0.5, "digit heights", "ink touching the cleared edge along this much or more may "
-                                  "be desk or glare inside the page's outline (a digit meets the edge with a few "
-                                  "stroke widths); at 1.0 generated glare frames read 95.1 -> 94.9%", open_lo=True)
+                                  "be desk or glare inside the page's outline, not a stub of a stroke; at 1.0 "
+                                  "generated glare frames read 95.1 -> 94.9%", open_lo=True)
     edge_run_share: float = knob(0.8, "fraction", "of the ink component's longer side that must touch the cleared "
                                  "edge: a piece of desk runs along the page's edge, a digit written near it touches "
                                  "it with less (0.6: generated light desks 95.0 -> 94.8%, glare 95.1 -> 95.5%)", hi=1)

@@ -16,7 +16,7 @@ from .config import PageConfig
 from .records import DigitSize, Ink, Light, Page, SmallCopies, Working
 
 _SQUARE_2 = np.ones((2, 2), np.uint8)
-_SQUARE_3 = np.ones((3, 3), np.uint8)
+_CROSS_3 = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)  # 4-neighbours: a pixel per pixel of a tilted edge
 _TEXTURE_STEPS = 1000  # roughness is quantized in steps of 1/1000 to find its percentile
 _EVEN_STEP = 4  # px of the page finder's copy: the light on the page is fitted to every 4th pixel, plenty for a plane
 _EDGE_POINTS = 16  # points along each edge of an outline where its share clear of the frame's border is measured
@@ -504,11 +504,11 @@ def runs_along_edge(mask: np.ndarray, inside: np.ndarray, height: float, cfg: Pa
     """Which pixels of `mask` (ink, uint8 0/1) lie in its components within `inside` (the paper
     less its cleared edge, uint8 0/1) that touch the edge of `inside` along ``edge_run_length``
     digit heights or more, and along ``edge_run_share`` of their longer side: a page outline that
-    took in glare or a light desk holds pieces of desk that run along its edge, while a digit
-    written near the edge touches it with a few strokes."""
+    took in glare or a light desk holds pieces of desk that run along its edge. (A 1 written
+    along the page's side edge, its whole length touching it, is taken as desk too.)"""
     cv2 = opencv()
     ink = mask & inside
-    touching = (cv2.dilate(1 - inside, _SQUARE_3) & ink).view(bool)
+    touching = (cv2.dilate(1 - inside, _CROSS_3) & ink).view(bool)
     if np.count_nonzero(touching) < cfg.edge_run_length * height:  # (no component can run along it)
         return np.zeros(mask.shape, bool)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
