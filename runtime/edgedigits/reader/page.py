@@ -10,8 +10,8 @@ from typing import Callable
 
 import numpy as np
 
-from .arrays import (block_sums, histogram_median, histogram_percentile, nearest_upscale, opencv, uint8_histogram,
-                     uint8_medians)
+from .arrays import (block_sums, histogram_median, histogram_percentile, labelled, nearest_upscale, opencv,
+                     uint8_histogram, uint8_medians)
 from .config import PageConfig
 from .records import DigitSize, Ink, Light, Page, SmallCopies, Working
 
@@ -511,7 +511,7 @@ def runs_along_edge(mask: np.ndarray, inside: np.ndarray, height: float, cfg: Pa
     touching = (cv2.dilate(1 - inside, _CROSS_3) & ink).view(bool)
     if np.count_nonzero(touching) < cfg.edge_run_length * height:  # (no component can run along it)
         return np.zeros(mask.shape, bool)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    count, labels, stats, _ = labelled(ink, 8)
     contact = np.bincount(labels[touching], minlength=count)
     longer = np.maximum(stats[:, 2], stats[:, 3])
     runs = (contact >= cfg.edge_run_length * height) & (contact >= cfg.edge_run_share * longer)
