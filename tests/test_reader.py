@@ -569,6 +569,33 @@ def test_a_grid_is_taken_out_without_its_crossings_coming_back():
     assert out.sum() == 0
 
 
+def test_a_faint_rule_thresholded_into_dashes_is_taken_out_and_a_pen_crossing_it_stays():
+    from edgedigits.reader.records import Upright
+
+    height, threshold = 20, 0.4
+    darkness = np.zeros((200, 400), np.float32)
+    darkness[20:22, :] = 0.9                  # a dark rule: the page is ruled
+    darkness[100:102, :] = 0.3                # a faint rule, below the threshold...
+    for x in range(0, 400, 12):
+        darkness[100:102, x: x + 6] = 0.45    # ...but for dashes above it, 6 px long (shorter than a digit)
+    darkness[90:112, 200:203] = 0.9           # a pen stroke across it (a 4's stem)
+    darkness[140:160, 300:303] = 0.9          # a 1 away from the rules
+    size = DigitSize(float(height), np.array([[300, 140, 3, 20, 60]]))
+    upright = Upright(darkness, None, (0, 0), 1)
+    cfg = ReaderConfig().rules
+    dashes = (darkness > threshold).view(np.uint8)
+    before, _ = rules_stage.remove_long_lines(dashes.copy(), height, cfg, hough=False)
+    assert before[100:102, :190].sum() > 100  # the line pass alone keeps the dashes (read as 1s)
+    ruled = rules_stage.remove_rules(upright, threshold, size, cfg)
+    assert not ruled.mask[100:102, :195].any() and not ruled.mask[100:102, 208:].any()
+    assert ruled.mask[90:112, 200:203].all() and ruled.mask[140:160, 300:303].all()
+    assert not ruled.mask[20:22].any()
+    # Ink much darker than the line's sustained level is not the line's.
+    darker = darkness.copy()
+    darker[100:102, 40:46] = 0.9
+    assert rules_stage.remove_rules(upright._replace(darkness=darker), threshold, size, cfg).mask[100:102, 40:46].all()
+
+
 def test_touching_rings_are_separated_along_their_contact(reader):
     # Two "0"s joined by a thin contact, the second lower and overlapping the first's columns, so
     # no straight cut parts them: eroding breaks the contact, and every pixel goes to the nearer ring.

@@ -317,6 +317,12 @@ class RulesConfig(_Checked):
     side_out: int = knob(3, "px", "beyond a side's end, how far a removed rule that ends it may lie")
     side_in: int = knob(2, "px", "within a side's end, how far a removed rule that ends it may lie")
     side_tall: float = knob(1.15, "digit heights", "a side this tall needs a rule at one end only")
+    faint_length: float = knob(3.0, "digit heights", "a faint rule's darkness is sustained along this length: "
+                               "ruled and squared paper's lines cross the page, while box sides and boxes stacked "
+                               "in a column (1.3-2 digit heights) are shorter", open_lo=True)
+    faint_ratio: float = knob(2.0, "times", "ink at most this many times as dark as the darkness sustained along a "
+                              "line through it is that line's: a faint rule's dashes peak at up to twice its "
+                              "sustained level (1.5 found few of them on squared paper)", lo=1)
 
 
 @dataclass(frozen=True)

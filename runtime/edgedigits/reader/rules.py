@@ -23,7 +23,48 @@ def remove_rules(upright: Upright, threshold: float, size: DigitSize, cfg: Rules
     else:
         longest = 0
     mask, rules = remove_long_lines(mask, height, cfg, hough=longest >= cfg.hough_trigger * height)
+    if rules is not None:  # a ruled page: its fainter lines may have thresholded into dashes
+        mask, faint = remove_faint_lines(mask, upright.darkness, threshold, height, cfg)
+        rules = rules | faint
     return Ruled(mask, rules)
+
+
+def line_slack(height: float, cfg: RulesConfig) -> int:
+    """px (odd) across a line that a tilted or ragged rule may wander over while still counted as one."""
+    return int(min(cfg.slack_range[1], max(cfg.slack_range[0], height // cfg.slack_per_height))) | 1
+
+
+def remove_faint_lines(mask: np.ndarray, darkness: np.ndarray, threshold: float, height: float,
+                       cfg: RulesConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(`mask` without the dashes of horizontal and vertical rules too faint to be whole in it,
+    the horizontal dashes taken out).
+
+    A faint rule (squared or lined paper, a light print) has a darkness just about the ink
+    threshold: it thresholds into dashes too short to be rules, read as 1s. Its darkness
+    *sustained* along ``faint_length`` digit heights (a grey opening along the line, after a max
+    across it of the slack a tilted rule wanders) stays, while digits have gaps that short.
+    Ink not much darker than that (``faint_ratio``) is the rule's, when the sustained darkness is
+    below the threshold (darker rules are whole in the mask and taken out before), and its pieces
+    are thin and straight. A pen crossing the rule is darker still, and where its stroke goes on
+    both sides it is given back (:func:`crossing_strokes_back`)."""
+    cv2 = opencv()
+    length = int(max(cfg.min_length, cfg.faint_length * height))
+    slack = line_slack(height, cfg)
+    horizontal = cv2.morphologyEx(cv2.dilate(darkness, np.ones((slack, 1), np.uint8)), cv2.MORPH_OPEN,
+                                  np.ones((1, length), np.uint8))
+    vertical = cv2.morphologyEx(cv2.dilate(darkness, np.ones((1, slack), np.uint8)), cv2.MORPH_OPEN,
+                                np.ones((length, 1), np.uint8))
+    inked = mask > 0
+
+    def dashes(sustained: np.ndarray) -> np.ndarray:
+        return (inked & (darkness <= cfg.faint_ratio * sustained) & (sustained < threshold)).view(np.uint8)
+
+    on_h = thin_lines_only(dashes(horizontal), mask, height, cfg)
+    on_v = thin_columns_only(dashes(vertical), mask, height, cfg)
+    if not (on_h.any() or on_v.any()):
+        return mask, on_h
+    kept = mask & (1 - (on_h | on_v))
+    return crossing_strokes_back(mask, kept, on_h, on_v, height, slack, cfg), on_h
 
 
 def box_shaped(w, h, area, cfg: RulesConfig) -> np.ndarray:
@@ -63,7 +104,7 @@ def remove_long_lines(mask: np.ndarray, height: float, cfg: RulesConfig, hough: 
     cv2 = opencv()
     length = int(max(cfg.min_length, cfg.length * height))
     # A little slack across the line, so slightly tilted or ragged rules still form long runs.
-    slack = int(min(cfg.slack_range[1], max(cfg.slack_range[0], height // cfg.slack_per_height))) | 1
+    slack = line_slack(height, cfg)
     horizontal = None
     inked = mask
     if mask.shape[1] > length:
@@ -79,7 +120,7 @@ def remove_long_lines(mask: np.ndarray, height: float, cfg: RulesConfig, hough: 
     if mask.shape[0] > length:
         band = cv2.dilate(mask, np.ones((cfg.bridge, slack), np.uint8))
         vertical = open_by_line(band, length, axis=0)
-        vertical = np.ascontiguousarray(thin_lines_only(vertical.T, mask.T, height, cfg).T)
+        vertical = thin_columns_only(vertical, mask, height, cfg)
         if vertical.any():
             mask = mask & (1 - vertical)
         else:
@@ -102,8 +143,7 @@ def remove_long_lines(mask: np.ndarray, height: float, cfg: RulesConfig, hough: 
         for x1, y1, x2, y2 in segments.reshape(-1, 4):
             target = flat if abs(x2 - x1) >= abs(y2 - y1) else upright
             cv2.line(target, (int(x1), int(y1)), (int(x2), int(y2)), 1, slack)
-        erase = thin_lines_only(flat, mask, height, cfg) | thin_lines_only(upright.T, mask.T, height, cfg).T
-        erase = np.ascontiguousarray(erase)
+        erase = thin_lines_only(flat, mask, height, cfg) | thin_columns_only(upright, mask, height, cfg)
         if erase.any():
             mask = mask & (1 - erase)
             horizontal = erase if horizontal is None else (horizontal | erase)
@@ -155,6 +195,9 @@ def thin_lines_only(found: np.ndarray, mask: np.ndarray, height: float, cfg: Rul
             continue
         # And straight: the ink's centre row drifts steadily along a rule (tilt), not up and down.
         columns = np.flatnonzero(thin)
+        if len(columns) < 3:  # a faint rule's dash (remove_faint_lines): too short to wander
+            keep[i] = True
+            continue
         centres = (ink[:, columns] * np.arange(h)[:, None]).sum(axis=0) / per_column[columns]
         slope, offset = np.polyfit(columns, centres, 1)
         residual = centres - (slope * columns + offset)
@@ -162,6 +205,11 @@ def thin_lines_only(found: np.ndarray, mask: np.ndarray, height: float, cfg: Rul
     if keep[1:].all():
         return found
     return keep[labels].astype(np.uint8)
+
+
+def thin_columns_only(found: np.ndarray, mask: np.ndarray, height: float, cfg: RulesConfig) -> np.ndarray:
+    """:func:`thin_lines_only` for vertical runs."""
+    return np.ascontiguousarray(thin_lines_only(found.T, mask.T, height, cfg).T)
 
 
 def is_box_side(rules, x, y, w, h, height, cfg: RulesConfig = RulesConfig()) -> bool:
