@@ -1457,6 +1457,40 @@ def test_a_dim_grained_ruled_sheet_on_a_dark_desk_is_the_whole_bright_region(rea
     assert as_before.mask.mean() < 0.1
 
 
+def _sheet_in_a_light_region(desk_speckle: float, shadowed: bool = False) -> np.ndarray:
+    """A 640x480 frame: dark surroundings (40) around a light region (150, speckled with
+    `desk_speckle` grey levels of blurred noise) holding a white sheet (235); `shadowed`: the light
+    region is a page instead (225), its left third in a hard-edged smooth shadow (160)."""
+    rng = np.random.default_rng(0)
+    frame = np.full((480, 640), 40.0, np.float32)
+    speckle = cv2.GaussianBlur(rng.normal(0, 1, (420, 580)).astype(np.float32), (0, 0), 1.5)
+    frame[30:450, 30:610] = 150 + desk_speckle * speckle / speckle.std()
+    frame[120:360, 200:460] = 235 + rng.normal(0, 2, (240, 260))
+    if shadowed:
+        frame[30:450, 30:610] = 225 + rng.normal(0, 2, (420, 580))
+        frame[30:450, 30:220] = 160 + rng.normal(0, 2, (420, 190))
+    return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+def test_a_sheet_on_a_light_patterned_desk_amid_darker_surroundings_is_the_sheet():
+    config = ReaderConfig().page
+    grey = _sheet_in_a_light_region(15)
+    sheet = np.zeros(grey.shape, bool)
+    sheet[120:360, 200:460] = True
+    page = page_stage.find_bright_paper(grey, config)
+    assert page.mask[sheet].mean() > 0.9 and not page.mask[~sheet].any()
+    whole = page_stage.find_bright_paper(grey, replace(config, nested_max_share=0.0))
+    assert whole.rough > config.colour_check_rough and whole.mask[~sheet].mean() > 0.5  # sheet and desk
+    # A page with a hard-edged shadow is also a bright region with a brighter part inside, but
+    # the shadowed part is smooth: it stays page.
+    shadowed = _sheet_in_a_light_region(0, shadowed=True)
+    copies = page_stage.small_copies(shadowed, config)
+    filled, _ = page_stage._bright_region(copies.blurred, config)
+    assert page_stage.nested_sheet(copies.blurred, filled, copies.smooth, config) is None
+    lit_part = page_stage.nested_sheet(copies.blurred, filled, copies.smooth, replace(config, nested_ring_rough=0.0))
+    assert lit_part is not None and lit_part[0].mean() < 0.8 * filled.mean()  # (what the guard keeps out)
+
+
 def test_a_bright_page_that_took_in_a_desks_light_stripes_of_another_colour_is_the_part_of_the_papers_colour(
         reader, mnist_test):
     """Orange stripes as bright as a white sheet, with a grain that leaves most of them smooth:

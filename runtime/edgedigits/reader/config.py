@@ -171,6 +171,13 @@ class PageConfig(_Checked):
                             "took in a patterned desk's light parts, if the desk has any (real pages 0.04 at "
                             "most, generated dense writing 0.32, generated light patterned desks mostly "
                             "0.3-0.6)", hi=1)
+    nested_max_share: float = knob(0.85, "fraction", "of a rough bright region: a bright region within it covering "
+                                   "at most this is a sheet on a light desk (more is the page with a margin)", hi=1)
+    nested_ring_rough: float = knob(0.2, "fraction", "of the ring around such a sheet rougher than blank paper: a "
+                                    "patterned desk (a speckled floor 0.23), not shadowed paper (0.04-0.05)", hi=1)
+    nested_fill_percentile: float = knob(2.0, "percentile", "of the bright region's brightness: the level given "
+                                         "to the frame outside it, so that the sheet's bright region is looked for "
+                                         "against the desk's levels", hi=100)
     desk_light_percentile: float = knob(90.0, "percentile", "of the desk's brightness: its light parts",
                                         hi=100)
     desk_light_ratio: float = knob(0.5, "fraction", "of the paper's median: a desk whose light parts are darker "

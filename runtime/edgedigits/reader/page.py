@@ -133,7 +133,29 @@ def find_bright_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | N
     # (not after the evened search: that was only where smooth)
     if rough > cfg.max_rough and found is not again and desk_has_light_parts(small, found[0], cfg):
         found = _bright_region(small, cfg, smooth) or found
+    if rough > cfg.colour_check_rough and (inner := nested_sheet(small, found[0], smooth, cfg)) is not None:
+        found, rough = inner, rough_share(smooth, inner[0], cfg)
     return _page(*found, factor, grey.shape, cfg)._replace(rough=rough)
+
+
+def nested_sheet(small: np.ndarray, filled: np.ndarray, smooth: np.ndarray, cfg: PageConfig):
+    """(filled outline, hull) of a sheet inside the bright region `filled` of the blurred small copy
+    `small`, or None: a white sheet on a light patterned desk (a speckled floor, light wood) in a
+    frame whose edges are darker still is found as sheet and desk together, one bright region
+    against the dark edges. Within that region, its own bright region (:func:`_bright_region`, the
+    rest of the frame taken as desk) is the sheet when it covers at most ``nested_max_share`` of it,
+    is smooth (rough in at most ``colour_check_rough`` of its area) and the ring around it is rough
+    (in at least ``nested_ring_rough``): a desk's texture, not a shadowed part of the page (smooth),
+    which this leaves to the page."""
+    levels = opencv().calcHist([small], [0], filled, [256], [0, 256]).ravel()
+    darkest = histogram_percentile(levels, cfg.nested_fill_percentile)
+    inner = _bright_region(np.where(filled > 0, small, np.uint8(darkest)), cfg)
+    if inner is None or np.count_nonzero(inner[0]) > cfg.nested_max_share * levels.sum():
+        return None
+    ring = filled & (1 - inner[0])
+    if rough_share(smooth, ring, cfg) < cfg.nested_ring_rough or rough_share(smooth, inner[0], cfg) > cfg.colour_check_rough:
+        return None
+    return inner
 
 
 def find_smooth_bright_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | None = None) -> Page:
