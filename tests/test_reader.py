@@ -1610,6 +1610,29 @@ def test_the_pen_sets_the_ink_level_over_a_far_fainter_grid():
     assert ink_stage.pen_level(pen, cfg) == percentile(pen, cfg.ink_percentile)  # one class: as ever
 
 
+def test_a_pen_too_few_pixels_in_the_sample_is_counted_on_every_pixel():
+    """A few small digits on a big page of faint grid lines: the ~20k-pixel sample holds only a few
+    pixels of the pen, too few for pen_level's darker class, and the grid set the threshold (rows
+    of 1s). When the sample looks as if the pen's class were there but thin, every pixel is
+    looked at and the pen sets the level."""
+    from edgedigits.reader.records import Light
+
+    cfg = ReaderConfig()
+    darkness = np.zeros((1000, 1000), np.float32)
+    darkness[::20, :] = darkness[:, ::20] = 0.15   # the grid: ~100k pixels
+    darkness[500:520, 503:508] = darkness[500:505, 503:518] = 0.7  # a small "7": ~150 pixels
+    light = Light(darkness, (0, 0), None)
+    ink = ink_stage.threshold_ink(light, darkness.size, cfg)
+    assert 0.15 < ink.threshold and ink.level > 0.6 and not ink.mask[::20, 600:].any()
+    sampled = ink_stage.threshold_ink(light, darkness.size, replace(cfg, ink=replace(cfg.ink, min_sampled_ink=1)))
+    assert sampled.threshold < 0.15 and sampled.mask[::20, 600:].all()  # (what looking at every pixel mends)
+    rng = np.random.default_rng(0)
+    grid, pen = rng.normal(0.15, 0.02, 500), rng.normal(0.7, 0.03, 7)
+    assert ink_stage.undersampled_pen(np.concatenate([grid, pen]), cfg.ink)
+    assert not ink_stage.undersampled_pen(np.concatenate([grid, rng.normal(0.3, 0.03, 7)]), cfg.ink)  # 2x: pencil
+    assert not ink_stage.undersampled_pen(np.concatenate([grid, rng.normal(0.7, 0.03, 60)]), cfg.ink)  # sampled
+
+
 def _light_with_a_dark_piece_at_the_edge(piece_darkness: float):
     """Darkness over a 300x400 paper: faint strokes (0.3) and, touching the paper's left edge, a
     big piece of `piece_darkness` (desk inside the page's outline)."""

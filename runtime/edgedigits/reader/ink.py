@@ -29,8 +29,8 @@ def threshold_ink(light: Light, frame_size: int, config: ReaderConfig) -> Ink | 
     noise = 1.4826 * array_median(np.abs(low - array_median(low))) if low.size else 0.0
     floor = max(config.min_contrast, cfg.noise_floor * noise)
     candidates = sample[sample > floor]
-    if candidates.size < cfg.min_sampled_ink and step > 1:  # little ink: look at every pixel
-        candidates = darkness[darkness > floor]
+    if step > 1 and (candidates.size < cfg.min_sampled_ink or undersampled_pen(candidates, cfg)):
+        candidates = darkness[darkness > floor]  # little ink, or little of it the pen's: look at every pixel
     if candidates.size < cfg.min_ink_pixels:
         return None
     ink_level = pen_level(candidates, cfg)
@@ -93,6 +93,19 @@ def pen_level(candidates: np.ndarray, cfg: InkConfig) -> float:
             or float(dark.mean()) < cfg.pen_separation * float(faint.mean()):
         return level
     return percentile(dark, cfg.ink_percentile)
+
+
+def undersampled_pen(candidates: np.ndarray, cfg: InkConfig) -> bool:
+    """Whether the sampled ink looks as :func:`pen_level` wants it to take the darker of its two
+    classes (:func:`two_classes`) for the pen's, the ``ink_percentile`` in the lighter class and the
+    darker ``pen_separation`` times darker on average, but holds fewer than ``min_sampled_ink``
+    samples of the darker: a few small digits on a page of faint grid lines, too few pixels of the
+    pen in the sample to tell its class."""
+    split = two_classes(candidates)
+    dark = candidates >= split
+    count = int(np.count_nonzero(dark))
+    return 0 < count < cfg.min_sampled_ink and percentile(candidates, cfg.ink_percentile) < split and \
+        float(candidates[dark].mean()) >= cfg.pen_separation * float(candidates[~dark].mean())
 
 
 def components(mask: np.ndarray, close: int = 0, with_labels: bool = True):
