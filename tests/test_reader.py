@@ -575,25 +575,36 @@ def test_a_faint_rule_thresholded_into_dashes_is_taken_out_and_a_pen_crossing_it
     height, threshold = 20, 0.4
     darkness = np.zeros((200, 400), np.float32)
     darkness[20:22, :] = 0.9                  # a dark rule: the page is ruled
-    darkness[100:102, :] = 0.3                # a faint rule, below the threshold...
-    for x in range(0, 400, 12):
-        darkness[100:102, x: x + 6] = 0.45    # ...but for dashes above it, 6 px long (shorter than a digit)
-    darkness[90:112, 200:203] = 0.9           # a pen stroke across it (a 4's stem)
+    darkness[100:102, :] = darkness[:, 350:352] = 0.3   # faint rules, below the threshold...
+    for k in range(0, 400, 12):
+        darkness[100:102, k: k + 6] = darkness[k: k + 6, 350:352] = 0.45  # ...but for 6 px dashes above it
+    darkness[90:112, 200:203] = 0.5           # a faint pen across the horizontal one (a 4's stem)
     darkness[140:160, 300:303] = 0.9          # a 1 away from the rules
     size = DigitSize(float(height), np.array([[300, 140, 3, 20, 60]]))
     upright = Upright(darkness, None, (0, 0), 1)
     cfg = ReaderConfig().rules
     dashes = (darkness > threshold).view(np.uint8)
     before, _ = rules_stage.remove_long_lines(dashes.copy(), height, cfg, hough=False)
-    assert before[100:102, :190].sum() > 100  # the line pass alone keeps the dashes (read as 1s)
+    assert before[100:102, :190].sum() > 100 and before[30:, 350:352].sum() > 100  # the line pass keeps them
     ruled = rules_stage.remove_rules(upright, threshold, size, cfg)
-    assert not ruled.mask[100:102, :195].any() and not ruled.mask[100:102, 208:].any()
+    assert not ruled.mask[100:102, :195].any() and not ruled.mask[100:102, 208:345].any()
+    assert not ruled.mask[30:, 350:352].any()
+    assert ruled.rules[100:102, :195].any()   # the horizontal dashes are rules (box sides end at them)
+    # The pen is no darker than the dashes: only its crossing gives it back.
     assert ruled.mask[90:112, 200:203].all() and ruled.mask[140:160, 300:303].all()
     assert not ruled.mask[20:22].any()
     # Ink much darker than the line's sustained level is not the line's.
     darker = darkness.copy()
     darker[100:102, 40:46] = 0.9
     assert rules_stage.remove_rules(upright._replace(darkness=darker), threshold, size, cfg).mask[100:102, 40:46].all()
+    # An even grey area (a shaded cell, a highlighter band) sustains its level along any line: a
+    # thin stroke on it is no rule.
+    grey = darkness.copy()
+    grey[130:190, 20:300] = 0.25
+    grey[140:160, 100:103] = 0.45             # a faint 1 on it
+    grey[175:177, 40:60] = 0.45               # a short bar
+    ruled = rules_stage.remove_rules(upright._replace(darkness=grey), threshold, size, cfg)
+    assert ruled.mask[140:160, 100:103].all() and ruled.mask[175:177, 40:60].all()
 
 
 def test_touching_rings_are_separated_along_their_contact(reader):
@@ -1488,7 +1499,7 @@ def test_a_sheet_on_a_light_patterned_desk_amid_darker_surroundings_is_the_sheet
     filled, _ = page_stage._bright_region(copies.blurred, config)
     assert page_stage.nested_sheet(copies.blurred, filled, copies.smooth, config) is None
     lit_part = page_stage.nested_sheet(copies.blurred, filled, copies.smooth, replace(config, nested_ring_rough=0.0))
-    assert lit_part is not None and lit_part[0].mean() < 0.8 * filled.mean()  # (what the guard keeps out)
+    assert lit_part is not None and lit_part[0][0].mean() < 0.8 * filled.mean()  # (what the guard keeps out)
 
 
 def test_a_bright_page_that_took_in_a_desks_light_stripes_of_another_colour_is_the_part_of_the_papers_colour(
@@ -1628,9 +1639,12 @@ def test_a_pen_too_few_pixels_in_the_sample_is_counted_on_every_pixel():
     assert sampled.threshold < 0.15 and sampled.mask[::20, 600:].all()  # (what looking at every pixel mends)
     rng = np.random.default_rng(0)
     grid, pen = rng.normal(0.15, 0.02, 500), rng.normal(0.7, 0.03, 7)
-    assert ink_stage.undersampled_pen(np.concatenate([grid, pen]), cfg.ink)
-    assert not ink_stage.undersampled_pen(np.concatenate([grid, rng.normal(0.3, 0.03, 7)]), cfg.ink)  # 2x: pencil
-    assert not ink_stage.undersampled_pen(np.concatenate([grid, rng.normal(0.7, 0.03, 60)]), cfg.ink)  # sampled
+    def undersampled(values):
+        return ink_stage.undersampled_pen(values, ink_stage.two_classes(values), cfg.ink)
+
+    assert undersampled(np.concatenate([grid, pen]))
+    assert not undersampled(np.concatenate([grid, rng.normal(0.3, 0.03, 7)]))  # 2x: pencil
+    assert not undersampled(np.concatenate([grid, rng.normal(0.7, 0.03, 60)]))  # sampled
 
 
 def _light_with_a_dark_piece_at_the_edge(piece_darkness: float):

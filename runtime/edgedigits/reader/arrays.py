@@ -88,12 +88,13 @@ def uint8_medians(image: np.ndarray, mask: np.ndarray, everything: np.ndarray | 
         everything = uint8_histogram(image)
     if mask.dtype != np.uint8:
         mask = (mask > 0).view(np.uint8)
-    inside = cv2.calcHist([image], [0], mask, [256], [0, 256]).ravel()
+    inside = uint8_histogram(image, mask)
     return histogram_median(inside), histogram_median(everything - inside)
 
 
-def uint8_histogram(image: np.ndarray) -> np.ndarray:
-    return opencv().calcHist([image], [0], None, [256], [0, 256]).ravel()
+def uint8_histogram(image: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Counts of each value 0..255 of a uint8 image (within the 0/1 uint8 `mask`, if given)."""
+    return opencv().calcHist([image], [0], mask, [256], [0, 256]).ravel()
 
 
 def histogram_median(counts: np.ndarray) -> float:

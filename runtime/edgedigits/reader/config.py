@@ -146,7 +146,8 @@ class PageConfig(_Checked):
                                         "colours, a page's (a page is more than 1% of the frame)", hi=100)
     colour_check_rough: float = knob(0.15, "fraction", "of a bright page's area rougher than blank paper (real pages "
                                      "with writing: at most 0.04; with a desk's light stripes: 0.2 and more): "
-                                     "the colour finder checks it", hi=1)
+                                     "the colour finder checks it, a smooth sheet is looked for inside it "
+                                     "(page.nested_sheet), and such a sheet is at most this rough", hi=1)
     colour_within: float = knob(0.95, "fraction", "of a page found by colour that lies within the bright one: "
                                 "the two outline the same sheet", hi=1)
     colour_max_share: float = knob(0.85, "fraction", "a colour page within the bright one covering less of it than "
@@ -175,6 +176,9 @@ class PageConfig(_Checked):
                                    "at most this is a sheet on a light desk (more is the page with a margin)", hi=1)
     nested_ring_rough: float = knob(0.2, "fraction", "of the ring around such a sheet rougher than blank paper: a "
                                     "patterned desk (a speckled floor 0.23), not shadowed paper (0.04-0.05)", hi=1)
+    nested_band: int = knob(10, "px@320", "the outer band of a rough bright region that must be rough before a "
+                            "sheet is looked for inside it (generated pages' bands 0.02-0.21 rough, a sheet on a "
+                            "speckled floor 0.33): the search costs ~0.9 ms", lo=1)
     nested_fill_percentile: float = knob(2.0, "percentile", "of the bright region's brightness: the level given "
                                          "to the frame outside it, so that the sheet's bright region is looked for "
                                          "against the desk's levels", hi=100)

@@ -29,11 +29,13 @@ def threshold_ink(light: Light, frame_size: int, config: ReaderConfig) -> Ink | 
     noise = 1.4826 * array_median(np.abs(low - array_median(low))) if low.size else 0.0
     floor = max(config.min_contrast, cfg.noise_floor * noise)
     candidates = sample[sample > floor]
-    if step > 1 and (candidates.size < cfg.min_sampled_ink or undersampled_pen(candidates, cfg)):
+    classes = two_classes(candidates) if candidates.size >= cfg.min_sampled_ink else None
+    if step > 1 and (classes is None or undersampled_pen(candidates, classes, cfg)):
         candidates = darkness[darkness > floor]  # little ink, or little of it the pen's: look at every pixel
+        classes = None
     if candidates.size < cfg.min_ink_pixels:
         return None
-    ink_level = pen_level(candidates, cfg)
+    ink_level = pen_level(candidates, cfg, classes)
     if paper is not None:
         split = off_the_edge(sampled, on_paper, floor)
         if split is not None and split[0].size >= cfg.min_sampled_ink:
@@ -80,14 +82,15 @@ def two_classes(values: np.ndarray, bins: int = 64) -> float:
     return float(edges[int(np.argmax(between[:-1])) + 1])
 
 
-def pen_level(candidates: np.ndarray, cfg: InkConfig) -> float:
+def pen_level(candidates: np.ndarray, cfg: InkConfig, split: float | None = None) -> float:
     """The ink level: the ``ink_percentile`` of `candidates` (the darkness above the paper's noise),
     unless that percentile lies in the lighter of two classes (:func:`two_classes`) and the darker
     class, at least ``min_ink_pixels`` of them, is ``pen_separation`` times darker on average: the
     writing is then fewer pixels than something far fainter (the grid of squared paper, printed
-    rules), and the level is that percentile of the darker class, the pen's."""
+    rules), and the level is that percentile of the darker class, the pen's. `split`: the two
+    classes' split, if known."""
     level = percentile(candidates, cfg.ink_percentile)
-    split = two_classes(candidates)
+    split = two_classes(candidates) if split is None else split
     dark, faint = candidates[candidates >= split], candidates[candidates < split]
     if level >= split or dark.size < cfg.min_ink_pixels or faint.size == 0 \
             or float(dark.mean()) < cfg.pen_separation * float(faint.mean()):
@@ -95,13 +98,12 @@ def pen_level(candidates: np.ndarray, cfg: InkConfig) -> float:
     return percentile(dark, cfg.ink_percentile)
 
 
-def undersampled_pen(candidates: np.ndarray, cfg: InkConfig) -> bool:
+def undersampled_pen(candidates: np.ndarray, split: float, cfg: InkConfig) -> bool:
     """Whether the sampled ink looks as :func:`pen_level` wants it to take the darker of its two
     classes (:func:`two_classes`) for the pen's, the ``ink_percentile`` in the lighter class and the
     darker ``pen_separation`` times darker on average, but holds fewer than ``min_sampled_ink``
     samples of the darker: a few small digits on a page of faint grid lines, too few pixels of the
-    pen in the sample to tell its class."""
-    split = two_classes(candidates)
+    pen in the sample to tell its class. `split`: :func:`two_classes` of `candidates`."""
     dark = candidates >= split
     count = int(np.count_nonzero(dark))
     return 0 < count < cfg.min_sampled_ink and percentile(candidates, cfg.ink_percentile) < split and \

@@ -24,7 +24,7 @@ _EDGE_POINTS = 16  # points along each edge of an outline where its share clear 
 
 def find_paper(grey: np.ndarray, cfg: PageConfig, colour: Callable[[], np.ndarray] | None = None) -> Page:
     """The paper's mask and convex hull in the working copy `grey` of a frame: by brightness
-    (:func:`find_bright_paper`), else, when the frame is in colour, by colour
+    (:func:`find_bright_paper`, which also finds a smooth sheet inside a rough bright region), else, when the frame is in colour, by colour
     (:func:`find_coloured_paper`: a white sheet on a light wooden desk, a sticky note on a white
     table; also when the bright page is rougher than blank paper in ``colour_check_rough`` of its
     area and the page found by colour is a part of it, :func:`is_part_of`: a desk with light
@@ -119,8 +119,10 @@ def find_bright_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | N
     shadow. When that region is rougher than blank paper in more than ``max_rough`` of its area
     and the desk has light parts (:func:`desk_has_light_parts`), it took in the light parts of a
     patterned desk: the paper is then the bright region that is also smooth (:func:`smooth_mask`),
-    if there is one. The page's ``rough`` is that share. `copies`: :func:`small_copies` of `grey`,
-    if made already."""
+    if there is one. Else, when it is rougher than blank paper in more than ``colour_check_rough``
+    and holds a smooth sheet amid a rough ring (:func:`nested_sheet`: a sheet on a light patterned
+    desk, darker surroundings beyond), the paper is that sheet. The page's ``rough`` is that share
+    (the sheet's, for a nested one). `copies`: :func:`small_copies` of `grey`, if made already."""
     factor, small, _, smooth = copies or small_copies(grey, cfg)
     found = _bright_region(small, cfg)
     if found is None:
@@ -130,16 +132,18 @@ def find_bright_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | N
     if again is not None and np.count_nonzero(again[0]) >= cfg.even_min_gain * np.count_nonzero(found[0]):
         found = again  # light falling off across the sheet: its shadowed part looked like desk
     rough = rough_share(smooth, found[0], cfg)
-    # (not after the evened search: that was only where smooth)
-    if rough > cfg.max_rough and found is not again and desk_has_light_parts(small, found[0], cfg):
+    if found is again:  # (not after the evened search: that was only where smooth)
+        return _page(*found, factor, grey.shape, cfg)._replace(rough=rough)
+    if rough > cfg.max_rough and desk_has_light_parts(small, found[0], cfg):
         found = _bright_region(small, cfg, smooth) or found
-    if rough > cfg.colour_check_rough and (inner := nested_sheet(small, found[0], smooth, cfg)) is not None:
-        found, rough = inner, rough_share(smooth, inner[0], cfg)
+    if rough_share(smooth, found[0], cfg) > cfg.colour_check_rough and \
+            (nested := nested_sheet(small, found[0], smooth, cfg)) is not None:
+        found, rough = nested
     return _page(*found, factor, grey.shape, cfg)._replace(rough=rough)
 
 
 def nested_sheet(small: np.ndarray, filled: np.ndarray, smooth: np.ndarray, cfg: PageConfig):
-    """(filled outline, hull) of a sheet inside the bright region `filled` of the blurred small copy
+    """((filled outline, hull), its rough share) of a sheet inside the bright region `filled` of the blurred small copy
     `small`, or None: a white sheet on a light patterned desk (a speckled floor, light wood) in a
     frame whose edges are darker still is found as sheet and desk together, one bright region
     against the dark edges. Within that region, its own bright region (:func:`_bright_region`, the
@@ -147,15 +151,16 @@ def nested_sheet(small: np.ndarray, filled: np.ndarray, smooth: np.ndarray, cfg:
     is smooth (rough in at most ``colour_check_rough`` of its area) and the ring around it is rough
     (in at least ``nested_ring_rough``): a desk's texture, not a shadowed part of the page (smooth),
     which this leaves to the page."""
-    levels = opencv().calcHist([small], [0], filled, [256], [0, 256]).ravel()
-    darkest = histogram_percentile(levels, cfg.nested_fill_percentile)
+    if outer_rough_share(smooth, filled, cfg) < cfg.nested_ring_rough:  # (cheap: most pages stop here)
+        return None
+    darkest = histogram_percentile(uint8_histogram(small, filled), cfg.nested_fill_percentile)
     inner = _bright_region(np.where(filled > 0, small, np.uint8(darkest)), cfg)
-    if inner is None or np.count_nonzero(inner[0]) > cfg.nested_max_share * levels.sum():
+    if inner is None or np.count_nonzero(inner[0]) > cfg.nested_max_share * np.count_nonzero(filled):
         return None
-    ring = filled & (1 - inner[0])
-    if rough_share(smooth, ring, cfg) < cfg.nested_ring_rough or rough_share(smooth, inner[0], cfg) > cfg.colour_check_rough:
+    rough = rough_share(smooth, inner[0], cfg)
+    if rough > cfg.colour_check_rough or rough_share(smooth, filled & (1 - inner[0]), cfg) < cfg.nested_ring_rough:
         return None
-    return inner
+    return inner, rough
 
 
 def find_smooth_bright_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | None = None) -> Page:
@@ -234,7 +239,7 @@ def desk_has_light_parts(small: np.ndarray, filled: np.ndarray, cfg: PageConfig)
     paper's median (True when there is no desk). Only then can a rough bright region have taken in
     a patterned desk's light parts; beside a dark desk the roughness is the sheet's own (a dim
     sheet's grain, marker strokes, rules), and its smooth part is only a strip between two rules."""
-    inside = opencv().calcHist([small], [0], filled, [256], [0, 256]).ravel()
+    inside = uint8_histogram(small, filled)
     outside = uint8_histogram(small) - inside
     if not outside.any():
         return True
@@ -248,6 +253,18 @@ def rough_share(smooth: np.ndarray, filled: np.ndarray, cfg: PageConfig) -> floa
     inner = opencv().erode(filled, np.ones((cfg.rough_open, cfg.rough_open), np.uint8))
     area = np.count_nonzero(inner)
     return 1 - np.count_nonzero(smooth & inner) / area if area else 0.0
+
+
+def outer_rough_share(smooth: np.ndarray, filled: np.ndarray, cfg: PageConfig) -> float:
+    """The share of the band ``nested_band`` px wide inside the filled outline `filled` (beyond the
+    ``rough_open`` // 2 px along its edge that :func:`rough_share` leaves out) that is not `smooth`:
+    a desk around a sheet is rough there, a page's margin smooth."""
+    cv2 = opencv()
+    edge = cv2.erode(filled, np.ones((cfg.rough_open, cfg.rough_open), np.uint8))
+    wide = cfg.rough_open + 2 * cfg.nested_band
+    band = edge & (1 - cv2.erode(filled, np.ones((wide, wide), np.uint8)))
+    area = np.count_nonzero(band)
+    return 1 - np.count_nonzero(smooth & band) / area if area else 0.0
 
 
 def _bright_region(small: np.ndarray, cfg: PageConfig, smooth: np.ndarray | None = None, grow: bool = True):
@@ -332,8 +349,8 @@ def find_coloured_paper(colour: np.ndarray, shape: tuple[int, int], cfg: PageCon
     ring[band:-band, band:-band] = 0
     # The desk's median a and b from 8-bit histograms; a and b less those medians are multiples of
     # 0.5, so the squares sum exactly in float32 and the square root equals np.hypot's, 6x faster.
-    a = a.astype(np.float32) - np.float32(histogram_median(cv2.calcHist([a], [0], ring, [256], [0, 256]).ravel()))
-    b = b.astype(np.float32) - np.float32(histogram_median(cv2.calcHist([b], [0], ring, [256], [0, 256]).ravel()))
+    a = a.astype(np.float32) - np.float32(histogram_median(uint8_histogram(a, ring)))
+    b = b.astype(np.float32) - np.float32(histogram_median(uint8_histogram(b, ring)))
     distance = np.sqrt(a * a + b * b)
     top = float(np.percentile(distance, cfg.colour_top_percentile))
     if top < cfg.colour_min_step:  # one colour all over (or a grey frame saved as colour)
