@@ -174,10 +174,11 @@ class PageConfig(_Checked):
                             "0.3-0.6)", hi=1)
     nested_max_share: float = knob(0.85, "fraction", "of a rough bright region: a bright region within it covering "
                                    "at most this is a sheet on a light desk (more is the page with a margin)", hi=1)
-    nested_ring_rough: float = knob(0.2, "fraction", "of the ring around such a sheet rougher than blank paper: a "
-                                    "patterned desk (a speckled floor 0.23), not shadowed paper (0.04-0.05)", hi=1)
-    nested_band: int = knob(10, "px@320", "the outer band of a rough bright region that must be rough before a "
-                            "sheet is looked for inside it (generated pages' bands 0.02-0.21 rough, a sheet on a "
+    nested_ring_rough: float = knob(0.2, "fraction", "of the ring around such a sheet rougher than blank paper, and of "
+                                    "the region's outer band (nested_band) before it is looked for: a patterned desk "
+                                    "(a speckled floor 0.23), not shadowed paper (0.04-0.05)", hi=1)
+    nested_band: int = knob(10, "px@320", "the outer band of a rough bright region that must be rough (nested_ring_rough) "
+                            "before a sheet is looked for inside it (generated pages' bands 0.02-0.21 rough, a sheet on a "
                             "speckled floor 0.33): the search costs ~0.9 ms", lo=1)
     nested_fill_percentile: float = knob(2.0, "percentile", "of the bright region's brightness: the level given "
                                          "to the frame outside it, so that the sheet's bright region is looked for "
@@ -332,8 +333,9 @@ class RulesConfig(_Checked):
                                "ruled and squared paper's lines cross the page, while box sides and boxes stacked "
                                "in a column (1.3-2 digit heights) are shorter", open_lo=True)
     faint_ratio: float = knob(2.0, "times", "ink at most this many times as dark as the darkness sustained along a "
-                              "line through it is that line's: a faint rule's dashes peak at up to twice its "
-                              "sustained level (1.5 found few of them on squared paper)", lo=1)
+                              "line through it, above its surroundings (rules.line_darkness), is that line's: a "
+                              "faint rule's dashes peak at up to twice its sustained level (1.5, measured before "
+                              "the surroundings were subtracted, found few of them on squared paper)", lo=1)
 
 
 @dataclass(frozen=True)

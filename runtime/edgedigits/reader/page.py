@@ -150,7 +150,9 @@ def nested_sheet(small: np.ndarray, filled: np.ndarray, smooth: np.ndarray, cfg:
     rest of the frame taken as desk) is the sheet when it covers at most ``nested_max_share`` of it,
     is smooth (rough in at most ``colour_check_rough`` of its area) and the ring around it is rough
     (in at least ``nested_ring_rough``): a desk's texture, not a shadowed part of the page (smooth),
-    which this leaves to the page."""
+    which this leaves to the page. The region's outer band (:func:`outer_rough_share`) must be that
+    rough before the sheet is looked for: the search costs ~0.9 ms, and most pages' margins are
+    smooth."""
     if outer_rough_share(smooth, filled, cfg) < cfg.nested_ring_rough:  # (cheap: most pages stop here)
         return None
     darkest = histogram_percentile(uint8_histogram(small, filled), cfg.nested_fill_percentile)
