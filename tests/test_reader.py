@@ -1468,10 +1468,11 @@ def test_a_dim_grained_ruled_sheet_on_a_dark_desk_is_the_whole_bright_region(rea
     assert as_before.mask.mean() < 0.1
 
 
-def _sheet_in_a_light_region(desk_speckle: float, shadowed: bool = False) -> np.ndarray:
+def _sheet_in_a_light_region(desk_speckle: float, shadowed: bool = False, rough_border: bool = False) -> np.ndarray:
     """A 640x480 frame: dark surroundings (40) around a light region (150, speckled with
     `desk_speckle` grey levels of blurred noise) holding a white sheet (235); `shadowed`: the light
-    region is a page instead (225), its left third in a hard-edged smooth shadow (160)."""
+    region is a page instead (225), its left third in a hard-edged smooth shadow (160);
+    `rough_border`: the shadow's outer edges speckled 20 px wide (a patterned edge in the outer band)."""
     rng = np.random.default_rng(0)
     frame = np.full((480, 640), 40.0, np.float32)
     speckle = cv2.GaussianBlur(rng.normal(0, 1, (420, 580)).astype(np.float32), (0, 0), 1.5)
@@ -1480,6 +1481,10 @@ def _sheet_in_a_light_region(desk_speckle: float, shadowed: bool = False) -> np.
     if shadowed:
         frame[30:450, 30:610] = 225 + rng.normal(0, 2, (420, 580))
         frame[30:450, 30:220] = 160 + rng.normal(0, 2, (420, 190))
+    if rough_border:
+        border = np.ones((420, 580), bool)
+        border[20:-20, 20:] = border[:, 190:] = False
+        frame[30:450, 30:610][border] += 15 * (speckle / speckle.std())[border]
     return np.clip(frame, 0, 255).astype(np.uint8)
 
 
@@ -1499,7 +1504,13 @@ def test_a_sheet_on_a_light_patterned_desk_amid_darker_surroundings_is_the_sheet
     filled, _ = page_stage._bright_region(copies.blurred, config)
     assert page_stage.nested_sheet(copies.blurred, filled, copies.smooth, config) is None
     lit_part = page_stage.nested_sheet(copies.blurred, filled, copies.smooth, replace(config, nested_ring_rough=0.0))
-    assert lit_part is not None and lit_part[0][0].mean() < 0.8 * filled.mean()  # (what the guard keeps out)
+    assert lit_part is not None and lit_part[0][0].mean() < 0.8 * filled.mean()  # (what the guards keep out)
+    # With a rough border the outer band passes the precheck, and the smooth ring keeps it page.
+    bordered = _sheet_in_a_light_region(0, shadowed=True, rough_border=True)
+    copies = page_stage.small_copies(bordered, config)
+    filled, _ = page_stage._bright_region(copies.blurred, config)
+    assert page_stage.outer_rough_share(copies.smooth, filled, config) >= config.nested_ring_rough
+    assert page_stage.nested_sheet(copies.blurred, filled, copies.smooth, config) is None
 
 
 def test_a_bright_page_that_took_in_a_desks_light_stripes_of_another_colour_is_the_part_of_the_papers_colour(
@@ -1645,6 +1656,8 @@ def test_a_pen_too_few_pixels_in_the_sample_is_counted_on_every_pixel():
     assert undersampled(np.concatenate([grid, pen]))
     assert not undersampled(np.concatenate([grid, rng.normal(0.3, 0.03, 7)]))  # 2x: pencil
     assert not undersampled(np.concatenate([grid, rng.normal(0.7, 0.03, 60)]))  # sampled
+    with pytest.raises(ValueError, match="min_sampled_ink"):  # 0 would split an empty sample
+        replace(cfg.ink, min_sampled_ink=0)
 
 
 def _light_with_a_dark_piece_at_the_edge(piece_darkness: float):

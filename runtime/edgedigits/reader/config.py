@@ -221,7 +221,7 @@ class InkConfig(_Checked):
     sample_pixels: int = knob(20_000, "count", "threshold statistics from about this many pixels are plenty", lo=1)
     noise_band: float = knob(0.05, "darkness", "above the median, values still counted as paper noise")
     noise_floor: int = knob(4, "paper-noise sigmas", "ink is this far above the paper's noise")
-    min_sampled_ink: int = knob(50, "count", "with fewer sampled ink pixels every pixel is looked at")
+    min_sampled_ink: int = knob(50, "count", "with fewer sampled ink pixels every pixel is looked at", lo=1)
     min_ink_pixels: int = knob(10, "count", "fewer ink pixels than this is no ink")
     ink_percentile: float = knob(90, "percentile", "the ink level: the dark end of the pixels above the floor",
                                  hi=100)

@@ -116,13 +116,15 @@ def find_bright_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | N
     bright as the paper). When the light falls off across it, the region is looked for again, where
     smooth, in that light evened out (:func:`even_light`), and taken if ``even_min_gain`` times
     larger: a sheet's far side can be darker than the desk's lit side, beyond any growth into
-    shadow. When that region is rougher than blank paper in more than ``max_rough`` of its area
-    and the desk has light parts (:func:`desk_has_light_parts`), it took in the light parts of a
-    patterned desk: the paper is then the bright region that is also smooth (:func:`smooth_mask`),
-    if there is one. Else, when it is rougher than blank paper in more than ``colour_check_rough``
-    and holds a smooth sheet amid a rough ring (:func:`nested_sheet`: a sheet on a light patterned
-    desk, darker surroundings beyond), the paper is that sheet. The page's ``rough`` is that share
-    (the sheet's, for a nested one). `copies`: :func:`small_copies` of `grey`, if made already."""
+    shadow, and it is the page as found (it was looked for only where smooth). Else, when the
+    region is rougher than blank paper in more than ``max_rough`` of its area and the desk has
+    light parts (:func:`desk_has_light_parts`), it took in the light parts of a patterned desk: the
+    paper is then the bright region that is also smooth (:func:`smooth_mask`), if there is one.
+    Then, when the paper is rougher than blank paper in more than ``colour_check_rough`` and holds
+    a smooth sheet amid a rough ring (:func:`nested_sheet`: a sheet on a light patterned desk,
+    darker surroundings beyond), the paper is that sheet. The page's ``rough`` is the first bright
+    region's share (the nested sheet's, for one), so that :func:`find_paper` still tries the other
+    finders on a rough one. `copies`: :func:`small_copies` of `grey`, if made already."""
     factor, small, _, smooth = copies or small_copies(grey, cfg)
     found = _bright_region(small, cfg)
     if found is None:
@@ -252,21 +254,26 @@ def desk_has_light_parts(small: np.ndarray, filled: np.ndarray, cfg: PageConfig)
 def rough_share(smooth: np.ndarray, filled: np.ndarray, cfg: PageConfig) -> float:
     """The share of the filled outline `filled` that is not `smooth`, leaving out a band of
     ``rough_open`` // 2 px along its edge (the edge itself is a step, so rough)."""
-    inner = opencv().erode(filled, np.ones((cfg.rough_open, cfg.rough_open), np.uint8))
-    area = np.count_nonzero(inner)
-    return 1 - np.count_nonzero(smooth & inner) / area if area else 0.0
+    return _unsmooth_share(smooth, _inside_edge(filled, cfg.rough_open))
 
 
 def outer_rough_share(smooth: np.ndarray, filled: np.ndarray, cfg: PageConfig) -> float:
     """The share of the band ``nested_band`` px wide inside the filled outline `filled` (beyond the
     ``rough_open`` // 2 px along its edge that :func:`rough_share` leaves out) that is not `smooth`:
     a desk around a sheet is rough there, a page's margin smooth."""
-    cv2 = opencv()
-    edge = cv2.erode(filled, np.ones((cfg.rough_open, cfg.rough_open), np.uint8))
-    wide = cfg.rough_open + 2 * cfg.nested_band
-    band = edge & (1 - cv2.erode(filled, np.ones((wide, wide), np.uint8)))
-    area = np.count_nonzero(band)
-    return 1 - np.count_nonzero(smooth & band) / area if area else 0.0
+    band = _inside_edge(filled, cfg.rough_open) & (1 - _inside_edge(filled, cfg.rough_open + 2 * cfg.nested_band))
+    return _unsmooth_share(smooth, band)
+
+
+def _inside_edge(filled: np.ndarray, width: int) -> np.ndarray:
+    """`filled` (uint8 0/1) without a band of `width` // 2 px along its edge."""
+    return opencv().erode(filled, np.ones((width, width), np.uint8))
+
+
+def _unsmooth_share(smooth: np.ndarray, area: np.ndarray) -> float:
+    """The share of `area`'s pixels (uint8 0/1) that are not `smooth`; 0 for an empty area."""
+    count = np.count_nonzero(area)
+    return 1 - np.count_nonzero(smooth & area) / count if count else 0.0
 
 
 def _bright_region(small: np.ndarray, cfg: PageConfig, smooth: np.ndarray | None = None, grow: bool = True):

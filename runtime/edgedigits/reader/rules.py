@@ -207,7 +207,7 @@ def thin_lines_only(found: np.ndarray, mask: np.ndarray, height: float, cfg: Rul
     thick = max(cfg.thin_min_px, cfg.thin_max * height)
     wander = max(cfg.straightness_min_px, cfg.straightness * height)
     keep = np.zeros(count, bool)
-    if not (found & (1 - mask)).any():
+    if not ((found > 0) & (mask == 0)).any():
         # Found within the ink (a faint rule's dashes: thousands of them on squared paper): each
         # column of a component holds some of it, so one no taller than a rule's thickness is thin
         # all along, and its centre cannot wander by more than half its height.
