@@ -1219,6 +1219,29 @@ def _page_of_rows(mnist_test, rows: tuple[str, ...], top_left: tuple[int, int], 
     return grey.astype(np.uint8)
 
 
+def test_a_number_written_diagonally_on_an_upright_sheet_is_one_line(reader, mnist_test):
+    """Text runs along the paper's edges, so the edges set the direction; but a row of digits
+    whose neighbour pairs all agree on a direction far from both edge directions was written
+    across the sheet (webcam frames of a number written at 30 degrees), and is read as one line."""
+    images, labels = mnist_test
+    grey = np.full((480, 640), 60, np.float32)
+    grey[40:440, 60:580] = 215  # an upright sheet on a dark desk
+    text, turn = "237845", 30.0
+    for k, d in enumerate(text):
+        digit = cv2.resize(images[int(np.flatnonzero(labels == int(d))[0])], (48, 48))
+        digit = cv2.warpAffine(digit, cv2.getRotationMatrix2D((24, 24), turn, 1.0), (48, 48)).astype(np.float32) / 255
+        x, y = int(110 + 52 * k * np.cos(np.radians(turn))), int(330 - 52 * k * np.sin(np.radians(turn)))
+        grey[y: y + 48, x: x + 48] *= 1 - 0.85 * digit
+    page = grey.astype(np.uint8)
+    size, found = _first_pass_stats(reader, page)
+    assert found.hull is not None and deskew_stage.paper_angle_of(found.hull) == pytest.approx(0, abs=2)
+    assert deskew_stage.text_direction(size, found, reader.config).angle == pytest.approx(-turn, abs=5)
+    assert [line.text for line in reader.read(page).lines] == [text]
+    edges_only = replace(reader.config, deskew=replace(reader.config.deskew, own_min_pairs=100))
+    assert deskew_stage.text_direction(size, found, edges_only).angle == pytest.approx(0, abs=2)
+    assert len(FrameReader(reader.classifier, config=edges_only).read(page).lines) > 1
+
+
 def test_a_page_upside_down_is_read_turned_over(reader, mnist_test):
     """Digits turned half a turn read as other digits, or as nothing the classifier is sure of: an
     unsure reading of enough digits is compared with the page read turned by 180 degrees."""

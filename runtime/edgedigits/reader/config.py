@@ -274,6 +274,13 @@ class DeskewConfig(_Checked):
     neighbour_reach: float = knob(2.2, "digit heights", "neighbours farther apart are not in one line or column")
     min_pairs: int = knob(3, "count", "fewer neighbour pairs on a paper leave the direction to its edges", lo=1)
     min_digits: int = knob(3, "count", "fewer digits cannot tell rows from columns", lo=1)
+    own_min_pairs: int = knob(4, "count", "neighbour pairs that may tell a direction of their own against the "
+                              "paper's edges (a row of five digits written diagonally); scattered digits give 0-3", lo=1)
+    own_agreement: float = knob(0.85, "fraction", "mean resultant length of the pairs' quadrupled directions (1: all "
+                                "agree modulo 90 degrees) for that: one row's pairs give 0.88-1, scattered digits' "
+                                "on memocpr's sheets 0.3-0.8", hi=1)
+    own_min_turn: float = knob(15.0, "degrees", "from both of the paper's edge directions, for that: a page in "
+                               "perspective turns its rows up to ~10 degrees from its outline's rectangle", hi=45)
     sure_side: float = knob(0.25, "fraction", "of neighbour pairs beyond half leaning one way: rows are told from "
                             "columns", hi=0.5)
     choose_above: float = knob(30.0, "degrees", "a steeper angle is chosen modulo 90 by the neighbours", hi=45)

@@ -17,7 +17,8 @@ from .records import DigitSize, Direction, Page, Upright
 def text_direction(size: DigitSize, page: Page, config: ReaderConfig) -> Direction:
     """In-plane rotation of the text in degrees, in [-50, 50], whether the neighbouring digits
     clearly told rows from columns, and whether they clearly lie across the near-level angle kept
-    (:func:`pick_orientation`)."""
+    (:func:`pick_orientation`). On a paper the text follows one of its edge directions unless the
+    neighbours tell one of their own (:func:`written_across`)."""
     cfg = config.deskew
     stats, height, paper_hull = size.stats, size.height, page.hull
     w, h = stats[:, 2], stats[:, 3]
@@ -42,20 +43,39 @@ def text_direction(size: DigitSize, page: Page, config: ReaderConfig) -> Directi
             vecs = np.array([d[i, j] for i, j in pairs])
             theta = np.arctan2(vecs[:, 1], vecs[:, 0])
             # Directions to neighbours in the same line and in the same column agree modulo 90 degrees.
-            angle = math.degrees(math.atan2(np.sin(4 * theta).sum(), np.cos(4 * theta).sum()) / 4)
+            sines, cosines = float(np.sin(4 * theta).sum()), float(np.cos(4 * theta).sum())
+            angle = math.degrees(math.atan2(sines, cosines) / 4)
+            agreement = math.hypot(sines, cosines) / len(theta)
             angle, sure, across = pick_orientation(angle, nearest if len(nearest) else vecs, cfg)
+            if paper_hull is not None and written_across(angle, agreement, len(pairs), paper_hull, cfg):
+                return Direction(float(angle), sure, across)
     if paper_hull is not None:
         # Text runs along the paper's edges, and the edges (hundreds of pixels long) give the
         # direction more precisely than a few neighbouring digits: keep the neighbours' say
         # only on which of the two edge directions the lines follow.
-        (_, _), (_, _), rect_angle = opencv().minAreaRect(paper_hull)
-        paper_angle = ((rect_angle + 45) % 90) - 45
+        paper_angle = paper_angle_of(paper_hull)
         if angle is None:
             angle = paper_angle
         else:
             vecs = nearest if len(nearest) else np.array([d[i, j] for i, j in pairs])  # (pairs gave the angle)
             angle, sure, across = pick_orientation(paper_angle, vecs, cfg)
     return Direction(float(angle or 0.0), sure, across)
+
+
+def paper_angle_of(hull: np.ndarray) -> float:
+    """The direction of the paper's edges in degrees, modulo 90, in [-45, 45)."""
+    (_, _), (_, _), rect_angle = opencv().minAreaRect(hull)
+    return ((rect_angle + 45) % 90) - 45
+
+
+def written_across(angle: float, agreement: float, pairs: int, hull: np.ndarray, cfg: DeskewConfig) -> bool:
+    """Whether the neighbouring digits tell a direction of their own, not the paper's edges': at
+    least ``own_min_pairs`` neighbour pairs, whose directions agree modulo 90 degrees (`agreement`,
+    the mean resultant length of their quadrupled angles, 1 when all agree) in at least
+    ``own_agreement``, at an `angle` at least ``own_min_turn`` degrees from both of the paper's edge
+    directions: a number written diagonally across an upright sheet."""
+    turn = abs((angle - paper_angle_of(hull) + 45) % 90 - 45)
+    return pairs >= cfg.own_min_pairs and agreement >= cfg.own_agreement and turn >= cfg.own_min_turn
 
 
 def quarter_turn(angle: float) -> float:
