@@ -569,6 +569,25 @@ def test_a_grid_is_taken_out_without_its_crossings_coming_back():
     assert out.sum() == 0
 
 
+def test_the_short_piece_of_a_broken_rule_goes_with_it_and_strokes_beside_it_stay():
+    """A rule broken by a gap wider than the bridge: its long stretch is found, the short piece
+    beyond the gap is too short to be a rule by itself and was read as a 1. In line with the rule
+    within remnant_reach digit heights, a thin piece goes with it, whole; a stroke beside the rule
+    and a digit under it stay."""
+    cfg = ReaderConfig().rules
+    mask = np.zeros((120, 400), np.uint8)
+    mask[50:52, 0:300] = 1      # a rule...
+    mask[50:52, 312:330] = 1    # ...broken: its last 18 px beyond a 12 px gap
+    mask[53:55, 100:130] = 1    # a stroke beside it, 1 px below
+    mask[60:80, 200:202] = 1    # a 1 under it
+    mask[30:48, 340:342] = 1    # a 1 in line with the rule's end, above it
+    out, rules = rules_stage.remove_long_lines(mask.copy(), 20.0, cfg, hough=False)
+    assert not out[50:52].any() and rules[50:52, 312:330].all()
+    assert out[53:55, 100:130].all() and out[60:80, 200:202].all() and out[30:48, 340:342].all()
+    kept, _ = rules_stage.remove_long_lines(mask.copy(), 20.0, replace(cfg, remnant_reach=0.0), hough=False)
+    assert kept[50:52, 312:330].all()  # (what it mends)
+
+
 def test_a_faint_rule_thresholded_into_dashes_is_taken_out_and_a_pen_crossing_it_stays():
     from edgedigits.reader.records import Upright
 

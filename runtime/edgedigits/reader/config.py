@@ -310,6 +310,9 @@ class RulesConfig(_Checked):
                                  "runs", lo=1)
     slack_range: tuple[int, int] = knob((3, 7), "px", "the least and most such slack", lo=1)
     bridge: int = knob(5, "px", "breaks along a faint rule (dashes) bridged", lo=1)
+    remnant_reach: float = knob(1.0, "digit heights", "thin ink in line with a rule found, this far beyond its "
+                                "stretches' ends, is the rule's too: the short pieces of a broken or fading rule "
+                                "(0.5-2 read the shared photos and generated frames alike)")
     hough_trigger: float = knob(2.5, "digit heights", "only a component this long can hold a tilted rule",
                                 open_lo=True)
     hough_max_ink: float = knob(0.12, "fraction", "of the upright window inked at most for tilted rules to be "

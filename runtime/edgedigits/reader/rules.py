@@ -134,6 +134,7 @@ def remove_long_lines(mask: np.ndarray, height: float, cfg: RulesConfig, hough: 
         horizontal = open_by_line(band, length, axis=1)
         horizontal = thin_lines_only(horizontal, mask, height, cfg)
         if horizontal.any():
+            horizontal |= rule_remnants(horizontal, mask, height, 1, cfg)
             mask = mask & (1 - horizontal)
         else:
             horizontal = None
@@ -143,6 +144,7 @@ def remove_long_lines(mask: np.ndarray, height: float, cfg: RulesConfig, hough: 
         vertical = open_by_line(band, length, axis=0)
         vertical = thin_columns_only(vertical, mask, height, cfg)
         if vertical.any():
+            vertical |= rule_remnants(vertical, mask, height, 0, cfg)
             mask = mask & (1 - vertical)
         else:
             vertical = None
@@ -169,6 +171,28 @@ def remove_long_lines(mask: np.ndarray, height: float, cfg: RulesConfig, hough: 
             mask = mask & (1 - erase)
             horizontal = erase if horizontal is None else (horizontal | erase)
     return mask, horizontal
+
+
+def rule_remnants(found: np.ndarray, mask: np.ndarray, height: float, axis: int, cfg: RulesConfig) -> np.ndarray:
+    """The ink of `mask` in line with the rules `found` along `axis` (1: rows, 0: columns), within
+    ``remnant_reach`` digit heights beyond the ends of their stretches, that is a thin line there:
+    a rule broken by a gap wider than the bridge, or fading near its end, is found only in its long
+    stretches, and its short pieces beyond were left as dashes read as 1s. A piece reached counts
+    whole. Only in the found stretches' own rows (columns): a digit's stroke beside a rule is not
+    in line with it."""
+    cv2 = opencv()
+    reach = int(cfg.remnant_reach * height)
+    kernel = np.ones((1, 2 * reach + 1) if axis == 1 else (2 * reach + 1, 1), np.uint8)
+    rest = mask & (1 - found)
+    near = rest & cv2.dilate(found, kernel)
+    if not near.any():
+        return near
+    count, labels = cv2.connectedComponents(rest, connectivity=8)
+    touched = np.zeros(count, bool)
+    touched[labels[near > 0]] = True
+    touched[0] = False
+    pieces = touched[labels].view(np.uint8)  # whole pieces, not only their part within reach
+    return thin_lines_only(pieces, mask, height, cfg) if axis == 1 else thin_columns_only(pieces, mask, height, cfg)
 
 
 def crossing_strokes_back(inked: np.ndarray, mask: np.ndarray, horizontal, vertical, height: float, slack: int,
