@@ -571,21 +571,33 @@ def test_a_grid_is_taken_out_without_its_crossings_coming_back():
 
 def test_the_short_piece_of_a_broken_rule_goes_with_it_and_strokes_beside_it_stay():
     """A rule broken by a gap wider than the bridge: its long stretch is found, the short piece
-    beyond the gap is too short to be a rule by itself and was read as a 1. In line with the rule
-    within remnant_reach digit heights, a thin piece goes with it, whole; a stroke beside the rule
-    and a digit under it stay."""
+    beyond the gap is too short to be a rule by itself and was read as a 1. A piece no thicker
+    than a rule, in line with a horizontal rule within remnant_reach digit heights of a stretch's
+    end, goes with it, whole; strokes beside a rule (also a slightly tilted one), a 1 crossing a
+    piece, a digit under the rule and a 1 below a vertical rule's end stay."""
     cfg = ReaderConfig().rules
-    mask = np.zeros((120, 400), np.uint8)
+    mask = np.zeros((200, 400), np.uint8)
     mask[50:52, 0:300] = 1      # a rule...
     mask[50:52, 312:330] = 1    # ...broken: its last 18 px beyond a 12 px gap
     mask[53:55, 100:130] = 1    # a stroke beside it, 1 px below
     mask[60:80, 200:202] = 1    # a 1 under it
-    mask[30:48, 340:342] = 1    # a 1 in line with the rule's end, above it
+    mask[120:122, 0:300] = 1    # another rule, broken too...
+    mask[120:122, 312:340] = 1
+    mask[110:132, 325:327] = 1  # ...with a 1 across its piece
+    mask[0:40, 380:382] = 1     # a vertical rule ending above a 1 in line with it
+    mask[46:66, 380:382] = 1
     out, rules = rules_stage.remove_long_lines(mask.copy(), 20.0, cfg, hough=False)
-    assert not out[50:52].any() and rules[50:52, 312:330].all()
-    assert out[53:55, 100:130].all() and out[60:80, 200:202].all() and out[30:48, 340:342].all()
+    assert not out[50:52, :340].any() and rules[50:52, 312:330].all()
+    assert out[53:55, 100:130].all() and out[60:80, 200:202].all()
+    assert out[110:132, 325:327].all() and out[46:66, 380:382].all()
     kept, _ = rules_stage.remove_long_lines(mask.copy(), 20.0, replace(cfg, remnant_reach=0.0), hough=False)
     assert kept[50:52, 312:330].all()  # (what it mends)
+    # A rule tilted by a degree is found as a staircase of stretches; a short stroke just above
+    # its middle is beside it, not in line with it.
+    tilted = np.zeros((120, 600), np.uint8)
+    cv2.line(tilted, (0, 50), (599, 60), 1, 2)
+    tilted[51:53, 280:300] = 1  # 1-2 px above it
+    assert rules_stage.remove_long_lines(tilted, 40.0, cfg, hough=False)[0][51:53, 280:300].all()
 
 
 def test_a_faint_rule_thresholded_into_dashes_is_taken_out_and_a_pen_crossing_it_stays():
@@ -1259,6 +1271,12 @@ def test_a_number_written_diagonally_on_an_upright_sheet_is_one_line(reader, mni
     edges_only = replace(reader.config, deskew=replace(reader.config.deskew, own_min_pairs=100))
     assert deskew_stage.text_direction(size, found, edges_only).angle == pytest.approx(0, abs=2)
     assert len(FrameReader(reader.classifier, config=edges_only).read(page).lines) > 1
+    # Pairs at 8 degrees off the edges (a row not quite level, perspective) or disagreeing (a
+    # zigzag: quadrupled directions at +-120 degrees) leave the direction to the paper's edges.
+    cfg = reader.config.deskew
+    assert not deskew_stage.written_across(8.0, 1.0, 5, 0.0, cfg)
+    assert not deskew_stage.written_across(30.0, abs(float(np.cos(np.radians(120)))), 5, 0.0, cfg)
+    assert deskew_stage.written_across(30.0, 1.0, 5, 0.0, cfg) and deskew_stage.written_across(-62.0, 1.0, 5, -2.0, cfg)
 
 
 def test_a_page_upside_down_is_read_turned_over(reader, mnist_test):

@@ -275,7 +275,8 @@ class DeskewConfig(_Checked):
     min_pairs: int = knob(3, "count", "fewer neighbour pairs on a paper leave the direction to its edges", lo=1)
     min_digits: int = knob(3, "count", "fewer digits cannot tell rows from columns", lo=1)
     own_min_pairs: int = knob(4, "count", "neighbour pairs that may tell a direction of their own against the "
-                              "paper's edges (a row of five digits written diagonally); scattered digits give 0-3", lo=1)
+                              "paper's edges (a row of five digits written diagonally); scattered digits give 0-3. Counts "
+                              "only from min_pairs up: fewer pairs on a paper give no direction of their own", lo=1)
     own_agreement: float = knob(0.85, "fraction", "mean resultant length of the pairs' quadrupled directions (1: all "
                                 "agree modulo 90 degrees) for that: one row's pairs give 0.88-1, scattered digits' "
                                 "on memocpr's sheets 0.3-0.8", hi=1)
@@ -310,9 +311,9 @@ class RulesConfig(_Checked):
                                  "runs", lo=1)
     slack_range: tuple[int, int] = knob((3, 7), "px", "the least and most such slack", lo=1)
     bridge: int = knob(5, "px", "breaks along a faint rule (dashes) bridged", lo=1)
-    remnant_reach: float = knob(1.0, "digit heights", "thin ink in line with a rule found, this far beyond its "
-                                "stretches' ends, is the rule's too: the short pieces of a broken or fading rule "
-                                "(0.5-2 read the shared photos and generated frames alike)")
+    remnant_reach: float = knob(1.0, "digit heights", "a piece no thicker than a rule in line with a horizontal rule "
+                                "found, this far past its stretches' ends, is the rule's too: the short pieces of a "
+                                "broken or fading rule (0.5-2 read the shared photos and generated frames alike)")
     hough_trigger: float = knob(2.5, "digit heights", "only a component this long can hold a tilted rule",
                                 open_lo=True)
     hough_max_ink: float = knob(0.12, "fraction", "of the upright window inked at most for tilted rules to be "

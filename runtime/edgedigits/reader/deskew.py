@@ -21,6 +21,7 @@ def text_direction(size: DigitSize, page: Page, config: ReaderConfig) -> Directi
     neighbours tell one of their own (:func:`written_across`)."""
     cfg = config.deskew
     stats, height, paper_hull = size.stats, size.height, page.hull
+    paper_angle = None if paper_hull is None else paper_angle_of(paper_hull)
     w, h = stats[:, 2], stats[:, 3]
     # Solid, digit-sized components only: a box drawn around digits would pair with its contents.
     keep = (h >= cfg.min_height * height) & (h <= cfg.max_height * height) & (w <= cfg.max_width * height) \
@@ -47,13 +48,12 @@ def text_direction(size: DigitSize, page: Page, config: ReaderConfig) -> Directi
             angle = math.degrees(math.atan2(sines, cosines) / 4)
             agreement = math.hypot(sines, cosines) / len(theta)
             angle, sure, across = pick_orientation(angle, nearest if len(nearest) else vecs, cfg)
-            if paper_hull is not None and written_across(angle, agreement, len(pairs), paper_hull, cfg):
+            if paper_angle is not None and written_across(angle, agreement, len(pairs), paper_angle, cfg):
                 return Direction(float(angle), sure, across)
-    if paper_hull is not None:
+    if paper_angle is not None:
         # Text runs along the paper's edges, and the edges (hundreds of pixels long) give the
         # direction more precisely than a few neighbouring digits: keep the neighbours' say
         # only on which of the two edge directions the lines follow.
-        paper_angle = paper_angle_of(paper_hull)
         if angle is None:
             angle = paper_angle
         else:
@@ -68,13 +68,14 @@ def paper_angle_of(hull: np.ndarray) -> float:
     return ((rect_angle + 45) % 90) - 45
 
 
-def written_across(angle: float, agreement: float, pairs: int, hull: np.ndarray, cfg: DeskewConfig) -> bool:
+def written_across(angle: float, agreement: float, pairs: int, paper_angle: float, cfg: DeskewConfig) -> bool:
     """Whether the neighbouring digits tell a direction of their own, not the paper's edges': at
     least ``own_min_pairs`` neighbour pairs, whose directions agree modulo 90 degrees (`agreement`,
     the mean resultant length of their quadrupled angles, 1 when all agree) in at least
     ``own_agreement``, at an `angle` at least ``own_min_turn`` degrees from both of the paper's edge
-    directions: a number written diagonally across an upright sheet."""
-    turn = abs((angle - paper_angle_of(hull) + 45) % 90 - 45)
+    directions (`paper_angle`, :func:`paper_angle_of`): a number written diagonally across an
+    upright sheet."""
+    turn = abs((angle - paper_angle + 45) % 90 - 45)
     return pairs >= cfg.own_min_pairs and agreement >= cfg.own_agreement and turn >= cfg.own_min_turn
 
 
