@@ -569,7 +569,7 @@ def test_a_grid_is_taken_out_without_its_crossings_coming_back():
     assert out.sum() == 0
 
 
-def test_the_short_piece_of_a_broken_rule_goes_with_it_and_strokes_beside_it_stay():
+def test_the_short_piece_of_a_broken_rule_goes_with_it_and_strokes_beside_it_stay(mnist_test):
     """A rule broken by a gap wider than the bridge: its long stretch is found, the short piece
     beyond the gap is too short to be a rule by itself and was read as a 1. A piece no thicker
     than a rule, in line with a horizontal rule within remnant_reach digit heights of a stretch's
@@ -592,6 +592,16 @@ def test_the_short_piece_of_a_broken_rule_goes_with_it_and_strokes_beside_it_sta
     assert out[110:132, 325:327].all() and out[46:66, 380:382].all()
     kept, _ = rules_stage.remove_long_lines(mask.copy(), 20.0, replace(cfg, remnant_reach=0.0), hough=False)
     assert kept[50:52, 312:330].all()  # (what it mends)
+    # A digit just past a rule's end, its top level with the rule: the line pass's band cuts its top
+    # arc off; the arc is part of a taller stroke, not a piece of the rule.
+    eight = cv2.resize(mnist_test[0][9394], (42, 42), interpolation=cv2.INTER_LINEAR) > 100  # an 8
+    ys, xs = np.nonzero(eight)
+    eight = eight[ys.min():, xs.min(): xs.max() + 1].astype(np.uint8)
+    beyond = np.zeros((120, 400), np.uint8)
+    beyond[60:62, 0:300] = 1
+    beyond[57: 57 + eight.shape[0], 304: 304 + eight.shape[1]] |= eight[: 120 - 57]  # 4 px past the end
+    alone, _ = rules_stage.remove_long_lines(beyond.copy(), 30.0, replace(cfg, remnant_reach=0.0), hough=False)
+    assert np.array_equal(rules_stage.remove_long_lines(beyond.copy(), 30.0, cfg, hough=False)[0], alone)
     # A rule tilted by a degree is found as a staircase of stretches; a short stroke just above
     # its middle is beside it, not in line with it.
     tilted = np.zeros((120, 600), np.uint8)
