@@ -189,22 +189,22 @@ def rule_remnants(found: np.ndarray, mask: np.ndarray, slack: int, height: float
     near = rest & cv2.dilate(found, np.ones((1, 2 * reach + 1), np.uint8)) & (1 - beside)
     if not near.any():
         return near
-    count, labels = cv2.connectedComponents(rest, connectivity=8)  # (with statistics: ~9x the time)
-    reached = np.zeros(count, bool)
-    reached[labels[near > 0]] = True
-    reached[0] = False
-    # The height is the whole stroke's before the line pass cut it: a digit's arc level with a
-    # rule's end, cut off by the pass's band, is part of a taller stroke.
-    whole_count, whole = cv2.connectedComponents(mask, connectivity=8)
-    points = cv2.findNonZero(mask).reshape(-1, 2)  # (x, y) of the ink's pixels
-    stroke = whole[points[:, 1], points[:, 0]]
-    top, bottom = np.full(whole_count, np.iinfo(np.int32).max), np.full(whole_count, -1)
-    np.minimum.at(top, stroke, points[:, 1])
-    np.maximum.at(bottom, stroke, points[:, 1])
+    # Pieces are taken by the whole stroke they belong to before the line pass cut it, and only
+    # when that stroke is no taller than a rule: a digit's arc level with a rule's end, cut off by
+    # the pass's band, is part of a taller stroke. (Labelled without statistics: ~9x faster.)
+    _, whole = cv2.connectedComponents(mask, connectivity=8)
+    seeds = cv2.findNonZero(near).reshape(-1, 2)
+    strokes = np.unique(whole[seeds[:, 1], seeds[:, 0]])
+    ink = cv2.findNonZero(mask).reshape(-1, 2)  # (x, y)
+    ink = ink[np.isin(whole[ink[:, 1], ink[:, 0]], strokes)]  # those strokes' pixels
+    index = np.searchsorted(strokes, whole[ink[:, 1], ink[:, 0]])
+    top, bottom = np.full(strokes.size, np.iinfo(np.int32).max), np.full(strokes.size, -1)
+    np.minimum.at(top, index, ink[:, 1])
+    np.maximum.at(bottom, index, ink[:, 1])
     thin = bottom - top + 1 <= max(cfg.thin_min_px, cfg.thin_max * height)
-    taken = reached[labels[points[:, 1], points[:, 0]]] & thin[stroke]
+    taken = ink[thin[index] & (rest[ink[:, 1], ink[:, 0]] > 0)]
     out = np.zeros_like(rest)
-    out[points[taken, 1], points[taken, 0]] = 1
+    out[taken[:, 1], taken[:, 0]] = 1
     return out
 
 
