@@ -38,6 +38,12 @@ def line_slack(height: float, cfg: RulesConfig) -> int:
     return int(min(cfg.slack_range[1], max(cfg.slack_range[0], height // cfg.slack_per_height))) | 1
 
 
+def rule_thickness(height: float, cfg: RulesConfig) -> float:
+    """px: the thickest a rule is in most of its columns (``thin_max`` digit heights, at least
+    ``thin_min_px``)."""
+    return max(cfg.thin_min_px, cfg.thin_max * height)
+
+
 def remove_faint_lines(mask: np.ndarray, darkness: np.ndarray, threshold: float, height: float,
                        cfg: RulesConfig) -> tuple[np.ndarray, np.ndarray]:
     """(`mask` without the dashes of horizontal and vertical rules too faint to be whole in it,
@@ -54,7 +60,7 @@ def remove_faint_lines(mask: np.ndarray, darkness: np.ndarray, threshold: float,
     took a rule out: elsewhere it would cost time and find none."""
     length = int(max(cfg.min_length, cfg.faint_length * height))
     slack = line_slack(height, cfg)
-    reach = int(math.ceil(max(cfg.thin_min_px, cfg.thin_max * height))) + slack
+    reach = int(math.ceil(rule_thickness(height, cfg))) + slack
     inked = mask > 0
 
     def dashes(axis: int) -> np.ndarray:
@@ -196,12 +202,13 @@ def rule_remnants(found: np.ndarray, mask: np.ndarray, slack: int, height: float
     seeds = cv2.findNonZero(near).reshape(-1, 2)
     strokes = np.unique(whole[seeds[:, 1], seeds[:, 0]])
     ink = cv2.findNonZero(mask).reshape(-1, 2)  # (x, y)
-    ink = ink[np.isin(whole[ink[:, 1], ink[:, 0]], strokes)]  # those strokes' pixels
-    index = np.searchsorted(strokes, whole[ink[:, 1], ink[:, 0]])
+    stroke = whole[ink[:, 1], ink[:, 0]]
+    ours = np.isin(stroke, strokes)  # those strokes' pixels
+    ink, index = ink[ours], np.searchsorted(strokes, stroke[ours])
     top, bottom = np.full(strokes.size, np.iinfo(np.int32).max), np.full(strokes.size, -1)
     np.minimum.at(top, index, ink[:, 1])
     np.maximum.at(bottom, index, ink[:, 1])
-    thin = bottom - top + 1 <= max(cfg.thin_min_px, cfg.thin_max * height)
+    thin = bottom - top + 1 <= rule_thickness(height, cfg)
     taken = ink[thin[index] & (rest[ink[:, 1], ink[:, 0]] > 0)]
     out = np.zeros_like(rest)
     out[taken[:, 1], taken[:, 0]] = 1
@@ -215,7 +222,7 @@ def crossing_strokes_back(inked: np.ndarray, mask: np.ndarray, horizontal, verti
     above and below it (a 4's stem, a 9's tail through the line), in a vertical one where it goes on
     left and right. A stroke that runs along a rule stays cut."""
     # The widest band erased across a rule: the thickest rule kept plus the slack around it.
-    reach = int(max(cfg.thin_min_px, cfg.thin_max * height)) + slack + 1
+    reach = int(rule_thickness(height, cfg)) + slack + 1
     out = mask
     if horizontal is not None:
         out = out | (horizontal & inked & close_by_line(mask, reach, axis=0))
@@ -241,7 +248,7 @@ def thin_lines_only(found: np.ndarray, mask: np.ndarray, height: float, cfg: Rul
         out[y0: y0 + h0, x0: x0 + w0] = kept
         return out
     count, labels, stats, _ = labelled(np.ascontiguousarray(found), 8)
-    thick = max(cfg.thin_min_px, cfg.thin_max * height)
+    thick = rule_thickness(height, cfg)
     wander = max(cfg.straightness_min_px, cfg.straightness * height)
     keep = np.zeros(count, bool)
     if not ((found > 0) & (mask == 0)).any():
