@@ -190,6 +190,23 @@ def test_capture_effects_are_seeded_and_keep_the_contract(mnist):
         Capture(blur=1.5)
 
 
+def test_seen_from_far_blurs_small_digits_and_keeps_other_effects_draws(mnist):
+    from train.capture import Capture, capture_augment, seen_from_far
+
+    images = mnist.train_images[:64]
+    near, far = seen_from_far(images[0], 18), seen_from_far(images[0], 7)
+    assert near.dtype == np.uint8 and near.max() >= 254 and far.max() >= 254  # stretched as the reader does
+    # A digit seen 7 px tall loses more of its detail than one seen 18 px tall.
+    assert np.abs(far.astype(int) - images[0]).sum() > np.abs(near.astype(int) - images[0]).sum()
+    base = Capture()
+    without = capture_augment(images, base, np.random.default_rng(5))
+    with_far = capture_augment(images, Capture(far=0.5), np.random.default_rng(5))
+    changed = np.flatnonzero((without != with_far).any(axis=(1, 2)))
+    assert 16 <= changed.size <= 48  # about half, and the other effects drew the same
+    with pytest.raises(ValueError, match="far_heights"):
+        Capture(far_heights=(10, 5))
+
+
 def test_negatives_are_normalized_like_the_readers_crops(mnist):
     from edgedigits.preprocess import normalize_ink
     from train.capture import make_negatives

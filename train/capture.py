@@ -2,7 +2,8 @@
 
 The frame reader classifies crops it normalized itself (:func:`edgedigits.preprocess.normalize_ink`)
 from photos: strokes from hairline to marker, blurred, low-contrast, noisy, cut at an edge, with a
-neighbour's fragment in a corner. :func:`capture_augment` applies those effects to MNIST digits.
+neighbour's fragment in a corner, and a small digit's crop enlarged from a few pixels (seen from
+far). :func:`capture_augment` applies those effects to MNIST digits.
 It also hands over crops that are not digits at all: two touching digits, half of one, pieces of
 rules and box corners, specks, paper texture. :func:`make_negatives` builds such crops from the
 batch's own digits and normalizes them exactly as the reader does; models trained with them
@@ -35,6 +36,8 @@ class Capture:
     edge_cut: float = 0.08        # a band of 1-4 px cleared at one side (a crop cut at the digit's edge)
     fragment: float = 0.1         # a piece of a neighbouring digit in a corner
     jpeg: float = 0.1             # JPEG compression at quality 30-70
+    far: float = 0.0              # seen from far: the digit shrunk to far_heights px tall and enlarged back
+    far_heights: tuple[float, float] = (7.0, 14.0)  # px, the shrunk digit's ink height (MNIST's is 20 px)
 
     def __post_init__(self):
         for name in ("thicker", "thinner", "blur", "gamma", "noise", "edge_cut", "fragment", "jpeg"):
@@ -44,6 +47,10 @@ class Capture:
             raise ValueError(f"blur_sigma must be in (0, 3] px, got {self.blur_sigma}")
         if not 0 <= self.noise_sigma <= 64:
             raise ValueError(f"noise_sigma must be in [0, 64] grey levels, got {self.noise_sigma}")
+        if not 0 <= self.far <= 1:
+            raise ValueError(f"far is a probability in [0, 1], got {self.far}")
+        if not 3 <= self.far_heights[0] <= self.far_heights[1] <= 20:
+            raise ValueError(f"far_heights must be 3 <= min <= max <= 20 px, got {self.far_heights}")
 
 
 def capture_augment(images: np.ndarray, capture: Capture, rng: np.random.Generator) -> np.ndarray:
@@ -86,7 +93,23 @@ def capture_augment(images: np.ndarray, capture: Capture, rng: np.random.Generat
     for i in np.flatnonzero(draws[:, 6] < capture.jpeg):
         _, data = cv2.imencode(".jpg", out[i], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 71))])
         out[i] = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+    if capture.far:  # drawn last, and only when on: recipes without it keep their random stream
+        far = np.flatnonzero(rng.random(n) < capture.far)
+        heights = rng.uniform(*capture.far_heights, far.size)
+        for i, height in zip(far, heights):
+            out[i] = seen_from_far(out[i], height)
     return out
+
+
+def seen_from_far(image: np.ndarray, height: float) -> np.ndarray:
+    """A normalized digit (20 px of ink in 28x28) as the reader gets it from a digit `height` px
+    tall: shrunk by area (the camera's pixels) and enlarged back bilinearly (the reader's crop)."""
+    import cv2
+
+    side = max(2, int(round(MNIST_SIZE * height / 20.0)))
+    small = cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
+    back = cv2.resize(small, (MNIST_SIZE, MNIST_SIZE), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    return _stretch(back[None])[0]
 
 
 def _shifted_max(images: np.ndarray) -> np.ndarray:
