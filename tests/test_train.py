@@ -198,13 +198,26 @@ def test_seen_from_far_blurs_small_digits_and_keeps_other_effects_draws(mnist):
     assert near.dtype == np.uint8 and near.max() >= 254 and far.max() >= 254  # stretched as the reader does
     # A digit seen 7 px tall loses more of its detail than one seen 18 px tall.
     assert np.abs(far.astype(int) - images[0]).sum() > np.abs(near.astype(int) - images[0]).sum()
-    base = Capture()
-    without = capture_augment(images, base, np.random.default_rng(5))
-    with_far = capture_augment(images, Capture(far=0.5), np.random.default_rng(5))
-    changed = np.flatnonzero((without != with_far).any(axis=(1, 2)))
-    assert 16 <= changed.size <= 48  # about half, and the other effects drew the same
-    with pytest.raises(ValueError, match="far_heights"):
-        Capture(far_heights=(10, 5))
+    full = images[np.argmax(images.max(axis=(1, 2)))]
+    np.testing.assert_array_equal(seen_from_far(full, 20), full)  # seen at its own size: unchanged
+    rng = np.random.default_rng(5)
+    without = capture_augment(images, Capture(), rng)
+    # The shipped recipe's stream (far off) is the one it drew before the option existed.
+    assert int(rng.integers(2**32)) == 102208
+    rng = np.random.default_rng(5)
+    with_far = capture_augment(images, Capture(far=0.5), rng)
+    replay = np.random.default_rng(5)
+    capture_augment(images, Capture(), replay)
+    picked = np.flatnonzero(replay.random(len(images)) < 0.5)
+    heights = replay.uniform(7.0, 14.0, picked.size)
+    for i, height in zip(picked, heights):  # the other effects drew the same, then far on its picks
+        np.testing.assert_array_equal(with_far[i], seen_from_far(without[i], height))
+    untouched = np.setdiff1d(np.arange(len(images)), picked)
+    np.testing.assert_array_equal(with_far[untouched], without[untouched])
+    assert 16 <= picked.size <= 48
+    for heights in ((10, 5), (2, 8), (7,), (7, 10, 14), "far"):
+        with pytest.raises(ValueError, match="far_heights"):
+            Capture(far_heights=heights)
 
 
 def test_negatives_are_normalized_like_the_readers_crops(mnist):

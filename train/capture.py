@@ -49,8 +49,13 @@ class Capture:
             raise ValueError(f"noise_sigma must be in [0, 64] grey levels, got {self.noise_sigma}")
         if not 0 <= self.far <= 1:
             raise ValueError(f"far is a probability in [0, 1], got {self.far}")
-        if not 3 <= self.far_heights[0] <= self.far_heights[1] <= 20:
-            raise ValueError(f"far_heights must be 3 <= min <= max <= 20 px, got {self.far_heights}")
+        try:
+            low, high = (float(h) for h in self.far_heights)
+        except (TypeError, ValueError):
+            raise ValueError(f"far_heights must be two numbers (min, max) in px, got {self.far_heights!r}") from None
+        if not 4 <= low <= high <= 20:
+            raise ValueError(f"far_heights must be 4 <= min <= max <= 20 px, got {self.far_heights}")
+        object.__setattr__(self, "far_heights", (low, high))
 
 
 def capture_augment(images: np.ndarray, capture: Capture, rng: np.random.Generator) -> np.ndarray:
@@ -93,7 +98,9 @@ def capture_augment(images: np.ndarray, capture: Capture, rng: np.random.Generat
     for i in np.flatnonzero(draws[:, 6] < capture.jpeg):
         _, data = cv2.imencode(".jpg", out[i], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 71))])
         out[i] = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
-    if capture.far:  # drawn last, and only when on: recipes without it keep their random stream
+    # Drawn last, and only when on, so recipes without it keep their random stream; so it also
+    # shrinks the noise and JPEG blocks added above, which a small digit carries at its own scale.
+    if capture.far:
         far = np.flatnonzero(rng.random(n) < capture.far)
         heights = rng.uniform(*capture.far_heights, far.size)
         for i, height in zip(far, heights):
@@ -102,8 +109,11 @@ def capture_augment(images: np.ndarray, capture: Capture, rng: np.random.Generat
 
 
 def seen_from_far(image: np.ndarray, height: float) -> np.ndarray:
-    """A normalized digit (20 px of ink in 28x28) as the reader gets it from a digit `height` px
-    tall: shrunk by area (the camera's pixels) and enlarged back bilinearly (the reader's crop)."""
+    """A normalized digit (20 px of ink in 28x28) roughly as the reader gets it from a digit
+    `height` px tall: shrunk by area (the camera's pixels) and enlarged back bilinearly, then
+    stretched to a peak of 255. The reader's own crop differs: it stretches to a stroke percentile
+    (solid strokes), cuts at a faint edge and scales the ink box back to 20 px (these come out
+    fainter, and 22-25 px from edge to faint edge)."""
     import cv2
 
     side = max(2, int(round(MNIST_SIZE * height / 20.0)))
