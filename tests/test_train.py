@@ -195,7 +195,7 @@ def test_seen_from_far_blurs_small_digits_and_keeps_other_effects_draws(mnist):
 
     images = mnist.train_images[:64]
     near, far = seen_from_far(images[0], 18), seen_from_far(images[0], 7)
-    assert near.dtype == np.uint8 and near.max() >= 254 and far.max() >= 254  # stretched as the reader does
+    assert near.dtype == np.uint8 and near.max() >= 254 and far.max() >= 254  # stretched to a peak of 255
     # A digit seen 7 px tall loses more of its detail than one seen 18 px tall.
     assert np.abs(far.astype(int) - images[0]).sum() > np.abs(near.astype(int) - images[0]).sum()
     full = images[np.argmax(images.max(axis=(1, 2)))]
