@@ -25,6 +25,7 @@ from edgedigits.formats import FORMATS
 
 from benchmarks.config import (DEFAULT_BASELINE, DEFAULT_RESULTS_DIR, FRAME_SETS, ROW_KINDS, BenchmarkError, ConfigError,
                                full_config, parse_list, quick_config)
+from benchmarks.degrade import DEGRADATIONS
 
 DEFAULT_GATE_MODEL = "edge"
 
@@ -84,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     real.add_argument("--raw", action="store_true",
                       help="read each image as a file viewer shows it (EXIF honoured) instead of first giving it "
                            "the nearest quarter turn of its orientation label: the reader must find the turn")
+    real.add_argument("--degrade", help="comma-separated degradations to read the photos again with, from "
+                                        f"{','.join(DEGRADATIONS)} (benchmarks/degrade.py; each seeded per image): "
+                                        "how the figures fall on frames a little worse than the set's")
     real.add_argument("--no-annotate", action="store_true", help="do not write annotated frames")
     real.add_argument("--peers", help="comma-separated peers to read the same frames and compare, from "
                                       "rapidocr,tesseract (`make bench-peers` installs RapidOCR in .cache/peers-venv)")
@@ -258,6 +262,7 @@ def command_check(args) -> int:
 
 def command_real(args) -> int:
     from benchmarks import peers, real
+    from benchmarks.degrade import render_markdown as render_degraded
     from benchmarks.frames import make_reader
     from benchmarks.run import results_folder
 
@@ -275,13 +280,15 @@ def command_real(args) -> int:
     from edgedigits.classifier import default_model_path
 
     names = parse_list(args.peers, tuple(peers.PEERS), "peer") or ()
+    kinds = parse_list(args.degrade, tuple(DEGRADATIONS), "degradation") or ()
     model = Path(args.model or default_model_path())
     if not model.exists():
         raise BenchmarkError(f"{model}: no such model (run `make train export`, or pass --model)")
     out = results_folder(args.out, "-real")
-    scores = real.read_set(make_reader(model, args.format), images,
-                           annotate_dir=None if args.no_annotate else out / "annotated",
-                           progress=not args.no_progress and sys.stderr.isatty(), label_turn=not args.raw)
+    reader = make_reader(model, args.format)
+    progress = not args.no_progress and sys.stderr.isatty()
+    scores = real.read_set(reader, images, annotate_dir=None if args.no_annotate else out / "annotated",
+                           progress=progress, label_turn=not args.raw)
     summary = real.summarize(scores)
     text = real.render_markdown(summary, scores, f"Real photos: {folder.name}, {model} ({args.format})"
                               + (", raw pixels (no label turn)" if args.raw else ""))
@@ -292,6 +299,17 @@ def command_real(args) -> int:
         comparison = peers.render_markdown({"edgedigits": {"status": "ok", "summary": summary},
                                             **{peers.PEERS[n]: results["peers"][n] for n in names}})
         text = text.replace("## Per image", comparison + "\n## Per image", 1)
+    if kinds:
+        results["degraded"] = {}
+        for kind in kinds:
+            print(f"real: reading the photos again, {kind}: {DEGRADATIONS[kind].what}", file=sys.stderr)
+            degraded = real.read_set(reader, images, progress=progress, label_turn=not args.raw,
+                                     degrade=DEGRADATIONS[kind].apply,
+                                     annotate_dir=None if args.no_annotate else out / f"annotated-{kind}")
+            results["degraded"][kind] = {"what": DEGRADATIONS[kind].what, "summary": real.summarize(degraded),
+                                         "images": [s.to_dict() for s in degraded]}
+        section = render_degraded(summary, {k: v["summary"] for k, v in results["degraded"].items()})
+        text = text.replace("## Per image", section + "\n## Per image", 1)
     write_json_atomic(out / "results.json", results)
     write_text_atomic(out / "results.md", text)
     print(text.split("## Per image")[0].rstrip())

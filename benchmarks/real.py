@@ -163,9 +163,12 @@ def summarize(scores: list[ImageScore]) -> dict:
 
 
 def read_set(reader, images: list[RealImage], annotate_dir: Path | None = None, progress: bool = False,
-             label_turn: bool = True) -> list[ImageScore]:
+             label_turn: bool = True, degrade=None) -> list[ImageScore]:
     """Read every image once (timed, after one untimed warm-up read) and score it; `label_turn` as
-    in :func:`upright`."""
+    in :func:`upright`; `degrade`, one of :data:`benchmarks.degrade.DEGRADATIONS`' functions,
+    applied to each frame first (with the image's own rng, :func:`benchmarks.degrade.image_rng`)."""
+    from benchmarks.degrade import image_rng
+
     bar = None
     if progress:
         try:
@@ -176,6 +179,8 @@ def read_set(reader, images: list[RealImage], annotate_dir: Path | None = None, 
     scores = []
     for number, image in enumerate(images):
         frame = upright(image, label_turn)
+        if degrade is not None:
+            frame = degrade(frame, image_rng(image.path.name))
         if number == 0:
             reader.read(frame)
         start = time.perf_counter()

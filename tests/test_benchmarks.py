@@ -651,3 +651,83 @@ def test_scenes_report_each_scene_and_refuse_no_frames(mnist, tmp_path, capsys):
     results = json.loads((folder / "results.json").read_text())["scenes"]
     assert set(results) == set(scene_options())
     assert all(r["frames"] == 1 and r["digits"] > 0 and 0 <= r["digit_accuracy"] <= 1 for r in results.values())
+
+
+# ---------------------------------------------------------------- degraded copies of the real photos
+
+def _dots_frame(h: int = 120, w: int = 160) -> np.ndarray:
+    """Paper with a dark dot 6 px in from each corner and one in the middle."""
+    frame = np.full((h, w, 3), 220, np.uint8)
+    for y, x in ((6, 6), (6, w - 7), (h - 7, 6), (h - 7, w - 7), (h // 2, w // 2)):
+        frame[y - 2: y + 3, x - 2: x + 3] = 20
+    return frame
+
+
+def test_each_degradation_is_seeded_per_image_and_keeps_a_frame():
+    from benchmarks.degrade import DEGRADATIONS, image_rng
+
+    frame = _dots_frame()
+    for kind, degradation in DEGRADATIONS.items():
+        once = degradation.apply(frame, image_rng("a.jpg"))
+        again = degradation.apply(frame, image_rng("a.jpg"))
+        assert once.dtype == np.uint8 and once.shape[2:] == frame.shape[2:], kind
+        assert np.array_equal(once, again), kind  # the same image degrades the same way in every run
+        assert kind == "small" or not np.array_equal(once, frame), kind  # (small: below 640 px already)
+    assert not np.array_equal(DEGRADATIONS["noise"].apply(frame, image_rng("a.jpg")),
+                              DEGRADATIONS["noise"].apply(frame, image_rng("b.jpg")))
+    big = np.full((1000, 1500), 200, np.uint8)
+    assert DEGRADATIONS["small"].apply(big, image_rng("a.jpg")).shape == (427, 640)
+    assert DEGRADATIONS["small"].apply(frame, image_rng("a.jpg")) is frame  # already small: as it was
+
+
+def test_warp_moves_corners_inward_so_no_written_dot_leaves_the_frame():
+    import cv2
+
+    from benchmarks.degrade import warp
+
+    frame = _dots_frame()
+    for name in ("a.jpg", "b.jpg", "c.jpg", "d.jpg"):
+        from benchmarks.degrade import image_rng
+
+        warped = warp(frame, image_rng(name))
+        assert warped.shape == frame.shape and not np.array_equal(warped, frame)
+        count, _ = cv2.connectedComponents((warped[..., 0] < 120).astype(np.uint8))
+        assert count - 1 == 5, name  # all five dots are still in the frame, none merged or cut
+
+
+def test_real_benchmark_reads_the_photos_again_degraded(tmp_path, capsys, monkeypatch):
+    import cv2
+
+    from benchmarks import cli, real
+
+    folder = tmp_path / "set"
+    (folder / "images").mkdir(parents=True)
+    cv2.imwrite(str(folder / "images" / "a.png"), np.full((900, 1200, 3), 230, np.uint8))
+    (folder / "labels.csv").write_text("path,repo,ground_truth,orientation,notes\nimages/a.png,owner/one,12,upright,\n")
+    images = real.load_set(folder)
+    seen = []
+
+    class Reader:  # records the frames it is given and reads "12" from the clean one only
+        def read(self, frame):
+            seen.append(frame.shape)
+            from edgedigits.reader import Line, ReadResult
+
+            return ReadResult([Line("12", [], ("12",))] if max(frame.shape[:2]) > 640 else [])
+
+    monkeypatch.setattr("benchmarks.frames.make_reader", lambda model, fmt: Reader())
+    model = tmp_path / "model.tflite"
+    model.write_bytes(b"")
+    assert cli.main(["real", "--set", str(folder), "--model", str(model), "--degrade", "small,noise",
+                     "--out", str(tmp_path / "out"), "--no-progress", "--no-annotate"]) == 0
+    assert len(images) == 1 and seen[0] == seen[1] == (900, 1200, 3)  # warm-up and timed read, clean
+    assert (900, 1200, 3) in seen[2:] and (480, 640, 3) in seen[2:]
+    (out,) = (tmp_path / "out").glob("*-real")
+    results = json.loads((out / "results.json").read_text())
+    assert results["summary"]["total"]["errors"] == 0
+    assert results["degraded"]["small"]["summary"]["total"]["errors"] == 2  # nothing read at 640 px
+    assert results["degraded"]["noise"]["summary"]["total"]["errors"] == 0
+    text = (out / "results.md").read_text()
+    assert "## Degraded copies" in text and "| small: shrunk to 640 px" in text
+    assert "| owner/one | 100.0% | 0.0% | 100.0% |" in text
+    assert cli.main(["real", "--set", str(folder), "--model", str(model), "--degrade", "fog"]) == 2
+    assert "unknown degradation 'fog'" in capsys.readouterr().err
