@@ -8,6 +8,7 @@ MODEL  ?= edge
 EPOCHS ?=
 ART    := artifacts/$(MODEL)
 REALPHOTOS ?= ../shared/datasets/realphotos
+DEGRADE ?=
 export MNIST_DIR
 
 .DEFAULT_GOAL := help
@@ -55,11 +56,11 @@ bench: $(VENV)/.installed  ## benchmark every exported model and format (MODEL=â
 	$(PY) -m benchmarks batch --model $(ART)/manifest.json
 	$(PY) -m benchmarks serve --model $(ART)/manifest.json
 	$(PY) -m benchmarks scenes --model $(ART)/manifest.json
-	@if [ -f "$(REALPHOTOS)/labels.csv" ]; then $(PY) -m benchmarks real --set "$(REALPHOTOS)" --model $(ART)/manifest.json; \
+	@if [ -f "$(REALPHOTOS)/labels.csv" ]; then $(PY) -m benchmarks real --set "$(REALPHOTOS)" --model $(ART)/manifest.json $(if $(DEGRADE),--degrade $(DEGRADE)); \
 	else echo "bench: no real photos at $(REALPHOTOS) (set REALPHOTOS=DIR): real-photo benchmark skipped"; fi
 
-bench-real: $(VENV)/.installed  ## the reader on a labelled folder of real photos (REALPHOTOS=DIR), per source
-	$(PY) -m benchmarks real --set "$(REALPHOTOS)" --model $(ART)/manifest.json
+bench-real: $(VENV)/.installed  ## the reader on a labelled folder of real photos (REALPHOTOS=DIR; DEGRADE=blur,small,... reads degraded copies too), per source
+	$(PY) -m benchmarks real --set "$(REALPHOTOS)" --model $(ART)/manifest.json $(if $(DEGRADE),--degrade $(DEGRADE))
 
 # Peers (other OCR engines) live in their own venv and never in .venv, the runtime or `make test`.
 PEERS_VENV := .cache/peers-venv
