@@ -262,7 +262,6 @@ def command_check(args) -> int:
 
 def command_real(args) -> int:
     from benchmarks import peers, real
-    from benchmarks.degrade import render_markdown as render_degraded
     from benchmarks.frames import make_reader
     from benchmarks.run import results_folder
 
@@ -299,21 +298,27 @@ def command_real(args) -> int:
         comparison = peers.render_markdown({"edgedigits": {"status": "ok", "summary": summary},
                                             **{peers.PEERS[n]: results["peers"][n] for n in names}})
         text = text.replace("## Per image", comparison + "\n## Per image", 1)
+    write_json_atomic(out / "results.json", results)  # written now, and again after each degraded pass
+    write_text_atomic(out / "results.md", text)
+    drawn = [] if args.no_annotate else [out / "annotated"]  # folders of annotated frames
     if kinds:
         results["degraded"] = {}
+        clean_text = text
         for kind in kinds:
             print(f"real: reading the photos again, {kind}: {DEGRADATIONS[kind].what}", file=sys.stderr)
-            degraded = real.read_set(reader, images, progress=progress, label_turn=not args.raw,
-                                     degrade=DEGRADATIONS[kind].apply,
-                                     annotate_dir=None if args.no_annotate else out / f"annotated-{kind}")
+            folder_kind = None if args.no_annotate else out / f"annotated-{kind}"
+            degraded = real.read_set(reader, images, annotate_dir=folder_kind, progress=progress,
+                                     label_turn=not args.raw, degrade=DEGRADATIONS[kind].apply)
             results["degraded"][kind] = {"what": DEGRADATIONS[kind].what, "summary": real.summarize(degraded),
                                          "images": [s.to_dict() for s in degraded]}
-        section = render_degraded(summary, {k: v["summary"] for k, v in results["degraded"].items()})
-        text = text.replace("## Per image", section + "\n## Per image", 1)
-    write_json_atomic(out / "results.json", results)
-    write_text_atomic(out / "results.md", text)
+            section = real.render_degraded(summary, {k: v["summary"] for k, v in results["degraded"].items()},
+                                           {k: v.what for k, v in DEGRADATIONS.items()})
+            text = clean_text.replace("## Per image", section + "\n## Per image", 1)
+            write_json_atomic(out / "results.json", results)
+            write_text_atomic(out / "results.md", text)
+            drawn += [] if folder_kind is None else [folder_kind]
     print(text.split("## Per image")[0].rstrip())
-    print(f"\nwrote {out / 'results.md'}, {out / 'results.json'}" + ("" if args.no_annotate else f", {out / 'annotated'}/"))
+    print(f"\nwrote {out / 'results.md'}, {out / 'results.json'}" + "".join(f", {path}/" for path in drawn))
     return 0
 
 

@@ -16,8 +16,9 @@ import numpy as np
 
 DEGRADE_SEED = 2029  # each image's rng is seeded with (DEGRADE_SEED, a checksum of its file name)
 BLUR_SIGMA_PER_PX = 1 / 800  # defocus: Gaussian sigma (px) per px of the frame's longer side
+BLUR_MIN_SIGMA = 1.0         # px: a small frame is still blurred visibly
 SMALL_SIDE = 640             # px: the longer side of a webcam frame, or of a page shot from far
-JPEG_QUALITY = 40            # a messaging app's recompression
+JPEG_QUALITY = 40            # OpenCV's 0-100 scale: a messaging app's recompression
 NOISE_SIGMA = 8.0            # grey levels: sensor noise of a dim room
 DIM_GAIN = 0.6               # exposure: the frame's levels scaled by this (underexposed)
 WARP_MAX = 0.08              # fraction of each side: how far each corner moves inward (phone held at an angle)
@@ -35,10 +36,10 @@ def image_rng(name: str) -> np.random.Generator:
 
 
 def blur(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Defocus: a Gaussian blur of BLUR_SIGMA_PER_PX times the longer side (at least 1 px)."""
+    """Defocus: a Gaussian blur of BLUR_SIGMA_PER_PX times the longer side (at least BLUR_MIN_SIGMA)."""
     import cv2
 
-    sigma = max(1.0, max(frame.shape[:2]) * BLUR_SIGMA_PER_PX)
+    sigma = max(BLUR_MIN_SIGMA, max(frame.shape[:2]) * BLUR_SIGMA_PER_PX)
     return cv2.GaussianBlur(frame, (0, 0), sigma)
 
 
@@ -46,10 +47,12 @@ def small(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Distance or a webcam: the frame shrunk (INTER_AREA) to SMALL_SIDE px on its longer side."""
     import cv2
 
-    factor = SMALL_SIDE / max(frame.shape[:2])
+    h, w = frame.shape[:2]
+    factor = SMALL_SIDE / max(h, w)
     if factor >= 1:
         return frame
-    return cv2.resize(frame, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
 def jpeg(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -92,7 +95,8 @@ def warp(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 DEGRADATIONS: dict[str, Degradation] = {
-    "blur": Degradation(blur, f"Gaussian defocus, sigma = longer side x {BLUR_SIGMA_PER_PX:g} (at least 1 px)"),
+    "blur": Degradation(blur, f"Gaussian defocus, sigma = longer side x {BLUR_SIGMA_PER_PX:g} "
+                              f"(at least {BLUR_MIN_SIGMA:g} px)"),
     "small": Degradation(small, f"shrunk to {SMALL_SIDE} px on the longer side"),
     "jpeg": Degradation(jpeg, f"JPEG at quality {JPEG_QUALITY}"),
     "noise": Degradation(noise, f"Gaussian noise, sigma {NOISE_SIGMA:g} grey levels"),
@@ -100,30 +104,3 @@ DEGRADATIONS: dict[str, Degradation] = {
     "warp": Degradation(warp, f"perspective, each corner up to {WARP_MAX:.0%} of the sides inward"),
 }
 
-
-def render_markdown(clean: dict, degraded: dict[str, dict]) -> str:
-    """A section comparing :func:`benchmarks.real.summarize`'s `clean` summary with the summaries
-    of the same photos degraded (`degraded`: kind -> summary), in total and per source."""
-    def pct(value):
-        return "–" if value is None else f"{100 * value:.1f}%"
-
-    def number(value, spec):
-        return "–" if value is None else format(value, spec)
-
-    runs = {"as photographed": clean, **degraded}
-    out = ["## Degraded copies", "",
-           "The same photos read again after one degradation each (`benchmarks/degrade.py`, seeded per image).", "",
-           "| frames | digits right | source average | lines exactly right | false digits / image | median ms |",
-           "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for name, summary in runs.items():
-        total = summary["total"]
-        label = name if name not in DEGRADATIONS else f"{name}: {DEGRADATIONS[name].what}"
-        out.append(f"| {label} | {total['digits'] - total['errors']}/{total['digits']} "
-                   f"({pct(total['digit_accuracy'])}) | {pct(summary['repo_average_digit_accuracy'])} | "
-                   f"{pct(total['line_accuracy'])} | {number(total['false_digits_per_image'], '.2f')} | "
-                   f"{number(total['median_ms'], '.0f')} |")
-    out += ["", "| source | " + " | ".join(runs) + " |", "| --- |" + " ---: |" * len(runs)]
-    for repo in clean["repos"]:
-        cells = [pct(summary["repos"].get(repo, {}).get("digit_accuracy")) for summary in runs.values()]
-        out.append(f"| {repo} | " + " | ".join(cells) + " |")
-    return "\n".join(out) + "\n"

@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -163,7 +164,8 @@ def summarize(scores: list[ImageScore]) -> dict:
 
 
 def read_set(reader, images: list[RealImage], annotate_dir: Path | None = None, progress: bool = False,
-             label_turn: bool = True, degrade=None) -> list[ImageScore]:
+             label_turn: bool = True,
+             degrade: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None) -> list[ImageScore]:
     """Read every image once (timed, after one untimed warm-up read) and score it; `label_turn` as
     in :func:`upright`; `degrade`, one of :data:`benchmarks.degrade.DEGRADATIONS`' functions,
     applied to each frame first (with the image's own rng, :func:`benchmarks.degrade.image_rng`)."""
@@ -209,11 +211,13 @@ def write_annotation(path: Path, frame: np.ndarray, result, max_side: int = 1280
     cv2.imwrite(str(path), picture, [cv2.IMWRITE_JPEG_QUALITY, 85])
 
 
+def pct(value: float | None) -> str:
+    """A fraction as a percentage with one decimal; "–" for none."""
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
 def render_markdown(summary: dict, scores: list[ImageScore], title: str) -> str:
     from benchmarks.report import markdown_table
-
-    def pct(value):
-        return "–" if value is None else f"{100 * value:.1f}%"
 
     def row(name, t):
         return [name, str(t["images"]), f"{t['digits'] - t['errors']}/{t['digits']}", pct(t["digit_accuracy"]),
@@ -234,4 +238,30 @@ def render_markdown(summary: dict, scores: list[ImageScore], title: str) -> str:
     images = [[s.image.name[:60], " ".join(s.image.truth)[:40], " ".join(s.read)[:40], str(s.errors),
                f"{s.ms:.0f}"] for s in sorted(scores, key=lambda s: -s.errors)]
     out.append(markdown_table(["image", "truth", "read", "errors", "ms"], images, "lllrr"))
+    return "\n".join(out) + "\n"
+
+
+def render_degraded(clean: dict, degraded: dict[str, dict], what: dict[str, str]) -> str:
+    """A "Degraded copies" section comparing :func:`summarize`'s `clean` summary with those of the
+    same photos degraded (`degraded`: kind -> summary; `what`: kind -> what it does), in total and
+    per source."""
+    def number(value, spec):
+        return "–" if value is None else format(value, spec)
+
+    runs = {"as photographed": clean, **degraded}
+    out = ["## Degraded copies", "",
+           "The same photos read again after one degradation each (`benchmarks/degrade.py`, seeded per image).", "",
+           "| frames | digits right | source average | lines exactly right | false digits / image | median ms |",
+           "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, summary in runs.items():
+        total = summary["total"]
+        label = f"{name}: {what[name]}" if name in what else name
+        out.append(f"| {label} | {total['digits'] - total['errors']}/{total['digits']} "
+                   f"({pct(total['digit_accuracy'])}) | {pct(summary['repo_average_digit_accuracy'])} | "
+                   f"{pct(total['line_accuracy'])} | {number(total['false_digits_per_image'], '.2f')} | "
+                   f"{number(total['median_ms'], '.0f')} |")
+    out += ["", "| source | " + " | ".join(runs) + " |", "| --- |" + " ---: |" * len(runs)]
+    for repo in clean["repos"]:
+        cells = [pct(summary["repos"].get(repo, {}).get("digit_accuracy")) for summary in runs.values()]
+        out.append(f"| {repo} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"

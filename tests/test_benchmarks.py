@@ -664,7 +664,7 @@ def _dots_frame(h: int = 120, w: int = 160) -> np.ndarray:
 
 
 def test_each_degradation_is_seeded_per_image_and_keeps_a_frame():
-    from benchmarks.degrade import DEGRADATIONS, image_rng
+    from benchmarks.degrade import DEGRADATIONS, DIM_GAIN, NOISE_SIGMA, image_rng
 
     frame = _dots_frame()
     for kind, degradation in DEGRADATIONS.items():
@@ -673,26 +673,31 @@ def test_each_degradation_is_seeded_per_image_and_keeps_a_frame():
         assert once.dtype == np.uint8 and once.shape[2:] == frame.shape[2:], kind
         assert np.array_equal(once, again), kind  # the same image degrades the same way in every run
         assert kind == "small" or not np.array_equal(once, frame), kind  # (small: below 640 px already)
-    assert not np.array_equal(DEGRADATIONS["noise"].apply(frame, image_rng("a.jpg")),
-                              DEGRADATIONS["noise"].apply(frame, image_rng("b.jpg")))
+    for kind in ("noise", "warp"):  # the random ones differ from image to image
+        apply = DEGRADATIONS[kind].apply
+        assert not np.array_equal(apply(frame, image_rng("a.jpg")), apply(frame, image_rng("b.jpg"))), kind
+    paper = np.full((200, 300), 200, np.uint8)
+    assert abs(DEGRADATIONS["dim"].apply(paper, image_rng("a.jpg")).mean() - 200 * DIM_GAIN) < 1
+    assert abs(DEGRADATIONS["noise"].apply(paper, image_rng("a.jpg")).std() - NOISE_SIGMA) < 0.5
     big = np.full((1000, 1500), 200, np.uint8)
     assert DEGRADATIONS["small"].apply(big, image_rng("a.jpg")).shape == (427, 640)
+    assert DEGRADATIONS["small"].apply(np.zeros((3, 10000), np.uint8), image_rng("a.jpg")).shape == (1, 640)
     assert DEGRADATIONS["small"].apply(frame, image_rng("a.jpg")) is frame  # already small: as it was
 
 
 def test_warp_moves_corners_inward_so_no_written_dot_leaves_the_frame():
     import cv2
 
-    from benchmarks.degrade import warp
+    from benchmarks.degrade import image_rng, warp
 
     frame = _dots_frame()
+    frame[40:80, :3] = 20  # a dark bar at the left edge: a replicated border would smear it into a streak
     for name in ("a.jpg", "b.jpg", "c.jpg", "d.jpg"):
-        from benchmarks.degrade import image_rng
-
         warped = warp(frame, image_rng(name))
         assert warped.shape == frame.shape and not np.array_equal(warped, frame)
         count, _ = cv2.connectedComponents((warped[..., 0] < 120).astype(np.uint8))
-        assert count - 1 == 5, name  # all five dots are still in the frame, none merged or cut
+        assert count - 1 == 6, name  # all five dots and the bar are still in the frame, none merged or cut
+        assert (warped[:, 0] == 220).all(), name  # the band uncovered is the rim's median colour, no streak
 
 
 def test_real_benchmark_reads_the_photos_again_degraded(tmp_path, capsys, monkeypatch):
@@ -718,7 +723,7 @@ def test_real_benchmark_reads_the_photos_again_degraded(tmp_path, capsys, monkey
     model = tmp_path / "model.tflite"
     model.write_bytes(b"")
     assert cli.main(["real", "--set", str(folder), "--model", str(model), "--degrade", "small,noise",
-                     "--out", str(tmp_path / "out"), "--no-progress", "--no-annotate"]) == 0
+                     "--out", str(tmp_path / "out"), "--no-progress"]) == 0
     assert len(images) == 1 and seen[0] == seen[1] == (900, 1200, 3)  # warm-up and timed read, clean
     assert (900, 1200, 3) in seen[2:] and (480, 640, 3) in seen[2:]
     (out,) = (tmp_path / "out").glob("*-real")
@@ -727,7 +732,10 @@ def test_real_benchmark_reads_the_photos_again_degraded(tmp_path, capsys, monkey
     assert results["degraded"]["small"]["summary"]["total"]["errors"] == 2  # nothing read at 640 px
     assert results["degraded"]["noise"]["summary"]["total"]["errors"] == 0
     text = (out / "results.md").read_text()
-    assert "## Degraded copies" in text and "| small: shrunk to 640 px" in text
-    assert "| owner/one | 100.0% | 0.0% | 100.0% |" in text
+    assert "## Degraded copies" in text and "| small: shrunk to 640 px on the longer side | 0/2 (0.0%) |" in text
+    assert "| as photographed | 2/2 (100.0%) |" in text and "| owner/one | 100.0% | 0.0% | 100.0% |" in text
+    assert [p.name for p in sorted(out.glob("annotated*/*"))] == ["a.jpg"] * 3  # clean, small, noise
+    assert cv2.imread(str(out / "annotated-small" / "a.jpg")).shape[:2] == (480, 640)
+    assert "annotated-noise/" in capsys.readouterr().out
     assert cli.main(["real", "--set", str(folder), "--model", str(model), "--degrade", "fog"]) == 2
     assert "unknown degradation 'fog'" in capsys.readouterr().err
