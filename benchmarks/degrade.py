@@ -25,6 +25,8 @@ WARP_MAX = 0.08              # fraction of each side: how far each corner moves 
 
 
 class Degradation(NamedTuple):
+    """One kind of degradation: its function and a line saying what it does."""
+
     apply: Callable[[np.ndarray, np.random.Generator], np.ndarray]
     what: str
 
@@ -88,7 +90,8 @@ def warp(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     inward = np.float32([[1, 1], [-1, 1], [-1, -1], [1, -1]])
     moved = corners + inward * rng.uniform(0, WARP_MAX, (4, 2)).astype(np.float32) * np.float32([w, h])
     matrix = cv2.getPerspectiveTransform(corners, moved)
-    rim = np.concatenate([frame[0], frame[-1], frame[:, 0], frame[:, -1]]).reshape(-1, 1 if frame.ndim == 2 else frame.shape[2])
+    channels = 1 if frame.ndim == 2 else frame.shape[2]
+    rim = np.concatenate([frame[0], frame[-1], frame[:, 0], frame[:, -1]]).reshape(-1, channels)
     fill = tuple(float(v) for v in np.median(rim, axis=0))
     return cv2.warpPerspective(frame, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                borderValue=fill)
@@ -103,4 +106,3 @@ DEGRADATIONS: dict[str, Degradation] = {
     "dim": Degradation(dim, f"levels x {DIM_GAIN:g} (underexposed)"),
     "warp": Degradation(warp, f"perspective, each corner up to {WARP_MAX:.0%} of the sides inward"),
 }
-
