@@ -303,7 +303,7 @@ def command_real(args) -> int:
     drawn = [] if args.no_annotate else [out / "annotated"]  # folders of annotated frames
     if kinds:
         results["degraded"] = {}
-        clean_text = text
+        clean_text, what = text, {kind: DEGRADATIONS[kind].what for kind in kinds}
         for kind in kinds:
             print(f"real: reading the photos again, {kind}: {DEGRADATIONS[kind].what}", file=sys.stderr)
             folder_kind = None if args.no_annotate else out / f"annotated-{kind}"
@@ -311,8 +311,7 @@ def command_real(args) -> int:
                                      label_turn=not args.raw, degrade=DEGRADATIONS[kind].apply)
             results["degraded"][kind] = {"what": DEGRADATIONS[kind].what, "summary": real.summarize(degraded),
                                          "images": [s.to_dict() for s in degraded]}
-            section = real.render_degraded(summary, {k: v["summary"] for k, v in results["degraded"].items()},
-                                           {k: v.what for k, v in DEGRADATIONS.items()})
+            section = real.render_degraded(summary, {k: v["summary"] for k, v in results["degraded"].items()}, what)
             text = clean_text.replace("## Per image", section + "\n## Per image", 1)
             write_json_atomic(out / "results.json", results)
             write_text_atomic(out / "results.md", text)

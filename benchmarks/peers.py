@@ -89,9 +89,7 @@ def render_markdown(readers: dict[str, dict]) -> str:
     totals table, then digits right and lines exactly right per source."""
     from benchmarks.report import markdown_table
 
-    def pct(value):
-        return "–" if value is None else f"{100 * value:.1f}%"
-
+    pct = real.pct
     ran = {title: r["summary"] for title, r in readers.items() if r["status"] == "ok"}
     totals = []
     for title, result in readers.items():
@@ -109,10 +107,10 @@ def render_markdown(readers: dict[str, dict]) -> str:
     for repo in repos:
         counts = first["repos"][repo]
         per_source.append([repo, str(counts["images"]), str(counts["digits"])]
-                          + [_cell(s["repos"][repo], pct) for s in ran.values()])
+                          + [_cell(s["repos"][repo]) for s in ran.values()])
     if first:
         per_source.append(["**all**", str(first["total"]["images"]), str(first["total"]["digits"])]
-                          + [_cell(s["total"], pct) for s in ran.values()])
+                          + [_cell(s["total"]) for s in ran.values()])
         per_source.append([f"**average of {len(repos)} sources**", "", ""]
                           + [pct(s["repo_average_digit_accuracy"]) for s in ran.values()])
     out = ["## edgedigits and peers on the same frames", "",
@@ -124,6 +122,6 @@ def render_markdown(readers: dict[str, dict]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _cell(totals: dict, pct) -> str:
+def _cell(totals: dict) -> str:
     lines = f"{totals['lines_right']}/{totals['lines']}" if totals["lines"] else "–"
-    return f"{pct(totals['digit_accuracy'])}, {lines}"
+    return f"{real.pct(totals['digit_accuracy'])}, {lines}"
