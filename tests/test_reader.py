@@ -757,6 +757,67 @@ def test_two_digits_written_into_each_other_are_split_though_narrower_than_a_row
     assert [line.text for line in FrameReader(_WideIsNoDigit(), config=old).read(grey).lines] == ["444"]
 
 
+class _ShiftedReadsSix:
+    """A classifier unsure of a crop centred as the reader centres it (a 5 at `centred_conf`, else
+    a 6) and sure of a 6 in a copy moved off centre; it keeps every batch it is given."""
+
+    def __init__(self, centred_conf: float):
+        self.centred_conf, self.batches = centred_conf, []
+
+    def predict(self, images):
+        from edgedigits.classifier import Prediction
+
+        self.batches.append(len(images))
+        positions = np.arange(28) + 0.5
+        probabilities = np.full((len(images), 10), 0.0, np.float32)
+        for i, image in enumerate(images):
+            cy = (image.sum(axis=1) * positions).sum() / image.sum()
+            cx = (image.sum(axis=0) * positions).sum() / image.sum()
+            if max(abs(cy - 14), abs(cx - 14)) < 0.75:
+                probabilities[i, 5], probabilities[i, 6] = self.centred_conf, 1 - self.centred_conf
+            else:
+                probabilities[i, 6], probabilities[i, 5] = 0.9, 0.1
+        return Prediction(probabilities.argmax(axis=1), probabilities, probabilities.max(axis=1), None)
+
+
+def _three_boxes() -> np.ndarray:
+    grey = np.full((480, 640), 225, np.uint8)
+    for x in (200, 260, 320):
+        cv2.rectangle(grey, (x, 200), (x + 29, 248), 40, 5)
+    return grey
+
+
+def test_second_look_reads_an_unsure_digit_again_shifted_and_keeps_its_confidence():
+    """A digit reported less sure than second_look_below is classified again moved by a pixel
+    each way (four more crops per digit, counted), and the average of the five looks names it;
+    its reported confidence stays its own crop's. Sure digits, or second_look_below 0, get no
+    second look."""
+    grey = _three_boxes()
+    unsure = _ShiftedReadsSix(centred_conf=0.6)
+    result = FrameReader(unsure).read(grey)
+    assert [line.text for line in result.lines] == ["666"]
+    assert [round(d.confidence, 3) for d in result.lines[0].digits] == [0.6] * 3
+    assert unsure.batches[-1] == 3 * 4
+
+    config = ReaderConfig()
+    off = replace(config, classify=replace(config.classify, second_look_below=0.0))
+    unlooked = _ShiftedReadsSix(centred_conf=0.6)
+    assert [line.text for line in FrameReader(unlooked, config=off).read(grey).lines] == ["555"]
+    sure = _ShiftedReadsSix(centred_conf=0.85)
+    assert [line.text for line in FrameReader(sure).read(grey).lines] == ["555"]
+    assert len(sure.batches) == len(unlooked.batches) and 12 not in sure.batches
+
+
+def test_shifted_moves_an_image_and_leaves_blank_where_it_was():
+    from edgedigits.reader.classify import shifted
+
+    image = np.arange(16, dtype=np.float32).reshape(4, 4) + 1
+    down_left = shifted(image, 1, -1)
+    assert np.array_equal(down_left[1:, :3], image[:3, 1:])
+    assert not down_left[0].any() and not down_left[:, 3].any()
+    assert np.array_equal(shifted(shifted(image, 0, 2), 0, -2)[:, :2], image[:, :2])
+
+
 class _OneRingIsZero:
     """A classifier that reads a crop holding exactly one closed loop as a sure 0, and calls any
     other crop (half a ring, two rings) no digit."""
