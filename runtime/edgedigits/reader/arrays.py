@@ -273,3 +273,12 @@ def close_by_line(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     kernel = np.ones((length, 1) if axis == 0 else (1, length), np.uint8)
     closed = cv2.morphologyEx(np.pad(mask, pad), cv2.MORPH_CLOSE, kernel)
     return closed[length: -length] if axis == 0 else closed[:, length: -length]
+
+
+def shifted(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """`image` moved `dy` px down and `dx` px right (negative: up, left), blank where it moved from."""
+    out = np.zeros_like(image)
+    h, w = image.shape
+    out[max(dy, 0): h + min(dy, 0), max(dx, 0): w + min(dx, 0)] = \
+        image[max(-dy, 0): h + min(-dy, 0), max(-dx, 0): w + min(-dx, 0)]
+    return out

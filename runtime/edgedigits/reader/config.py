@@ -477,12 +477,10 @@ class ClassifyConfig(_Checked):
                                "at least this surely (a whole that ignores a touching 1 is read surely too)", hi=1)
     min_is_digit: float = knob(0.5, "probability", "a crop the classifier calls no digit at this is not reported",
                                hi=1)
-    second_look_below: float = knob(0.8, "probability", "a digit reported less sure than this is read again "
-                                    "shifted by a pixel each way (0.7-0.95 all read 3-4 more digits of the real "
-                                    "photos and 6-8 fewer errors on generated frames than none; at 0 it is off)",
-                                    hi=1)
-    second_look_shift: int = knob(1, "px", "of the 28 px crop: how far the second look moves it (2 px and diagonal "
-                                  "or turned copies read no better)", lo=1, hi=4)
+    second_look_below: float = knob(0.8, "probability", "a digit reported less sure than this gets a second look "
+                                    "(classify.second_look); 0.7-0.95 read alike, 0 turns it off", hi=1)
+    second_look_shift: int = knob(1, "px", "of the 28 px crop: how far each shifted copy is moved (2 px read 3 digits "
+                                  "of the real photos and 4 generated errors worse than 1)", lo=1, hi=4)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@
     -> classify; the surest reading wins
     -> small digits among the big ones, read on the unshrunk copy once those are erased;
     more candidates than the cap (a rough desk taken for page): all of it again on the page's smooth part.
+    -> a second look at the reported digits the classifier was unsure of.
 
 Each stage lives in its own module and is a plain function from typed records (:mod:`.records`)
 to a typed record, its tuned numbers in its section of :class:`.config.ReaderConfig`.
@@ -39,9 +40,9 @@ def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict 
 
     work = scale.working_copy(frame, config)
     result = _read_working(work, classifier, config, stage, rescale=True)
-    if result.lines or blobs.too_much_texture(config.blobs) not in result.warnings:
-        return result
-    return _read_on_smooth_part(work, result, classifier, config, stage)
+    if not result.lines and blobs.too_much_texture(config.blobs) in result.warnings:
+        result = _read_on_smooth_part(work, result, classifier, config, stage)
+    return classify.second_look(result, classifier, config.classify)               # classify: unsure digits
 
 
 def _read_on_smooth_part(work: Working, result: ReadResult, classifier, config: ReaderConfig, stage) -> ReadResult:

@@ -18,6 +18,8 @@ class Digit:
     digit: int | None          # None when rejected (not confidently a digit)
     confidence: float          # the classifier's top probability
     box: tuple[int, int, int, int]  # x, y, w, h in the original frame's pixels
+    # The 28x28 MNIST-normalized image the classifier read (None when not kept), for a second look.
+    crop: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         return {"digit": self.digit, "confidence": round(float(self.confidence), 6),

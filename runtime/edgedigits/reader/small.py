@@ -98,7 +98,7 @@ def add_small_digits(result: ReadResult, work: Working, components: np.ndarray, 
     placement = Placement(None, (x0, y0), work.scale, work.frame_shape)
     added, looked_at = [], []
     for line in second.lines:
-        digits = [Digit(d.digit, d.confidence, frame_box(*d.box, placement)) for d in line.digits]
+        digits = [replace(d, box=frame_box(*d.box, placement)) for d in line.digits]
         small = are_small(np.array([d.box for d in digits]), big_boxes, big, among, cfg)
         keep = [bool(k) and d.digit is not None and d.confidence >= cfg.min_confidence for d, k in zip(digits, small)]
         looked_at += [(d.box, int(k)) for d, k in zip(line.digits, keep)]
