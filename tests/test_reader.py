@@ -838,19 +838,29 @@ def test_second_look_averages_the_crop_and_its_four_shifts():
     crop[10:18, 10:18] = 1.0
     table = {(0, 0): [(5, 0.6), (6, 0.4)], (-2, 0): [(6, 0.9), (5, 0.1)], (2, 0): [(6, 0.7), (5, 0.3)],
              (0, -2): [(5, 0.5), (6, 0.5)], (0, 2): [(8, 1.0)]}
+    mean_six = (0.4 + 0.9 + 0.7 + 0.5) / 5 * 0.8  # 0.4: times the mean probability of being a digit
     classifier = _ByOffset(table)
-    cfg = replace(ClassifyConfig(), second_look_shift=2)
+    config = ReaderConfig()
+    config = replace(config, classify=replace(config.classify, second_look_shift=2))
     unsure = Digit(5, 0.6, (0, 0, 1, 1), crop)
-    kept = [Digit(7, 0.95, (0, 0, 1, 1), crop), Digit(None, 0.3, (0, 0, 1, 1), crop), Digit(4, 0.6, (0, 0, 1, 1))]
-    result = ReadResult([Line("57?4", [unsure, *kept], ("57", "?4"))])
-    looked = second_look(result, classifier, cfg)
+    kept = [Digit(7, 0.95, (0, 0, 1, 1), crop), Digit(4, 0.6, (0, 0, 1, 1))]
+    result = ReadResult([Line("574", [unsure, *kept], ("57", "4"))])
+    looked = second_look(result, classifier, config)
     assert sorted(classifier.asked) == sorted(table)  # five looks of the one unsure digit with a crop
     line = looked.lines[0]
-    assert (line.text, line.groups) == ("67?4", ("67", "?4"))
+    assert (line.text, line.groups) == ("674", ("67", "4"))
     assert line.digits[0].digit == 6 and line.digits[0].box == unsure.box
-    assert line.digits[0].confidence == pytest.approx((0.4 + 0.9 + 0.7 + 0.5) / 5 * 0.8)
+    assert line.digits[0].confidence == pytest.approx(mean_six)
     assert line.digits[1:] == kept
-    assert second_look(result, _ByOffset({}), replace(cfg, second_look_below=0.0)) is result
+    off = replace(config, classify=replace(config.classify, second_look_below=0.0))
+    assert second_look(result, _ByOffset({}), off) is result
+
+    # A '?' becomes the five looks' digit only when their mean reaches reject_threshold.
+    rejected = ReadResult([Line("?", [Digit(None, 0.3, (0, 0, 1, 1), crop)], ("?",))])
+    assert second_look(rejected, _ByOffset(table), config).lines[0].text == "?"
+    lower = replace(config, reject_threshold=0.35)
+    rescued = second_look(rejected, _ByOffset(table), lower).lines[0]
+    assert rescued.text == "6" and rescued.digits[0].confidence == pytest.approx(mean_six)
 
 
 def test_shifted_moves_an_image_and_leaves_blank_where_it_was():

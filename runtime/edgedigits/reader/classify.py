@@ -368,17 +368,19 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
     return ReadResult([Line("".join(texts[i]), line_digits[i], tuple(texts[i])) for i in sorted(texts)])
 
 
-def second_look(result: ReadResult, classifier, cfg: ClassifyConfig) -> ReadResult:
+def second_look(result: ReadResult, classifier, config: ReaderConfig) -> ReadResult:
     """`result` with each digit read less sure than ``second_look_below`` read again: its crop and
     four copies shifted ``second_look_shift`` px up, down, left and right are classified, and the
     digit with the highest mean probability over the five looks is reported, with that mean (times
     the mean probability of being a digit) as its confidence. A crop the classifier is unsure of
     often reads its second choice when moved by a pixel, and five looks err less than one. Only
     the reading reported is looked at, after its cuts and the page's turn were decided on first
-    looks; a digit stays reported (the first look passed ``reject_threshold``) even when the
-    mean is lower (with '?' below it, 5 more digits of the real photos were lost than won)."""
+    looks. A '?' becomes a digit when the mean reaches ``reject_threshold``; a digit stays
+    reported (its first look passed it) even when the mean is lower (with '?' below it, 5 more
+    digits of the real photos were lost than won)."""
+    cfg = config.classify
     unsure = [d for line in result.lines for d in line.digits
-              if d.digit is not None and d.crop is not None and d.confidence < cfg.second_look_below]
+              if d.crop is not None and d.confidence < cfg.second_look_below]
     if not unsure:
         return result
     shift = cfg.second_look_shift
@@ -389,7 +391,9 @@ def second_look(result: ReadResult, classifier, cfg: ClassifyConfig) -> ReadResu
     looked = {}
     for d, p, sure in zip(unsure, probs, is_digit):
         digit = int(p.argmax())
-        looked[id(d)] = replace(d, digit=digit, confidence=float(p[digit] * sure))
+        confidence = float(p[digit] * sure)
+        if d.digit is not None or confidence >= config.reject_threshold:
+            looked[id(d)] = replace(d, digit=digit, confidence=confidence)
     return replace(result, lines=[with_digits(line, [looked.get(id(d), d) for d in line.digits])
                                   for line in result.lines])
 

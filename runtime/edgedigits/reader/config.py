@@ -477,8 +477,8 @@ class ClassifyConfig(_Checked):
                                "at least this surely (a whole that ignores a touching 1 is read surely too)", hi=1)
     min_is_digit: float = knob(0.5, "probability", "a crop the classifier calls no digit at this is not reported",
                                hi=1)
-    second_look_below: float = knob(0.8, "probability", "a digit reported less sure than this gets a second look "
-                                    "(classify.second_look); 0.7-0.95 read alike, 0 turns it off", hi=1)
+    second_look_below: float = knob(0.8, "probability", "a digit or '?' reported less sure than this gets a second "
+                                    "look (classify.second_look); 0.7-0.95 read alike, 0 turns it off", hi=1)
     second_look_shift: int = knob(1, "px", "of the 28 px crop: how far each shifted copy is moved (2 px read 3 digits "
                                   "of the real photos and 4 generated errors worse than 1)", lo=1, hi=4)
 
