@@ -811,8 +811,8 @@ class _ByOffset:
     """A classifier that reads a crop by how far its ink's centre lies from the 28x28 image's:
     `table` maps (dy, dx) in whole pixels to (digit, probability) pairs; it keeps every offset asked."""
 
-    def __init__(self, table: dict):
-        self.table, self.asked = table, []
+    def __init__(self, table: dict, reject: float = 0.2):
+        self.table, self.asked, self.reject = table, [], reject
 
     def predict(self, images):
         from edgedigits.classifier import Prediction
@@ -827,7 +827,7 @@ class _ByOffset:
             for digit, probability in self.table[offset]:
                 probabilities[i, digit] = probability
         return Prediction(probabilities.argmax(axis=1), probabilities, probabilities.max(axis=1),
-                          np.full(len(images), 0.2, np.float32))
+                          np.full(len(images), self.reject, np.float32))
 
 
 def test_second_look_averages_the_crop_and_its_four_shifts():
@@ -861,6 +861,9 @@ def test_second_look_averages_the_crop_and_its_four_shifts():
     lower = replace(config, reject_threshold=0.35)
     rescued = second_look(rejected, _ByOffset(table), lower).lines[0]
     assert rescued.text == "6" and rescued.digits[0].confidence == pytest.approx(mean_six)
+    # ... and only when the looks find it a digit at all (min_is_digit), however low the threshold.
+    no_digit = second_look(rejected, _ByOffset(table, reject=0.7), replace(config, reject_threshold=0.1))
+    assert no_digit.lines[0].text == "?" and no_digit.lines[0].digits[0].confidence == 0.3
 
 
 def test_shifted_moves_an_image_and_leaves_blank_where_it_was():

@@ -355,14 +355,14 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
         for entry in plan:
             b = entry["blob"]
             for xa, xb, k, _ in entry["pieces"]:
-                if is_digit[k] < cfg.min_is_digit:
+                if not reported(is_digit[k], cfg):
                     continue  # the classifier says this is no digit: nothing to report
                 box = frame_box(xa, b.y, xb - xa, b.h, placement)
-                accepted = conf[k] >= config.reject_threshold
-                digits.append(Digit(int(best[k]) if accepted else None, float(conf[k]), box, everything[k]))
+                named = int(best[k]) if accepted(conf[k], config) else None
+                digits.append(Digit(named, float(conf[k]), box, everything[k]))
                 line_crops.setdefault(line_index, []).append(k)
         if digits:
-            texts.setdefault(line_index, []).append("".join("?" if d.digit is None else str(d.digit) for d in digits))
+            texts.setdefault(line_index, []).append(digit_text(digits))
             line_digits.setdefault(line_index, []).extend(digits)
     stage("digit_crops", [[everything[k] for k in line_crops[i]] for i in sorted(texts)])
     return ReadResult([Line("".join(texts[i]), line_digits[i], tuple(texts[i])) for i in sorted(texts)])
@@ -377,7 +377,7 @@ def second_look(result: ReadResult, classifier, config: ReaderConfig) -> ReadRes
     the reading reported is looked at, after its cuts and the page's turn were decided on first
     looks. A '?' becomes a digit when the mean reaches ``reject_threshold``; a digit stays
     reported (its first look passed it) even when the mean is lower (with '?' below it, 5 more
-    digits of the real photos were lost than won)."""
+    digits of the real photos were lost than won); a '?' not made a digit is left as it was."""
     cfg = config.classify
     unsure = [d for line in result.lines for d in line.digits
               if d.crop is not None and d.confidence < cfg.second_look_below]
@@ -392,15 +392,30 @@ def second_look(result: ReadResult, classifier, config: ReaderConfig) -> ReadRes
     for d, p, sure in zip(unsure, probs, is_digit):
         digit = int(p.argmax())
         confidence = float(p[digit] * sure)
-        if d.digit is not None or confidence >= config.reject_threshold:
+        if d.digit is not None or (reported(sure, cfg) and accepted(confidence, config)):
             looked[id(d)] = replace(d, digit=digit, confidence=confidence)
     return replace(result, lines=[with_digits(line, [looked.get(id(d), d) for d in line.digits])
                                   for line in result.lines])
 
 
+def reported(is_digit: float, cfg: ClassifyConfig) -> bool:
+    """Whether a crop the classifier finds this likely (0-1) to be a digit at all is reported."""
+    return is_digit >= cfg.min_is_digit
+
+
+def accepted(confidence: float, config: ReaderConfig) -> bool:
+    """Whether a crop read this surely is reported as its digit (else as '?')."""
+    return confidence >= config.reject_threshold
+
+
+def digit_text(digits: list[Digit]) -> str:
+    """The digits as text, '?' for each one not accepted."""
+    return "".join("?" if d.digit is None else str(d.digit) for d in digits)
+
+
 def with_digits(line: Line, digits: list[Digit]) -> Line:
     """`line` with `digits` (as many as it had) in place of its own: its text and groups follow."""
-    text = "".join("?" if d.digit is None else str(d.digit) for d in digits)
+    text = digit_text(digits)
     groups, start = [], 0
     for group in line.groups or (line.text,):
         groups.append(text[start: start + len(group)])

@@ -538,7 +538,8 @@ class SmallConfig(_Checked):
 class ReaderConfig(_Checked):
     """All of the reader's settings: the four a user sets, then one sub-config per stage."""
 
-    reject_threshold: float = knob(0.5, "probability", "a top probability below this is reported as '?'", hi=1)
+    reject_threshold: float = knob(0.5, "probability", "a top probability below this is reported as '?' (after "
+                                   "a second look, the mean of five)", hi=1)
     max_side: int = knob(2000, "px", "frames are downscaled so the longer side is at most this (bounded memory; "
                          "a copy enlarged for small digits may reach scale.max_enlarged_side)",
                          lo=64)

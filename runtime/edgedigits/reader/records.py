@@ -16,7 +16,7 @@ import numpy as np
 @dataclass(frozen=True)
 class Digit:
     digit: int | None          # None when rejected (not confidently a digit)
-    confidence: float          # the classifier's top probability
+    confidence: float          # top probability x probability of a digit at all (second look: means of five)
     box: tuple[int, int, int, int]  # x, y, w, h in the original frame's pixels
     # The 28x28 MNIST-normalized image the classifier read (None when not kept), for a second look.
     crop: np.ndarray | None = field(default=None, repr=False, compare=False)
