@@ -791,10 +791,16 @@ def test_the_reader_takes_a_second_look_at_unsure_digits_only():
     """A digit reported less sure than second_look_below is classified again with four shifted
     copies (five looks per digit, one batch, counted) and reported as the five looks' likeliest
     digit with their mean probability; sure digits, or second_look_below 0, get no second look."""
+    from edgedigits.debug import draw_stages
+
     grey = _three_boxes()
     unsure = _ShiftedReadsSix(centred_conf=0.6)
-    result = FrameReader(unsure).read(grey)
+    debug = {}
+    result = FrameReader(unsure).read(grey, debug=debug)
     assert [line.text for line in result.lines] == ["666"]
+    looked = debug["second_look"]  # for --debug's 10-second_look picture: five looks, before, after
+    assert [(len(looks), before.digit, after.digit) for looks, before, after in looked] == [(5, 5, 6)] * 3
+    assert draw_stages(debug)["10-second_look"].shape == (3 * 56, 5 * 56 + 150, 3)
     assert [round(d.confidence, 3) for d in result.lines[0].digits] == [round((0.4 + 4 * 0.9) / 5, 3)] * 3
     assert unsure.batches[-1] == 3 * 5
 

@@ -13,9 +13,11 @@ turns it into one picture per stage, in the order the reader computes them:
   8-crops      every MNIST-normalized crop with the digit read (red: rejected as '?')
   9-small      on a page of big digits with small ink among them: the window read again,
                big digits painted over, each digit it read boxed (green: added as small, grey: not)
+  10-second_look  each digit or '?' read again (less sure than ``second_look_below``): its five
+               looks (as cropped, shifted up, down, left, right) and its reading before -> after
 
 One picture per stage of :mod:`edgedigits.reader` (scale, page, light, ink, deskew + rules, blobs,
-lines, classify, small).
+lines, classify, small, classify's second look).
 
 A stage the reader did not reach (a blank frame stops early) has no picture.
 """
@@ -28,7 +30,7 @@ import numpy as np
 
 from .reader import LINE_COLOURS
 
-STAGES = ("grey", "paper", "darkness", "ink", "upright", "blobs", "lines", "crops", "small")
+STAGES = ("grey", "paper", "darkness", "ink", "upright", "blobs", "lines", "crops", "small", "second_look")
 
 
 def draw_stages(stages: dict) -> dict[str, np.ndarray]:
@@ -62,6 +64,8 @@ def draw_stages(stages: dict) -> dict[str, np.ndarray]:
             picture = _lines_picture(*value)
         elif name == "small":
             picture = _small_picture(*value)
+        elif name == "second_look":
+            picture = _second_look_picture(value)
         else:
             picture = _crops_picture(*value)
         if picture.ndim == 2:
@@ -151,4 +155,21 @@ def _small_picture(window: np.ndarray, boxes: list) -> np.ndarray:
     picture = cv2.cvtColor(window, cv2.COLOR_GRAY2BGR)
     for (x, y, w, h), added in boxes:
         cv2.rectangle(picture, (x, y), (x + w, y + h), (0, 200, 0) if added else (160, 160, 160), 2)
+    return picture
+
+
+def _second_look_picture(looked: list, zoom: int = 2) -> np.ndarray:
+    """One row per digit looked at again: its five looks, then "before -> after" (green: a digit)."""
+    import cv2
+
+    side, label_width = 28 * zoom, 150
+    picture = np.full((max(1, len(looked)) * side, 5 * side + label_width, 3), 255, np.uint8)
+    for row, (looks, before, after) in enumerate(looked):
+        for k, look in enumerate(looks):
+            tile = cv2.resize((255 - np.clip(look * 255, 0, 255)).astype(np.uint8), (side, side),
+                              interpolation=cv2.INTER_NEAREST)
+            picture[row * side: (row + 1) * side, k * side: (k + 1) * side] = tile[..., None]
+        text = " -> ".join(f"{'?' if d.digit is None else d.digit} {d.confidence:.2f}" for d in (before, after))
+        cv2.putText(picture, text, (5 * side + 4, row * side + side // 2 + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                    (0, 120, 0) if after.digit is not None else (0, 0, 220), 1)
     return picture

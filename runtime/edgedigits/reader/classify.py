@@ -368,7 +368,7 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
     return ReadResult([Line("".join(texts[i]), line_digits[i], tuple(texts[i])) for i in sorted(texts)])
 
 
-def second_look(result: ReadResult, classifier, config: ReaderConfig) -> ReadResult:
+def second_look(result: ReadResult, classifier, config: ReaderConfig, stage=no_stage) -> ReadResult:
     """`result` with each digit read less sure than ``second_look_below`` read again: its crop and
     four copies shifted ``second_look_shift`` px up, down, left and right are classified, and the
     digit with the highest mean probability over the five looks is reported, with that mean (times
@@ -377,7 +377,8 @@ def second_look(result: ReadResult, classifier, config: ReaderConfig) -> ReadRes
     the reading reported is looked at, after its cuts and the page's turn were decided on first
     looks. A '?' becomes a digit when the mean reaches ``reject_threshold``; a digit stays
     reported (its first look passed it) even when the mean is lower (with '?' below it, 5 more
-    digits of the real photos were lost than won); a '?' not made a digit is left as it was."""
+    digits of the real photos were lost than won); a '?' not made a digit is left as it was.
+    `stage` receives [(the five looks, the digit before, after)] for the digits looked at."""
     cfg = config.classify
     unsure = [d for line in result.lines for d in line.digits
               if d.crop is not None and d.confidence < cfg.second_look_below]
@@ -385,7 +386,8 @@ def second_look(result: ReadResult, classifier, config: ReaderConfig) -> ReadRes
         return result
     shift = cfg.second_look_shift
     moves = ((0, 0), (-shift, 0), (shift, 0), (0, -shift), (0, shift))
-    probs, is_digit = probabilities(classifier, [shifted(d.crop, dy, dx) for d in unsure for dy, dx in moves])
+    looks = [shifted(d.crop, dy, dx) for d in unsure for dy, dx in moves]
+    probs, is_digit = probabilities(classifier, looks)
     probs = probs.reshape(len(unsure), len(moves), -1).mean(axis=1)
     is_digit = is_digit.reshape(len(unsure), len(moves)).mean(axis=1)
     looked = {}
@@ -394,6 +396,8 @@ def second_look(result: ReadResult, classifier, config: ReaderConfig) -> ReadRes
         confidence = float(p[digit] * sure)
         if d.digit is not None or (reported(sure, cfg) and accepted(confidence, config)):
             looked[id(d)] = replace(d, digit=digit, confidence=confidence)
+    stage("second_look", [(looks[i * len(moves): (i + 1) * len(moves)], d, looked.get(id(d), d))
+                          for i, d in enumerate(unsure)])
     return replace(result, lines=[with_digits(line, [looked.get(id(d), d) for d in line.digits])
                                   for line in result.lines])
 

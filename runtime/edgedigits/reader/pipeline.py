@@ -42,7 +42,7 @@ def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict 
     result = _read_working(work, classifier, config, stage, rescale=True)
     if not result.lines and blobs.too_much_texture(config.blobs) in result.warnings:
         result = _read_on_smooth_part(work, result, classifier, config, stage)
-    return classify.second_look(result, classifier, config)                        # classify: unsure digits
+    return classify.second_look(result, classifier, config, stage)                 # classify: unsure digits
 
 
 def _read_on_smooth_part(work: Working, result: ReadResult, classifier, config: ReaderConfig, stage) -> ReadResult:
