@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .reader import LINE_COLOURS
+from .reader.draw import digit_label
 
 STAGES = ("grey", "paper", "darkness", "ink", "upright", "blobs", "lines", "crops", "small", "second_look")
 
@@ -169,7 +170,7 @@ def _second_look_picture(looked: list, zoom: int = 2) -> np.ndarray:
             tile = cv2.resize((255 - np.clip(look * 255, 0, 255)).astype(np.uint8), (side, side),
                               interpolation=cv2.INTER_NEAREST)
             picture[row * side: (row + 1) * side, k * side: (k + 1) * side] = tile[..., None]
-        text = " -> ".join(f"{'?' if d.digit is None else d.digit} {d.confidence:.2f}" for d in (before, after))
+        text = f"{digit_label(before)} -> {digit_label(after)}"
         cv2.putText(picture, text, (5 * side + 4, row * side + side // 2 + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
                     (0, 120, 0) if after.digit is not None else (0, 0, 220), 1)
     return picture

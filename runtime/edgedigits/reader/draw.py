@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .arrays import opencv, validate_frame
-from .records import ReadResult
+from .classify import digit_text
+from .records import Digit, ReadResult
 
 LINE_COLOURS = ((0, 200, 0), (255, 128, 0), (0, 128, 255), (200, 0, 200), (0, 200, 200), (128, 128, 255))
 
@@ -22,8 +23,13 @@ def draw_annotations(frame: np.ndarray, result: ReadResult) -> np.ndarray:
             x, y, w, h = d.box
             box_colour = colour if d.digit is not None else (0, 0, 255)
             cv2.rectangle(out, (x, y), (x + w, y + h), box_colour, thickness)
-            label = f"{'?' if d.digit is None else d.digit} {d.confidence:.2f}"
+            label = digit_label(d)
             font = max(0.35, min(1.2, h / 60))
             cv2.putText(out, label, (x, max(10, y - 3)), cv2.FONT_HERSHEY_SIMPLEX, font, box_colour, thickness,
                         cv2.LINE_AA)
     return out
+
+
+def digit_label(digit: Digit) -> str:
+    """A digit as drawn: its value ('?' when not accepted) and confidence, as in "7 0.93"."""
+    return f"{digit_text([digit])} {digit.confidence:.2f}"

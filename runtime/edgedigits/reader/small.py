@@ -21,7 +21,7 @@ import numpy as np
 from .arrays import median
 from .classify import frame_box, no_stage
 from .config import SmallConfig
-from .records import Digit, Line, Placement, ReadResult, Working
+from .records import Line, Placement, ReadResult, Working
 
 
 def big_height(result: ReadResult, work: Working, cfg: SmallConfig) -> float | None:
