@@ -89,7 +89,6 @@ def render_markdown(readers: dict[str, dict]) -> str:
     totals table, then digits right and lines exactly right per source."""
     from benchmarks.report import markdown_table
 
-    pct = real.pct
     ran = {title: r["summary"] for title, r in readers.items() if r["status"] == "ok"}
     totals = []
     for title, result in readers.items():
@@ -97,8 +96,8 @@ def render_markdown(readers: dict[str, dict]) -> str:
             totals.append([title, result["status"]] + ["–"] * 6)
             continue
         total, summary = result["summary"]["total"], result["summary"]
-        totals.append([title, pct(total["digit_accuracy"]), pct(summary["repo_average_digit_accuracy"]),
-                       f"{total['lines_right']}/{total['lines']} ({pct(total['line_accuracy'])})",
+        totals.append([title, real.pct(total["digit_accuracy"]), real.pct(summary["repo_average_digit_accuracy"]),
+                       f"{total['lines_right']}/{total['lines']} ({real.pct(total['line_accuracy'])})",
                        f"{total['false_digits_per_image']:.2f}", f"{total['median_ms']:.0f}",
                        f"{total['p90_ms']:.0f}", str(result.get("failed", 0))])
     first = next(iter(ran.values()), None)
@@ -112,7 +111,7 @@ def render_markdown(readers: dict[str, dict]) -> str:
         per_source.append(["**all**", str(first["total"]["images"]), str(first["total"]["digits"])]
                           + [_cell(s["total"]) for s in ran.values()])
         per_source.append([f"**average of {len(repos)} sources**", "", ""]
-                          + [pct(s["repo_average_digit_accuracy"]) for s in ran.values()])
+                          + [real.pct(s["repo_average_digit_accuracy"]) for s in ran.values()])
     out = ["## edgedigits and peers on the same frames", "",
            markdown_table(["reader", "digits right (all)", "digits right (source average)", "lines exactly right",
                            "false digits / image", "median ms", "p90 ms", "images failed"], totals, "lrrrrrrr")]

@@ -139,9 +139,7 @@ def _crops_picture(crops: list, halves: list, digits: np.ndarray, confidence: np
     picture = np.full((rows * cell_h, per_row * side, 3), 255, np.uint8)
     for k, crop in enumerate(crops):
         r, c = divmod(k, per_row)
-        tile = cv2.resize((255 - np.clip(crop * 255, 0, 255)).astype(np.uint8), (side, side),
-                          interpolation=cv2.INTER_NEAREST)
-        picture[r * cell_h: r * cell_h + side, c * side: (c + 1) * side] = tile[..., None]
+        picture[r * cell_h: r * cell_h + side, c * side: (c + 1) * side] = _tile(crop, side)[..., None]
         accepted = confidence[k] >= reject
         label = f"{digits[k] if accepted else '?'} {confidence[k]:.2f}"
         cv2.putText(picture, label, (c * side + 2, r * cell_h + side + 11), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
@@ -167,10 +165,16 @@ def _second_look_picture(looked: list, zoom: int = 2) -> np.ndarray:
     picture = np.full((max(1, len(looked)) * side, 5 * side + label_width, 3), 255, np.uint8)
     for row, (looks, before, after) in enumerate(looked):
         for k, look in enumerate(looks):
-            tile = cv2.resize((255 - np.clip(look * 255, 0, 255)).astype(np.uint8), (side, side),
-                              interpolation=cv2.INTER_NEAREST)
-            picture[row * side: (row + 1) * side, k * side: (k + 1) * side] = tile[..., None]
+            picture[row * side: (row + 1) * side, k * side: (k + 1) * side] = _tile(look, side)[..., None]
         text = f"{digit_label(before)} -> {digit_label(after)}"
         cv2.putText(picture, text, (5 * side + 4, row * side + side // 2 + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
                     (0, 120, 0) if after.digit is not None else (0, 0, 220), 1)
     return picture
+
+
+def _tile(crop: np.ndarray, side: int) -> np.ndarray:
+    """A 28x28 crop (ink 1.0) drawn dark on white, enlarged to `side` px without smoothing."""
+    import cv2
+
+    return cv2.resize((255 - np.clip(crop * 255, 0, 255)).astype(np.uint8), (side, side),
+                      interpolation=cv2.INTER_NEAREST)
