@@ -22,6 +22,9 @@ JPEG_QUALITY = 40            # OpenCV's 0-100 scale: a messaging app's recompres
 NOISE_SIGMA = 8.0            # grey levels: sensor noise of a dim room
 DIM_GAIN = 0.6               # exposure: the frame's levels scaled by this (underexposed)
 WARP_MAX = 0.08              # fraction of each side: how far each corner moves inward (phone held at an angle)
+SHADOW_GAIN = (0.45, 0.6)    # the shaded side's light, drawn per image: a lamp's or the sun's hard shadow with room light
+SHADOW_CENTRE = (0.3, 0.7)   # fraction of each side: the shadow's edge passes through a point drawn in this range
+SHADOW_SOFTNESS = 0.004      # of the longer side: the scale of the edge's logistic ramp (a sharp penumbra)
 
 
 class Degradation(NamedTuple):
@@ -97,6 +100,21 @@ def warp(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
                                borderValue=fill)
 
 
+def shadow(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A hard shadow (a hand, a phone, a window's frame): the frame on one side of a straight edge
+    at a random angle through a point near its middle (SHADOW_CENTRE) darkened to SHADOW_GAIN of
+    its light, the edge a ramp of SHADOW_SOFTNESS of the longer side."""
+    h, w = frame.shape[:2]
+    angle = rng.uniform(0, np.pi)
+    cx, cy = w * rng.uniform(*SHADOW_CENTRE), h * rng.uniform(*SHADOW_CENTRE)
+    gain = rng.uniform(*SHADOW_GAIN)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    side = (xs - np.float32(cx)) * np.float32(np.cos(angle)) + (ys - np.float32(cy)) * np.float32(np.sin(angle))
+    shaded = 0.5 + 0.5 * np.tanh(side / np.float32(2 * SHADOW_SOFTNESS * max(h, w)))  # logistic, no overflow
+    light = 1 - np.float32(1 - gain) * shaded
+    return np.clip(frame * (light if frame.ndim == 2 else light[..., None]), 0, 255).astype(np.uint8)
+
+
 DEGRADATIONS: dict[str, Degradation] = {
     "blur": Degradation(blur, f"Gaussian defocus, sigma = longer side x {BLUR_SIGMA_PER_PX:g} "
                               f"(at least {BLUR_MIN_SIGMA:g} px)"),
@@ -105,4 +123,6 @@ DEGRADATIONS: dict[str, Degradation] = {
     "noise": Degradation(noise, f"Gaussian noise, sigma {NOISE_SIGMA:g} grey levels"),
     "dim": Degradation(dim, f"levels x {DIM_GAIN:g} (underexposed)"),
     "warp": Degradation(warp, f"perspective, each corner up to {WARP_MAX:.0%} of the sides inward"),
+    "shadow": Degradation(shadow, f"a hard shadow's straight edge across the frame, its side at "
+                                  f"{SHADOW_GAIN[0]:g}-{SHADOW_GAIN[1]:g} of the light"),
 }

@@ -1892,3 +1892,120 @@ def test_digits_on_squared_paper_are_read(reader, mnist_test):
     grid_is_ink = FrameReader(reader.classifier, config=replace(
         ReaderConfig(), ink=replace(ReaderConfig().ink, pen_separation=100.0)))
     assert [line.text for line in grid_is_ink.read(page).lines] != list(rows)
+
+
+# ---------------------------------------------------------------- a page cut by shade
+def _rows_of_digits(images, labels, shadow_from: int | None = None, beyond: float = 0.5, size: int = 1):
+    """A 640x480 page (`size` times larger) filling the frame: four rows of twelve 48 px MNIST
+    digits at a pitch of 40 px; from column `shadow_from` on (cutting the fifth digit of every row)
+    a hard shadow at `beyond` of the light, or with `beyond` > 1 a desk of that grey level.
+    Returns (grey frame, the rows' text)."""
+    grey = np.full((480, 640), 205, np.float32)
+    digits = (1, 2, 4, 7, 6, 3) * 2
+    rows = []
+    for r in range(4):
+        text = ""
+        for k in range(12):
+            d = digits[(k + r) % 12]
+            ink = cv2.resize(images[np.flatnonzero(labels == d)[r]], (48, 48), interpolation=cv2.INTER_AREA)
+            grey[50 + 105 * r: 98 + 105 * r, 60 + 40 * k: 108 + 40 * k] *= 1 - 0.85 * ink.astype(np.float32) / 255
+            text += str(d)
+        rows.append(text)
+    if shadow_from is not None:
+        if beyond > 1:
+            grey[:, shadow_from:] = beyond
+        else:
+            grey[:, shadow_from:] *= beyond
+    grey = cv2.resize(grey, (640 * size, 480 * size), interpolation=cv2.INTER_LINEAR)
+    return grey.astype(np.uint8), rows
+
+
+def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classifier, mnist_test, monkeypatch):
+    from edgedigits.reader import shade
+
+    off = replace(ReaderConfig(), shade=replace(ReaderConfig().shade, min_cut_digits=10 ** 6))
+    looks = []
+    rows_on_page = shade.rows_on_page
+    monkeypatch.setattr(shade, "rows_on_page", lambda result, *args: looks.append(result) or rows_on_page(result, *args))
+    for size in (1, 2):  # (2: read on a shrunk copy, its page mask smaller than the frame)
+        frame, rows = _rows_of_digits(*mnist_test, shadow_from=345, size=size)
+        cut = FrameReader(digit_classifier, config=off).read(frame)
+        assert len(cut.lines) == 4 and all(len(line.text) <= 7 for line in cut.lines), size  # the lit part: the page
+        looks.clear()
+        whole = FrameReader(digit_classifier).read(frame)
+        assert [line.text for line in whole.lines] == rows and len(looks) == 1, size  # read again once, no page
+    looks.clear()
+    desk, rows = _rows_of_digits(*mnist_test, shadow_from=345, beyond=40)  # the same cut rows beside a dark desk
+    read = FrameReader(digit_classifier).read(desk)
+    assert len(read.lines) == 4 and all(len(line.text) <= 7 for line in read.lines) and not looks  # its rows are cut at the page's edge too, but the band beyond is no paper in shade
+
+
+def test_digits_at_the_pages_edge_count_only_inside_the_frame():
+    from edgedigits.reader import shade
+    from edgedigits.reader.records import Digit, Line
+
+    paper = np.zeros((100, 200), np.uint8)
+    paper[:, :120] = 1  # the page: the frame's left part, its edge at x = 120
+    boxes = [(100, 40, 10, 20),  # centre 15 px from the edge: within one height (20)
+             (112, 70, 10, 20),  # centre on the page's last column
+             (80, 40, 10, 20),   # 35 px: not
+             (0, 0, 10, 20)]     # at the frame's corner: its border is no page edge
+    cfg = ReaderConfig().shade
+
+    def at_edge(factor, page):
+        digits = [Digit(1, 0.99, tuple(v * factor for v in box)) for box in boxes]
+        digits.append(Digit(None, 0.3, (105 * factor, 60 * factor, 10 * factor, 20 * factor)))  # a '?' is none
+        result = ReadResult([Line("1111?", digits, ("1111?",))])
+        return shade.digits_at_edge(result, page, (100 * factor, 200 * factor), cfg)
+
+    assert at_edge(1, paper) == 2
+    assert at_edge(2, paper) == 2  # boxes in the pixels of a frame twice the mask's size
+    assert at_edge(1, np.ones_like(paper)) == 0  # a page filling the frame has no edge inside it
+
+
+def test_the_band_beyond_a_shadows_edge_looks_like_shaded_paper_and_a_desk_does_not():
+    from edgedigits.reader import shade
+
+    cfg = ReaderConfig()
+
+    def band(frame):
+        work = scale_stage.working_copy(frame, cfg)
+        paper = np.zeros(frame.shape[:2], np.uint8)
+        paper[:, :400] = 1  # the page found: the lit part
+        ratio, chroma = shade.beyond_edge(work, paper, cfg.page, cfg.shade)
+        return round(ratio, 2), round(chroma, 1), shade.looks_shaded(ratio, chroma, cfg.shade)
+
+    page = np.full((480, 640, 3), 210, np.uint8)
+    shaded = page.copy()
+    shaded[:, 400:] = 115  # paper at 0.55 of the light, its colour kept
+    assert band(shaded) == (0.55, 0.0, True)
+    assert band(shaded[..., 0].copy()) == (0.55, 0.0, True)  # a grey frame: brightness alone
+    wood = shaded.copy()
+    wood[:, 400:] = (60, 110, 160)  # a wooden desk as bright as that shade (BGR): another colour
+    assert band(wood)[2] is False and band(wood)[1] > cfg.shade.max_chroma
+    dark = page.copy()
+    dark[:, 400:] = 50  # a dark desk
+    assert band(dark)[2] is False and band(dark)[0] < cfg.shade.ratio[0]
+    light = page.copy()
+    light[:, 400:] = 190  # a light desk
+    assert band(light)[2] is False and band(light)[0] > cfg.shade.ratio[1]
+
+
+def test_rows_read_without_the_page_are_kept_if_they_reach_onto_it():
+    from edgedigits.reader import shade
+    from edgedigits.reader.records import Digit, Line
+
+    paper = np.zeros((100, 200), np.uint8)
+    paper[:, :100] = 1
+
+    def line(*xs):
+        return Line("1" * len(xs), [Digit(1, 0.99, (x, 10 * len(xs), 10, 10)) for x in xs], ("1" * len(xs),))
+
+    across, beyond, on = line(80, 120), line(150, 170), line(10, 30)
+    cfg = ReaderConfig().shade
+    kept = shade.rows_on_page(ReadResult([across, beyond, on]), paper, (100, 200), cfg)
+    assert kept.lines == [across, on]  # the row wholly beyond the edge (the desk's side) is dropped
+    many = ReadResult([across] * cfg.straddle_rows + [beyond])
+    assert shade.rows_on_page(many, paper, (100, 200), cfg).lines == many.lines  # writing runs on: all kept
+    unsure = Line("1?", [Digit(1, 0.5, (5, 5, 10, 10)), Digit(None, 0.95, (25, 5, 10, 10))], ("1?",))
+    assert shade.sure_digits(ReadResult([across, line(5), unsure]), cfg) == 3  # not 0.5 sure, nor a '?'

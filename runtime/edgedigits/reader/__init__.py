@@ -27,12 +27,13 @@ exact numeric helpers, :mod:`.draw` the annotated frame.
 from .arrays import CameraDependencyError
 from .blobs import TOO_MUCH_TEXTURE
 from .config import (BlobsConfig, ClassifyConfig, DeskewConfig, InkConfig, LightConfig, LinesConfig, OrientConfig,
-                     PageConfig, ReaderConfig, RulesConfig, ScaleConfig, SmallConfig)
+                     PageConfig, ReaderConfig, RulesConfig, ScaleConfig, ShadeConfig, SmallConfig)
 from .draw import LINE_COLOURS, draw_annotations
 from .pipeline import FrameReader, read_frame
 from .records import Digit, Line, ReadResult
 
 __all__ = ["BlobsConfig", "CameraDependencyError", "ClassifyConfig", "DeskewConfig", "Digit", "FrameReader",
            "InkConfig", "LINE_COLOURS", "LightConfig", "Line", "LinesConfig", "OrientConfig", "PageConfig",
-           "ReadResult", "ReaderConfig", "RulesConfig", "ScaleConfig", "SmallConfig", "TOO_MUCH_TEXTURE",
+           "ReadResult", "ReaderConfig", "RulesConfig", "ScaleConfig", "ShadeConfig", "SmallConfig",
+           "TOO_MUCH_TEXTURE",
            "draw_annotations", "read_frame"]

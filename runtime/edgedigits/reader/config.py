@@ -535,6 +535,32 @@ class SmallConfig(_Checked):
 
 
 @dataclass(frozen=True)
+class ShadeConfig(_Checked):
+    """A page cut by a shadow's edge: read again without the page when its cut rows show it."""
+
+    edge_heights: float = knob(1.0, "digit heights", "a digit whose box centre has the page's edge (inside the frame) "
+                               "this near, in the square around it, sits at its edge: writing keeps a margin from a "
+                               "sheet's real edge, a shadow's edge cuts through rows; the height is its line's median "
+                               "(a digit cut by the edge has a short box)")
+    min_cut_digits: int = knob(2, "count", "this many digits at the page's edge inside the frame ask for a look "
+                               "beyond it (one is often a digit written near the sheet's edge)", lo=1)
+    band: float = knob(0.03, "fraction", "of the page finder's copy's longer side: the width of the bands just inside "
+                       "and just beyond the page's edge that are compared", hi=1, open_lo=True)
+    ratio: tuple = knob((0.4, 0.75), "fraction", "the band beyond the edge is this bright, as a share of the band "
+                        "inside: paper in a hard shadow (0.51-0.73 in shared photos darkened by shadows of 0.45-0.6, "
+                        "the band taking in the blurred edge), not a dark desk (0.12-0.31 in the dense-sheet scene) "
+                        "nor a light one (0.7-1.0 in the light-desk scene; those under 0.75 differ in colour)", hi=1)
+    max_chroma: float = knob(6.0, "Lab chroma units", "the band beyond differs in colour from the band inside by at "
+                             "most this: shade keeps the paper's colour (0-3 in the shadowed photos but one at 12), "
+                             "a wooden or coloured desk does not (2.8-49 in the scenes)")
+    straddle_rows: int = knob(3, "count", "when this many rows of the reading without the page run across the page's "
+                              "edge, the writing goes on beyond it and all its rows are kept (at 2, a vignetted "
+                              "wooden desk read junk rows); else only the rows that reach onto the page", lo=1)
+    sure: float = knob(0.9, "probability", "the reading without the page replaces the first if it has more digits "
+                       "this sure", hi=1)
+
+
+@dataclass(frozen=True)
 class ReaderConfig(_Checked):
     """All of the reader's settings: the four a user sets, then one sub-config per stage."""
 
@@ -557,6 +583,7 @@ class ReaderConfig(_Checked):
     classify: ClassifyConfig = field(default_factory=ClassifyConfig)
     orient: OrientConfig = field(default_factory=OrientConfig)
     small: SmallConfig = field(default_factory=SmallConfig)
+    shade: ShadeConfig = field(default_factory=ShadeConfig)
 
     def __post_init__(self) -> None:
         # The four user-facing knobs keep their own messages.

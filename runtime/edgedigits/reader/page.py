@@ -106,8 +106,16 @@ def small_copies(grey: np.ndarray, cfg: PageConfig) -> SmallCopies:
     factor = _small_factor(grey.shape, cfg)
     plain = _small_grey(grey, factor)
     roughness = texture(plain, cfg)
-    blurred = opencv().GaussianBlur(plain, (cfg.blur, cfg.blur), 0)
-    return SmallCopies(factor, blurred, roughness, smooth_mask(roughness, cfg))
+    return SmallCopies(factor, _blurred(plain, cfg), roughness, smooth_mask(roughness, cfg))
+
+
+def small_blurred(grey: np.ndarray, cfg: PageConfig) -> np.ndarray:
+    """The page finders' blurred small copy of the working copy `grey` alone (``SmallCopies.blurred``)."""
+    return _blurred(_small_grey(grey, _small_factor(grey.shape, cfg)), cfg)
+
+
+def _blurred(plain: np.ndarray, cfg: PageConfig) -> np.ndarray:
+    return opencv().GaussianBlur(plain, (cfg.blur, cfg.blur), 0)
 
 
 def find_bright_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | None = None) -> Page:

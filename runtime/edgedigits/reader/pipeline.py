@@ -7,6 +7,7 @@
     -> classify; the surest reading wins
     -> small digits among the big ones, read on the unshrunk copy once those are erased;
     more candidates than the cap (a rough desk taken for page): all of it again on the page's smooth part.
+    -> digits at the page's edge and paper in shade beyond it: all of it again without the page.
     -> a second look at the reported digits the classifier was unsure of.
 
 Each stage lives in its own module and is a plain function from typed records (:mod:`.records`)
@@ -21,7 +22,7 @@ from functools import partial
 import numpy as np
 
 from . import blobs, classify, deskew, ink as ink_stage, lines as lines_stage, light as light_stage, measure, orient
-from . import page as page_stage, rules, scale, small
+from . import page as page_stage, rules, scale, shade, small
 from .arrays import opencv, validate_frame
 from .config import ReaderConfig
 from .records import DigitSize, Ink, Light, Measured, Page, Parts, Placement, ReadResult, Working
@@ -32,7 +33,11 @@ def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict 
     `classifier`; `debug`, a dict, receives each stage's intermediate result (see FrameReader.read)."""
     frame = validate_frame(frame)
 
+    paper = {}  # the page mask of the copy measured last: the reported reading's, when it has lines
+
     def stage(name: str, value) -> None:
+        if name == "paper":
+            paper["mask"] = value
         if debug is not None:
             if name == "grey":  # a shrunk or enlarged copy is read again: its stages replace the first ones
                 debug.clear()
@@ -42,7 +47,23 @@ def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict 
     result = _read_working(work, classifier, config, stage, rescale=True)
     if not result.lines and blobs.too_much_texture(config.blobs) in result.warnings:
         result = _read_on_smooth_part(work, result, classifier, config, stage)
+    result = _read_past_shade(work, result, paper.get("mask"), classifier, config)  # shade: a cut page
     return classify.second_look(result, classifier, config, stage)                 # classify: unsure digits
+
+
+def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None, classifier,
+                     config: ReaderConfig) -> ReadResult:
+    """`result`, or the working copy read again without its page `paper` (the mask it was read on)
+    when digits sit at the page's edge and the band beyond looks like the page in shade
+    (:mod:`.shade`): its rows that reach onto the page, if they read more sure digits."""
+    cfg = config.shade
+    if paper is None or shade.digits_at_edge(result, paper, work.frame_shape, cfg) < cfg.min_cut_digits:
+        return result
+    if not shade.looks_shaded(*shade.beyond_edge(work, paper, config.page, cfg), cfg):
+        return result
+    again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=Page(None, None))
+    again = shade.rows_on_page(again, paper, work.frame_shape, cfg)
+    return again if shade.sure_digits(again, cfg) > shade.sure_digits(result, cfg) else result
 
 
 def _read_on_smooth_part(work: Working, result: ReadResult, classifier, config: ReaderConfig, stage) -> ReadResult:

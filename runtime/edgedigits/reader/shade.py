@@ -1,0 +1,92 @@
+"""Stage 12, a page cut by shade: a hard shadow across a sheet (a hand, a phone, a window's frame)
+can leave its shaded part as dark as a desk, and the page finder then takes the lit part alone for
+the page, cutting the rows written across the shadow's edge. When digits read sit at the page's
+edge inside the frame (:func:`digits_at_edge`: writing keeps a margin from a sheet's real edge) and
+the band beyond that edge looks like the page in shade (:func:`beyond_edge`, :func:`looks_shaded`:
+the paper's colour at a shadow's share of its brightness), the frame is read again without the page;
+of that reading, the rows that reach onto the page are kept, or all of them when several run across
+its edge (:func:`rows_on_page`), and it is reported if it reads more sure digits (:func:`sure_digits`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from .arrays import opencv
+from .config import PageConfig, ShadeConfig
+from .page import small_blurred
+from .records import ReadResult, Working
+
+
+def _centres(result: ReadResult, mask: np.ndarray, frame_shape: tuple) -> list[list[tuple[int, int, float]]]:
+    """Per line, each reported digit's box centre (clipped to the mask) and the line's median digit
+    height, in the pixels of `mask` (a page mask of a copy of the frame)."""
+    h, w = mask.shape
+    sy, sx = h / frame_shape[0], w / frame_shape[1]
+    out = []
+    for line in result.lines:
+        boxes = [d.box for d in line.digits if d.digit is not None]
+        height = float(np.median([b[3] for b in boxes])) * sy if boxes else 0.0
+        out.append([(min(h - 1, max(0, int((y + bh / 2) * sy))), min(w - 1, max(0, int((x + bw / 2) * sx))), height)
+                    for x, y, bw, bh in boxes])
+    return out
+
+
+def digits_at_edge(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg: ShadeConfig) -> int:
+    """How many digits of `result` have the edge of the page mask `paper` (0/1 uint8, a copy of a
+    frame of `frame_shape`) in the square around their box's centre reaching ``edge_heights``
+    digit heights each way (the frame's border, which cuts the square, is no edge of the page)."""
+    count = 0
+    for line in _centres(result, paper, frame_shape):
+        for y, x, height in line:
+            r = int(cfg.edge_heights * height) + 1
+            count += not paper[max(0, y - r): y + r + 1, max(0, x - r): x + r + 1].all()
+    return count
+
+
+def beyond_edge(work: Working, paper: np.ndarray, page_cfg: PageConfig, cfg: ShadeConfig) -> tuple[float, float]:
+    """(brightness ratio, colour distance) of the band ``band`` wide just beyond the edge of the page
+    mask `paper` (inside the frame, off its border by ``edge_border_px``) against the band just
+    inside it, on the page finder's small copy: median brightness beyond / inside, and the distance
+    of the bands' median Lab (a, b) (0 for a grey frame). (0, inf) when there is no band beyond."""
+    cv2 = opencv()
+    blurred = small_blurred(work.grey, page_cfg)
+    h, w = blurred.shape
+    mask = cv2.resize(paper, (w, h), interpolation=cv2.INTER_NEAREST)
+    k = 2 * max(1, int(cfg.band * max(h, w))) + 1  # a kernel reaching `band` each way
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    beyond = cv2.dilate(mask, kernel) & (1 - mask)
+    border = page_cfg.edge_border_px
+    beyond[:border], beyond[h - border:], beyond[:, :border], beyond[:, w - border:] = 0, 0, 0, 0
+    within = mask & (1 - cv2.erode(mask, kernel))
+    if not beyond.any() or not within.any():
+        return 0.0, float("inf")
+    out, inn = beyond > 0, within > 0
+    ratio = float(np.median(blurred[out])) / max(1.0, float(np.median(blurred[inn])))
+    if work.colour is None:
+        return ratio, 0.0
+    lab = cv2.cvtColor(cv2.resize(work.colour(), (w, h), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2LAB)
+    a, b = lab[..., 1], lab[..., 2]
+    shift = (float(np.median(a[out])) - float(np.median(a[inn])), float(np.median(b[out])) - float(np.median(b[inn])))
+    return ratio, float(np.hypot(*shift))
+
+
+def looks_shaded(ratio: float, chroma: float, cfg: ShadeConfig) -> bool:
+    """Whether a band beyond the page's edge of brightness `ratio` and colour distance `chroma`
+    (:func:`beyond_edge`) is the page in shade: as bright as shade leaves paper, in its colour."""
+    return cfg.ratio[0] <= ratio <= cfg.ratio[1] and chroma <= cfg.max_chroma
+
+
+def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg: ShadeConfig) -> ReadResult:
+    """`result` (read without the page) with only its lines that have a digit on the page mask
+    `paper`; all of them when ``straddle_rows`` lines have digits both on and off it."""
+    on = [[bool(paper[y, x]) for y, x, _ in line] for line in _centres(result, paper, frame_shape)]
+    if sum(1 for flags in on if any(flags) and not all(flags)) >= cfg.straddle_rows:
+        return result
+    return replace(result, lines=[line for line, flags in zip(result.lines, on) if any(flags)])
+
+
+def sure_digits(result: ReadResult, cfg: ShadeConfig) -> int:
+    """How many digits `result` reports at least ``sure`` confident."""
+    return sum(1 for line in result.lines for d in line.digits if d.digit is not None and d.confidence >= cfg.sure)
