@@ -25,6 +25,7 @@ WARP_MAX = 0.08              # fraction of each side: how far each corner moves 
 SHADOW_GAIN = (0.45, 0.6)    # the shaded side's light, drawn per image: a lamp's or the sun's hard shadow with room light
 SHADOW_CENTRE = (0.3, 0.7)   # fraction of each side: the shadow's edge passes through a point drawn in this range
 SHADOW_SOFTNESS = 0.004      # of the longer side: the scale of the edge's logistic ramp (a sharp penumbra)
+VIGNETTE_CORNER = 0.5        # the corners' light as a share of the middle's (a cheap webcam's lens)
 
 
 class Degradation(NamedTuple):
@@ -115,6 +116,16 @@ def shadow(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(frame * (light if frame.ndim == 2 else light[..., None]), 0, 255).astype(np.uint8)
 
 
+def vignette(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Vignetting: the light falling off with the square of the distance from the frame's middle,
+    to VIGNETTE_CORNER of it in the corners."""
+    h, w = frame.shape[:2]
+    ys, xs = np.ogrid[0:h, 0:w]
+    radius2 = ((2 * xs / max(w - 1, 1) - 1) ** 2 + (2 * ys / max(h - 1, 1) - 1) ** 2) / 2  # 1 in the corners
+    light = (1 - (1 - VIGNETTE_CORNER) * radius2).astype(np.float32)
+    return np.clip(frame * (light if frame.ndim == 2 else light[..., None]), 0, 255).astype(np.uint8)
+
+
 DEGRADATIONS: dict[str, Degradation] = {
     "blur": Degradation(blur, f"Gaussian defocus, sigma = longer side x {BLUR_SIGMA_PER_PX:g} "
                               f"(at least {BLUR_MIN_SIGMA:g} px)"),
@@ -125,4 +136,5 @@ DEGRADATIONS: dict[str, Degradation] = {
     "warp": Degradation(warp, f"perspective, each corner up to {WARP_MAX:.0%} of the sides inward"),
     "shadow": Degradation(shadow, f"a hard shadow's straight edge across the frame, its side at "
                                   f"{SHADOW_GAIN[0]:g}-{SHADOW_GAIN[1]:g} of the light"),
+    "vignette": Degradation(vignette, f"vignetting, the corners at {VIGNETTE_CORNER:g} of the middle's light"),
 }

@@ -664,7 +664,7 @@ def _dots_frame(h: int = 120, w: int = 160) -> np.ndarray:
 
 
 def test_each_degradation_is_seeded_per_image_and_keeps_a_frame():
-    from benchmarks.degrade import DEGRADATIONS, DIM_GAIN, NOISE_SIGMA, SHADOW_GAIN, image_rng
+    from benchmarks.degrade import DEGRADATIONS, DIM_GAIN, NOISE_SIGMA, SHADOW_GAIN, VIGNETTE_CORNER, image_rng
 
     frame = _dots_frame()
     for kind, degradation in DEGRADATIONS.items():
@@ -683,6 +683,8 @@ def test_each_degradation_is_seeded_per_image_and_keeps_a_frame():
         shaded = DEGRADATIONS["shadow"].apply(paper, image_rng(name))
         assert shaded.max() >= 199 and 200 * SHADOW_GAIN[0] - 1 <= shaded.min() <= 200 * SHADOW_GAIN[1] + 1, name
         assert 0.1 < (shaded < 150).mean() < 0.9, name  # the edge passes near the middle
+    vignetted = DEGRADATIONS["vignette"].apply(paper, image_rng("a.jpg"))
+    assert vignetted[100, 150] >= 199 and vignetted[0, 0] == vignetted[-1, -1] == int(200 * VIGNETTE_CORNER)
     big = np.full((1000, 1500), 200, np.uint8)
     assert DEGRADATIONS["small"].apply(big, image_rng("a.jpg")).shape == (427, 640)
     assert DEGRADATIONS["small"].apply(np.zeros((3, 10000), np.uint8), image_rng("a.jpg")).shape == (1, 640)
