@@ -798,9 +798,9 @@ def test_the_reader_takes_a_second_look_at_unsure_digits_only():
     debug = {}
     result = FrameReader(unsure).read(grey, debug=debug)
     assert [line.text for line in result.lines] == ["666"]
-    looked = debug["second_look"]  # for --debug's 10-second_look picture: five looks, before, after
+    looked = debug["second_look"]  # for --debug's 11-second_look picture: five looks, before, after
     assert [(len(looks), before.digit, after.digit) for looks, before, after in looked] == [(5, 5, 6)] * 3
-    assert draw_stages(debug)["10-second_look"].shape == (3 * 56, 5 * 56 + 150, 3)
+    assert draw_stages(debug)["11-second_look"].shape == (3 * 56, 5 * 56 + 150, 3)
     assert [round(d.confidence, 3) for d in result.lines[0].digits] == [round((0.4 + 4 * 0.9) / 5, 3)] * 3
     assert unsure.batches[-1] == 3 * 5
 
@@ -1921,6 +1921,7 @@ def _rows_of_digits(images, labels, shadow_from: int | None = None, beyond: floa
 
 
 def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classifier, mnist_test, monkeypatch):
+    from edgedigits.debug import draw_stages
     from edgedigits.reader import shade
 
     off = replace(ReaderConfig(), shade=replace(ReaderConfig().shade, min_cut_digits=10 ** 6))
@@ -1932,12 +1933,18 @@ def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classi
         cut = FrameReader(digit_classifier, config=off).read(frame)
         assert len(cut.lines) == 4 and all(len(line.text) <= 7 for line in cut.lines), size  # the lit part: the page
         looks.clear()
-        whole = FrameReader(digit_classifier).read(frame)
+        debug = {}
+        whole = FrameReader(digit_classifier).read(frame, debug=debug)
         assert [line.text for line in whole.lines] == rows and len(looks) == 1, size  # read again once, no page
+        (_, beyond, within), ratio, chroma, verdict = debug["shade"]  # for --debug's 10-shade picture
+        assert beyond.any() and within.any() and 0.4 < ratio < 0.6 and chroma == 0 and "that reading kept" in verdict
+        assert draw_stages(debug)["10-shade"].shape == (2 * beyond.shape[0], 2 * beyond.shape[1], 3)
     looks.clear()
     desk, rows = _rows_of_digits(*mnist_test, shadow_from=345, beyond=40)  # the same cut rows beside a dark desk
-    read = FrameReader(digit_classifier).read(desk)
-    assert len(read.lines) == 4 and all(len(line.text) <= 7 for line in read.lines) and not looks  # its rows are cut at the page's edge too, but the band beyond is no paper in shade
+    debug = {}
+    read = FrameReader(digit_classifier).read(desk, debug=debug)
+    assert len(read.lines) == 4 and all(len(line.text) <= 7 for line in read.lines) and not looks
+    assert debug["shade"][1] < 0.4 and "not read again" in debug["shade"][3]  # its rows are cut at the page's edge too, but the band beyond is no paper in shade
 
 
 def test_digits_at_the_pages_edge_count_only_inside_the_frame():
@@ -1972,7 +1979,7 @@ def test_the_band_beyond_a_shadows_edge_looks_like_shaded_paper_and_a_desk_does_
         work = scale_stage.working_copy(frame, cfg)
         paper = np.zeros(frame.shape[:2], np.uint8)
         paper[:, :400] = 1  # the page found: the lit part
-        ratio, chroma = shade.beyond_edge(work, paper, cfg.page, cfg.shade)
+        ratio, chroma = shade.beyond_edge(work, shade.edge_bands(work.grey, paper, cfg.page, cfg.shade))
         return round(ratio, 2), round(chroma, 1), shade.looks_shaded(ratio, chroma, cfg.shade)
 
     page = np.full((480, 640, 3), 210, np.uint8)

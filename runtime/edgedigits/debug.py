@@ -13,11 +13,14 @@ turns it into one picture per stage, in the order the reader computes them:
   8-crops      every MNIST-normalized crop with the digit read (red: rejected as '?')
   9-small      on a page of big digits with small ink among them: the window read again,
                big digits painted over, each digit it read boxed (green: added as small, grey: not)
-  10-second_look  each digit or '?' read again (less sure than ``second_look_below``): its five
+  10-shade     when digits sit at the page's edge: the page finder's small copy with the band just
+               inside the page's edge (blue) and just beyond it (orange), their brightness ratio
+               and colour distance, and whether the frame was read again without the page
+  11-second_look  each digit or '?' read again (less sure than ``second_look_below``): its five
                looks (as cropped, shifted up, down, left, right) and its reading before -> after
 
 One picture per stage of :mod:`edgedigits.reader` (scale, page, light, ink, deskew + rules, blobs,
-lines, classify, small, classify's second look).
+lines, classify, small, shade, classify's second look).
 
 A stage the reader did not reach (a blank frame stops early) has no picture.
 """
@@ -31,7 +34,7 @@ import numpy as np
 from .reader import LINE_COLOURS
 from .reader.draw import digit_label
 
-STAGES = ("grey", "paper", "darkness", "ink", "upright", "blobs", "lines", "crops", "small", "second_look")
+STAGES = ("grey", "paper", "darkness", "ink", "upright", "blobs", "lines", "crops", "small", "shade", "second_look")
 
 
 def draw_stages(stages: dict) -> dict[str, np.ndarray]:
@@ -65,6 +68,8 @@ def draw_stages(stages: dict) -> dict[str, np.ndarray]:
             picture = _lines_picture(*value)
         elif name == "small":
             picture = _small_picture(*value)
+        elif name == "shade":
+            picture = _shade_picture(*value)
         elif name == "second_look":
             picture = _second_look_picture(value)
         else:
@@ -154,6 +159,21 @@ def _small_picture(window: np.ndarray, boxes: list) -> np.ndarray:
     picture = cv2.cvtColor(window, cv2.COLOR_GRAY2BGR)
     for (x, y, w, h), added in boxes:
         cv2.rectangle(picture, (x, y), (x + w, y + h), (0, 200, 0) if added else (160, 160, 160), 2)
+    return picture
+
+
+def _shade_picture(bands: tuple, ratio: float, chroma: float, verdict: str, zoom: int = 2) -> np.ndarray:
+    """The small copy (`zoom` times), the band inside the page's edge in blue and beyond it in
+    orange, with the bands' brightness ratio, colour distance and what the reader did."""
+    import cv2
+
+    blurred, beyond, within = bands
+    picture = cv2.cvtColor(blurred, cv2.COLOR_GRAY2BGR)
+    picture[within > 0] = picture[within > 0] // 2 + np.uint8((100, 40, 0))
+    picture[beyond > 0] = picture[beyond > 0] // 2 + np.uint8((0, 60, 110))
+    picture = cv2.resize(picture, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
+    for row, text in enumerate((f"beyond / inside {ratio:.2f}, colour distance {chroma:.1f}", verdict)):
+        cv2.putText(picture, text, (4, 16 + 18 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 200), 1)
     return picture
 
 

@@ -47,23 +47,29 @@ def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict 
     result = _read_working(work, classifier, config, stage, rescale=True)
     if not result.lines and blobs.too_much_texture(config.blobs) in result.warnings:
         result = _read_on_smooth_part(work, result, classifier, config, stage)
-    result = _read_past_shade(work, result, paper.get("mask"), classifier, config)  # shade: a cut page
+    result = _read_past_shade(work, result, paper.get("mask"), classifier, config, stage)  # shade: a cut page
     return classify.second_look(result, classifier, config, stage)                 # classify: unsure digits
 
 
 def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None, classifier,
-                     config: ReaderConfig) -> ReadResult:
+                     config: ReaderConfig, stage) -> ReadResult:
     """`result`, or the working copy read again without its page `paper` (the mask it was read on)
     when digits sit at the page's edge and the band beyond looks like the page in shade
     (:mod:`.shade`): its rows that reach onto the page, if they read more sure digits."""
     cfg = config.shade
     if paper is None or shade.digits_at_edge(result, paper, work.frame_shape, cfg) < cfg.min_cut_digits:
         return result
-    if not shade.looks_shaded(*shade.beyond_edge(work, paper, config.page, cfg), cfg):
+    bands = shade.edge_bands(work.grey, paper, config.page, cfg)
+    ratio, chroma = shade.beyond_edge(work, bands)
+    if not shade.looks_shaded(ratio, chroma, cfg):
+        stage("shade", (bands, ratio, chroma, "no paper in shade beyond: not read again"))
         return result
     again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=Page(None, None))
     again = shade.rows_on_page(again, paper, work.frame_shape, cfg)
-    return again if shade.sure_digits(again, cfg) > shade.sure_digits(result, cfg) else result
+    sure, sure_again = shade.sure_digits(result, cfg), shade.sure_digits(again, cfg)
+    stage("shade", (bands, ratio, chroma, f"read again without the page: {sure_again} sure digits against "
+                                         f"{sure}, {'that reading' if sure_again > sure else 'the first'} kept"))
+    return again if sure_again > sure else result
 
 
 def _read_on_smooth_part(work: Working, result: ReadResult, classifier, config: ReaderConfig, stage) -> ReadResult:

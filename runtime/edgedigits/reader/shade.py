@@ -2,7 +2,8 @@
 can leave its shaded part as dark as a desk, and the page finder then takes the lit part alone for
 the page, cutting the rows written across the shadow's edge. When digits read sit at the page's
 edge inside the frame (:func:`digits_at_edge`: writing keeps a margin from a sheet's real edge) and
-the band beyond that edge looks like the page in shade (:func:`beyond_edge`, :func:`looks_shaded`:
+the band beyond that edge looks like the page in shade (:func:`edge_bands`, :func:`beyond_edge`,
+:func:`looks_shaded`:
 the paper's colour at a shadow's share of its brightness), the frame is read again without the page;
 of that reading, the rows that reach onto the page are kept, or all of them when several run across
 its edge (:func:`rows_on_page`), and it is reported if it reads more sure digits (:func:`sure_digits`)."""
@@ -45,13 +46,13 @@ def digits_at_edge(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cf
     return count
 
 
-def beyond_edge(work: Working, paper: np.ndarray, page_cfg: PageConfig, cfg: ShadeConfig) -> tuple[float, float]:
-    """(brightness ratio, colour distance) of the band ``band`` wide just beyond the edge of the page
-    mask `paper` (inside the frame, off its border by ``edge_border_px``) against the band just
-    inside it, on the page finder's small copy: median brightness beyond / inside, and the distance
-    of the bands' median Lab (a, b) (0 for a grey frame). (0, inf) when there is no band beyond."""
+def edge_bands(grey: np.ndarray, paper: np.ndarray, page_cfg: PageConfig,
+               cfg: ShadeConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(blurred, beyond, within): the page finder's blurred small copy of the working copy `grey`,
+    and on it (0/1 uint8) the band ``band`` wide just beyond the edge of the page mask `paper`
+    (inside the frame, off its border by ``edge_border_px``) and the band just inside it."""
     cv2 = opencv()
-    blurred = small_blurred(work.grey, page_cfg)
+    blurred = small_blurred(grey, page_cfg)
     h, w = blurred.shape
     mask = cv2.resize(paper, (w, h), interpolation=cv2.INTER_NEAREST)
     k = 2 * max(1, int(cfg.band * max(h, w))) + 1  # a kernel reaching `band` each way
@@ -59,13 +60,22 @@ def beyond_edge(work: Working, paper: np.ndarray, page_cfg: PageConfig, cfg: Sha
     beyond = cv2.dilate(mask, kernel) & (1 - mask)
     border = page_cfg.edge_border_px
     beyond[:border], beyond[h - border:], beyond[:, :border], beyond[:, w - border:] = 0, 0, 0, 0
-    within = mask & (1 - cv2.erode(mask, kernel))
+    return blurred, beyond, mask & (1 - cv2.erode(mask, kernel))
+
+
+def beyond_edge(work: Working, bands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[float, float]:
+    """(brightness ratio, colour distance) of the band beyond the page's edge against the band
+    inside it (:func:`edge_bands` of `work`): median brightness beyond / inside, and the distance of
+    the bands' median Lab (a, b) (0 for a grey frame). (0, inf) when there is no band beyond."""
+    blurred, beyond, within = bands
     if not beyond.any() or not within.any():
         return 0.0, float("inf")
     out, inn = beyond > 0, within > 0
     ratio = float(np.median(blurred[out])) / max(1.0, float(np.median(blurred[inn])))
     if work.colour is None:
         return ratio, 0.0
+    cv2 = opencv()
+    h, w = blurred.shape
     lab = cv2.cvtColor(cv2.resize(work.colour(), (w, h), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2LAB)
     a, b = lab[..., 1], lab[..., 2]
     shift = (float(np.median(a[out])) - float(np.median(a[inn])), float(np.median(b[out])) - float(np.median(b[inn])))
