@@ -549,10 +549,12 @@ class ShadeConfig(_Checked):
     ratio: tuple = knob((0.4, 0.75), "fraction", "the band beyond the edge is this bright, as a share of the band "
                         "inside: paper in a hard shadow (0.51-0.73 in shared photos darkened by shadows of 0.45-0.6, "
                         "the band taking in the blurred edge), not a dark desk (0.12-0.31 in the dense-sheet scene) "
-                        "nor a light one (0.7-1.0 in the light-desk scene; those under 0.75 differ in colour)", hi=1)
+                        "nor most light ones (0.70-1.04 in the light-desk scene; its one frame at 0.70 in the "
+                        "paper's colour is read again, and the scene's errors did not change)", hi=1)
     max_chroma: float = knob(6.0, "Lab chroma units", "the band beyond differs in colour from the band inside by at "
                              "most this: shade keeps the paper's colour (0-3 in the shadowed photos but one at 12), "
-                             "a wooden or coloured desk does not (2.8-49 in the scenes)")
+                             "a wooden or coloured desk does not (1.4-49 in the dense-sheet and light-desk scenes' "
+                             "frames that reached this test, most above 6)")
     straddle_rows: int = knob(3, "count", "when this many rows of the reading without the page run across the page's "
                               "edge, the writing goes on beyond it and all its rows are kept (at 2, a vignetted "
                               "wooden desk read junk rows); else only the rows that reach onto the page", lo=1)
