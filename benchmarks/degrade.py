@@ -113,7 +113,7 @@ def shadow(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     side = (xs - np.float32(cx)) * np.float32(np.cos(angle)) + (ys - np.float32(cy)) * np.float32(np.sin(angle))
     shaded = 0.5 + 0.5 * np.tanh(side / np.float32(2 * SHADOW_SOFTNESS * max(h, w)))  # logistic, no overflow
     light = 1 - np.float32(1 - gain) * shaded
-    return np.clip(frame * (light if frame.ndim == 2 else light[..., None]), 0, 255).astype(np.uint8)
+    return _lit(frame, light)
 
 
 def vignette(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -123,6 +123,11 @@ def vignette(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     ys, xs = np.ogrid[0:h, 0:w]
     radius2 = ((2 * xs / max(w - 1, 1) - 1) ** 2 + (2 * ys / max(h - 1, 1) - 1) ** 2) / 2  # 1 in the corners
     light = (1 - (1 - VIGNETTE_CORNER) * radius2).astype(np.float32)
+    return _lit(frame, light)
+
+
+def _lit(frame: np.ndarray, light: np.ndarray) -> np.ndarray:
+    """`frame` (grey or colour) times the light map `light` (h, w), clipped to uint8."""
     return np.clip(frame * (light if frame.ndim == 2 else light[..., None]), 0, 255).astype(np.uint8)
 
 

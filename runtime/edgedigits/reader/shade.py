@@ -77,8 +77,7 @@ def beyond_edge(work: Working, bands: tuple[np.ndarray, np.ndarray, np.ndarray])
     cv2 = opencv()
     h, w = blurred.shape
     lab = cv2.cvtColor(cv2.resize(work.colour(), (w, h), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2LAB)
-    a, b = lab[..., 1], lab[..., 2]
-    shift = (float(np.median(a[out])) - float(np.median(a[inn])), float(np.median(b[out])) - float(np.median(b[inn])))
+    shift = np.median(lab[out], axis=0)[1:] - np.median(lab[inn], axis=0)[1:]  # (a, b)
     return ratio, float(np.hypot(*shift))
 
 
