@@ -386,7 +386,7 @@ def test_very_tall_digits_are_measured_on_a_preview_and_the_working_copy_is_neve
     monkeypatch.setattr(pipeline, "_read_shrunk", lambda *a: ReadResult([]))
     measured.clear()
     reader.read(page)
-    assert measured == [(750, 1000), (1500, 2000)]
+    assert measured[:2] == [(750, 1000), (1500, 2000)]  # (then, the page read nothing, the shade stage's look)
     with pytest.raises(ValueError, match="preview_margin"):
         replace(reader.config.scale, preview_margin=0.5)
     with pytest.raises(ValueError, match="preview_factor"):
@@ -1947,6 +1947,20 @@ def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classi
     assert debug["shade"][1] < 0.4 and "not read again" in debug["shade"][3]  # its rows are cut at the page's edge too, but the band beyond is no paper in shade
 
 
+def test_a_page_that_read_nothing_is_read_again_past_a_shadows_edge(digit_classifier, mnist_test):
+    images, labels = mnist_test
+    grey = np.full((480, 640), 205, np.float32)
+    ink = cv2.resize(images[np.flatnonzero(labels == 7)[0]], (200, 200), interpolation=cv2.INTER_AREA)
+    grey[250:450, 220:420] *= 1 - 0.85 * ink.astype(np.float32) / 255  # one big digit, wholly in the shade below
+    for beyond, read, verdict in ((0.55, ["7"], "that reading kept"), (40 / 205, [], "not read again")):
+        frame = grey.copy()
+        frame[160:] *= beyond  # a hard shadow over all but the top third, or (at 40) a dark desk there
+        debug = {}
+        result = FrameReader(digit_classifier).read(frame.astype(np.uint8), debug=debug)
+        assert [line.text for line in result.lines] == read and verdict in debug["shade"][3], beyond
+        assert debug["paper"] is not None and not debug["paper"][300:].any()  # the page found: the lit top alone
+
+
 def test_digits_at_the_pages_edge_count_only_inside_the_frame():
     from edgedigits.reader import shade
     from edgedigits.reader.records import Digit, Line
@@ -1979,8 +1993,10 @@ def test_the_band_beyond_a_shadows_edge_looks_like_shaded_paper_and_a_desk_does_
         work = scale_stage.working_copy(frame, cfg)
         paper = np.zeros(frame.shape[:2], np.uint8)
         paper[:, :400] = 1  # the page found: the lit part
-        ratio, chroma = shade.beyond_edge(work, shade.edge_bands(work.grey, paper, cfg.page, cfg.shade))
-        return round(ratio, 2), round(chroma, 1), shade.looks_shaded(ratio, chroma, cfg.shade)
+        bands = shade.edge_bands(work.grey, paper, cfg.page, cfg.shade)
+        ratio, chroma = shade.beyond_edge(work, bands)
+        smooth = lambda: shade.smooth_share(work.grey, bands[1], cfg.page)  # noqa: E731
+        return round(ratio, 2), round(chroma, 1), shade.looks_shaded(ratio, chroma, smooth, cfg.shade)
 
     page = np.full((480, 640, 3), 210, np.uint8)
     shaded = page.copy()
@@ -1993,9 +2009,16 @@ def test_the_band_beyond_a_shadows_edge_looks_like_shaded_paper_and_a_desk_does_
     dark = page.copy()
     dark[:, 400:] = 50  # a dark desk
     assert band(dark)[2] is False and band(dark)[0] < cfg.shade.ratio[0]
-    light = page.copy()
-    light[:, 400:] = 190  # a light desk
-    assert band(light)[2] is False and band(light)[0] > cfg.shade.ratio[1]
+    dimmed = page.copy()
+    dimmed[:, 400:] = 190  # smooth, in the paper's colour, at 0.9: paper where the light falls off gently
+    assert band(dimmed) == (0.9, 0.0, True) and cfg.shade.ratio[1] < 0.9 < cfg.shade.falloff_ratio
+    light = dimmed.copy()
+    light[:, 400:] += np.random.default_rng(0).integers(0, 2, (480, 240, 1), np.uint8) * 40 - 20  # a light desk's grain
+    ratio, chroma, shaded = band(light)  # refused for its texture alone
+    assert not shaded and cfg.shade.ratio[1] < ratio < cfg.shade.falloff_ratio and chroma == 0
+    lighter = page.copy()
+    lighter[:, 400:] = 200  # a desk nearly as bright as the paper
+    assert band(lighter)[2] is False and band(lighter)[0] > cfg.shade.falloff_ratio
 
 
 def test_rows_read_without_the_page_are_kept_if_they_reach_onto_it():
@@ -2015,4 +2038,4 @@ def test_rows_read_without_the_page_are_kept_if_they_reach_onto_it():
     many = ReadResult([across] * cfg.straddle_rows + [beyond])
     assert shade.rows_on_page(many, paper, (100, 200), cfg).lines == many.lines  # writing runs on: all kept
     unsure = Line("1?", [Digit(1, 0.5, (5, 5, 10, 10)), Digit(None, 0.95, (25, 5, 10, 10))], ("1?",))
-    assert shade.sure_digits(ReadResult([across, line(5), unsure]), cfg) == 3  # not 0.5 sure, nor a '?'
+    assert shade.sure_digits(ReadResult([across, line(5), unsure]), cfg.sure) == 3  # not 0.5 sure, nor a '?'

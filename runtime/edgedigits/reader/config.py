@@ -542,8 +542,10 @@ class ShadeConfig(_Checked):
                                "this near, in the square around it, sits at its edge: writing keeps a margin from a "
                                "sheet's real edge, a shadow's edge cuts through rows; the height is its line's median "
                                "(a digit cut by the edge has a short box)")
-    min_cut_digits: int = knob(2, "count", "this many digits at the page's edge inside the frame ask for a look "
-                               "beyond it (one is often a digit written near the sheet's edge)", lo=1)
+    min_cut_digits: int = knob(1, "count", "this many digits at the page's edge inside the frame ask for a look "
+                               "beyond it (a shadow's edge crossing a row leaves one digit there as often as two: at "
+                               "2 the shadowed shared photos read 1320/1602, at 1 1356; a digit written near a "
+                               "sheet's real edge costs only the look, the band beyond being desk)", lo=1)
     band: float = knob(0.03, "fraction", "of the page finder's copy's longer side: the width of the bands just inside "
                        "and just beyond the page's edge that are compared", hi=1, open_lo=True)
     ratio: tuple = knob((0.4, 0.75), "fraction", "the band beyond the edge is this bright, as a share of the band "
@@ -551,6 +553,13 @@ class ShadeConfig(_Checked):
                         "the band taking in the blurred edge), not a dark desk (0.12-0.31 in the dense-sheet scene) "
                         "nor most light ones (0.70-1.04 in the light-desk scene; its one frame at 0.70 in the "
                         "paper's colour is read again, and the scene's errors did not change)", hi=1)
+    falloff_ratio: float = knob(0.93, "fraction", "a band beyond brighter than `ratio` allows, up to this, is the page "
+                                "where the light falls off gently (vignetting: 0.72-0.90 on vignetted shared photos) "
+                                "when it is smooth (falloff_smooth)", hi=1)
+    falloff_smooth: float = knob(0.5, "fraction", "of such a band as smooth as blank paper: a sheet's margin in dimmer "
+                                 "light (0.53-0.99 where the vignetted shared photos' bands measured 0.72-0.90), not a "
+                                 "light desk's texture (0.05-0.32 in the light-desk scene's frames of the paper's "
+                                 "colour at 0.75-0.93)", hi=1)
     max_chroma: float = knob(6.0, "Lab chroma units", "the band beyond differs in colour from the band inside by at "
                              "most this: shade keeps the paper's colour (0-3 in the shadowed photos but one at 12), "
                              "a wooden or coloured desk does not (1.4-49 in the dense-sheet and light-desk scenes' "
@@ -560,6 +569,12 @@ class ShadeConfig(_Checked):
                               "wooden desk read junk rows); else only the rows that reach onto the page", lo=1)
     sure: float = knob(0.9, "probability", "the reading without the page replaces the first if it has more digits "
                        "this sure", hi=1)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.falloff_ratio < self.ratio[1]:
+            raise ValueError(f"shade.falloff_ratio ({self.falloff_ratio}) must be at least shade.ratio's upper end "
+                             f"({self.ratio[1]})")
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,24 @@
-"""Stage 12, a page cut by shade: a hard shadow across a sheet (a hand, a phone, a window's frame)
-can leave its shaded part as dark as a desk, and the page finder then takes the lit part alone for
-the page, cutting the rows written across the shadow's edge. When digits read sit at the page's
-edge inside the frame (:func:`digits_at_edge`: writing keeps a margin from a sheet's real edge) and
-the band beyond that edge looks like the page in shade (:func:`edge_bands`, :func:`beyond_edge`,
-:func:`looks_shaded`:
-the paper's colour at a shadow's share of its brightness), the frame is read again without the page;
-of that reading, the rows that reach onto the page are kept, or all of them when several run across
-its edge (:func:`rows_on_page`), and it is reported if it reads more sure digits (:func:`sure_digits`)."""
+"""Stage 12, a page cut by shade: a hard shadow across a sheet (a hand, a phone, a window's frame),
+or light falling off towards its corners, can leave part of it as dark as a desk, and the page
+finder then takes the lit part alone for the page, cutting the rows written across the shadow's
+edge. When digits read sit at the page's edge inside the frame (:func:`digits_at_edge`: writing
+keeps a margin from a sheet's real edge), or nothing was read (:func:`cut_by_edge`), and the band
+beyond that edge looks like the page in shade (:func:`edge_bands`, :func:`beyond_edge`,
+:func:`looks_shaded`: the paper's colour at a shadow's share of its brightness, or dimmed by less
+and smooth), the frame is read again without the page; of that reading, the rows that reach onto
+the page are kept, or all of them when several run across its edge (:func:`rows_on_page`) or the
+page read nothing, and it is reported if it reads more sure digits (:func:`sure_digits`)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Callable
 
 import numpy as np
 
 from .arrays import opencv
 from .config import PageConfig, ShadeConfig
-from .page import small_blurred
+from .page import small_blurred, small_copies
 from .records import ReadResult, Working
 
 
@@ -44,6 +46,13 @@ def digits_at_edge(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cf
             r = int(cfg.edge_heights * height) + 1
             count += not paper[max(0, y - r): y + r + 1, max(0, x - r): x + r + 1].all()
     return count
+
+
+def cut_by_edge(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg: ShadeConfig) -> bool:
+    """Whether the page mask `paper` may have cut the writing: ``min_cut_digits`` digits of
+    `result` at its edge (:func:`digits_at_edge`), or no digit read at all (a single digit, or all
+    of the writing, can lie in the shade beyond)."""
+    return not sure_digits(result, 0.0) or digits_at_edge(result, paper, frame_shape, cfg) >= cfg.min_cut_digits
 
 
 def edge_bands(grey: np.ndarray, paper: np.ndarray, page_cfg: PageConfig,
@@ -81,10 +90,22 @@ def beyond_edge(work: Working, bands: tuple[np.ndarray, np.ndarray, np.ndarray])
     return ratio, float(np.hypot(*shift))
 
 
-def looks_shaded(ratio: float, chroma: float, cfg: ShadeConfig) -> bool:
+def smooth_share(grey: np.ndarray, beyond: np.ndarray, page_cfg: PageConfig) -> float:
+    """The share of the band `beyond` (:func:`edge_bands`) that is as smooth as blank paper
+    (the page finder's :func:`.page.smooth_mask` of the working copy `grey`)."""
+    smooth = small_copies(grey, page_cfg).smooth
+    return float(smooth[beyond > 0].mean()) if beyond.any() else 0.0
+
+
+def looks_shaded(ratio: float, chroma: float, smooth: Callable[[], float], cfg: ShadeConfig) -> bool:
     """Whether a band beyond the page's edge of brightness `ratio` and colour distance `chroma`
-    (:func:`beyond_edge`) is the page in shade: as bright as shade leaves paper, in its colour."""
-    return cfg.ratio[0] <= ratio <= cfg.ratio[1] and chroma <= cfg.max_chroma
+    (:func:`beyond_edge`) is the page in shade, in its colour: as bright as a hard shadow leaves
+    paper (``ratio``), or brighter up to ``falloff_ratio`` when ``falloff_smooth`` of it is smooth
+    (`smooth`, called only then: :func:`smooth_share`): light falling off gently across a sheet
+    (vignetting, a lamp's fall-off), where a light desk of the paper's colour shows its texture."""
+    if chroma > cfg.max_chroma or not cfg.ratio[0] <= ratio <= cfg.falloff_ratio:
+        return False
+    return ratio <= cfg.ratio[1] or smooth() >= cfg.falloff_smooth
 
 
 def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg: ShadeConfig) -> ReadResult:
@@ -96,6 +117,6 @@ def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg:
     return replace(result, lines=[line for line, flags in zip(result.lines, on) if any(flags)])
 
 
-def sure_digits(result: ReadResult, cfg: ShadeConfig) -> int:
-    """How many digits `result` reports at least ``sure`` confident."""
-    return sum(1 for line in result.lines for d in line.digits if d.digit is not None and d.confidence >= cfg.sure)
+def sure_digits(result: ReadResult, sure: float) -> int:
+    """How many digits `result` reports at least `sure` (a probability) confident."""
+    return sum(1 for line in result.lines for d in line.digits if d.digit is not None and d.confidence >= sure)
