@@ -386,7 +386,7 @@ def test_very_tall_digits_are_measured_on_a_preview_and_the_working_copy_is_neve
     monkeypatch.setattr(pipeline, "_read_shrunk", lambda *a: ReadResult([]))
     measured.clear()
     reader.read(page)
-    assert measured[:2] == [(750, 1000), (1500, 2000)]  # (then, the page read nothing, the shade stage's look)
+    assert measured == [(750, 1000), (1500, 2000)]
     with pytest.raises(ValueError, match="preview_margin"):
         replace(reader.config.scale, preview_margin=0.5)
     with pytest.raises(ValueError, match="preview_factor"):
@@ -1947,20 +1947,6 @@ def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classi
     assert debug["shade"][1] < 0.4 and "not read again" in debug["shade"][3]  # its rows are cut at the page's edge too, but the band beyond is no paper in shade
 
 
-def test_a_page_that_read_nothing_is_read_again_past_a_shadows_edge(digit_classifier, mnist_test):
-    images, labels = mnist_test
-    grey = np.full((480, 640), 205, np.float32)
-    ink = cv2.resize(images[np.flatnonzero(labels == 7)[0]], (200, 200), interpolation=cv2.INTER_AREA)
-    grey[250:450, 220:420] *= 1 - 0.85 * ink.astype(np.float32) / 255  # one big digit, wholly in the shade below
-    for beyond, read, verdict in ((0.55, ["7"], "that reading kept"), (40 / 205, [], "not read again")):
-        frame = grey.copy()
-        frame[160:] *= beyond  # a hard shadow over all but the top third, or (at 40) a dark desk there
-        debug = {}
-        result = FrameReader(digit_classifier).read(frame.astype(np.uint8), debug=debug)
-        assert [line.text for line in result.lines] == read and verdict in debug["shade"][3], beyond
-        assert debug["paper"] is not None and not debug["paper"][300:].any()  # the page found: the lit top alone
-
-
 def test_digits_at_the_pages_edge_count_only_inside_the_frame():
     from edgedigits.reader import shade
     from edgedigits.reader.records import Digit, Line
@@ -2012,13 +1998,31 @@ def test_the_band_beyond_a_shadows_edge_looks_like_shaded_paper_and_a_desk_does_
     dimmed = page.copy()
     dimmed[:, 400:] = 190  # smooth, in the paper's colour, at 0.9: paper where the light falls off gently
     assert band(dimmed) == (0.9, 0.0, True) and cfg.shade.ratio[1] < 0.9 < cfg.shade.falloff_ratio
+    grain = np.random.default_rng(0).choice(np.array([-20, 20], np.int16), (480, 240, 1))
     light = dimmed.copy()
-    light[:, 400:] += np.random.default_rng(0).integers(0, 2, (480, 240, 1), np.uint8) * 40 - 20  # a light desk's grain
-    ratio, chroma, shaded = band(light)  # refused for its texture alone
-    assert not shaded and cfg.shade.ratio[1] < ratio < cfg.shade.falloff_ratio and chroma == 0
+    light[:, 400:] = np.clip(190 + grain, 0, 255).astype(np.uint8)  # a light desk's grain, as bright on average
+    ratio, chroma, taken = band(light)  # refused for its texture alone
+    assert not taken and cfg.shade.ratio[1] < ratio < cfg.shade.falloff_ratio and chroma == 0
     lighter = page.copy()
     lighter[:, 400:] = 200  # a desk nearly as bright as the paper
     assert band(lighter)[2] is False and band(lighter)[0] > cfg.shade.falloff_ratio
+
+
+def test_the_band_is_measured_for_smoothness_only_where_its_brightness_needs_it():
+    from edgedigits.reader import shade
+
+    cfg = ReaderConfig().shade
+
+    def never():
+        raise AssertionError("smoothness measured for a band its brightness decides")
+
+    assert shade.looks_shaded(0.55, 0.0, never, cfg)  # a hard shadow's share of the light
+    assert not shade.looks_shaded(0.3, 0.0, never, cfg) and not shade.looks_shaded(0.97, 0.0, never, cfg)
+    assert not shade.looks_shaded(0.85, cfg.max_chroma + 1, never, cfg)  # another colour
+    assert shade.looks_shaded(0.85, 0.0, lambda: cfg.falloff_smooth, cfg)
+    assert not shade.looks_shaded(0.85, 0.0, lambda: cfg.falloff_smooth - 0.01, cfg)
+    with pytest.raises(ValueError, match="falloff_ratio"):
+        replace(cfg, falloff_ratio=0.7)
 
 
 def test_rows_read_without_the_page_are_kept_if_they_reach_onto_it():

@@ -536,7 +536,7 @@ class SmallConfig(_Checked):
 
 @dataclass(frozen=True)
 class ShadeConfig(_Checked):
-    """A page cut by a shadow's edge: read again without the page when its cut rows show it."""
+    """A page cut by a shadow's edge or by light falling off: read again without the page when its cut rows show it."""
 
     edge_heights: float = knob(1.0, "digit heights", "a digit whose box centre has the page's edge (inside the frame) "
                                "this near, in the square around it, sits at its edge: writing keeps a margin from a "
@@ -544,22 +544,23 @@ class ShadeConfig(_Checked):
                                "(a digit cut by the edge has a short box)")
     min_cut_digits: int = knob(1, "count", "this many digits at the page's edge inside the frame ask for a look "
                                "beyond it (a shadow's edge crossing a row leaves one digit there as often as two: at "
-                               "2 the shadowed shared photos read 1320/1602, at 1 1356; a digit written near a "
-                               "sheet's real edge costs only the look, the band beyond being desk)", lo=1)
+                               "2 the shadowed shared photos read 1320/1602, at 1 1356; the look costs the bands' "
+                               "~2 ms, and a light-desk scene frame whose desk passes as shade 1 error)", lo=1)
     band: float = knob(0.03, "fraction", "of the page finder's copy's longer side: the width of the bands just inside "
                        "and just beyond the page's edge that are compared", hi=1, open_lo=True)
     ratio: tuple = knob((0.4, 0.75), "fraction", "the band beyond the edge is this bright, as a share of the band "
                         "inside: paper in a hard shadow (0.51-0.73 in shared photos darkened by shadows of 0.45-0.6, "
                         "the band taking in the blurred edge), not a dark desk (0.12-0.31 in the dense-sheet scene) "
-                        "nor most light ones (0.70-1.04 in the light-desk scene; its one frame at 0.70 in the "
-                        "paper's colour is read again, and the scene's errors did not change)", hi=1)
+                        "nor most light ones (0.60-1.04 in the light-desk scene; of its frames at 0.60-0.75 in "
+                        "the paper's colour one reads a stray digit off the page more when read again)", hi=1)
     falloff_ratio: float = knob(0.93, "fraction", "a band beyond brighter than `ratio` allows, up to this, is the page "
                                 "where the light falls off gently (vignetting: 0.72-0.90 on vignetted shared photos) "
                                 "when it is smooth (falloff_smooth)", hi=1)
     falloff_smooth: float = knob(0.5, "fraction", "of such a band as smooth as blank paper: a sheet's margin in dimmer "
-                                 "light (0.53-0.99 where the vignetted shared photos' bands measured 0.72-0.90), not a "
-                                 "light desk's texture (0.05-0.32 in the light-desk scene's frames of the paper's "
-                                 "colour at 0.75-0.93)", hi=1)
+                                 "light (0.60-0.99 where the shared photos' bands, vignetted or not, measured "
+                                 "0.75-0.93), not a textured light desk (0.05-0.32 in the light-desk scene's frames of "
+                                 "the paper's colour at 0.75-0.93; 0.5 is midway). A smooth desk of the paper's "
+                                 "colour passes: the reading without the page is then kept only if surer", hi=1)
     max_chroma: float = knob(6.0, "Lab chroma units", "the band beyond differs in colour from the band inside by at "
                              "most this: shade keeps the paper's colour (0-3 in the shadowed photos but one at 12), "
                              "a wooden or coloured desk does not (1.4-49 in the dense-sheet and light-desk scenes' "

@@ -7,7 +7,7 @@
     -> classify; the surest reading wins
     -> small digits among the big ones, read on the unshrunk copy once those are erased;
     more candidates than the cap (a rough desk taken for page): all of it again on the page's smooth part.
-    -> digits at the page's edge and paper in shade beyond it: all of it again without the page.
+    -> digits at the page's edge, paper in shade or in dimmer smooth light beyond: all again without the page.
     -> a second look at the reported digits the classifier was unsure of.
 
 Each stage lives in its own module and is a plain function from typed records (:mod:`.records`)
@@ -55,10 +55,9 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
                      config: ReaderConfig, stage) -> ReadResult:
     """`result`, or the working copy read again without its page `paper` (the mask it was read on)
     when digits sit at the page's edge and the band beyond looks like the page in shade
-    (:mod:`.shade`), or when nothing was read on it: its rows that reach onto the page (all of them
-    when the page read nothing), if they read more sure digits."""
+    (:mod:`.shade`): its rows that reach onto the page, if they read more sure digits."""
     cfg = config.shade
-    if paper is None or not shade.cut_by_edge(result, paper, work.frame_shape, cfg):
+    if paper is None or shade.digits_at_edge(result, paper, work.frame_shape, cfg) < cfg.min_cut_digits:
         return result
     bands = shade.edge_bands(work.grey, paper, config.page, cfg)
     ratio, chroma = shade.beyond_edge(work, bands)
@@ -66,8 +65,7 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
         stage("shade", (bands, ratio, chroma, "no paper in shade beyond: not read again"))
         return result
     again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=Page(None, None))
-    if shade.sure_digits(result, 0.0):  # (a page that read nothing has no rows to keep the reading to)
-        again = shade.rows_on_page(again, paper, work.frame_shape, cfg)
+    again = shade.rows_on_page(again, paper, work.frame_shape, cfg)
     sure, sure_again = shade.sure_digits(result, cfg.sure), shade.sure_digits(again, cfg.sure)
     stage("shade", (bands, ratio, chroma, f"read again without the page: {sure_again} sure digits against "
                                          f"{sure}, {'that reading' if sure_again > sure else 'the first'} kept"))

@@ -2,12 +2,12 @@
 or light falling off towards its corners, can leave part of it as dark as a desk, and the page
 finder then takes the lit part alone for the page, cutting the rows written across the shadow's
 edge. When digits read sit at the page's edge inside the frame (:func:`digits_at_edge`: writing
-keeps a margin from a sheet's real edge), or nothing was read (:func:`cut_by_edge`), and the band
-beyond that edge looks like the page in shade (:func:`edge_bands`, :func:`beyond_edge`,
-:func:`looks_shaded`: the paper's colour at a shadow's share of its brightness, or dimmed by less
-and smooth), the frame is read again without the page; of that reading, the rows that reach onto
-the page are kept, or all of them when several run across its edge (:func:`rows_on_page`) or the
-page read nothing, and it is reported if it reads more sure digits (:func:`sure_digits`)."""
+keeps a margin from a sheet's real edge) and the band beyond that edge looks like the page in
+shade (:func:`edge_bands`, :func:`beyond_edge`, :func:`looks_shaded`: the paper's colour at a
+shadow's share of its brightness, or dimmed by less and smooth), the frame is read again without
+the page; of that reading, the rows that reach onto the page are kept, or all of them when
+several run across its edge (:func:`rows_on_page`), and it is reported if it reads more sure
+digits (:func:`sure_digits`)."""
 
 from __future__ import annotations
 
@@ -46,13 +46,6 @@ def digits_at_edge(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cf
             r = int(cfg.edge_heights * height) + 1
             count += not paper[max(0, y - r): y + r + 1, max(0, x - r): x + r + 1].all()
     return count
-
-
-def cut_by_edge(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg: ShadeConfig) -> bool:
-    """Whether the page mask `paper` may have cut the writing: ``min_cut_digits`` digits of
-    `result` at its edge (:func:`digits_at_edge`), or no digit read at all (a single digit, or all
-    of the writing, can lie in the shade beyond)."""
-    return not sure_digits(result, 0.0) or digits_at_edge(result, paper, frame_shape, cfg) >= cfg.min_cut_digits
 
 
 def edge_bands(grey: np.ndarray, paper: np.ndarray, page_cfg: PageConfig,
