@@ -2042,4 +2042,4 @@ def test_rows_read_without_the_page_are_kept_if_they_reach_onto_it():
     many = ReadResult([across] * cfg.straddle_rows + [beyond])
     assert shade.rows_on_page(many, paper, (100, 200), cfg).lines == many.lines  # writing runs on: all kept
     unsure = Line("1?", [Digit(1, 0.5, (5, 5, 10, 10)), Digit(None, 0.95, (25, 5, 10, 10))], ("1?",))
-    assert shade.sure_digits(ReadResult([across, line(5), unsure]), cfg.sure) == 3  # not 0.5 sure, nor a '?'
+    assert shade.sure_digits(ReadResult([across, line(5), unsure]), cfg) == 3  # not 0.5 sure, nor a '?'

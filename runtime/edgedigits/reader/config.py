@@ -536,7 +536,8 @@ class SmallConfig(_Checked):
 
 @dataclass(frozen=True)
 class ShadeConfig(_Checked):
-    """A page cut by a shadow's edge or by light falling off: read again without the page when its cut rows show it."""
+    """A page cut by a shadow's edge or by light falling off: read again without the page when its
+    cut rows show it."""
 
     edge_heights: float = knob(1.0, "digit heights", "a digit whose box centre has the page's edge (inside the frame) "
                                "this near, in the square around it, sits at its edge: writing keeps a margin from a "

@@ -66,7 +66,7 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
         return result
     again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=Page(None, None))
     again = shade.rows_on_page(again, paper, work.frame_shape, cfg)
-    sure, sure_again = shade.sure_digits(result, cfg.sure), shade.sure_digits(again, cfg.sure)
+    sure, sure_again = shade.sure_digits(result, cfg), shade.sure_digits(again, cfg)
     stage("shade", (bands, ratio, chroma, f"read again without the page: {sure_again} sure digits against "
                                          f"{sure}, {'that reading' if sure_again > sure else 'the first'} kept"))
     return again if sure_again > sure else result

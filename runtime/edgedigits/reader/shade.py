@@ -95,7 +95,8 @@ def looks_shaded(ratio: float, chroma: float, smooth: Callable[[], float], cfg: 
     (:func:`beyond_edge`) is the page in shade, in its colour: as bright as a hard shadow leaves
     paper (``ratio``), or brighter up to ``falloff_ratio`` when ``falloff_smooth`` of it is smooth
     (`smooth`, called only then: :func:`smooth_share`): light falling off gently across a sheet
-    (vignetting, a lamp's fall-off), where a light desk of the paper's colour shows its texture."""
+    (vignetting, a lamp's fall-off), where most light desks of the paper's colour show their
+    texture (a smooth one passes)."""
     if chroma > cfg.max_chroma or not cfg.ratio[0] <= ratio <= cfg.falloff_ratio:
         return False
     return ratio <= cfg.ratio[1] or smooth() >= cfg.falloff_smooth
@@ -110,6 +111,6 @@ def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg:
     return replace(result, lines=[line for line, flags in zip(result.lines, on) if any(flags)])
 
 
-def sure_digits(result: ReadResult, sure: float) -> int:
-    """How many digits `result` reports at least `sure` (a probability) confident."""
-    return sum(1 for line in result.lines for d in line.digits if d.digit is not None and d.confidence >= sure)
+def sure_digits(result: ReadResult, cfg: ShadeConfig) -> int:
+    """How many digits `result` reports at least ``sure`` confident."""
+    return sum(1 for line in result.lines for d in line.digits if d.digit is not None and d.confidence >= cfg.sure)
