@@ -1414,6 +1414,25 @@ def test_a_number_written_diagonally_on_an_upright_sheet_is_one_line(reader, mni
     assert deskew_stage.written_across(30.0, 1.0, 5, 0.0, cfg) and deskew_stage.written_across(-62.0, 1.0, 5, -2.0, cfg)
 
 
+def test_a_reading_that_gives_up_on_texture_is_not_read_at_other_turns():
+    from edgedigits.reader import orient
+    from edgedigits.reader.config import OrientConfig
+    from edgedigits.reader.records import Direction
+
+    angles = []
+
+    def read_at(angle, stage, warnings=("too much texture",)):
+        angles.append(angle)
+        return ReadResult([], warnings)
+
+    for direction in (Direction(3.0, sure=False), Direction(3.0, sure=True, across=True)):
+        angles.clear()
+        assert orient.best_reading(read_at, direction, OrientConfig()).warnings and angles == [3.0]
+    angles.clear()
+    orient.best_reading(lambda angle, stage: read_at(angle, stage, ()), Direction(3.0, sure=False), OrientConfig())
+    assert len(angles) == 2  # without the warning, scattered digits are read a quarter turn further too
+
+
 def test_a_page_upside_down_is_read_turned_over(reader, mnist_test):
     """Digits turned half a turn read as other digits, or as nothing the classifier is sure of: an
     unsure reading of enough digits is compared with the page read turned by 180 degrees."""
@@ -1922,7 +1941,7 @@ def _rows_of_digits(images, labels, shadow_from: int | None = None, beyond: floa
 
 def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classifier, mnist_test, monkeypatch):
     from edgedigits.debug import draw_stages
-    from edgedigits.reader import shade
+    from edgedigits.reader import pipeline, shade
 
     off = replace(ReaderConfig(), shade=replace(ReaderConfig().shade, min_cut_digits=10 ** 6))
     looks = []
@@ -1935,7 +1954,7 @@ def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classi
         looks.clear()
         debug = {}
         whole = FrameReader(digit_classifier).read(frame, debug=debug)
-        assert [line.text for line in whole.lines] == rows and len(looks) == 1, size  # read again once, no page
+        assert [line.text for line in whole.lines] == rows and len(looks) == 2, size  # the probe, then all again
         (_, beyond, within), ratio, chroma, verdict = debug["shade"]  # for --debug's 10-shade picture
         assert beyond.any() and within.any() and 0.4 < ratio < 0.6 and chroma == 0 and "that reading kept" in verdict
         assert draw_stages(debug)["10-shade"].shape == (2 * beyond.shape[0], 2 * beyond.shape[1], 3)
@@ -1945,6 +1964,17 @@ def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classi
     read = FrameReader(digit_classifier).read(desk, debug=debug)
     assert len(read.lines) == 4 and all(len(line.text) <= 7 for line in read.lines) and not looks
     assert debug["shade"][1] < 0.4 and "not read again" in debug["shade"][3]  # its rows are cut at the page's edge too, but the band beyond is no paper in shade
+    # A probe on the page's own copy that finds no more sure digits ends the look: the frame is not
+    # read again at full size (on a wooden desk that passes for shade that costs seconds).
+    frame, rows = _rows_of_digits(*mnist_test, shadow_from=345)
+    full = []
+    read_working = pipeline._read_working
+    monkeypatch.setattr(pipeline, "_read_at_height", lambda *args: ReadResult([]))
+    monkeypatch.setattr(pipeline, "_read_working", lambda work, *args, page=None, **kw: full.append(page) or
+                        read_working(work, *args, page=page, **kw))
+    probed = FrameReader(digit_classifier).read(frame)
+    assert all(len(line.text) <= 7 for line in probed.lines) and not any(
+        p is not None and p.mask is None for p in full)
 
 
 def test_digits_at_the_pages_edge_count_only_inside_the_frame():

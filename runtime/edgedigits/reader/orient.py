@@ -38,8 +38,11 @@ def turned_as(direction: Direction, angle: float) -> float:
 def best_reading(read_at: Callable[[float, Callable], ReadResult], direction: Direction, cfg: OrientConfig,
                  stage=no_stage) -> ReadResult:
     """The surest of the readings `read_at(angle, stage)` at the text direction and, when needed,
-    a quarter turn further and at the other turns. Only the first reading reports its stages."""
+    a quarter turn further and at the other turns; only the first when it gave up (a warning: too
+    much texture). Only the first reading reports its stages."""
     result = read_at(direction.angle, stage)
+    if result.warnings:  # it gave up on texture: the same ink at another turn gives up as well
+        return result
     turns = [0]
     if not direction.sure:
         # Scattered digits do not tell a page's rows from its columns: read it turned the other

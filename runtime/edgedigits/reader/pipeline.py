@@ -55,7 +55,8 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
                      config: ReaderConfig, stage) -> ReadResult:
     """`result`, or the working copy read again without its page `paper` (the mask it was read on)
     when digits sit at the page's edge and the band beyond looks like the page in shade
-    (:mod:`.shade`): its rows that reach onto the page, if they read more sure digits."""
+    (:mod:`.shade`): its rows that reach onto the page, if they read more sure digits; read first
+    on the copy its digits' height calls for (:func:`_read_at_height`), and as a whole only if that does."""
     cfg = config.shade
     if paper is None or shade.digits_at_edge(result, paper, work.frame_shape, cfg) < cfg.min_cut_digits:
         return result
@@ -64,12 +65,28 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     if not shade.looks_shaded(ratio, chroma, lambda: shade.smooth_share(work.grey, bands[1], config.page), cfg):
         stage("shade", (bands, ratio, chroma, "no paper in shade beyond: not read again"))
         return result
-    again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=Page(None, None))
-    again = shade.rows_on_page(again, paper, work.frame_shape, cfg)
-    sure, sure_again = shade.sure_digits(result, cfg), shade.sure_digits(again, cfg)
+    sure = shade.sure_digits(result, cfg)
+    # A first look on the copy the digits' height calls for: on a desk that passes for shade (a wooden desk's
+    # grain measured as digits keeps a 4000 px photo's copy at full size) most such looks end here.
+    probe = _read_at_height(work, shade.digit_height(result, work), classifier, config, Page(None, None))
+    again = shade.rows_on_page(probe, paper, work.frame_shape, cfg)
+    if shade.sure_digits(again, cfg) > sure:
+        again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=Page(None, None))
+        again = shade.rows_on_page(again, paper, work.frame_shape, cfg)
+    sure_again = shade.sure_digits(again, cfg)
     stage("shade", (bands, ratio, chroma, f"read again without the page: {sure_again} sure digits against "
                                          f"{sure}, {'that reading' if sure_again > sure else 'the first'} kept"))
     return again if sure_again > sure else result
+
+
+def _read_at_height(work: Working, height: float, classifier, config: ReaderConfig, page: Page) -> ReadResult:
+    """The working copy read with `page` on the copy that digits `height` px tall in it are read on
+    (shrunk, enlarged, or this one: :func:`.scale.shrunk_copy`, :func:`.scale.enlarged_copy`), the
+    height known rather than measured again, with no small-digit pass and no stages reported."""
+    size = DigitSize(height, np.zeros((0, 5), np.int32))
+    copy = scale.shrunk_copy(work, size, config.scale) or scale.enlarged_copy(work, size, config.scale)
+    target, known = copy if copy is not None else (work, height)
+    return _read_working(target, classifier, config, classify.no_stage, rescale=False, known_height=known, page=page)
 
 
 def _read_on_smooth_part(work: Working, result: ReadResult, classifier, config: ReaderConfig, stage) -> ReadResult:

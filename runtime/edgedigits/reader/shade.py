@@ -111,6 +111,11 @@ def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg:
     return replace(result, lines=[line for line, flags in zip(result.lines, on) if any(flags)])
 
 
+def digit_height(result: ReadResult, work: Working) -> float:
+    """The median height of the digits `result` reports, in pixels of the working copy `work`."""
+    return float(np.median([d.box[3] for line in result.lines for d in line.digits if d.digit is not None])) * work.scale
+
+
 def sure_digits(result: ReadResult, cfg: ShadeConfig) -> int:
     """How many digits `result` reports at least ``sure`` confident."""
     return sum(1 for line in result.lines for d in line.digits if d.digit is not None and d.confidence >= cfg.sure)
