@@ -1421,7 +1421,10 @@ def test_a_reading_that_gives_up_on_texture_is_not_read_at_other_turns():
 
     angles = []
 
-    def read_at(angle, stage, warnings=("too much texture",)):
+    from edgedigits.reader import blobs
+    from edgedigits.reader.config import BlobsConfig
+
+    def read_at(angle, stage, warnings=(blobs.too_much_texture(BlobsConfig()),)):
         angles.append(angle)
         return ReadResult([], warnings)
 
@@ -1964,17 +1967,20 @@ def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classi
     read = FrameReader(digit_classifier).read(desk, debug=debug)
     assert len(read.lines) == 4 and all(len(line.text) <= 7 for line in read.lines) and not looks
     assert debug["shade"][1] < 0.4 and "not read again" in debug["shade"][3]  # its rows are cut at the page's edge too, but the band beyond is no paper in shade
-    # A probe on the page's own copy that finds no more sure digits ends the look: the frame is not
-    # read again at full size (on a wooden desk that passes for shade that costs seconds).
+    # A probe that reads no more sure digits than the page did ends the look: the frame is not
+    # read again as a whole (on a wooden desk that passes for shade that costs seconds).
     frame, rows = _rows_of_digits(*mnist_test, shadow_from=345)
-    full = []
+    cut = FrameReader(digit_classifier, config=off).read(frame)
+    probes, whole = [], []
     read_working = pipeline._read_working
-    monkeypatch.setattr(pipeline, "_read_at_height", lambda *args: ReadResult([]))
-    monkeypatch.setattr(pipeline, "_read_working", lambda work, *args, page=None, **kw: full.append(page) or
+    monkeypatch.setattr(pipeline, "_read_at_height", lambda *args: probes.append(args[1]) or cut)
+    monkeypatch.setattr(pipeline, "_read_working", lambda work, *args, page=None, **kw: whole.append(page) or
                         read_working(work, *args, page=page, **kw))
-    probed = FrameReader(digit_classifier).read(frame)
-    assert all(len(line.text) <= 7 for line in probed.lines) and not any(
-        p is not None and p.mask is None for p in full)
+    debug = {}
+    probed = FrameReader(digit_classifier).read(frame, debug=debug)
+    assert [line.text for line in probed.lines] == [line.text for line in cut.lines] and "probed" in debug["shade"][3]
+    assert len(probes) == 1 and 28 < probes[0] < 40  # the page's digits' height (~34 px ink), working pixels
+    assert not any(page is not None and page.mask is None for page in whole)  # no reading as all paper
 
 
 def test_digits_at_the_pages_edge_count_only_inside_the_frame():
@@ -2053,6 +2059,17 @@ def test_the_band_is_measured_for_smoothness_only_where_its_brightness_needs_it(
     assert not shade.looks_shaded(0.85, 0.0, lambda: cfg.falloff_smooth - 0.01, cfg)
     with pytest.raises(ValueError, match="falloff_ratio"):
         replace(cfg, falloff_ratio=0.7)
+
+
+def test_the_digits_height_is_upright_and_in_working_pixels():
+    from edgedigits.reader import shade
+    from edgedigits.reader.records import Digit, Line
+
+    digits = [Digit(1, 0.99, (0, 0, 20, 40)), Digit(7, 0.95, (30, 0, 24, 48)), Digit(None, 0.3, (60, 0, 90, 90))]
+    work = scale_stage.working_copy(np.zeros((100, 200), np.uint8), ReaderConfig())._replace(scale=0.5)
+    level = ReadResult([Line("17?", digits, ("17?",))])
+    sideways = replace(level, angle=90.0)
+    assert shade.digit_height(level, work) == 22.0 and shade.digit_height(sideways, work) == 11.0  # '?' not counted
 
 
 def test_rows_read_without_the_page_are_kept_if_they_reach_onto_it():

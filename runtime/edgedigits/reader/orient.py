@@ -3,7 +3,7 @@ rows from its columns, so such a page is also read a quarter turn further; digit
 the other (a page lying sideways) are also read at both quarter turns; an unsure reading of enough
 digits, or of a lone digit, is also read at the turns not read yet (digits upside down or sideways
 read as other digits, or as nothing clear). The reading the classifier is surer of, by ``margin``,
-wins."""
+wins. A first reading that gave up on texture is not read at other turns."""
 
 from __future__ import annotations
 
@@ -41,7 +41,10 @@ def best_reading(read_at: Callable[[float, Callable], ReadResult], direction: Di
     a quarter turn further and at the other turns; only the first when it gave up (a warning: too
     much texture). Only the first reading reports its stages."""
     result = read_at(direction.angle, stage)
-    if result.warnings:  # it gave up on texture: the same ink at another turn gives up as well
+    if not result.lines and result.warnings:
+        # It gave up on texture (more candidates than the cap). The same ink turned mostly gives up
+        # too (the shared photos, their degraded copies and every scene read the same without the
+        # other turns), and each turn costs a rule search: seconds on a 2000 px wooden desk.
         return result
     turns = [0]
     if not direction.sure:

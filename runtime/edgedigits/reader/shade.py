@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from .arrays import opencv
+from .arrays import median, opencv
 from .config import PageConfig, ShadeConfig
 from .page import small_blurred, small_copies
 from .records import ReadResult, Working
@@ -111,9 +111,17 @@ def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg:
     return replace(result, lines=[line for line, flags in zip(result.lines, on) if any(flags)])
 
 
+def upright_height(result: ReadResult, box: tuple) -> float:
+    """The height, in frame pixels, of a digit's `box` (frame axes) as the page was read: its
+    width when the reading turned the page a quarter (``result.angle``)."""
+    return float(box[2] if round(result.angle / 90) % 2 else box[3])
+
+
 def digit_height(result: ReadResult, work: Working) -> float:
-    """The median height of the digits `result` reports, in pixels of the working copy `work`."""
-    return float(np.median([d.box[3] for line in result.lines for d in line.digits if d.digit is not None])) * work.scale
+    """The median upright height of the digits `result` reports (at least one), in pixels of the
+    working copy `work`."""
+    return median([upright_height(result, d.box) for line in result.lines for d in line.digits
+                   if d.digit is not None]) * work.scale
 
 
 def sure_digits(result: ReadResult, cfg: ShadeConfig) -> int:
