@@ -13,6 +13,7 @@ Accuracy on generated frames (see benchmarks.framegen.score_read for the exact d
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import replace
 
@@ -646,6 +647,52 @@ def test_a_faint_rule_thresholded_into_dashes_is_taken_out_and_a_pen_crossing_it
     grey[175:177, 40:60] = 0.45               # a short bar
     ruled = rules_stage.remove_rules(upright._replace(darkness=grey), threshold, size, cfg)
     assert ruled.mask[140:160, 100:103].all() and ruled.mask[175:177, 40:60].all()
+
+
+def _leaning_grid(lean: float) -> np.ndarray:
+    """Darkness of a 300x600 ruled page (a dark rule at its top) with a faint grid below it whose
+    columns lean `lean` (dx/dy, perspective), every line 0.3 dark but for 6 px dashes at 0.45
+    (above a 0.4 threshold), and a 1 (0.9) in a cell."""
+    darkness = np.zeros((300, 600), np.float32)
+    darkness[10:12, :] = 0.9
+    for y in range(40, 300, 30):
+        darkness[y: y + 2, :] = 0.3
+        for k in range(0, 600, 12):
+            darkness[y: y + 2, k: k + 6] = 0.45
+    for x0 in range(20, 600, 30):
+        for y in range(30, 300):
+            x = int(round(x0 + lean * y))
+            if 0 <= x < 599:
+                darkness[y, x: x + 2] = np.maximum(darkness[y, x: x + 2], 0.45 if y % 12 < 6 else 0.3)
+    darkness[160:180, 305:308] = 0.9
+    return darkness
+
+
+def test_the_dashes_of_a_faint_grids_leaning_columns_are_taken_out():
+    """Perspective leaves a faint grid's columns leaning once its rows are levelled: the upright
+    pass misses their dashes (rows of 1s on squared paper); sheared upright they are found, and a
+    1 in a cell stays."""
+    from edgedigits.reader.records import Upright
+
+    height, threshold, lean = 20, 0.4, math.tan(math.radians(6))
+    darkness = _leaning_grid(lean)
+    size = DigitSize(float(height), np.array([[305, 160, 3, 20, 60]]))
+    cfg = ReaderConfig().rules
+    ink = (darkness > threshold).view(np.uint8)
+    assert abs(rules_stage.column_tilt(ink[30:], height, cfg) - lean) < math.tan(math.radians(0.6))
+    assert rules_stage.column_tilt((_leaning_grid(0.0) > threshold).view(np.uint8)[30:], height, cfg) == 0.0
+    upright = Upright(darkness, None, (0, 0), 1)
+    columns = ink.copy()                      # the columns' ink: off the rows, the top rule and the 1
+    columns[np.isin(np.arange(300) % 30, (10, 11))] = 0
+    columns[:30] = columns[160:180, 305:308] = 0
+    kept_upright = rules_stage.remove_rules(upright, threshold, size, replace(cfg, tilt_passes=0)).mask
+    kept = rules_stage.remove_rules(upright, threshold, size, cfg).mask
+    assert (kept_upright & columns).sum() > 0.5 * columns.sum()  # leaning, most of their dashes stay...
+    assert (kept & columns).sum() < 0.05 * columns.sum()         # ...unless sheared upright
+    assert kept[160:180, 305:308].all()
+    # Sheared and back: a mask comes back the same.
+    back = rules_stage.sheared(rules_stage.sheared(ink, lean), lean, back_to=ink.shape)
+    assert np.array_equal(back, ink)
 
 
 def test_touching_rings_are_separated_along_their_contact(reader):

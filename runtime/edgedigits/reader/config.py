@@ -347,6 +347,18 @@ class RulesConfig(_Checked):
                               "line through it, above its surroundings (rules.line_darkness), is that line's: a "
                               "faint rule's dashes peak at up to twice its sustained level (1.5, measured before "
                               "the surroundings were subtracted, found few of them on squared paper)", lo=1)
+    tilt_max: float = knob(12.0, "degrees", "a faint grid's columns lean at most this much after the rows are levelled "
+                           "(perspective)", open_lo=True)
+    tilt_step: float = knob(1.0, "degrees", "leans tried in steps of this", open_lo=True)
+    tilt_min: float = knob(2.0, "degrees", "columns leaning less are found upright (the slack across a line)")
+    tilt_gain: float = knob(1.3, "times", "the columns lean only when their profile is this many times as peaked "
+                            "as upright", lo=1)
+    tilt_min_pixels: int = knob(500, "count", "the ink left after the upright dashes: with less there is no grid "
+                                "to lean", lo=1)
+    tilt_sample_pixels: int = knob(4000, "count", "the lean is measured on about this many of those pixels (every "
+                                   "n-th): a grid's columns hold thousands", lo=1)
+    tilt_passes: int = knob(2, "count", "leans looked for in turn: perspective leans a grid's columns more towards "
+                            "one side (a third pass found none on generated squared paper)", lo=0)
 
 
 @dataclass(frozen=True)

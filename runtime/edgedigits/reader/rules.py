@@ -57,24 +57,91 @@ def remove_faint_lines(mask: np.ndarray, darkness: np.ndarray, threshold: float,
     the threshold (darker rules are whole in the mask and taken out before), and its pieces are
     thin and straight. A pen crossing the rule is either darker still, or given back where its
     stroke goes on both sides (:func:`crossing_strokes_back`). Only on a page where the line pass
-    took a rule out: elsewhere it would cost time and find none."""
-    length = int(max(cfg.min_length, cfg.faint_length * height))
-    slack = line_slack(height, cfg)
-    reach = int(math.ceil(rule_thickness(height, cfg))) + slack
-    inked = mask > 0
-
-    def dashes(axis: int) -> np.ndarray:
-        if darkness.shape[axis] <= length:  # too short to hold a rule this long
-            return np.zeros_like(mask)
-        sustained, above = line_darkness(darkness, length, slack, reach, axis)
-        return (inked & (darkness <= cfg.faint_ratio * above) & (sustained < threshold)).view(np.uint8)
-
-    on_h = thin_lines_only(dashes(1), mask, height, cfg)
-    on_v = thin_columns_only(dashes(0), mask, height, cfg)
+    took a rule out: elsewhere it would cost time and find none. Columns that lean (perspective)
+    are sheared upright first (:func:`leaning_dashes`)."""
+    on_h = faint_dashes(mask, darkness, threshold, height, cfg, axis=1)
+    on_v = faint_dashes(mask, darkness, threshold, height, cfg, axis=0)
+    on_v |= leaning_dashes(mask, darkness, on_h | on_v, height, cfg)
     if not (on_h.any() or on_v.any()):
         return mask, on_h
     kept = mask & (1 - (on_h | on_v))
-    return crossing_strokes_back(mask, kept, on_h, on_v, height, slack, cfg), on_h
+    return crossing_strokes_back(mask, kept, on_h, on_v, height, line_slack(height, cfg), cfg), on_h
+
+
+def faint_dashes(mask: np.ndarray, darkness: np.ndarray, below: float, height: float, cfg: RulesConfig,
+                 axis: int) -> np.ndarray:
+    """The ink of `mask` that is a faint rule's along `axis` (1: rows, 0: columns): at most
+    ``faint_ratio`` times as dark as the part of the darkness the line sustains along
+    ``faint_length`` digit heights above its surroundings (:func:`line_darkness`), where that
+    sustained darkness is below `below`, in thin, straight pieces."""
+    length = int(max(cfg.min_length, cfg.faint_length * height))
+    if darkness.shape[axis] <= length:  # too short to hold a rule this long
+        return np.zeros_like(mask)
+    slack = line_slack(height, cfg)
+    reach = int(math.ceil(rule_thickness(height, cfg))) + slack
+    sustained, above = line_darkness(darkness, length, slack, reach, axis)
+    found = ((mask > 0) & (darkness <= cfg.faint_ratio * above) & (sustained < below)).view(np.uint8)
+    return thin_lines_only(found, mask, height, cfg) if axis == 1 else thin_columns_only(found, mask, height, cfg)
+
+
+def leaning_dashes(mask: np.ndarray, darkness: np.ndarray, found: np.ndarray, height: float,
+                   cfg: RulesConfig) -> np.ndarray:
+    """The dashes of `mask` on faint columns that lean (:func:`column_tilt` of the ink not `found`
+    yet): perspective leaves a grid's columns leaning once its rows are levelled, each by its
+    own amount, so that the upright pass finds few of their dashes (read as rows of 1s). Sheared
+    upright, up to ``tilt_passes`` leans in turn, their dashes are found as the upright ones are,
+    but however dark the column sustains (the Hough pass, the only one before that takes out
+    leaning rules, misses those that threshold into dashes even at the ink's level)."""
+    out = np.zeros_like(mask)
+    for _ in range(cfg.tilt_passes):
+        lean = column_tilt(mask & (1 - (found | out)), height, cfg)
+        if not lean:
+            break
+        upright = sheared(mask, lean)
+        dashes = faint_dashes(upright, sheared(darkness, lean), np.inf, height, cfg, axis=0)
+        out |= sheared(dashes, lean, back_to=mask.shape) & mask
+    return out
+
+
+def column_tilt(mask: np.ndarray, height: float, cfg: RulesConfig) -> float:
+    """The lean (dx/dy) of the columns the ink of `mask` lines up in, when it is at least
+    ``tilt_min`` degrees (0 else, or with under ``tilt_min_pixels`` of ink): the shear, in
+    ``tilt_step`` steps up to ``tilt_max``, whose column profile is the most peaked (sum of squared
+    counts in bins a rule's thickness wide, of every n-th ink pixel up to ``tilt_sample_pixels``),
+    if at least ``tilt_gain`` times as peaked as upright. The dashes of a faint grid's leaning columns outnumber the writing's strokes."""
+    points = opencv().findNonZero(mask)
+    if points is None or len(points) < cfg.tilt_min_pixels:
+        return 0.0
+    points = points.reshape(-1, 2)[:: max(1, len(points) // cfg.tilt_sample_pixels)].astype(np.float32)
+    xs, ys = points[:, 0], points[:, 1]
+    width = rule_thickness(height, cfg)
+
+    def peakedness(lean: float) -> float:
+        columns = np.floor((xs - lean * ys) / width).astype(np.int64)
+        counts = np.bincount(columns - columns.min()).astype(np.float64)
+        return float(counts @ counts)
+
+    leans = np.tan(np.radians(np.arange(-cfg.tilt_max, cfg.tilt_max + cfg.tilt_step / 2, cfg.tilt_step)))
+    scores = [peakedness(float(lean)) for lean in leans]
+    best = int(np.argmax(scores))
+    lean = float(leans[best])
+    if abs(lean) < math.tan(math.radians(cfg.tilt_min)) or scores[best] < cfg.tilt_gain * peakedness(0.0):
+        return 0.0
+    return lean
+
+
+def sheared(image: np.ndarray, lean: float, back_to: tuple[int, int] | None = None) -> np.ndarray:
+    """`image` sheared so that columns leaning `lean` (dx/dy) stand upright (x - lean * y, shifted
+    to start at 0 and widened to hold it all), or, with `back_to` (the shape it was sheared from),
+    a sheared image turned back. Nearest pixel: a mask stays 0/1."""
+    cv2 = opencv()
+    h = image.shape[0]
+    shift = max(0.0, lean * (h - 1))
+    if back_to is None:
+        matrix, size = np.float32([[1, -lean, shift], [0, 1, 0]]), (image.shape[1] + int(math.ceil(abs(lean) * (h - 1))), h)
+    else:
+        matrix, size = np.float32([[1, lean, -shift], [0, 1, 0]]), (back_to[1], back_to[0])
+    return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
 def line_darkness(darkness: np.ndarray, length: int, slack: int, reach: int, axis: int):
