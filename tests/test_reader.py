@@ -2119,6 +2119,33 @@ def test_the_digits_height_is_upright_and_in_working_pixels():
     assert shade.digit_height(level, work) == 22.0 and shade.digit_height(sideways, work) == 11.0  # '?' not counted
 
 
+def test_the_page_in_shade_is_the_smooth_region_as_bright_as_the_band_beyond_its_edge():
+    """A sheet whose lower half is in a hard shadow, rows of writing on both halves; the page finder
+    took the lit half: the shaded half, writing and all, is the page in shade; a textured desk as
+    bright is not."""
+    from edgedigits.reader import shade
+
+    grey = np.full((480, 640), 200, np.uint8)
+    grey[240:] = 110                                   # the shaded half
+    for y in (100, 330, 400):
+        for x in range(60, 560, 50):
+            cv2.putText(grey, "8", (x, y), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 30 if y < 240 else 15, 3)
+    paper = np.zeros(grey.shape, np.uint8)
+    paper[:236] = 1
+    work = scale_stage.working_copy(grey, ReaderConfig())
+    cfg, page_cfg = ReaderConfig().shade, ReaderConfig().page
+    shaded = shade.paper_in_shade(work, shade.edge_bands(grey, paper, page_cfg, cfg), page_cfg, cfg)
+    sy, sx = shaded.shape[0] / 480, shaded.shape[1] / 640
+    for y, x in ((330, 300), (400, 75), (460, 600)):  # on the rows' digits and beyond them
+        assert shaded[int(y * sy), int(x * sx)], (y, x)
+    assert not shaded[int(100 * sy), int(300 * sx)]  # the lit page is not in shade
+    rough = grey.copy()
+    rough[240:] = np.random.default_rng(0).integers(60, 160, (240, 640))  # a grained desk as bright
+    rough_work = scale_stage.working_copy(rough, ReaderConfig())
+    bands = shade.edge_bands(rough, paper, page_cfg, cfg)
+    assert shade.paper_in_shade(rough_work, bands, page_cfg, cfg).mean() < 0.1
+
+
 def test_rows_read_without_the_page_are_kept_if_they_reach_onto_it():
     from edgedigits.reader import shade
     from edgedigits.reader.records import Digit, Line
@@ -2135,5 +2162,10 @@ def test_rows_read_without_the_page_are_kept_if_they_reach_onto_it():
     assert kept.lines == [across, on]  # the row wholly beyond the edge (the desk's side) is dropped
     many = ReadResult([across] * cfg.straddle_rows + [beyond])
     assert shade.rows_on_page(many, paper, (100, 200), cfg).lines == many.lines  # writing runs on: all kept
+    # Rows on the page's part in shade are the page's when they are rows of writing, not specks.
+    shaded = 1 - paper
+    row = line(*range(110, 110 + 20 * cfg.shade_row_digits, 20))
+    kept = shade.rows_on_page(ReadResult([row, beyond, on]), paper, (100, 200), cfg, shaded)
+    assert kept.lines == [row, on]
     unsure = Line("1?", [Digit(1, 0.5, (5, 5, 10, 10)), Digit(None, 0.95, (25, 5, 10, 10))], ("1?",))
     assert shade.sure_digits(ReadResult([across, line(5), unsure]), cfg) == 3  # not 0.5 sure, nor a '?'

@@ -581,6 +581,11 @@ class ShadeConfig(_Checked):
     straddle_rows: int = knob(3, "count", "when this many rows of the reading without the page run across the page's "
                               "edge, the writing goes on beyond it and all its rows are kept (at 2, a vignetted "
                               "wooden desk read junk rows); else only the rows that reach onto the page", lo=1)
+    shade_spread: float = knob(0.15, "fraction", "of the band beyond's brightness: the page in shade is within this of "
+                               "it (0.1-0.25 read the shadowed shared photos alike)")
+    shade_row_digits: int = knob(3, "count", "a row wholly on the page in shade has at least this many digits: at 1, "
+                                 "a grey tiled floor that passes for shade beside memocpr's sheet (183858) gave rows of "
+                                 "a speck or two; painterdrown's shaded rows hold 14-18 (2-5 read alike)", lo=1)
     sure: float = knob(0.9, "probability", "the reading without the page replaces the first if it has more digits "
                        "this sure", hi=1)
 

@@ -66,17 +66,18 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     if not shade.looks_shaded(ratio, chroma, lambda: shade.smooth_share(work.grey, bands[1], config.page), cfg):
         stage("shade", (bands, ratio, chroma, "no paper in shade beyond: not read again"))
         return result
-    again, how = _read_without_page(work, result, paper, classifier, config)
+    shaded = shade.paper_in_shade(work, bands, config.page, cfg)
+    again, how = _read_without_page(work, result, paper, shaded, classifier, config)
     sure, sure_again = shade.sure_digits(result, cfg), shade.sure_digits(again, cfg)
     stage("shade", (bands, ratio, chroma, f"{how} without the page: {sure_again} sure digits against "
                                          f"{sure}, {'that reading' if sure_again > sure else 'the first'} kept"))
     return again if sure_again > sure else result
 
 
-def _read_without_page(work: Working, result: ReadResult, paper: np.ndarray, classifier,
+def _read_without_page(work: Working, result: ReadResult, paper: np.ndarray, shaded: np.ndarray | None, classifier,
                        config: ReaderConfig) -> tuple[ReadResult, str]:
-    """(the rows of the working copy read without a page that reach onto the page `paper`
-    (:func:`.shade.rows_on_page`), how it was read). First a probe on the copy the digits of
+    """(the rows of the working copy read without a page that reach onto the page `paper` or
+    lie on its part in shade `shaded` (:func:`.shade.rows_on_page`), how it was read). First a probe on the copy the digits of
     `result` call for (:func:`_read_at_height`), and the whole reading (as the first one was made)
     only if the probe reads more sure digits than `result`: on a desk that passes for shade, a
     wooden desk's grain measured as digits keeps a 4000 px photo's copy at full size for seconds,
@@ -86,11 +87,11 @@ def _read_without_page(work: Working, result: ReadResult, paper: np.ndarray, cla
     cfg = config.shade
     height = shade.digit_height(result, work)
     probe = _read_at_height(work, height, classifier, config, Page(None, None))
-    probe = shade.rows_on_page(probe, paper, work.frame_shape, cfg)
+    probe = shade.rows_on_page(probe, paper, work.frame_shape, cfg, shaded)
     if shade.sure_digits(probe, cfg) <= shade.sure_digits(result, cfg):
         return probe, "probed"
     again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=Page(None, None))
-    return shade.rows_on_page(again, paper, work.frame_shape, cfg), "read again"
+    return shade.rows_on_page(again, paper, work.frame_shape, cfg, shaded), "read again"
 
 
 def _read_at_height(work: Working, height: float, classifier, config: ReaderConfig, page: Page) -> ReadResult:

@@ -5,9 +5,9 @@ edge. When digits read sit at the page's edge inside the frame (:func:`digits_at
 keeps a margin from a sheet's real edge) and the band beyond that edge looks like the page in
 shade (:func:`edge_bands`, :func:`beyond_edge`, :func:`looks_shaded`: the paper's colour at a
 shadow's share of its brightness, or dimmed by less and smooth), the frame is read again without
-the page; of that reading, the rows that reach onto the page are kept, or all of them when
-several run across its edge (:func:`rows_on_page`), and it is reported if it reads more sure
-digits (:func:`sure_digits`)."""
+the page; of that reading, the rows that reach onto the page or lie on its part in shade
+(:func:`paper_in_shade`) are kept, or all of them when several run across its edge
+(:func:`rows_on_page`), and it is reported if it reads more sure digits (:func:`sure_digits`)."""
 
 from __future__ import annotations
 
@@ -102,12 +102,44 @@ def looks_shaded(ratio: float, chroma: float, smooth: Callable[[], float], cfg: 
     return ratio <= cfg.ratio[1] or smooth() >= cfg.falloff_smooth
 
 
-def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg: ShadeConfig) -> ReadResult:
+def paper_in_shade(work: Working, bands: tuple[np.ndarray, np.ndarray, np.ndarray], page_cfg: PageConfig,
+                   cfg: ShadeConfig) -> np.ndarray:
+    """(0/1 uint8, on the copy of :func:`edge_bands`) the paper beyond the page's edge in its shade:
+    the smooth region (:func:`.page.smooth_mask`) as bright as the band beyond the edge (within
+    ``shade_spread`` of its median) that reaches that band, with the holes its writing leaves
+    filled. Its rows are the page's though none of their digits reach onto the lit page; a
+    textured desk is not smooth."""
+    cv2 = opencv()
+    blurred, beyond, within = bands
+    level = float(np.median(blurred[beyond > 0]))
+    smooth = small_copies(work.grey, page_cfg).smooth
+    similar = ((np.abs(blurred.astype(np.float32) - level) <= cfg.shade_spread * level) & (smooth > 0)).view(np.uint8)
+    count, labels = cv2.connectedComponents(similar, connectivity=8)
+    reached = np.unique(labels[(beyond > 0) & (similar > 0)])
+    keep = np.zeros(count, np.uint8)
+    keep[reached[reached > 0]] = 1
+    region = keep[labels]
+    # holes: the parts of the rest that do not reach the copy's border
+    count, labels = cv2.connectedComponents(1 - region, connectivity=4)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    hole = np.ones(count, np.uint8)
+    hole[border] = 0
+    hole[0] = 0
+    return region | hole[labels]
+
+
+def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg: ShadeConfig,
+                 shaded: np.ndarray | None = None) -> ReadResult:
     """`result` (read without the page) with only its lines that have a digit on the page mask
-    `paper`; all of them when ``straddle_rows`` lines have digits both on and off it."""
+    `paper`, or ``shade_row_digits`` digits on `shaded` (the page in shade, :func:`paper_in_shade`:
+    a row of writing, not a speck of the desk); all of them when ``straddle_rows`` lines have
+    digits both on and off the page."""
     on = [[bool(paper[y, x]) for y, x, _ in line] for line in _centres(result, paper, frame_shape)]
     if sum(1 for flags in on if any(flags) and not all(flags)) >= cfg.straddle_rows:
         return result
+    if shaded is not None:
+        in_shade = [sum(bool(shaded[y, x]) for y, x, _ in line) for line in _centres(result, shaded, frame_shape)]
+        on = [flags + [n >= cfg.shade_row_digits] for flags, n in zip(on, in_shade)]
     return replace(result, lines=[line for line, flags in zip(result.lines, on) if any(flags)])
 
 
