@@ -691,7 +691,7 @@ def test_the_dashes_of_a_faint_grids_leaning_columns_are_taken_out():
     assert (kept & columns).sum() < 0.05 * columns.sum()         # ...unless sheared upright
     assert kept[160:180, 305:308].all()
     # Sheared and back: a mask comes back the same.
-    back = rules_stage.sheared(rules_stage.sheared(ink, lean), lean, back_to=ink.shape)
+    back = rules_stage.unsheared(rules_stage.sheared(ink, lean), lean, ink.shape)
     assert np.array_equal(back, ink)
 
 
@@ -2132,18 +2132,30 @@ def test_the_page_in_shade_is_the_smooth_region_as_bright_as_the_band_beyond_its
             cv2.putText(grey, "8", (x, y), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 30 if y < 240 else 15, 3)
     paper = np.zeros(grey.shape, np.uint8)
     paper[:236] = 1
-    work = scale_stage.working_copy(grey, ReaderConfig())
     cfg, page_cfg = ReaderConfig().shade, ReaderConfig().page
-    shaded = shade.paper_in_shade(work, shade.edge_bands(grey, paper, page_cfg, cfg), page_cfg, cfg)
+
+    def in_shade(grey: np.ndarray, paper: np.ndarray) -> np.ndarray:
+        work = scale_stage.working_copy(grey, ReaderConfig())
+        return shade.paper_in_shade(work, paper, shade.edge_bands(work.grey, paper, page_cfg, cfg), page_cfg, cfg)
+
+    shaded = in_shade(grey, paper)
     sy, sx = shaded.shape[0] / 480, shaded.shape[1] / 640
     for y, x in ((330, 300), (400, 75), (460, 600)):  # on the rows' digits and beyond them
         assert shaded[int(y * sy), int(x * sx)], (y, x)
     assert not shaded[int(100 * sy), int(300 * sx)]  # the lit page is not in shade
     rough = grey.copy()
     rough[240:] = np.random.default_rng(0).integers(60, 160, (240, 640))  # a grained desk as bright
-    rough_work = scale_stage.working_copy(rough, ReaderConfig())
-    bands = shade.edge_bands(rough, paper, page_cfg, cfg)
-    assert shade.paper_in_shade(rough_work, bands, page_cfg, cfg).mean() < 0.1
+    assert in_shade(rough, paper).mean() < 0.1
+    # A second sheet on a smooth desk that passes for shade is no part of it: only holes as wide
+    # as the writing are closed.
+    desk = np.full((480, 640), 120, np.uint8)
+    desk[40:200, 40:300] = 200                        # the sheet read
+    desk[260:440, 360:600] = 205                      # another sheet
+    sheet = np.zeros(desk.shape, np.uint8)
+    sheet[44:196, 44:296] = 1
+    shaded = in_shade(desk, sheet)
+    assert shaded[int(300 * sy), int(100 * sx)]       # the desk
+    assert not shaded[int(350 * sy), int(480 * sx)] and not shaded[int(120 * sy), int(170 * sx)]
 
 
 def test_rows_read_without_the_page_are_kept_if_they_reach_onto_it():
@@ -2165,7 +2177,8 @@ def test_rows_read_without_the_page_are_kept_if_they_reach_onto_it():
     # Rows on the page's part in shade are the page's when they are rows of writing, not specks.
     shaded = 1 - paper
     row = line(*range(110, 110 + 20 * cfg.shade_row_digits, 20))
-    kept = shade.rows_on_page(ReadResult([row, beyond, on]), paper, (100, 200), cfg, shaded)
+    specks = line(*range(110, 110 + 20 * (cfg.shade_row_digits - 1), 20))
+    kept = shade.rows_on_page(ReadResult([row, specks, on]), paper, (100, 200), cfg, shaded)
     assert kept.lines == [row, on]
     unsure = Line("1?", [Digit(1, 0.5, (5, 5, 10, 10)), Digit(None, 0.95, (25, 5, 10, 10))], ("1?",))
     assert shade.sure_digits(ReadResult([across, line(5), unsure]), cfg) == 3  # not 0.5 sure, nor a '?'

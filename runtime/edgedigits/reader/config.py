@@ -348,13 +348,13 @@ class RulesConfig(_Checked):
                               "faint rule's dashes peak at up to twice its sustained level (1.5, measured before "
                               "the surroundings were subtracted, found few of them on squared paper)", lo=1)
     tilt_max: float = knob(12.0, "degrees", "a faint grid's columns lean at most this much after the rows are levelled "
-                           "(perspective)", open_lo=True)
+                           "(perspective)", hi=45, open_lo=True)
     tilt_step: float = knob(1.0, "degrees", "leans tried in steps of this", open_lo=True)
     tilt_min: float = knob(2.0, "degrees", "columns leaning less are found upright (the slack across a line)")
     tilt_gain: float = knob(1.3, "times", "the columns lean only when their profile is this many times as peaked "
                             "as upright", lo=1)
-    tilt_min_pixels: int = knob(500, "count", "the ink left after the upright dashes: with less there is no grid "
-                                "to lean", lo=1)
+    tilt_min_pixels: int = knob(500, "count", "thin upright ink left after the upright dashes: with less there is "
+                                "no grid to lean", lo=1)
     tilt_sample_pixels: int = knob(4000, "count", "the lean is measured on about this many of those pixels (every "
                                    "n-th): a grid's columns hold thousands", lo=1)
     tilt_passes: int = knob(2, "count", "leans looked for in turn: perspective leans a grid's columns more towards "
@@ -582,10 +582,10 @@ class ShadeConfig(_Checked):
                               "edge, the writing goes on beyond it and all its rows are kept (at 2, a vignetted "
                               "wooden desk read junk rows); else only the rows that reach onto the page", lo=1)
     shade_spread: float = knob(0.15, "fraction", "of the band beyond's brightness: the page in shade is within this of "
-                               "it (0.1-0.25 read the shadowed shared photos alike)")
-    shade_row_digits: int = knob(3, "count", "a row wholly on the page in shade has at least this many digits: at 1, "
-                                 "a grey tiled floor that passes for shade beside memocpr's sheet (183858) gave rows of "
-                                 "a speck or two; painterdrown's shaded rows hold 14-18 (2-5 read alike)", lo=1)
+                               "it (0.1-0.25 read the shadowed shared photos alike)", hi=1)
+    shade_row_digits: int = knob(3, "count", "a row wholly on the page in shade has at least this many digits: at "
+                                 "1, a grey tiled floor that passes for shade beside memocpr's sheet (183858) gave "
+                                 "rows of a speck or two; painterdrown's shaded rows hold 14-18 (2-5 read alike)", lo=1)
     sure: float = knob(0.9, "probability", "the reading without the page replaces the first if it has more digits "
                        "this sure", hi=1)
 

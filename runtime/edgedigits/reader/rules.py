@@ -99,22 +99,28 @@ def leaning_dashes(mask: np.ndarray, darkness: np.ndarray, found: np.ndarray, he
             break
         upright = sheared(mask, lean)
         dashes = faint_dashes(upright, sheared(darkness, lean), np.inf, height, cfg, axis=0)
-        out |= sheared(dashes, lean, back_to=mask.shape) & mask
+        if not dashes.any():  # (the same ink would show the same lean again)
+            break
+        out |= unsheared(dashes, lean, mask.shape) & mask
     return out
 
 
 def column_tilt(mask: np.ndarray, height: float, cfg: RulesConfig) -> float:
-    """The lean (dx/dy) of the columns the ink of `mask` lines up in, when it is at least
-    ``tilt_min`` degrees (0 else, or with under ``tilt_min_pixels`` of ink): the shear, in
-    ``tilt_step`` steps up to ``tilt_max``, whose column profile is the most peaked (sum of squared
-    counts in bins a rule's thickness wide, of every n-th ink pixel up to ``tilt_sample_pixels``),
-    if at least ``tilt_gain`` times as peaked as upright. The dashes of a faint grid's leaning columns outnumber the writing's strokes."""
-    points = opencv().findNonZero(mask)
+    """The lean (dx/dy) of the columns that the thin upright parts of the ink of `mask` line up in
+    (its horizontal runs no wider than a rule is thick: a grid's dashes, not a marker's broad
+    stroke), when at least ``tilt_min`` degrees (else 0, as with under ``tilt_min_pixels`` of
+    them): the shear, in ``tilt_step`` steps up to ``tilt_max``, whose column profile is the most
+    peaked (sum of squared counts in bins a rule thick, of every n-th pixel, about
+    ``tilt_sample_pixels``), if ``tilt_gain`` times as peaked as upright."""
+    cv2 = opencv()
+    width = rule_thickness(height, cfg)
+    wide = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, int(width) + 1), np.uint8))
+    points = cv2.findNonZero(mask & (1 - wide))
     if points is None or len(points) < cfg.tilt_min_pixels:
         return 0.0
-    points = points.reshape(-1, 2)[:: max(1, len(points) // cfg.tilt_sample_pixels)].astype(np.float32)
+    step = -(-len(points) // cfg.tilt_sample_pixels)  # ceil: at most tilt_sample_pixels
+    points = points.reshape(-1, 2)[::step].astype(np.float32)
     xs, ys = points[:, 0], points[:, 1]
-    width = rule_thickness(height, cfg)
 
     def peakedness(lean: float) -> float:
         columns = np.floor((xs - lean * ys) / width).astype(np.int64)
@@ -130,17 +136,23 @@ def column_tilt(mask: np.ndarray, height: float, cfg: RulesConfig) -> float:
     return lean
 
 
-def sheared(image: np.ndarray, lean: float, back_to: tuple[int, int] | None = None) -> np.ndarray:
-    """`image` sheared so that columns leaning `lean` (dx/dy) stand upright (x - lean * y, shifted
-    to start at 0 and widened to hold it all), or, with `back_to` (the shape it was sheared from),
-    a sheared image turned back. Nearest pixel: a mask stays 0/1."""
+def sheared(image: np.ndarray, lean: float) -> np.ndarray:
+    """`image` sheared so that columns leaning `lean` (dx/dy) stand upright: x - lean * y, shifted
+    to start at 0 and widened to hold it all (nearest pixel: a mask stays 0/1)."""
+    h, w = image.shape
+    matrix = np.float32([[1, -lean, max(0.0, lean * (h - 1))], [0, 1, 0]])
+    return _warped(image, matrix, (w + int(math.ceil(abs(lean) * (h - 1))), h))
+
+
+def unsheared(image: np.ndarray, lean: float, shape: tuple[int, int]) -> np.ndarray:
+    """A :func:`sheared` image of an image of `shape` turned back to it."""
+    matrix = np.float32([[1, lean, -max(0.0, lean * (shape[0] - 1))], [0, 1, 0]])
+    return _warped(image, matrix, (shape[1], shape[0]))
+
+
+def _warped(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """cv2.warpAffine to `size` (w, h), nearest pixel, 0 beyond the image."""
     cv2 = opencv()
-    h = image.shape[0]
-    shift = max(0.0, lean * (h - 1))
-    if back_to is None:
-        matrix, size = np.float32([[1, -lean, shift], [0, 1, 0]]), (image.shape[1] + int(math.ceil(abs(lean) * (h - 1))), h)
-    else:
-        matrix, size = np.float32([[1, lean, -shift], [0, 1, 0]]), (back_to[1], back_to[0])
     return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 

@@ -57,12 +57,17 @@ def edge_bands(grey: np.ndarray, paper: np.ndarray, page_cfg: PageConfig,
     blurred = small_blurred(grey, page_cfg)
     h, w = blurred.shape
     mask = cv2.resize(paper, (w, h), interpolation=cv2.INTER_NEAREST)
-    k = 2 * max(1, int(cfg.band * max(h, w))) + 1  # a kernel reaching `band` each way
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    kernel = _band_kernel(blurred.shape, cfg)
     beyond = cv2.dilate(mask, kernel) & (1 - mask)
     border = page_cfg.edge_border_px
     beyond[:border], beyond[h - border:], beyond[:, :border], beyond[:, w - border:] = 0, 0, 0, 0
     return blurred, beyond, mask & (1 - cv2.erode(mask, kernel))
+
+
+def _band_kernel(shape: tuple[int, int], cfg: ShadeConfig) -> np.ndarray:
+    """An elliptic kernel reaching ``band`` of the longer side of a copy of `shape` each way."""
+    k = 2 * max(1, int(cfg.band * max(shape))) + 1
+    return opencv().getStructuringElement(opencv().MORPH_ELLIPSE, (k, k))
 
 
 def beyond_edge(work: Working, bands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[float, float]:
@@ -102,30 +107,28 @@ def looks_shaded(ratio: float, chroma: float, smooth: Callable[[], float], cfg: 
     return ratio <= cfg.ratio[1] or smooth() >= cfg.falloff_smooth
 
 
-def paper_in_shade(work: Working, bands: tuple[np.ndarray, np.ndarray, np.ndarray], page_cfg: PageConfig,
-                   cfg: ShadeConfig) -> np.ndarray:
-    """(0/1 uint8, on the copy of :func:`edge_bands`) the paper beyond the page's edge in its shade:
-    the smooth region (:func:`.page.smooth_mask`) as bright as the band beyond the edge (within
-    ``shade_spread`` of its median) that reaches that band, with the holes its writing leaves
-    filled. Its rows are the page's though none of their digits reach onto the lit page; a
-    textured desk is not smooth."""
+def paper_in_shade(work: Working, paper: np.ndarray, bands: tuple[np.ndarray, np.ndarray, np.ndarray],
+                   page_cfg: PageConfig, cfg: ShadeConfig) -> np.ndarray:
+    """(0/1 uint8, on the copy of :func:`edge_bands`) the paper beyond the edge of the page mask
+    `paper` in its shade: off the page, the smooth region (:func:`.page.smooth_mask`) as bright as
+    the band beyond the edge (within ``shade_spread`` of its median), closed over gaps as wide as
+    the band (its writing), that reaches that band. Its rows are the page's though none of their
+    digits reach onto the lit page; a textured desk is not smooth. All 0 without a band beyond."""
     cv2 = opencv()
-    blurred, beyond, within = bands
+    blurred, beyond, _ = bands
+    if not beyond.any():
+        return np.zeros_like(beyond)
+    h, w = blurred.shape
+    off_page = 1 - cv2.resize(paper, (w, h), interpolation=cv2.INTER_NEAREST)
     level = float(np.median(blurred[beyond > 0]))
     smooth = small_copies(work.grey, page_cfg).smooth
-    similar = ((np.abs(blurred.astype(np.float32) - level) <= cfg.shade_spread * level) & (smooth > 0)).view(np.uint8)
-    count, labels = cv2.connectedComponents(similar, connectivity=8)
-    reached = np.unique(labels[(beyond > 0) & (similar > 0)])
+    similar = (np.abs(blurred.astype(np.float32) - level) <= cfg.shade_spread * level).view(np.uint8) & smooth
+    closed = cv2.morphologyEx(similar & off_page, cv2.MORPH_CLOSE, _band_kernel(blurred.shape, cfg)) & off_page
+    count, labels = cv2.connectedComponents(closed, connectivity=8)
+    reached = np.unique(labels[(beyond > 0) & (closed > 0)])
     keep = np.zeros(count, np.uint8)
     keep[reached[reached > 0]] = 1
-    region = keep[labels]
-    # holes: the parts of the rest that do not reach the copy's border
-    count, labels = cv2.connectedComponents(1 - region, connectivity=4)
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    hole = np.ones(count, np.uint8)
-    hole[border] = 0
-    hole[0] = 0
-    return region | hole[labels]
+    return keep[labels]
 
 
 def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg: ShadeConfig,
