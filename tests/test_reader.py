@@ -681,6 +681,9 @@ def test_the_dashes_of_a_faint_grids_leaning_columns_are_taken_out():
     ink = (darkness > threshold).view(np.uint8)
     assert abs(rules_stage.column_tilt(ink[30:], height, cfg) - lean) < math.tan(math.radians(0.6))
     assert rules_stage.column_tilt((_leaning_grid(0.0) > threshold).view(np.uint8)[30:], height, cfg) == 0.0
+    stroke = ink.copy()
+    stroke[60:280, 400:412] = 1                # a marker's broad upright stroke does not hide the lean
+    assert abs(rules_stage.column_tilt(stroke[30:], height, cfg) - lean) < math.tan(math.radians(0.6))
     upright = Upright(darkness, None, (0, 0), 1)
     columns = ink.copy()                      # the columns' ink: off the rows, the top rule and the 1
     columns[np.isin(np.arange(300) % 30, (10, 11))] = 0
@@ -2134,20 +2137,27 @@ def test_the_page_in_shade_is_the_smooth_region_as_bright_as_the_band_beyond_its
     paper[:236] = 1
     cfg, page_cfg = ReaderConfig().shade, ReaderConfig().page
 
-    def in_shade(grey: np.ndarray, paper: np.ndarray) -> np.ndarray:
+    def in_shade(grey: np.ndarray, paper: np.ndarray, height: float = 30.0) -> np.ndarray:
         work = scale_stage.working_copy(grey, ReaderConfig())
-        return shade.paper_in_shade(work, paper, shade.edge_bands(work.grey, paper, page_cfg, cfg), page_cfg, cfg)
+        bands = shade.edge_bands(work.grey, paper, page_cfg, cfg)
+        return shade.paper_in_shade(work, paper, bands, height, page_cfg, cfg)
 
     shaded = in_shade(grey, paper)
     sy, sx = shaded.shape[0] / 480, shaded.shape[1] / 640
     for y, x in ((330, 300), (400, 75), (460, 600)):  # on the rows' digits and beyond them
         assert shaded[int(y * sy), int(x * sx)], (y, x)
     assert not shaded[int(100 * sy), int(300 * sx)]  # the lit page is not in shade
+    # A row of big digits in the shade (a close-up): closed over as its digits' height asks.
+    big = np.full((480, 640), 200, np.uint8)
+    big[240:] = 110
+    for x in range(40, 600, 80):
+        cv2.putText(big, "8", (x, 400), cv2.FONT_HERSHEY_SIMPLEX, 2.0, 15, 5)
+    assert all(in_shade(big, paper, height=54.0)[int(380 * sy), int((x + 20) * sx)] for x in range(40, 600, 80))
     rough = grey.copy()
     rough[240:] = np.random.default_rng(0).integers(60, 160, (240, 640))  # a grained desk as bright
     assert in_shade(rough, paper).mean() < 0.1
-    # A second sheet on a smooth desk that passes for shade is no part of it: only holes as wide
-    # as the writing are closed.
+    # A second sheet on a smooth desk that passes for shade is no part of it: only gaps as wide
+    # as a row of writing are closed.
     desk = np.full((480, 640), 120, np.uint8)
     desk[40:200, 40:300] = 200                        # the sheet read
     desk[260:440, 360:600] = 205                      # another sheet

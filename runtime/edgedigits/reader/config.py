@@ -583,6 +583,8 @@ class ShadeConfig(_Checked):
                               "wooden desk read junk rows); else only the rows that reach onto the page", lo=1)
     shade_spread: float = knob(0.15, "fraction", "of the band beyond's brightness: the page in shade is within this of "
                                "it (0.1-0.25 read the shadowed shared photos alike)", hi=1)
+    shade_close: float = knob(2.0, "digit heights", "the page in shade is closed over gaps this wide: its rows of "
+                              "writing are not smooth paper", open_lo=True)
     shade_row_digits: int = knob(3, "count", "a row wholly on the page in shade has at least this many digits: at "
                                  "1, a grey tiled floor that passes for shade beside memocpr's sheet (183858) gave "
                                  "rows of a speck or two; painterdrown's shaded rows hold 14-18 (2-5 read alike)", lo=1)

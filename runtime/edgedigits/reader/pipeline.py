@@ -66,26 +66,27 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     if not shade.looks_shaded(ratio, chroma, lambda: shade.smooth_share(work.grey, bands[1], config.page), cfg):
         stage("shade", (bands, ratio, chroma, "no paper in shade beyond: not read again"))
         return result
-    shaded = shade.paper_in_shade(work, paper, bands, config.page, cfg)
-    again, how = _read_without_page(work, result, paper, shaded, classifier, config)
+    height = shade.digit_height(result, work)
+    shaded = shade.paper_in_shade(work, paper, bands, height, config.page, cfg)
+    again, how = _read_without_page(work, result, paper, shaded, height, classifier, config)
     sure, sure_again = shade.sure_digits(result, cfg), shade.sure_digits(again, cfg)
     stage("shade", (bands, ratio, chroma, f"{how} without the page: {sure_again} sure digits against "
                                          f"{sure}, {'that reading' if sure_again > sure else 'the first'} kept"))
     return again if sure_again > sure else result
 
 
-def _read_without_page(work: Working, result: ReadResult, paper: np.ndarray, shaded: np.ndarray, classifier,
-                       config: ReaderConfig) -> tuple[ReadResult, str]:
+def _read_without_page(work: Working, result: ReadResult, paper: np.ndarray, shaded: np.ndarray, height: float,
+                       classifier, config: ReaderConfig) -> tuple[ReadResult, str]:
     """(the rows of the working copy read without a page that reach onto the page `paper` or
     lie on its part in shade `shaded` (:func:`.shade.rows_on_page`), how it was read). First a
-    probe on the copy the digits of `result` call for (:func:`_read_at_height`), and the whole
-    reading (as the first one was made) only if the probe reads more sure digits than `result`:
-    on a desk that passes for shade, a wooden desk's grain measured as digits keeps a 4000 px
-    photo's copy at full size for seconds, and most such looks end at the probe. (The probe has no small-digit pass: against only the
-    first reading's digits that are not small, more looks go on: p90 on the shared photos 172 ->
-    262 ms, blurred copies 1492 -> 1494 digits.)"""
+    probe on the copy the digits of `result` (`height` working px tall) call for
+    (:func:`_read_at_height`), and the whole reading (as the first one was made) only if the
+    probe reads more sure digits than `result`: on a desk that passes for shade, a wooden desk's
+    grain measured as digits keeps a 4000 px photo's copy at full size for seconds, and most such
+    looks end at the probe. (The probe has no small-digit pass: against only the first reading's
+    digits that are not small, more looks go on: p90 on the shared photos 172 -> 262 ms, blurred
+    copies 1492 -> 1494 digits.)"""
     cfg = config.shade
-    height = shade.digit_height(result, work)
     probe = _read_at_height(work, height, classifier, config, Page(None, None))
     probe = shade.rows_on_page(probe, paper, work.frame_shape, cfg, shaded)
     if shade.sure_digits(probe, cfg) <= shade.sure_digits(result, cfg):

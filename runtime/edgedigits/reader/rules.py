@@ -107,14 +107,16 @@ def leaning_dashes(mask: np.ndarray, darkness: np.ndarray, found: np.ndarray, he
 
 def column_tilt(mask: np.ndarray, height: float, cfg: RulesConfig) -> float:
     """The lean (dx/dy) of the columns that the thin upright parts of the ink of `mask` line up in
-    (its horizontal runs no wider than a rule is thick: a grid's dashes, not a marker's broad
-    stroke), when at least ``tilt_min`` degrees (else 0, as with under ``tilt_min_pixels`` of
+    (its horizontal runs no wider than a rule leaning ``tilt_max`` is thick: a grid's dashes, not
+    a marker's broad stroke), when at least ``tilt_min`` degrees (else 0, as with under ``tilt_min_pixels`` of
     them): the shear, in ``tilt_step`` steps up to ``tilt_max``, whose column profile is the most
     peaked (sum of squared counts in bins a rule thick, of every n-th pixel, about
     ``tilt_sample_pixels``), if ``tilt_gain`` times as peaked as upright."""
     cv2 = opencv()
     width = rule_thickness(height, cfg)
-    wide = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, int(width) + 1), np.uint8))
+    # (a rule's run across a row is its thickness over the cosine of its lean)
+    thickest = int(width / math.cos(math.radians(cfg.tilt_max)))
+    wide = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, thickest + 1), np.uint8))
     points = cv2.findNonZero(mask & (1 - wide))
     if points is None or len(points) < cfg.tilt_min_pixels:
         return 0.0

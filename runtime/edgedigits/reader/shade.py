@@ -108,12 +108,14 @@ def looks_shaded(ratio: float, chroma: float, smooth: Callable[[], float], cfg: 
 
 
 def paper_in_shade(work: Working, paper: np.ndarray, bands: tuple[np.ndarray, np.ndarray, np.ndarray],
-                   page_cfg: PageConfig, cfg: ShadeConfig) -> np.ndarray:
+                   height: float, page_cfg: PageConfig, cfg: ShadeConfig) -> np.ndarray:
     """(0/1 uint8, on the copy of :func:`edge_bands`) the paper beyond the edge of the page mask
     `paper` in its shade: off the page, the smooth region (:func:`.page.smooth_mask`) as bright as
-    the band beyond the edge (within ``shade_spread`` of its median), closed over gaps as wide as
-    the band (its writing), that reaches that band. Its rows are the page's though none of their
-    digits reach onto the lit page; a textured desk is not smooth. All 0 without a band beyond."""
+    the band beyond the edge (within ``shade_spread`` of its median), closed over its writing
+    (gaps up to ``shade_close`` digit heights of `height` working px, and at least the band, across),
+    that reaches that band. Its rows are the page's though none of their digits reach onto the lit
+    page; a textured desk is not smooth, another sheet far bigger than the gaps closed. All 0
+    without a band beyond."""
     cv2 = opencv()
     blurred, beyond, _ = bands
     if not beyond.any():
@@ -121,9 +123,12 @@ def paper_in_shade(work: Working, paper: np.ndarray, bands: tuple[np.ndarray, np
     h, w = blurred.shape
     off_page = 1 - cv2.resize(paper, (w, h), interpolation=cv2.INTER_NEAREST)
     level = float(np.median(blurred[beyond > 0]))
-    smooth = small_copies(work.grey, page_cfg).smooth
-    similar = (np.abs(blurred.astype(np.float32) - level) <= cfg.shade_spread * level).view(np.uint8) & smooth
-    closed = cv2.morphologyEx(similar & off_page, cv2.MORPH_CLOSE, _band_kernel(blurred.shape, cfg)) & off_page
+    copies = small_copies(work.grey, page_cfg)
+    similar = (np.abs(blurred.astype(np.float32) - level) <= cfg.shade_spread * level).view(np.uint8) & copies.smooth
+    k = max(_band_kernel(blurred.shape, cfg).shape[0], int(cfg.shade_close * height / copies.factor) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    padded = cv2.copyMakeBorder(similar & off_page, k, k, k, k, cv2.BORDER_CONSTANT, value=0)  # (no ink beyond)
+    closed = cv2.morphologyEx(padded, cv2.MORPH_CLOSE, kernel)[k: k + h, k: k + w] & off_page
     count, labels = cv2.connectedComponents(closed, connectivity=8)
     reached = np.unique(labels[(beyond > 0) & (closed > 0)])
     keep = np.zeros(count, np.uint8)
