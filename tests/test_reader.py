@@ -698,6 +698,38 @@ def test_the_dashes_of_a_faint_grids_leaning_columns_are_taken_out():
     assert np.array_equal(back, ink)
 
 
+def test_a_faint_grids_crossings_are_taken_out_and_a_1_up_to_a_rule_stays():
+    """Faint grid lines each below the threshold add up where they cross: a lattice of dots, read
+    as digits where few are written. They are taken out, but not as rules: a 1 written up to a
+    grid's line is no box's side."""
+    from edgedigits.reader.records import Upright
+
+    height, threshold = 20, 0.4
+    darkness = np.zeros((200, 300), np.float32)
+    darkness[8:10, :] = 0.9                            # a dark rule: the page is ruled
+    for k in range(30, 200, 20):
+        darkness[k: k + 2, :] = 0.2
+    for k in range(10, 300, 20):
+        darkness[20:, k: k + 2] = 0.2
+    crossings = np.zeros(darkness.shape, bool)
+    crossings[30:200:20] = crossings[31:200:20] = True
+    crossings &= np.isin(np.arange(300) % 20, (10, 11))[None, :]
+    darkness[crossings] = 0.46                         # above the threshold, over twice either line
+    darkness[70:90, 146:149] = 0.9                     # a 1 from a grid line down, by a crossing
+    size = DigitSize(float(height), np.array([[146, 70, 3, 20, 60]]))
+    upright = Upright(darkness, None, (0, 0), 1)
+    cfg = ReaderConfig().rules
+    dots = (darkness > threshold)[30:, :]
+    dots[:, 146:149] = False
+    assert dots.sum() > 100
+    ruled = rules_stage.remove_rules(upright, threshold, size, cfg)
+    assert not (ruled.mask[30:] > 0)[dots].any()
+    assert ruled.mask[70:90, 146:149].all()
+    assert not rules_stage.is_box_side(ruled.rules, 146, 70, 3, 20, height, cfg)
+    kept = rules_stage.remove_rules(upright, threshold, size, replace(cfg, crossing_size=0.01)).mask
+    assert (kept[30:] > 0)[dots].all()                 # without it, the lattice stays
+
+
 def test_touching_rings_are_separated_along_their_contact(reader):
     # Two "0"s joined by a thin contact, the second lower and overlapping the first's columns, so
     # no straight cut parts them: eroding breaks the contact, and every pixel goes to the nearer ring.

@@ -347,6 +347,9 @@ class RulesConfig(_Checked):
                               "line through it, above its surroundings (rules.line_darkness), is that line's: a "
                               "faint rule's dashes peak at up to twice its sustained level (1.5, measured before "
                               "the surroundings were subtracted, found few of them on squared paper)", lo=1)
+    crossing_size: float = knob(2.0, "rule thicknesses", "a faint grid's crossing thresholded into a dot is at most "
+                                "this wide and tall (the dots of generated squared paper: 2-5 px, rules 3-4 px thick)",
+                                open_lo=True)
     tilt_max: float = knob(12.0, "degrees", "a faint grid's columns lean at most this much after the rows are levelled "
                            "(perspective)", hi=45, open_lo=True)
     tilt_step: float = knob(1.0, "degrees", "leans tried in steps of this", open_lo=True)

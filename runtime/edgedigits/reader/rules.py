@@ -58,30 +58,63 @@ def remove_faint_lines(mask: np.ndarray, darkness: np.ndarray, threshold: float,
     thin and straight. A pen crossing the rule is either darker still, or given back where its
     stroke goes on both sides (:func:`crossing_strokes_back`). Only on a page where the line pass
     took a rule out: elsewhere it would cost time and find none. Columns that lean (perspective)
-    are sheared upright first (:func:`leaning_dashes`)."""
-    on_h = faint_dashes(mask, darkness, threshold, height, cfg, axis=1)
-    on_v = faint_dashes(mask, darkness, threshold, height, cfg, axis=0)
+    are sheared upright first (:func:`leaning_dashes`); where a faint grid's lines cross, their
+    darkness adds up (:func:`faint_crossings`: taken out, but not rules that a box's side ends at,
+    so a 1 written up to a grid's line stays a digit)."""
+    rows, columns = (faint_line_darkness(darkness, height, cfg, axis) for axis in (1, 0))
+    on_h = faint_dashes(mask, darkness, threshold, rows, height, cfg, axis=1)
+    on_v = faint_dashes(mask, darkness, threshold, columns, height, cfg, axis=0)
     on_v |= leaning_dashes(mask, darkness, on_h | on_v, height, cfg)
+    dots = faint_crossings(mask, darkness, threshold, rows, columns, height, cfg)
     if not (on_h.any() or on_v.any()):
-        return mask, on_h
-    kept = mask & (1 - (on_h | on_v))
+        return mask & (1 - dots), on_h
+    kept = mask & (1 - (on_h | on_v | dots))
     return crossing_strokes_back(mask, kept, on_h, on_v, height, line_slack(height, cfg), cfg), on_h
 
 
-def faint_dashes(mask: np.ndarray, darkness: np.ndarray, below: float, height: float, cfg: RulesConfig,
+def faint_line_darkness(darkness: np.ndarray, height: float, cfg: RulesConfig, axis: int):
+    """:func:`line_darkness` along `axis` (1: rows, 0: columns) over ``faint_length`` digit
+    heights, or None when `darkness` is too short that way to hold a rule that long."""
+    length = int(max(cfg.min_length, cfg.faint_length * height))
+    if darkness.shape[axis] <= length:
+        return None
+    slack = line_slack(height, cfg)
+    return line_darkness(darkness, length, slack, int(math.ceil(rule_thickness(height, cfg))) + slack, axis)
+
+
+def faint_dashes(mask: np.ndarray, darkness: np.ndarray, below: float, line, height: float, cfg: RulesConfig,
                  axis: int) -> np.ndarray:
     """The ink of `mask` that is a faint rule's along `axis` (1: rows, 0: columns): at most
-    ``faint_ratio`` times as dark as the part of the darkness the line sustains along
-    ``faint_length`` digit heights above its surroundings (:func:`line_darkness`), where that
-    sustained darkness is below `below`, in thin, straight pieces."""
-    length = int(max(cfg.min_length, cfg.faint_length * height))
-    if darkness.shape[axis] <= length:  # too short to hold a rule this long
+    ``faint_ratio`` times as dark as the part of the darkness the line sustains above its
+    surroundings (`line`: :func:`faint_line_darkness`, None for none), where that sustained
+    darkness is below `below`, in thin, straight pieces."""
+    if line is None:
         return np.zeros_like(mask)
-    slack = line_slack(height, cfg)
-    reach = int(math.ceil(rule_thickness(height, cfg))) + slack
-    sustained, above = line_darkness(darkness, length, slack, reach, axis)
+    sustained, above = line
     found = ((mask > 0) & (darkness <= cfg.faint_ratio * above) & (sustained < below)).view(np.uint8)
     return thin_lines_only(found, mask, height, cfg) if axis == 1 else thin_columns_only(found, mask, height, cfg)
+
+
+def faint_crossings(mask: np.ndarray, darkness: np.ndarray, threshold: float, rows, columns, height: float,
+                    cfg: RulesConfig) -> np.ndarray:
+    """The ink of `mask` where a faint horizontal rule crosses a faint vertical one (squared
+    paper): there the two lines' darkness adds up, so a grid whose lines are each about or below
+    the ink threshold leaves a lattice of dots at its crossings, too dark for either line's
+    dashes and read as digits where few are written. Ink at most ``faint_ratio`` times as dark as
+    both lines' darkness above their surroundings together, where both sustain less than
+    `threshold`, in pieces at most ``crossing_size`` rule thicknesses wide and tall. `rows`,
+    `columns`: :func:`faint_line_darkness` along each (None: no crossing)."""
+    if rows is None or columns is None:
+        return np.zeros_like(mask)
+    (sustained_h, above_h), (sustained_v, above_v) = rows, columns
+    both = (above_h > 0) & (above_v > 0) & (sustained_h < threshold) & (sustained_v < threshold)
+    dots = ((mask > 0) & both & (darkness <= cfg.faint_ratio * (above_h + above_v))).view(np.uint8)
+    if not dots.any():
+        return dots
+    count, labels, stats, _ = labelled(dots, 8)
+    small = np.zeros(count, bool)
+    small[1:] = stats[1:, 2:4].max(axis=1) <= cfg.crossing_size * rule_thickness(height, cfg)
+    return (small[labels] & (dots > 0)).view(np.uint8)
 
 
 def leaning_dashes(mask: np.ndarray, darkness: np.ndarray, found: np.ndarray, height: float,
@@ -97,8 +130,8 @@ def leaning_dashes(mask: np.ndarray, darkness: np.ndarray, found: np.ndarray, he
         lean = column_tilt(mask & (1 - (found | out)), height, cfg)
         if not lean:
             break
-        upright = sheared(mask, lean)
-        dashes = faint_dashes(upright, sheared(darkness, lean), np.inf, height, cfg, axis=0)
+        upright, dark = sheared(mask, lean), sheared(darkness, lean)
+        dashes = faint_dashes(upright, dark, np.inf, faint_line_darkness(dark, height, cfg, 0), height, cfg, axis=0)
         if not dashes.any():  # (the same ink would show the same lean again)
             break
         out |= unsheared(dashes, lean, mask.shape) & mask
