@@ -2097,9 +2097,10 @@ def test_the_band_beyond_a_shadows_edge_looks_like_shaded_paper_and_a_desk_does_
         work = scale_stage.working_copy(frame, cfg)
         paper = np.zeros(frame.shape[:2], np.uint8)
         paper[:, :400] = 1  # the page found: the lit part
-        bands = shade.edge_bands(work.grey, paper, cfg.page, cfg.shade)
+        copies = page_stage.small_copies(work.grey, cfg.page)
+        bands = shade.edge_bands(copies, paper, cfg.page.edge_border_px, cfg.shade)
         ratio, chroma = shade.beyond_edge(work, bands)
-        smooth = lambda: shade.smooth_share(work.grey, bands[1], cfg.page)  # noqa: E731
+        smooth = lambda: shade.smooth_share(copies, bands[1])  # noqa: E731
         return round(ratio, 2), round(chroma, 1), shade.looks_shaded(ratio, chroma, smooth, cfg.shade)
 
     page = np.full((480, 640, 3), 210, np.uint8)
@@ -2171,8 +2172,9 @@ def test_the_page_in_shade_is_the_smooth_region_as_bright_as_the_band_beyond_its
 
     def in_shade(grey: np.ndarray, paper: np.ndarray, height: float = 30.0) -> np.ndarray:
         work = scale_stage.working_copy(grey, ReaderConfig())
-        bands = shade.edge_bands(work.grey, paper, page_cfg, cfg)
-        return shade.paper_in_shade(work, paper, bands, height, page_cfg, cfg)
+        copies = page_stage.small_copies(work.grey, page_cfg)
+        bands = shade.edge_bands(copies, paper, page_cfg.edge_border_px, cfg)
+        return shade.paper_in_shade(copies, paper, bands, height, cfg)
 
     shaded = in_shade(grey, paper)
     sy, sx = shaded.shape[0] / 480, shaded.shape[1] / 640

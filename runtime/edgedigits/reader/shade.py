@@ -17,9 +17,8 @@ from typing import Callable
 import numpy as np
 
 from .arrays import median, opencv
-from .config import PageConfig, ShadeConfig
-from .page import small_blurred, small_copies
-from .records import ReadResult, Working
+from .config import ShadeConfig
+from .records import ReadResult, SmallCopies, Working
 
 
 def _centres(result: ReadResult, mask: np.ndarray, frame_shape: tuple) -> list[list[tuple[int, int, float]]]:
@@ -48,26 +47,27 @@ def digits_at_edge(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cf
     return count
 
 
-def edge_bands(grey: np.ndarray, paper: np.ndarray, page_cfg: PageConfig,
+def edge_bands(copies: SmallCopies, paper: np.ndarray, border: int,
                cfg: ShadeConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(blurred, beyond, within): the page finder's blurred small copy of the working copy `grey`,
-    and on it (0/1 uint8) the band ``band`` wide just beyond the edge of the page mask `paper`
-    (inside the frame, off its border by ``edge_border_px``) and the band just inside it."""
+    """(blurred, beyond, within): the page finder's blurred small copy (of `copies`, the working
+    copy's :func:`.page.small_copies`), and on it (0/1 uint8) the band ``band`` wide just beyond the
+    edge of the page mask `paper` (inside the frame, off its border by `border` px: the page
+    finder's ``edge_border_px``) and the band just inside it."""
     cv2 = opencv()
-    blurred = small_blurred(grey, page_cfg)
+    blurred = copies.blurred
     h, w = blurred.shape
     mask = cv2.resize(paper, (w, h), interpolation=cv2.INTER_NEAREST)
-    kernel = _band_kernel(blurred.shape, cfg)
+    k = _band_width(blurred.shape, cfg)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     beyond = cv2.dilate(mask, kernel) & (1 - mask)
-    border = page_cfg.edge_border_px
     beyond[:border], beyond[h - border:], beyond[:, :border], beyond[:, w - border:] = 0, 0, 0, 0
     return blurred, beyond, mask & (1 - cv2.erode(mask, kernel))
 
 
-def _band_kernel(shape: tuple[int, int], cfg: ShadeConfig) -> np.ndarray:
-    """An elliptic kernel reaching ``band`` of the longer side of a copy of `shape` each way."""
-    k = 2 * max(1, int(cfg.band * max(shape))) + 1
-    return opencv().getStructuringElement(opencv().MORPH_ELLIPSE, (k, k))
+def _band_width(shape: tuple[int, int], cfg: ShadeConfig) -> int:
+    """The (odd) width in px of a kernel reaching ``band`` of the longer side of a copy of `shape`
+    each way."""
+    return 2 * max(1, int(cfg.band * max(shape))) + 1
 
 
 def beyond_edge(work: Working, bands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[float, float]:
@@ -88,11 +88,10 @@ def beyond_edge(work: Working, bands: tuple[np.ndarray, np.ndarray, np.ndarray])
     return ratio, float(np.hypot(*shift))
 
 
-def smooth_share(grey: np.ndarray, beyond: np.ndarray, page_cfg: PageConfig) -> float:
+def smooth_share(copies: SmallCopies, beyond: np.ndarray) -> float:
     """The share of the band `beyond` (:func:`edge_bands`) that is as smooth as blank paper
-    (the page finder's :func:`.page.smooth_mask` of the working copy `grey`)."""
-    smooth = small_copies(grey, page_cfg).smooth
-    return float(smooth[beyond > 0].mean()) if beyond.any() else 0.0
+    (``copies.smooth``: the page finder's :func:`.page.smooth_mask` of the working copy)."""
+    return float(copies.smooth[beyond > 0].mean()) if beyond.any() else 0.0
 
 
 def looks_shaded(ratio: float, chroma: float, smooth: Callable[[], float], cfg: ShadeConfig) -> bool:
@@ -107,10 +106,10 @@ def looks_shaded(ratio: float, chroma: float, smooth: Callable[[], float], cfg: 
     return ratio <= cfg.ratio[1] or smooth() >= cfg.falloff_smooth
 
 
-def paper_in_shade(work: Working, paper: np.ndarray, bands: tuple[np.ndarray, np.ndarray, np.ndarray],
-                   height: float, page_cfg: PageConfig, cfg: ShadeConfig) -> np.ndarray:
+def paper_in_shade(copies: SmallCopies, paper: np.ndarray, bands: tuple[np.ndarray, np.ndarray, np.ndarray],
+                   height: float, cfg: ShadeConfig) -> np.ndarray:
     """(0/1 uint8, on the copy of :func:`edge_bands`) the paper beyond the edge of the page mask
-    `paper` in its shade: off the page, the smooth region (:func:`.page.smooth_mask`) as bright as
+    `paper` in its shade: off the page, the smooth region (``copies.smooth``) as bright as
     the band beyond the edge (within ``shade_spread`` of its median), closed over its writing
     (gaps up to ``shade_close`` digit heights of `height` working px, and at least the band, across),
     that reaches that band. Its rows are the page's though none of their digits reach onto the lit
@@ -123,9 +122,8 @@ def paper_in_shade(work: Working, paper: np.ndarray, bands: tuple[np.ndarray, np
     h, w = blurred.shape
     off_page = 1 - cv2.resize(paper, (w, h), interpolation=cv2.INTER_NEAREST)
     level = float(np.median(blurred[beyond > 0]))
-    copies = small_copies(work.grey, page_cfg)
     similar = (np.abs(blurred.astype(np.float32) - level) <= cfg.shade_spread * level).view(np.uint8) & copies.smooth
-    k = max(_band_kernel(blurred.shape, cfg).shape[0], int(cfg.shade_close * height / copies.factor) | 1)
+    k = max(_band_width(blurred.shape, cfg), int(cfg.shade_close * height / copies.factor) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     padded = cv2.copyMakeBorder(similar & off_page, k, k, k, k, cv2.BORDER_CONSTANT, value=0)  # (no ink beyond)
     closed = cv2.morphologyEx(padded, cv2.MORPH_CLOSE, kernel)[k: k + h, k: k + w] & off_page
