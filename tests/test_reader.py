@@ -2117,13 +2117,14 @@ def test_the_band_beyond_a_shadows_edge_looks_like_shaded_paper_and_a_desk_does_
     dimmed = page.copy()
     dimmed[:, 400:] = 190  # smooth, in the paper's colour, at 0.9: paper where the light falls off gently
     assert band(dimmed) == (0.9, 0.0, True) and cfg.shade.ratio[1] < 0.9 < cfg.shade.falloff_ratio
+    assert band(np.where(dimmed == 190, 205, dimmed).astype(np.uint8))[2] is True  # 0.98: nearly as bright
     grain = np.random.default_rng(0).choice(np.array([-20, 20], np.int16), (480, 240, 1))
     light = dimmed.copy()
     light[:, 400:] = np.clip(190 + grain, 0, 255).astype(np.uint8)  # a light desk's grain, as bright on average
     ratio, chroma, taken = band(light)  # refused for its texture alone
     assert not taken and cfg.shade.ratio[1] < ratio < cfg.shade.falloff_ratio and chroma == 0
     lighter = page.copy()
-    lighter[:, 400:] = 200  # a desk nearly as bright as the paper
+    lighter[:, 400:] = 225  # a desk brighter than the paper: no shade of it
     assert band(lighter)[2] is False and band(lighter)[0] > cfg.shade.falloff_ratio
 
 
@@ -2136,7 +2137,7 @@ def test_the_band_is_measured_for_smoothness_only_where_its_brightness_needs_it(
         raise AssertionError("smoothness measured for a band its brightness decides")
 
     assert shade.looks_shaded(0.55, 0.0, never, cfg)  # a hard shadow's share of the light
-    assert not shade.looks_shaded(0.3, 0.0, never, cfg) and not shade.looks_shaded(0.97, 0.0, never, cfg)
+    assert not shade.looks_shaded(0.3, 0.0, never, cfg) and not shade.looks_shaded(1.03, 0.0, never, cfg)
     assert not shade.looks_shaded(0.85, cfg.max_chroma + 1, never, cfg)  # another colour
     assert shade.looks_shaded(0.85, 0.0, lambda: cfg.falloff_smooth, cfg)
     assert not shade.looks_shaded(0.85, 0.0, lambda: cfg.falloff_smooth - 0.01, cfg)

@@ -569,9 +569,13 @@ class ShadeConfig(_Checked):
                         "the band taking in the blurred edge), not a dark desk (0.12-0.31 in the dense-sheet scene) "
                         "nor most light ones (0.60-1.04 in the light-desk scene; of its frames at 0.60-0.75 in "
                         "the paper's colour one reads a stray digit off the page more when read again)", hi=1)
-    falloff_ratio: float = knob(0.93, "fraction", "a band beyond brighter than `ratio` allows, up to this, is the page "
-                                "where the light falls off gently (vignetting: 0.72-0.90 on vignetted shared photos) "
-                                "when it is smooth (falloff_smooth)", hi=1)
+    falloff_ratio: float = knob(1.0, "fraction", "a band beyond brighter than `ratio` allows, up to this, is the page "
+                                "where the light falls off gently (vignetting: 0.72-0.90 on vignetted shared photos; "
+                                "painterdrown's sheet of 6s turned 30 degrees: 0.931) when it is smooth "
+                                "(falloff_smooth): as bright as the page at most, since a band dimmer by any share can "
+                                "be its shade and the smoothness and colour tests, not the brightness, tell a desk "
+                                "(0.93 cut that sheet's shaded half off; at 1.0 no scene, digitless frame or other "
+                                "degraded copy reads differently)", hi=1)
     falloff_smooth: float = knob(0.5, "fraction", "of such a band as smooth as blank paper: a sheet's margin in dimmer "
                                  "light (0.60-0.99 where the shared photos' bands, vignetted or not, measured "
                                  "0.75-0.93), not a textured light desk (0.05-0.32 in the light-desk scene's frames of "
