@@ -26,6 +26,7 @@ SHADOW_GAIN = (0.45, 0.6)    # the shaded side's light, drawn per image: a lamp'
 SHADOW_CENTRE = (0.3, 0.7)   # fraction of each side: the shadow's edge passes through a point drawn in this range
 SHADOW_SOFTNESS = 0.004      # of the longer side: the scale of the edge's logistic ramp (a sharp penumbra)
 VIGNETTE_CORNER = 0.5        # the corners' light as a share of the middle's (a cheap webcam's lens)
+TURN_DEGREES = (15.0, 30.0)  # a camera held askew: the frame turned by an angle in this range, either way
 
 
 class Degradation(NamedTuple):
@@ -94,11 +95,32 @@ def warp(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     inward = np.float32([[1, 1], [-1, 1], [-1, -1], [1, -1]])
     moved = corners + inward * rng.uniform(0, WARP_MAX, (4, 2)).astype(np.float32) * np.float32([w, h])
     matrix = cv2.getPerspectiveTransform(corners, moved)
+    return cv2.warpPerspective(frame, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                               borderValue=_rim_colour(frame))
+
+
+def turn(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A camera held askew: the frame turned about its middle by TURN_DEGREES either way (drawn per
+    image), on a canvas grown to hold all of it (nothing written leaves the frame), the corners
+    uncovered in the rim's colour as :func:`warp` fills them. The reader is asked to handle up to
+    45 degrees past the label's quarter turn."""
+    import cv2
+
+    h, w = frame.shape[:2]
+    angle = rng.uniform(*TURN_DEGREES) * rng.choice([-1.0, 1.0])
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+    size = (int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin)))
+    matrix[:, 2] += (size[0] - w) / 2, (size[1] - h) / 2
+    return cv2.warpAffine(frame, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=_rim_colour(frame))
+
+
+def _rim_colour(frame: np.ndarray) -> tuple[float, ...]:
+    """The median colour of the frame's outermost pixels, for what a warp or a turn uncovers."""
     channels = 1 if frame.ndim == 2 else frame.shape[2]
     rim = np.concatenate([frame[0], frame[-1], frame[:, 0], frame[:, -1]]).reshape(-1, channels)
-    fill = tuple(float(v) for v in np.median(rim, axis=0))
-    return cv2.warpPerspective(frame, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                               borderValue=fill)
+    return tuple(float(v) for v in np.median(rim, axis=0))
 
 
 def shadow(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -142,4 +164,5 @@ DEGRADATIONS: dict[str, Degradation] = {
     "shadow": Degradation(shadow, f"a hard shadow's straight edge across the frame, its side at "
                                   f"{SHADOW_GAIN[0]:g}-{SHADOW_GAIN[1]:g} of the light"),
     "vignette": Degradation(vignette, f"vignetting, the corners at {VIGNETTE_CORNER:g} of the middle's light"),
+    "turn": Degradation(turn, f"turned {TURN_DEGREES[0]:g}-{TURN_DEGREES[1]:g} degrees either way (camera askew)"),
 }

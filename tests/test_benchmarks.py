@@ -706,6 +706,25 @@ def test_warp_moves_corners_inward_so_no_written_dot_leaves_the_frame():
         assert (warped[:, 0] == 220).all(), name  # the band uncovered is the rim's median colour, no streak
 
 
+def test_turn_grows_the_canvas_so_no_written_dot_leaves_the_frame():
+    import cv2
+
+    from benchmarks.degrade import TURN_DEGREES, image_rng, turn
+
+    frame = _dots_frame()
+    for name in ("a.jpg", "b.jpg", "c.jpg", "d.jpg"):
+        turned = turn(frame, image_rng(name))
+        count, _, stats, _ = cv2.connectedComponentsWithStats((turned[..., 0] < 120).astype(np.uint8))
+        assert count - 1 == 5, name  # all five dots are still in the frame, none merged or cut
+        assert (turned[0, 0] == 220).all() and (turned[-1, -1] == 220).all(), name  # corners: the rim's colour
+        h, w = turned.shape[:2]
+        corner = stats[1:, :2][np.argmin(stats[1:, 0] + stats[1:, 1])] + 2  # the top-left dot's middle
+        middle = np.array([w / 2, h / 2])
+        drawn = np.degrees(np.arctan2(*(corner - middle)[::-1]))
+        unturned = np.degrees(np.arctan2(6 - 60, 6 - 80))  # that dot seen from the frame's middle, as drawn
+        assert TURN_DEGREES[0] - 2 <= abs(drawn - unturned) <= TURN_DEGREES[1] + 2, name
+
+
 def test_real_benchmark_reads_the_photos_again_degraded(tmp_path, capsys, monkeypatch):
     import cv2
 
