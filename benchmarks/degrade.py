@@ -103,12 +103,13 @@ def turn(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A camera held askew: the frame turned about its middle by TURN_DEGREES either way (drawn per
     image), on a canvas grown to hold all of it (nothing written leaves the frame), the corners
     uncovered in the rim's colour as :func:`warp` fills them. The reader is asked to handle up to
-    45 degrees past the label's quarter turn."""
+    45 degrees past the label's quarter turn. (The grown canvas is up to ~1.4x the frame's side, so
+    a big photo shrunk to the reader's working size comes out a little smaller too.)"""
     import cv2
 
     h, w = frame.shape[:2]
     angle = rng.uniform(*TURN_DEGREES) * rng.choice([-1.0, 1.0])
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    matrix = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)  # pixel centres: the corners stay in
     cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
     size = (int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin)))
     matrix[:, 2] += (size[0] - w) / 2, (size[1] - h) / 2

@@ -673,7 +673,7 @@ def test_each_degradation_is_seeded_per_image_and_keeps_a_frame():
         assert once.dtype == np.uint8 and once.shape[2:] == frame.shape[2:], kind
         assert np.array_equal(once, again), kind  # the same image degrades the same way in every run
         assert kind == "small" or not np.array_equal(once, frame), kind  # (small: below 640 px already)
-    for kind in ("noise", "warp", "shadow"):  # the random ones differ from image to image
+    for kind in ("noise", "warp", "shadow", "turn"):  # the random ones differ from image to image
         apply = DEGRADATIONS[kind].apply
         assert not np.array_equal(apply(frame, image_rng("a.jpg")), apply(frame, image_rng("b.jpg"))), kind
     paper = np.full((200, 300), 200, np.uint8)

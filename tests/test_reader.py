@@ -2097,10 +2097,10 @@ def test_the_band_beyond_a_shadows_edge_looks_like_shaded_paper_and_a_desk_does_
         work = scale_stage.working_copy(frame, cfg)
         paper = np.zeros(frame.shape[:2], np.uint8)
         paper[:, :400] = 1  # the page found: the lit part
-        copies = page_stage.small_copies(work.grey, cfg.page)
-        bands = shade.edge_bands(copies, paper, cfg.page.edge_border_px, cfg.shade)
+        blurred = page_stage.small_blurred(work.grey, cfg.page)
+        bands = shade.edge_bands(blurred, paper, cfg.page.edge_border_px, cfg.shade)
         ratio, chroma = shade.beyond_edge(work, bands)
-        smooth = lambda: shade.smooth_share(copies, bands[1])  # noqa: E731
+        smooth = lambda: shade.smooth_share(page_stage.small_copies(work.grey, cfg.page), bands[1])  # noqa: E731
         return round(ratio, 2), round(chroma, 1), shade.looks_shaded(ratio, chroma, smooth, cfg.shade)
 
     page = np.full((480, 640, 3), 210, np.uint8)
@@ -2174,7 +2174,7 @@ def test_the_page_in_shade_is_the_smooth_region_as_bright_as_the_band_beyond_its
     def in_shade(grey: np.ndarray, paper: np.ndarray, height: float = 30.0) -> np.ndarray:
         work = scale_stage.working_copy(grey, ReaderConfig())
         copies = page_stage.small_copies(work.grey, page_cfg)
-        bands = shade.edge_bands(copies, paper, page_cfg.edge_border_px, cfg)
+        bands = shade.edge_bands(copies.blurred, paper, page_cfg.edge_border_px, cfg)
         return shade.paper_in_shade(copies, paper, bands, height, cfg)
 
     shaded = in_shade(grey, paper)

@@ -572,14 +572,16 @@ class ShadeConfig(_Checked):
     falloff_ratio: float = knob(1.0, "fraction", "a band beyond brighter than `ratio` allows, up to this, is the page "
                                 "where the light falls off gently (vignetting: 0.72-0.90 on vignetted shared photos; "
                                 "painterdrown's sheet of 6s turned 30 degrees: 0.931) when it is smooth "
-                                "(falloff_smooth): as bright as the page at most, since a band dimmer by any share can "
-                                "be its shade and the smoothness and colour tests, not the brightness, tell a desk "
-                                "(0.93 cut that sheet's shaded half off; at 1.0 no scene, digitless frame or other "
-                                "degraded copy reads differently)", hi=1)
+                                "(falloff_smooth): up to the page's own brightness, since past `ratio`'s upper end "
+                                "the texture test, not the brightness, tells the desks measured (0.93 cut that "
+                                "sheet's shaded half off; at 1.0 no scene, digitless frame or other degraded copy "
+                                "reads differently). A smooth desk of the paper's colour passes at any such brightness",
+                                hi=1)
     falloff_smooth: float = knob(0.5, "fraction", "of such a band as smooth as blank paper: a sheet's margin in dimmer "
                                  "light (0.60-0.99 where the shared photos' bands, vignetted or not, measured "
-                                 "0.75-0.93), not a textured light desk (0.05-0.32 in the light-desk scene's frames of "
-                                 "the paper's colour at 0.75-0.93; 0.5 is midway). A smooth desk of the paper's "
+                                 "0.75-0.93; 0.69-0.99 at 0.93-0.98), not a textured light desk (0.05-0.32 in the "
+                                 "light-desk scene's frames of the paper's colour at 0.75-0.93, none of any scene's "
+                                 "100 frames at 0.93-1.0; 0.5 is midway). A smooth desk of the paper's "
                                  "colour passes: the reading without the page is then kept only if surer", hi=1)
     max_chroma: float = knob(6.0, "Lab chroma units", "the band beyond differs in colour from the band inside by at "
                              "most this: shade keeps the paper's colour (0-3 in the shadowed photos but one at 12), "

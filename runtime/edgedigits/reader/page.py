@@ -109,6 +109,12 @@ def small_copies(grey: np.ndarray, cfg: PageConfig) -> SmallCopies:
     return SmallCopies(factor, _blurred(plain, cfg), roughness, smooth_mask(roughness, cfg))
 
 
+def small_blurred(grey: np.ndarray, cfg: PageConfig) -> np.ndarray:
+    """The page finders' blurred small copy of the working copy `grey` alone (``SmallCopies.blurred``,
+    without the roughness that costs most of :func:`small_copies`)."""
+    return _blurred(_small_grey(grey, _small_factor(grey.shape, cfg)), cfg)
+
+
 def _blurred(plain: np.ndarray, cfg: PageConfig) -> np.ndarray:
     return opencv().GaussianBlur(plain, (cfg.blur, cfg.blur), 0)
 

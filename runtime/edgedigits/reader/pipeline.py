@@ -18,7 +18,7 @@ to a typed record, its tuned numbers in its section of :class:`.config.ReaderCon
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import partial
+from functools import cache, partial
 
 import numpy as np
 
@@ -61,14 +61,14 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     cfg = config.shade
     if paper is None or shade.digits_at_edge(result, paper, work.frame_shape, cfg) < cfg.min_cut_digits:
         return result
-    copies = page_stage.small_copies(work.grey, config.page)
-    bands = shade.edge_bands(copies, paper, config.page.edge_border_px, cfg)
+    bands = shade.edge_bands(page_stage.small_blurred(work.grey, config.page), paper, config.page.edge_border_px, cfg)
     ratio, chroma = shade.beyond_edge(work, bands)
-    if not shade.looks_shaded(ratio, chroma, lambda: shade.smooth_share(copies, bands[1]), cfg):
+    copies = cache(partial(page_stage.small_copies, work.grey, config.page))  # their roughness: only when asked
+    if not shade.looks_shaded(ratio, chroma, lambda: shade.smooth_share(copies(), bands[1]), cfg):
         stage("shade", (bands, ratio, chroma, "no paper in shade beyond: not read again"))
         return result
     height = shade.digit_height(result, work)
-    shaded = shade.paper_in_shade(copies, paper, bands, height, cfg)
+    shaded = shade.paper_in_shade(copies(), paper, bands, height, cfg)
     again, how = _read_without_page(work, result, paper, shaded, height, classifier, config)
     sure, sure_again = shade.sure_digits(result, cfg), shade.sure_digits(again, cfg)
     stage("shade", (bands, ratio, chroma, f"{how} without the page: {sure_again} sure digits against "

@@ -47,14 +47,13 @@ def digits_at_edge(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cf
     return count
 
 
-def edge_bands(copies: SmallCopies, paper: np.ndarray, border: int,
+def edge_bands(blurred: np.ndarray, paper: np.ndarray, border: int,
                cfg: ShadeConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(blurred, beyond, within): the page finder's blurred small copy (of `copies`, the working
-    copy's :func:`.page.small_copies`), and on it (0/1 uint8) the band ``band`` wide just beyond the
+    """(blurred, beyond, within): the page finder's blurred small copy of the working copy
+    (:func:`.page.small_blurred`), and on it (0/1 uint8) the band ``band`` wide just beyond the
     edge of the page mask `paper` (inside the frame, off its border by `border` px: the page
     finder's ``edge_border_px``) and the band just inside it."""
     cv2 = opencv()
-    blurred = copies.blurred
     h, w = blurred.shape
     mask = cv2.resize(paper, (w, h), interpolation=cv2.INTER_NEAREST)
     k = _band_width(blurred.shape, cfg)
@@ -72,7 +71,7 @@ def _band_width(shape: tuple[int, int], cfg: ShadeConfig) -> int:
 
 def beyond_edge(work: Working, bands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[float, float]:
     """(brightness ratio, colour distance) of the band beyond the page's edge against the band
-    inside it (:func:`edge_bands` of `work`): median brightness beyond / inside, and the distance of
+    inside it (:func:`edge_bands` of `work`'s grey copy): median brightness beyond / inside, and the distance of
     the bands' median Lab (a, b) (0 for a grey frame). (0, inf) when there is no band beyond."""
     blurred, beyond, within = bands
     if not beyond.any() or not within.any():
