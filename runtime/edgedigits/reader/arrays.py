@@ -9,7 +9,7 @@ import statistics
 
 import numpy as np
 
-_SQUARE_3 = np.ones((3, 3), np.uint8)
+SQUARE_3 = np.ones((3, 3), np.uint8)  # the 8-neighbourhood: one pixel of growth or shrinkage
 
 
 class CameraDependencyError(ImportError):
@@ -49,7 +49,7 @@ def stroke_width(binary: np.ndarray) -> float:
     area = cv2.countNonZero(binary)
     if area == 0:
         return 0.0
-    inner = cv2.erode(binary, _SQUARE_3, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    inner = cv2.erode(binary, SQUARE_3, borderType=cv2.BORDER_CONSTANT, borderValue=0)
     edge = area - cv2.countNonZero(inner)
     return 2.0 * area / max(edge, 1)
 
@@ -142,6 +142,13 @@ def block_sums(image: np.ndarray, factor: int) -> np.ndarray:
     for dx in range(1, factor):
         sums += rows[:, dx::factor]
     return sums
+
+
+def block_means(image: np.ndarray, factor: int) -> np.ndarray:
+    """`image` averaged over `factor` x `factor` blocks, rounded to uint8 (integer arithmetic on
+    :func:`block_sums`: the same bits on every CPU)."""
+    count = factor * factor
+    return ((block_sums(image, factor) + count // 2) // count).astype(np.uint8)
 
 
 def labelled(mask: np.ndarray, connectivity: int):

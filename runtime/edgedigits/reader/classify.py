@@ -13,11 +13,10 @@ from dataclasses import replace
 import numpy as np
 
 from ..preprocess import normalize_ink
-from .arrays import ink_height, labelled, member, median, opencv, percentile, shifted, stroke_width
+from .arrays import SQUARE_3, ink_height, labelled, member, median, opencv, percentile, shifted, stroke_width
 from .config import ClassifyConfig, ReaderConfig
 from .records import Blob, Digit, Ink, Line, Lines, Parts, Placement, ReadResult, Upright
 
-_SQUARE_3 = np.ones((3, 3), np.uint8)
 
 
 def no_stage(name: str, value) -> None:
@@ -65,7 +64,7 @@ def crop(blob: Blob, parts: Parts, upright: Upright, ink: Ink, cfg: ClassifyConf
         own[:, x1 - xa:] = 0
     if cv2.countNonZero(own) == 0:
         return None
-    own = cv2.dilate(own, _SQUARE_3)
+    own = cv2.dilate(own, SQUARE_3)
     low = cfg.soft_low * threshold
     region = darkness[ya:yb, xa:xb]
     # Stretch with this digit's own ink level: a light or blurred digit still gets solid strokes.
@@ -111,7 +110,7 @@ def separate(blob: Blob, own: np.ndarray, cfg: ClassifyConfig = ClassifyConfig()
     cv2 = opencv()
     eroded = own
     for _ in range(max(1, int(round(blob.stroke / 2)))):  # half a stroke from each side parts any contact
-        eroded = cv2.erode(eroded, _SQUARE_3, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        eroded = cv2.erode(eroded, SQUARE_3, borderType=cv2.BORDER_CONSTANT, borderValue=0)
         count, seeds, stats, _ = labelled(eroded, 8)
         tall = [i for i in range(1, count) if stats[i, 3] >= cfg.separate_tall * blob.h]
         if len(tall) >= 2:

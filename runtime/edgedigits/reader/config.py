@@ -119,6 +119,9 @@ class PageConfig(_Checked):
     min_desk_area: float = knob(0.03, "fraction", "of the frame: with less desk than this the paper fills the frame",
                                 hi=1)
     min_paper_area: float = knob(0.05, "fraction", "of the frame: a smaller bright region is not the page", hi=1)
+    middle_divisor: int = knob(3, "1/N of each side", "a page found by colour or smoothness reaches into the frame's "
+                               "middle, 1/N in from each side: what the camera is pointed at, not a label in a corner "
+                               "nor a strip of table beside a note", lo=3)
     desk_max_brightness: float = knob(0.9, "fraction", "of the paper's median: a desk must be clearly darker",
                                       hi=1, open_lo=True)
     edge_min_jump: float = knob(0.04, "fraction", "of the paper's brightness: a sheet's edge is a step at least this "
@@ -254,6 +257,11 @@ class InkConfig(_Checked):
     border_max_size: float = knob(3.5, "digit heights", "a component the frame's edge cuts is dropped if no longer: "
                                   "longer ones (rules, page edges) are rule removal's")
     border_band: float = knob(0.1, "digit heights", "how near the frame's edge a component's pixels count as on it")
+    border_band_min: int = knob(2, "px", "the band is at least this wide: digits under 20 px tall (0.1 of them is "
+                                "under 2 px) still have a band beyond a pixel's aliasing", lo=1)
+    window_margin: float = knob(1.0, "digit heights", "the ink window, and the upright copy turned from it, reach this far "
+                                "beyond the ink: the crops, the closing and the deskew's reach look past the strokes",
+                                open_lo=True)
     border_cut_share: float = knob(0.4, "fraction", "of its extent along the edge its pixels in the band span: a cut "
                                    "(window bars, a hand) spans most, a digit grazing the edge a stroke", hi=1,
                                    open_lo=True)

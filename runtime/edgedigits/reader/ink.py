@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .arrays import array_median, labelled, opencv, percentile
+from .arrays import SQUARE_3, array_median, labelled, opencv, percentile
 from .config import InkConfig, ReaderConfig
 from .records import DigitSize, Ink, Light, Working
 
@@ -54,7 +54,7 @@ def off_the_edge(darkness: np.ndarray, paper: np.ndarray, floor: float) -> tuple
     or None when no piece touches it."""
     cv2 = opencv()
     inked = (darkness > floor) & paper
-    edge = paper > cv2.erode(paper.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+    edge = paper > cv2.erode(paper.view(np.uint8), SQUARE_3).view(bool)
     edge[[0, -1], :] |= paper[[0, -1], :]  # the window's sides bound the paper too
     edge[:, [0, -1]] |= paper[:, [0, -1]]
     edge &= inked
@@ -156,11 +156,17 @@ def closing_size(size: DigitSize, cfg: InkConfig) -> int:
     return max(1, int(size.height // cfg.close_divisor))
 
 
-def ink_window(light: Light, ink: Ink, size: DigitSize, frame_shape: tuple[int, int]):
-    """(the ink in `light.darkness`, grown by a digit height within the working copy of
+def window_margin(size: DigitSize, cfg: InkConfig) -> int:
+    """How far (px) the ink window, and the upright copy turned from it, reach beyond the ink:
+    ``window_margin`` digit heights, rounded up."""
+    return int(math.ceil(cfg.window_margin * size.height))
+
+
+def ink_window(light: Light, ink: Ink, size: DigitSize, frame_shape: tuple[int, int], cfg: InkConfig):
+    """(the ink in `light.darkness`, grown by :func:`window_margin` within the working copy of
     `frame_shape` and 0 beyond the darkness; the window's top-left (x, y) in the copy), or (None, None)."""
     darkness, threshold, origin = light.darkness, ink.threshold, light.origin
-    margin = int(math.ceil(size.height))
+    margin = window_margin(size, cfg)
     mask = darkness > threshold
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
@@ -189,7 +195,7 @@ def clear_frame_border(light: Light, ink: Ink, work: Working, size: DigitSize, c
     if not any(sides.values()):
         return light
     labels, stats = components(mask)
-    band = max(2, int(cfg.border_band * size.height))
+    band = max(cfg.border_band_min, int(cfg.border_band * size.height))
     x, y, w, h = stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
     touching = ((sides["left"] & (x == 0)) | (sides["right"] & (x + w >= cols))
                 | (sides["top"] & (y == 0)) | (sides["bottom"] & (y + h >= rows)))

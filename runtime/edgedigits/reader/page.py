@@ -10,8 +10,8 @@ from typing import Callable
 
 import numpy as np
 
-from .arrays import (block_sums, histogram_median, histogram_percentile, labelled, nearest_upscale, opencv,
-                     uint8_histogram, uint8_medians)
+from .arrays import (block_means, histogram_median, histogram_percentile, labelled, nearest_upscale,
+                     opencv, uint8_histogram, uint8_medians)
 from .config import PageConfig
 from .records import DigitSize, Ink, Light, Page, SmallCopies, Working
 
@@ -94,17 +94,11 @@ def _small_factor(shape: tuple[int, int], cfg: PageConfig) -> int:
     return max(1, min(int(round(max(shape) / cfg.small_side)), *shape))
 
 
-def _small_grey(grey: np.ndarray, factor: int) -> np.ndarray:
-    """`grey` averaged over `factor` x `factor` blocks (uint8): the page finder's small copy."""
-    count = factor * factor
-    return ((block_sums(grey, factor) + count // 2) // count).astype(np.uint8)
-
-
 def small_copies(grey: np.ndarray, cfg: PageConfig) -> SmallCopies:
     """The page finders' copies of the working copy `grey`: ~``small_side`` px, blurred, and its
     roughness (:func:`texture`) and smooth parts (:func:`smooth_mask`)."""
     factor = _small_factor(grey.shape, cfg)
-    plain = _small_grey(grey, factor)
+    plain = block_means(grey, factor)
     roughness = texture(plain, cfg)
     return SmallCopies(factor, _blurred(plain, cfg), roughness, smooth_mask(roughness, cfg))
 
@@ -112,7 +106,7 @@ def small_copies(grey: np.ndarray, cfg: PageConfig) -> SmallCopies:
 def small_blurred(grey: np.ndarray, cfg: PageConfig) -> np.ndarray:
     """The page finders' blurred small copy of the working copy `grey` alone (``SmallCopies.blurred``,
     without the roughness that costs most of :func:`small_copies`)."""
-    return _blurred(_small_grey(grey, _small_factor(grey.shape, cfg)), cfg)
+    return _blurred(block_means(grey, _small_factor(grey.shape, cfg)), cfg)
 
 
 def _blurred(plain: np.ndarray, cfg: PageConfig) -> np.ndarray:
@@ -379,7 +373,7 @@ def find_coloured_paper(colour: np.ndarray, shape: tuple[int, int], cfg: PageCon
     if region is None:
         return Page(None, None)
     filled, hull = _filled_hull(region)
-    if not _sheet_sized(filled, cfg) or not _reaches_middle(filled):
+    if not _sheet_sized(filled, cfg) or not _reaches_middle(filled, cfg):
         return Page(None, None)
     if np.median(distance[filled > 0]) - np.median(distance[filled == 0]) < cfg.colour_min_step:
         return Page(None, None)
@@ -398,7 +392,7 @@ def find_smooth_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | N
         return Page(None, None)
     filled, hull = _filled_hull(region)
     inside = np.count_nonzero(filled)
-    if not _sheet_sized(filled, cfg) or not _reaches_middle(filled) or inside > (1 - cfg.smooth_min_desk) * filled.size:
+    if not _sheet_sized(filled, cfg) or not _reaches_middle(filled, cfg) or inside > (1 - cfg.smooth_min_desk) * filled.size:
         return Page(None, None)
     page, desk = np.median(roughness[filled > 0]), np.median(roughness[filled == 0])
     if desk < cfg.texture_min or desk < cfg.texture_ratio * page:
@@ -460,11 +454,12 @@ def _sheet_sized(filled: np.ndarray, cfg: PageConfig) -> bool:
     return filled.size - inside >= max(1, cfg.min_desk_area * filled.size) and inside >= cfg.min_paper_area * filled.size
 
 
-def _reaches_middle(filled: np.ndarray) -> bool:
-    """Whether the filled outline reaches into the frame's middle third: what the camera is
-    pointed at (not a label in a corner, nor a strip of table beside a note)."""
+def _reaches_middle(filled: np.ndarray, cfg: PageConfig) -> bool:
+    """Whether the filled outline reaches into the frame's middle, ``middle_divisor`` in from each
+    side: what the camera is pointed at (not a label in a corner, nor a strip of table beside a note)."""
     h, w = filled.shape
-    return bool(filled[h // 3: h - h // 3, w // 3: w - w // 3].any())
+    dy, dx = h // cfg.middle_divisor, w // cfg.middle_divisor
+    return bool(filled[dy: h - dy, dx: w - dx].any())
 
 
 def _page(filled: np.ndarray, hull: np.ndarray, factor: int, shape: tuple[int, int], cfg: PageConfig) -> Page:

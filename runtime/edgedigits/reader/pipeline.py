@@ -227,7 +227,7 @@ def _add_small(result: ReadResult, work: Working, components: np.ndarray, classi
 def _read_upright(angle: float, stage, *, light: Light, ink: Ink, size: DigitSize, work: Working, classifier,
                   config: ReaderConfig) -> ReadResult:
     """Turn the ink by `angle`, take out rules and boxes, find, group and classify the digits."""
-    window, offset = ink_stage.ink_window(light, ink, size, work.grey.shape)      # ink: its window
+    window, offset = ink_stage.ink_window(light, ink, size, work.grey.shape, config.ink)  # ink: its window
     if window is None:
         return ReadResult([])
     upright = deskew.turn_upright(window, offset, angle, ink.threshold, size, config)  # deskew: upright

@@ -8,7 +8,7 @@ from functools import cache, partial
 
 import numpy as np
 
-from .arrays import block_sums, opencv
+from .arrays import block_means, opencv
 from .config import ReaderConfig, ScaleConfig
 from .page import small_colour
 from .records import DigitSize, Working
@@ -48,9 +48,7 @@ def preview_copy(work: Working, cfg: ScaleConfig) -> Working | None:
     factor = cfg.preview_factor
     if max(work.grey.shape) < factor * cfg.min_working_side:
         return None
-    count = factor * factor
-    preview = ((block_sums(work.grey, factor) + count // 2) // count).astype(np.uint8)
-    return work._replace(grey=preview, scale=work.scale / factor)
+    return work._replace(grey=block_means(work.grey, factor), scale=work.scale / factor)
 
 
 def is_sure_shrink(work: Working, height: float, cfg: ScaleConfig) -> bool:
