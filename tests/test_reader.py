@@ -452,6 +452,16 @@ def test_bad_classifier_and_options():
         FrameReader(Dummy(), reject_threshold=1.5)
 
 
+def test_a_count_or_pixel_knob_takes_whole_numbers_only():
+    from edgedigits.reader.config import InkConfig, PageConfig
+
+    with pytest.raises(ValueError, match="middle_divisor must be a whole number"):
+        PageConfig(middle_divisor=3.5)  # (it slices the frame: a float would fail later, mid-read)
+    with pytest.raises(ValueError, match="border_band_min must be a whole number"):
+        InkConfig(border_band_min=2.0)
+    assert PageConfig(middle_divisor=4).middle_divisor == 4 and InkConfig(window_reach=0.5).window_reach == 0.5
+
+
 # ---------------------------------------------------------------- reader: results
 
 @pytest.fixture(scope="module")

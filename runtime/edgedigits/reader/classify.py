@@ -18,7 +18,6 @@ from .config import ClassifyConfig, ReaderConfig
 from .records import Blob, Digit, Ink, Line, Lines, Parts, Placement, ReadResult, Upright
 
 
-
 def no_stage(name: str, value) -> None:
     """The stage hook of readings nobody looks at (the debug pictures show the first reading)."""
 

@@ -12,7 +12,8 @@ a ratio of the quantity named; ``darkness`` relative darkness (0 paper .. 1 blac
 a classifier output; ``grey level`` 0..255; ``count`` a number of things; ``degrees`` an angle;
 ``Lab chroma units`` a distance in the (a, b) plane of OpenCV's 8-bit Lab; ``percentile`` of the
 values named; ``times`` a factor between two quantities named; ``stroke widths`` multiples of a
-blob's stroke width; ``ink pixels`` a count of ink pixels a cut crosses.
+blob's stroke width; ``ink pixels`` a count of ink pixels a cut crosses; ``1/N ...`` a divisor:
+that share of the quantity named.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class _Checked:
             for v in values:
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
                     raise ValueError(f"{type(self).__name__}.{f.name} must be a number, got {v!r}")
+                if f.type == "int" and not isinstance(v, int):  # (annotations are strings here)
+                    raise ValueError(f"{type(self).__name__}.{f.name} must be a whole number, got {v!r}")
                 if v < lo or v > hi or (open_lo and v == lo):
                     bounds = f"{'(' if open_lo else '['}{lo}, {hi}]"
                     raise ValueError(f"{type(self).__name__}.{f.name} must be in {bounds} "
@@ -259,9 +262,9 @@ class InkConfig(_Checked):
     border_band: float = knob(0.1, "digit heights", "how near the frame's edge a component's pixels count as on it")
     border_band_min: int = knob(2, "px", "the band is at least this wide: digits under 20 px tall (0.1 of them is "
                                 "under 2 px) still have a band beyond a pixel's aliasing", lo=1)
-    window_margin: float = knob(1.0, "digit heights", "the ink window, and the upright copy turned from it, reach this far "
-                                "beyond the ink: the crops, the closing and the deskew's reach look past the strokes",
-                                open_lo=True)
+    window_reach: float = knob(1.0, "digit heights", "the ink window, and the upright copy turned from it, reach "
+                               "this far beyond the ink: the crops, the closing and the deskew's reach look past the "
+                               "strokes", open_lo=True)
     border_cut_share: float = knob(0.4, "fraction", "of its extent along the edge its pixels in the band span: a cut "
                                    "(window bars, a hand) spans most, a digit grazing the edge a stroke", hi=1,
                                    open_lo=True)

@@ -10,7 +10,7 @@ import numpy as np
 
 from .arrays import active_tiles, opencv, warp_pixels
 from .config import DeskewConfig, ReaderConfig
-from .ink import closing_size, containers, window_margin
+from .ink import closing_size, containers, window_reach
 from .records import DigitSize, Direction, Page, Upright
 
 
@@ -111,7 +111,7 @@ def turn_upright(window: np.ndarray, offset: tuple[int, int], angle: float, thre
     rotation = None
     if abs(angle) > config.deskew.min_angle:
         window, rotation = rotate(window, angle, threshold, reach=close // 2 + config.deskew.crop_reach,
-                                  margin=window_margin(size, config.ink), cfg=config.deskew)
+                                  margin=window_reach(size, config.ink), cfg=config.deskew)
     return Upright(window, rotation, offset, close)
 
 

@@ -156,17 +156,17 @@ def closing_size(size: DigitSize, cfg: InkConfig) -> int:
     return max(1, int(size.height // cfg.close_divisor))
 
 
-def window_margin(size: DigitSize, cfg: InkConfig) -> int:
+def window_reach(size: DigitSize, cfg: InkConfig) -> int:
     """How far (px) the ink window, and the upright copy turned from it, reach beyond the ink:
-    ``window_margin`` digit heights, rounded up."""
-    return int(math.ceil(cfg.window_margin * size.height))
+    ``window_reach`` digit heights, rounded up."""
+    return int(math.ceil(cfg.window_reach * size.height))
 
 
 def ink_window(light: Light, ink: Ink, size: DigitSize, frame_shape: tuple[int, int], cfg: InkConfig):
-    """(the ink in `light.darkness`, grown by :func:`window_margin` within the working copy of
+    """(the ink in `light.darkness`, grown by :func:`window_reach` within the working copy of
     `frame_shape` and 0 beyond the darkness; the window's top-left (x, y) in the copy), or (None, None)."""
     darkness, threshold, origin = light.darkness, ink.threshold, light.origin
-    margin = window_margin(size, cfg)
+    margin = window_reach(size, cfg)
     mask = darkness > threshold
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
