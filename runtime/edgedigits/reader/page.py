@@ -94,13 +94,15 @@ def _small_factor(shape: tuple[int, int], cfg: PageConfig) -> int:
     return max(1, min(int(round(max(shape) / cfg.small_side)), *shape))
 
 
-def small_copies(grey: np.ndarray, cfg: PageConfig) -> SmallCopies:
+def small_copies(grey: np.ndarray, cfg: PageConfig, blurred: np.ndarray | None = None) -> SmallCopies:
     """The page finders' copies of the working copy `grey`: ~``small_side`` px, blurred, and its
-    roughness (:func:`texture`) and smooth parts (:func:`smooth_mask`)."""
+    roughness (:func:`texture`) and smooth parts (:func:`smooth_mask`). `blurred`:
+    :func:`small_blurred` of `grey`, if made already."""
     factor = _small_factor(grey.shape, cfg)
     plain = block_means(grey, factor)
     roughness = texture(plain, cfg)
-    return SmallCopies(factor, _blurred(plain, cfg), roughness, smooth_mask(roughness, cfg))
+    blurred = _blurred(plain, cfg) if blurred is None else blurred
+    return SmallCopies(factor, blurred, roughness, smooth_mask(roughness, cfg))
 
 
 def small_blurred(grey: np.ndarray, cfg: PageConfig) -> np.ndarray:

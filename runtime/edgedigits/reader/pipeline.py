@@ -61,9 +61,10 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     cfg = config.shade
     if paper is None or shade.digits_at_edge(result, paper, work.frame_shape, cfg) < cfg.min_cut_digits:
         return result
-    bands = shade.edge_bands(page_stage.small_blurred(work.grey, config.page), paper, config.page.edge_border_px, cfg)
+    blurred = page_stage.small_blurred(work.grey, config.page)
+    bands = shade.edge_bands(blurred, paper, config.page.edge_border_px, cfg)
     ratio, chroma = shade.beyond_edge(work, bands)
-    copies = cache(partial(page_stage.small_copies, work.grey, config.page))  # their roughness: only when asked
+    copies = cache(partial(page_stage.small_copies, work.grey, config.page, blurred))  # roughness: only when asked
     if not shade.looks_shaded(ratio, chroma, lambda: shade.smooth_share(copies(), bands[1]), cfg):
         stage("shade", (bands, ratio, chroma, "no paper in shade beyond: not read again"))
         return result
