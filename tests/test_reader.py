@@ -385,7 +385,8 @@ def test_very_tall_digits_are_measured_on_a_preview_and_the_working_copy_is_neve
     # A preview's guess that reads no digit (rows of small digits merged into one big blob) is not
     # trusted: the working copy is measured itself.
     monkeypatch.setattr(pipeline, "_read_shrunk", lambda *a: ReadResult([]))
-    measured.clear()
+    monkeypatch.setattr(pipeline, "_read_past_shade", lambda work, result, *a: result)  # (a page that read
+    measured.clear()                                                  # nothing is looked past: measured again)
     reader.read(page)
     assert measured == [(750, 1000), (1500, 2000)]
     with pytest.raises(ValueError, match="preview_margin"):
@@ -2075,6 +2076,43 @@ def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classi
     assert not any(page is not None and page.mask is None for page in whole)  # no reading as all paper
 
 
+def test_a_lone_digit_wholly_in_a_shadow_is_read_when_the_lit_page_reads_nothing(digit_classifier, mnist_test):
+    """A hard shadow over the right half of a sheet, one digit in it: the page finder takes the lit
+    half, which reads nothing; the band beyond its edge is the paper in shade, so the frame is read
+    without the page and the rows on the page's part in shade kept. A blank sheet so shadowed, or
+    the digit beside a dark desk, reads nothing."""
+    images, labels = mnist_test
+
+    def frame(digit: bool, beyond: float) -> np.ndarray:
+        grey = np.full((480, 640), 205, np.float32)
+        if digit:
+            ink = cv2.resize(images[np.flatnonzero(labels == 3)[0]], (150, 150), interpolation=cv2.INTER_AREA)
+            grey[160:310, 420:570] *= 1 - 0.85 * ink.astype(np.float32) / 255
+        grey[:, 330:] = grey[:, 330:] * beyond if beyond <= 1 else beyond
+        return grey.astype(np.uint8)
+
+    debug = {}
+    read = FrameReader(digit_classifier).read(frame(True, 0.55), debug=debug)
+    assert [line.text for line in read.lines] == ["3"] and "the page read nothing" in debug["shade"][3]
+    assert FrameReader(digit_classifier).read(frame(False, 0.55)).lines == []
+    assert FrameReader(digit_classifier).read(frame(True, 40.0)).lines == []  # a dark desk: no shade
+
+
+def test_rows_read_where_the_page_read_nothing_are_kept_on_its_part_in_shade():
+    from edgedigits.reader import shade
+    from edgedigits.reader.records import Digit, Line
+
+    shaded = np.zeros((100, 200), np.uint8)
+    shaded[:, 120:] = 1
+
+    def line(x):
+        return Line("8", [Digit(8, 0.99, (x, 40, 20, 20))], ("8",))
+
+    ring, lone = line(50), line(150)  # (a ring around the lit page is centred on it)
+    assert shade.rows_in_shade(ReadResult([ring, lone]), shaded, (100, 200)).lines == [lone]
+    assert shade.rows_in_shade(ReadResult([line(300)]), shaded, (200, 400)).lines == [line(300)]  # frame px
+
+
 def test_digits_at_the_pages_edge_count_only_inside_the_frame():
     from edgedigits.reader import shade
     from edgedigits.reader.records import Digit, Line
@@ -2237,3 +2275,24 @@ def test_rows_read_without_the_page_are_kept_if_they_reach_onto_it():
     assert kept.lines == [row, on]
     unsure = Line("1?", [Digit(1, 0.5, (5, 5, 10, 10)), Digit(None, 0.95, (25, 5, 10, 10))], ("1?",))
     assert shade.sure_digits(ReadResult([across, line(5), unsure]), cfg) == 3  # not 0.5 sure, nor a '?'
+
+
+def test_a_reading_that_sees_the_cut_digits_whole_wins_a_tie():
+    """A shadow's edge cuts a 2 to the top of a 7; read without the page, the 2 is one bigger box
+    around the 7's. The same digits read again (same boxes), a digit not covered, or nothing read
+    first do not count as seen whole."""
+    from edgedigits.reader import shade
+    from edgedigits.reader.records import Digit, Line
+
+    cfg = ReaderConfig().shade
+
+    def reading(*boxes):
+        return ReadResult([Line("7" * len(boxes), [Digit(7, 1.0, b) for b in boxes], ("7" * len(boxes),))])
+
+    cut, whole = (48, 31, 33, 41), (30, 31, 80, 71)
+    assert shade.saw_whole(reading(cut), reading(whole), cfg)
+    assert not shade.saw_whole(reading(cut), reading(cut), cfg)                      # read the same: no bigger
+    assert not shade.saw_whole(reading(cut, (200, 31, 30, 40)), reading(whole), cfg)  # one digit not seen whole
+    assert not shade.saw_whole(ReadResult([]), reading(whole), cfg)
+    shifted = (whole[0] + whole[2] - cut[2] // 2, *cut[1:])                           # half of it outside
+    assert not shade.saw_whole(reading(shifted), reading(whole), cfg)

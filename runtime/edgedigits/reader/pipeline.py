@@ -55,11 +55,14 @@ def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict 
 def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None, classifier,
                      config: ReaderConfig, stage) -> ReadResult:
     """`result`, or the working copy read again without its page `paper` (the mask it was read on)
-    when digits sit at the page's edge and the band beyond looks like the page in shade
-    (:mod:`.shade`): its rows that reach onto the page or lie on its part in shade, if they read
-    more sure digits (:func:`_read_without_page`)."""
+    when digits sit at the page's edge, or the page read nothing, and the band beyond looks like
+    the page in shade (:mod:`.shade`). When the page read nothing: the rows on its part in shade,
+    if they hold a sure digit (a lone digit wholly in a shadow's part of the sheet). Else its rows that
+    reach onto the page or lie on its part in shade, if they read more sure digits
+    (:func:`_read_without_page`), or as many with the first reading's digits seen whole
+    (:func:`.shade.saw_whole`)."""
     cfg = config.shade
-    if paper is None or shade.digits_at_edge(result, paper, work.frame_shape, cfg) < cfg.min_cut_digits:
+    if paper is None or (result.lines and shade.digits_at_edge(result, paper, work.frame_shape, cfg) < cfg.min_cut_digits):
         return result
     blurred = page_stage.small_blurred(work.grey, config.page)
     bands = shade.edge_bands(blurred, paper, config.page.edge_border_px, cfg)
@@ -68,13 +71,23 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     if not shade.looks_shaded(ratio, chroma, lambda: shade.smooth_share(copies(), bands[1]), cfg):
         stage("shade", (bands, ratio, chroma, "no paper in shade beyond: not read again"))
         return result
+    if not result.lines:
+        again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=Page(None, None))
+        if shade.sure_digits(again, cfg):
+            shaded = shade.paper_in_shade(copies(), paper, bands, shade.digit_height(again, work), cfg)
+            again = shade.rows_in_shade(again, shaded, work.frame_shape)
+        keep = shade.sure_digits(again, cfg) > 0
+        stage("shade", (bands, ratio, chroma, f"the page read nothing; read without it: {shade.sure_digits(again, cfg)} "
+                                             f"sure digits on the page in shade, {'kept' if keep else 'none kept'}"))
+        return again if keep else result
     height = shade.digit_height(result, work)
     shaded = shade.paper_in_shade(copies(), paper, bands, height, cfg)
     again, how = _read_without_page(work, result, paper, shaded, height, classifier, config)
     sure, sure_again = shade.sure_digits(result, cfg), shade.sure_digits(again, cfg)
+    keep = sure_again > sure or (sure_again == sure and shade.saw_whole(result, again, cfg))
     stage("shade", (bands, ratio, chroma, f"{how} without the page: {sure_again} sure digits against "
-                                         f"{sure}, {'that reading' if sure_again > sure else 'the first'} kept"))
-    return again if sure_again > sure else result
+                                         f"{sure}, {'that reading' if keep else 'the first'} kept"))
+    return again if keep else result
 
 
 def _read_without_page(work: Working, result: ReadResult, paper: np.ndarray, shaded: np.ndarray, height: float,

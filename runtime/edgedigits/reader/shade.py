@@ -148,6 +148,15 @@ def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg:
     return replace(result, lines=[line for line, flags in zip(result.lines, on) if any(flags)])
 
 
+def rows_in_shade(result: ReadResult, shaded: np.ndarray, frame_shape: tuple) -> ReadResult:
+    """`result` (read without the page, where the page read nothing) with only its lines that have
+    a digit on `shaded` (:func:`paper_in_shade`): writing on the page's part in shade; not the
+    page's own outline read as a ring around it (centred on the lit page), nor specks of a desk
+    (not smooth paper as bright as the band beyond the edge: digitless scene frames read no more)."""
+    on = [any(shaded[y, x] for y, x, _ in line) for line in _centres(result, shaded, frame_shape)]
+    return replace(result, lines=[line for line, keep in zip(result.lines, on) if keep])
+
+
 def upright_height(result: ReadResult, box: tuple) -> float:
     """The height, in frame pixels, of a digit's `box` (frame axes) as the page was read: its
     width when the reading turned the page a quarter (``result.angle``)."""
@@ -159,6 +168,21 @@ def digit_height(result: ReadResult, work: Working) -> float:
     working copy `work`."""
     return median([upright_height(result, d.box) for line in result.lines for d in line.digits
                    if d.digit is not None]) * work.scale
+
+
+def saw_whole(first: ReadResult, again: ReadResult, cfg: ShadeConfig) -> bool:
+    """Whether `again` (read without the page) holds each digit `first` read (at least one) with
+    ``whole_cover`` of its box inside a digit's box ``whole_growth`` times bigger or more: it saw
+    whole what the first reading saw cut at the page's edge."""
+    boxes = [d.box for line in again.lines for d in line.digits if d.digit is not None]
+    cut = [d.box for line in first.lines for d in line.digits if d.digit is not None]
+    return bool(cut) and all(any(_covered(box, whole, cfg) for whole in boxes) for box in cut)
+
+
+def _covered(box: tuple, whole: tuple, cfg: ShadeConfig) -> bool:
+    (x, y, w, h), (X, Y, W, H) = box, whole
+    overlap = max(0, min(x + w, X + W) - max(x, X)) * max(0, min(y + h, Y + H) - max(y, Y))
+    return overlap >= cfg.whole_cover * w * h and W * H >= cfg.whole_growth * w * h
 
 
 def sure_digits(result: ReadResult, cfg: ShadeConfig) -> int:
