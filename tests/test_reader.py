@@ -2147,9 +2147,9 @@ def test_the_band_beyond_a_shadows_edge_looks_like_shaded_paper_and_a_desk_does_
         paper[:, :400] = 1  # the page found: the lit part
         blurred = page_stage.small_blurred(work.grey, cfg.page)
         bands = shade.edge_bands(blurred, paper, cfg.page.edge_border_px, cfg.shade)
-        ratio, chroma = shade.beyond_edge(work, bands)
+        ratio, chroma = shade.brightness_ratio(bands), shade.colour_shift(work, bands)
         smooth = lambda: shade.smooth_share(page_stage.small_copies(work.grey, cfg.page), bands[1])  # noqa: E731
-        return round(ratio, 2), round(chroma, 1), shade.looks_shaded(ratio, chroma, smooth, cfg.shade)
+        return round(ratio, 2), round(chroma, 1), shade.looks_shaded(ratio, lambda: chroma, smooth, cfg.shade)
 
     page = np.full((480, 640, 3), 210, np.uint8)
     shaded = page.copy()
@@ -2176,19 +2176,23 @@ def test_the_band_beyond_a_shadows_edge_looks_like_shaded_paper_and_a_desk_does_
     assert band(lighter)[2] is False and band(lighter)[0] > cfg.shade.falloff_ratio
 
 
-def test_the_band_is_measured_for_smoothness_only_where_its_brightness_needs_it():
+def test_the_band_is_measured_for_colour_and_smoothness_only_where_its_brightness_needs_them():
     from edgedigits.reader import shade
 
     cfg = ReaderConfig().shade
 
     def never():
-        raise AssertionError("smoothness measured for a band its brightness decides")
+        raise AssertionError("smoothness or colour measured for a band its brightness decides")
 
-    assert shade.looks_shaded(0.55, 0.0, never, cfg)  # a hard shadow's share of the light
-    assert not shade.looks_shaded(0.3, 0.0, never, cfg) and not shade.looks_shaded(1.03, 0.0, never, cfg)
-    assert not shade.looks_shaded(0.85, cfg.max_chroma + 1, never, cfg)  # another colour
-    assert shade.looks_shaded(0.85, 0.0, lambda: cfg.falloff_smooth, cfg)
-    assert not shade.looks_shaded(0.85, 0.0, lambda: cfg.falloff_smooth - 0.01, cfg)
+    def grey():
+        return 0.0
+
+    assert shade.looks_shaded(0.55, grey, never, cfg)  # a hard shadow's share of the light
+    # The colour (a colour copy: most of the look's cost) is not measured when the brightness decides.
+    assert not shade.looks_shaded(0.3, never, never, cfg) and not shade.looks_shaded(1.03, never, never, cfg)
+    assert not shade.looks_shaded(0.85, lambda: cfg.max_chroma + 1, never, cfg)  # another colour
+    assert shade.looks_shaded(0.85, grey, lambda: cfg.falloff_smooth, cfg)
+    assert not shade.looks_shaded(0.85, grey, lambda: cfg.falloff_smooth - 0.01, cfg)
     with pytest.raises(ValueError, match="falloff_ratio"):
         replace(cfg, falloff_ratio=0.7)
 

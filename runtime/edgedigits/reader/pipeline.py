@@ -42,7 +42,7 @@ def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict 
         if debug is not None:
             if name == "grey":  # a shrunk or enlarged copy is read again: its stages replace the first ones
                 debug.clear()
-            debug[name] = value
+            debug[name] = value() if callable(value) else value  # (a callable: measured only for the picture)
 
     work = scale.working_copy(frame, config)
     result = _read_working(work, classifier, config, stage, rescale=True)
@@ -56,38 +56,51 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
                      config: ReaderConfig, stage) -> ReadResult:
     """`result`, or the working copy read again without its page `paper` (the mask it was read on)
     when digits sit at the page's edge, or the page read nothing, and the band beyond looks like
-    the page in shade (:mod:`.shade`). When the page read nothing: the rows on its part in shade,
-    if they hold a sure digit (a lone digit wholly in a shadow's part of the sheet). Else its rows that
-    reach onto the page or lie on its part in shade, if they read more sure digits
-    (:func:`_read_without_page`), or as many with the first reading's digits seen whole
+    the page in shade (:mod:`.shade`). When the page read nothing, :func:`_read_past_blank_page`;
+    else its rows that reach onto the page or lie on its part in shade, if they read more sure
+    digits (:func:`_read_without_page`), or as many with the first reading's digits seen whole
     (:func:`.shade.saw_whole`)."""
     cfg = config.shade
     if paper is None or (result.lines and shade.digits_at_edge(result, paper, work.frame_shape, cfg) < cfg.min_cut_digits):
         return result
     blurred = page_stage.small_blurred(work.grey, config.page)
     bands = shade.edge_bands(blurred, paper, config.page.edge_border_px, cfg)
-    ratio, chroma = shade.beyond_edge(work, bands)
+    ratio, chroma = shade.brightness_ratio(bands), cache(partial(shade.colour_shift, work, bands))
     copies = cache(partial(page_stage.small_copies, work.grey, config.page, blurred))  # roughness: only when asked
     if not shade.looks_shaded(ratio, chroma, lambda: shade.smooth_share(copies(), bands[1]), cfg):
-        stage("shade", (bands, ratio, chroma, "no paper in shade beyond: not read again"))
+        stage("shade", lambda: (bands, ratio, chroma(), "no paper in shade beyond: not read again"))
         return result
     if not result.lines:
-        again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=Page(None, None))
-        if shade.sure_digits(again, cfg):
-            shaded = shade.paper_in_shade(copies(), paper, bands, shade.digit_height(again, work), cfg)
-            again = shade.rows_in_shade(again, shaded, work.frame_shape)
-        keep = shade.sure_digits(again, cfg) > 0
-        stage("shade", (bands, ratio, chroma, f"the page read nothing; read without it: {shade.sure_digits(again, cfg)} "
-                                             f"sure digits on the page in shade, {'kept' if keep else 'none kept'}"))
-        return again if keep else result
+        return _read_past_blank_page(work, result, paper, bands, (ratio, chroma()), copies(), classifier, config, stage)
     height = shade.digit_height(result, work)
     shaded = shade.paper_in_shade(copies(), paper, bands, height, cfg)
     again, how = _read_without_page(work, result, paper, shaded, height, classifier, config)
     sure, sure_again = shade.sure_digits(result, cfg), shade.sure_digits(again, cfg)
     keep = sure_again > sure or (sure_again == sure and shade.saw_whole(result, again, cfg))
-    stage("shade", (bands, ratio, chroma, f"{how} without the page: {sure_again} sure digits against "
-                                         f"{sure}, {'that reading' if keep else 'the first'} kept"))
+    stage("shade", (bands, ratio, chroma(), f"{how} without the page: {sure_again} sure digits against "
+                                           f"{sure}, {'that reading' if keep else 'the first'} kept"))
     return again if keep else result
+
+
+def _read_past_blank_page(work: Working, result: ReadResult, paper: np.ndarray, bands: tuple, measured: tuple,
+                          copies, classifier, config: ReaderConfig, stage) -> ReadResult:
+    """`result` (the page `paper` read nothing), or the working copy read without the page, its
+    rows on the page's part in shade (:func:`.shade.rows_in_shade`), when they hold a sure digit:
+    a lone digit wholly in a shadow's part of the sheet. Not read when no paper in shade lies
+    beyond the edge (closed over the band's width only: the digits' height is not known): a
+    glossy desk that passes for shade is read for seconds and reads nothing there."""
+    cfg = config.shade
+    if not shade.paper_in_shade(copies, paper, bands, 0.0, cfg).any():
+        stage("shade", (bands, *measured, "the page read nothing and no paper in shade beyond: not read again"))
+        return result
+    again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=Page(None, None))
+    if shade.sure_digits(again, cfg):
+        again = shade.rows_in_shade(again, shade.paper_in_shade(copies, paper, bands, shade.digit_height(again, work), cfg),
+                                    work.frame_shape)
+    sure = shade.sure_digits(again, cfg)
+    stage("shade", (bands, *measured, f"the page read nothing; read without it: {sure} sure digits on the page "
+                                      f"in shade, {'kept' if sure else 'none kept'}"))
+    return again if sure else result
 
 
 def _read_without_page(work: Working, result: ReadResult, paper: np.ndarray, shaded: np.ndarray, height: float,

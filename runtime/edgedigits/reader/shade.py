@@ -3,11 +3,14 @@ or light falling off towards its corners, can leave part of it as dark as a desk
 finder then takes the lit part alone for the page, cutting the rows written across the shadow's
 edge. When digits read sit at the page's edge inside the frame (:func:`digits_at_edge`: writing
 keeps a margin from a sheet's real edge) and the band beyond that edge looks like the page in
-shade (:func:`edge_bands`, :func:`beyond_edge`, :func:`looks_shaded`: the paper's colour at a
+shade (:func:`edge_bands`, :func:`brightness_ratio`, :func:`looks_shaded`: the paper's colour at a
 shadow's share of its brightness, or dimmed by less and smooth), the frame is read again without
 the page; of that reading, the rows that reach onto the page or lie on its part in shade
 (:func:`paper_in_shade`) are kept, or all of them when several run across its edge
-(:func:`rows_on_page`), and it is reported if it reads more sure digits (:func:`sure_digits`)."""
+(:func:`rows_on_page`), and it is reported if it reads more sure digits (:func:`sure_digits`), or
+as many with the first reading's digits seen whole (:func:`saw_whole`). When the page read
+nothing at all and paper in shade lies beyond its edge, the rows of the reading without the
+page on that paper are reported (:func:`rows_in_shade`: a lone digit wholly in a shadow)."""
 
 from __future__ import annotations
 
@@ -69,22 +72,30 @@ def _band_width(shape: tuple[int, int], cfg: ShadeConfig) -> int:
     return 2 * max(1, int(cfg.band * max(shape))) + 1
 
 
-def beyond_edge(work: Working, bands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[float, float]:
-    """(brightness ratio, colour distance) of the band beyond the page's edge against the band
-    inside it (:func:`edge_bands` of `work`'s grey copy): median brightness beyond / inside, and the distance of
-    the bands' median Lab (a, b) (0 for a grey frame). (0, inf) when there is no band beyond."""
+def brightness_ratio(bands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> float:
+    """The median brightness of the band beyond the page's edge over the band inside it
+    (:func:`edge_bands`); 0 when there is no band beyond."""
     blurred, beyond, within = bands
     if not beyond.any() or not within.any():
-        return 0.0, float("inf")
-    out, inn = beyond > 0, within > 0
-    ratio = float(np.median(blurred[out])) / max(1.0, float(np.median(blurred[inn])))
+        return 0.0
+    return float(np.median(blurred[beyond > 0])) / max(1.0, float(np.median(blurred[within > 0])))
+
+
+def colour_shift(work: Working, bands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> float:
+    """The distance of the median Lab (a, b) of the band beyond the page's edge from the band
+    inside it (:func:`edge_bands` of `work`'s grey copy); 0 for a grey frame, inf when there is no
+    band beyond. (Its colour copy is most of the look's cost: measured only when the brightness
+    leaves the question open, :func:`looks_shaded`.)"""
+    blurred, beyond, within = bands
+    if not beyond.any() or not within.any():
+        return float("inf")
     if work.colour is None:
-        return ratio, 0.0
+        return 0.0
     cv2 = opencv()
     h, w = blurred.shape
     lab = cv2.cvtColor(cv2.resize(work.colour(), (w, h), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2LAB)
-    shift = np.median(lab[out], axis=0)[1:] - np.median(lab[inn], axis=0)[1:]  # (a, b)
-    return ratio, float(np.hypot(*shift))
+    shift = np.median(lab[beyond > 0], axis=0)[1:] - np.median(lab[within > 0], axis=0)[1:]  # (a, b)
+    return float(np.hypot(*shift))
 
 
 def smooth_share(copies: SmallCopies, beyond: np.ndarray) -> float:
@@ -93,14 +104,14 @@ def smooth_share(copies: SmallCopies, beyond: np.ndarray) -> float:
     return float(copies.smooth[beyond > 0].mean()) if beyond.any() else 0.0
 
 
-def looks_shaded(ratio: float, chroma: float, smooth: Callable[[], float], cfg: ShadeConfig) -> bool:
-    """Whether a band beyond the page's edge of brightness `ratio` and colour distance `chroma`
-    (:func:`beyond_edge`) is the page in shade, in its colour: as bright as a hard shadow leaves
-    paper (``ratio``), or brighter up to ``falloff_ratio`` when ``falloff_smooth`` of it is smooth
-    (`smooth`, called only then: :func:`smooth_share`): light falling off gently across a sheet
-    (vignetting, a lamp's fall-off), where most light desks of the paper's colour show their
-    texture (a smooth one passes)."""
-    if chroma > cfg.max_chroma or not cfg.ratio[0] <= ratio <= cfg.falloff_ratio:
+def looks_shaded(ratio: float, chroma: Callable[[], float], smooth: Callable[[], float], cfg: ShadeConfig) -> bool:
+    """Whether a band beyond the page's edge of brightness `ratio` (:func:`brightness_ratio`) and
+    colour distance `chroma` (called only for a ratio in range: :func:`colour_shift`) is the page
+    in shade, in its colour: as bright as a hard shadow leaves paper (``ratio``), or brighter up to
+    ``falloff_ratio`` when ``falloff_smooth`` of it is smooth (`smooth`, called only then:
+    :func:`smooth_share`): light falling off gently across a sheet (vignetting, a lamp's
+    fall-off), where most light desks of the paper's colour show their texture (a smooth one passes)."""
+    if not cfg.ratio[0] <= ratio <= cfg.falloff_ratio or chroma() > cfg.max_chroma:
         return False
     return ratio <= cfg.ratio[1] or smooth() >= cfg.falloff_smooth
 
