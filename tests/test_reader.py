@@ -2083,19 +2083,61 @@ def test_a_lone_digit_wholly_in_a_shadow_is_read_when_the_lit_page_reads_nothing
     the digit beside a dark desk, reads nothing."""
     images, labels = mnist_test
 
-    def frame(digit: bool, beyond: float) -> np.ndarray:
+    def frame(digit: bool, beyond: float, grain: int = 0) -> np.ndarray:
         grey = np.full((480, 640), 205, np.float32)
         if digit:
             ink = cv2.resize(images[np.flatnonzero(labels == 3)[0]], (150, 150), interpolation=cv2.INTER_AREA)
             grey[160:310, 420:570] *= 1 - 0.85 * ink.astype(np.float32) / 255
-        grey[:, 330:] = grey[:, 330:] * beyond if beyond <= 1 else beyond
-        return grey.astype(np.uint8)
+        grey[:, 330:] *= beyond
+        grey[:, 330:] += np.random.default_rng(0).choice(np.array([-grain, grain]), (480, 310))
+        return np.clip(grey, 0, 255).astype(np.uint8)
 
-    debug = {}
-    read = FrameReader(digit_classifier).read(frame(True, 0.55), debug=debug)
-    assert [line.text for line in read.lines] == ["3"] and "the page read nothing" in debug["shade"][3]
-    assert FrameReader(digit_classifier).read(frame(False, 0.55)).lines == []
-    assert FrameReader(digit_classifier).read(frame(True, 40.0)).lines == []  # a dark desk: no shade
+    def read(*args):
+        debug = {}
+        return [line.text for line in FrameReader(digit_classifier).read(frame(*args), debug=debug).lines], \
+            debug["shade"][3]
+
+    texts, verdict = read(True, 0.55)
+    assert texts == ["3"] and "the page read nothing; read without it: 1 sure" in verdict
+    assert read(False, 0.55)[0] == []
+    texts, verdict = read(True, 0.2)  # a dark desk: no paper in shade, the digit on it not read
+    assert texts == [] and "no paper in shade beyond" in verdict
+    texts, verdict = read(False, 0.55, 40)  # a grained desk as bright as shade, no smooth paper on it
+    assert texts == [] and "of the rest is paper in shade: not read again" in verdict
+
+
+def test_a_tie_in_sure_digits_goes_to_the_reading_that_saw_the_cut_digits_whole(digit_classifier, mnist_test,
+                                                                                   monkeypatch):
+    from edgedigits.reader import pipeline
+    from edgedigits.reader.records import Digit, Line
+
+    frame, _ = _rows_of_digits(*mnist_test, shadow_from=345)
+    off = replace(ReaderConfig(), shade=replace(ReaderConfig().shade, min_cut_digits=10 ** 6))
+    first = FrameReader(digit_classifier, config=off).read(frame)
+    digits = [d for line in first.lines for d in line.digits]
+    sure = sum(d.confidence >= ReaderConfig().shade.sure for d in digits)
+
+    def again_with(grow: int):
+        boxes = [(x - grow, y - grow, w + 2 * grow, h + 2 * grow) for x, y, w, h in (d.box for d in digits)]
+        return ReadResult([Line("8" * len(boxes), [Digit(8, 1.0 if k < sure else 0.5, b) for k, b in enumerate(boxes)],
+                                ("8" * len(boxes),))])
+
+    for grow, wins in ((10, True), (0, False)):  # the cut digits seen whole; the same boxes read again
+        again = again_with(grow)
+        monkeypatch.setattr(pipeline, "_read_without_page", lambda *args, again=again: (again, "probed"))
+        read = FrameReader(digit_classifier).read(frame)
+        assert (read.lines[0].text.startswith("8")) is wins, grow
+
+
+def test_the_share_of_the_frame_off_the_page_that_is_paper_in_shade():
+    from edgedigits.reader import shade
+
+    paper = np.zeros((100, 200), np.uint8)
+    paper[:, :100] = 1
+    shaded = np.zeros((50, 100), np.uint8)  # (the small copy: half the size)
+    shaded[:, 50:75] = 1
+    assert shade.off_page_share(shaded, paper) == 0.5
+    assert shade.off_page_share(shaded, np.ones_like(paper)) == 0.0  # the page fills the frame
 
 
 def test_rows_read_where_the_page_read_nothing_are_kept_on_its_part_in_shade():

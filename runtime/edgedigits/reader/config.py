@@ -609,14 +609,21 @@ class ShadeConfig(_Checked):
                                  "1, a grey tiled floor that passes for shade beside memocpr's sheet (183858) gave "
                                  "rows of a speck or two; painterdrown's shaded rows hold 14-18 (2-5 read alike)", lo=1)
     sure: float = knob(0.9, "probability", "the reading without the page replaces the first if it has more digits "
-                       "this sure", hi=1)
+                       "this sure (or as many, seen whole: whole_cover); where the page read nothing, if it has one "
+                       "on the page in shade", hi=1)
     whole_cover: float = knob(0.9, "fraction", "with as many sure digits as the first, the reading without the page "
                               "replaces it when each digit the first read lies, by at least this share of its box, "
                               "in a bigger digit's box there: a digit the shadow's edge cut, seen whole (ujwalkasturi's "
                               "shadowed close-ups: a 2 cut to a 7); 0.8 and 0.95 read the shadowed photos alike",
                               hi=1, open_lo=True)
     whole_growth: float = knob(1.25, "ratio", "that bigger box's area, as a multiple of the first digit's box at least "
-                               "(a reading of the same digit again is no bigger; 1.1 and 1.5 read alike)", lo=1)
+                               "(a reading of the same digit again is no bigger; 1.1 and 1.5 read alike)", lo=1,
+                               open_lo=True)
+    min_shade_share: float = knob(0.005, "fraction", "a page that read nothing is looked past only when this much of "
+                                  "the frame off the page is paper in shade: the shadowed photos that gain hold "
+                                  "0.009-0.85, the two digitless scene frames (of 400) that reached this test 0.000 "
+                                  "(a glossy desk read for 3 s for nothing) and 0.017; a sliver at the step where "
+                                  "the band's median mixes in lit paper is no paper in shade", hi=1)
 
     def __post_init__(self) -> None:
         super().__post_init__()

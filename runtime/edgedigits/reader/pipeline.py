@@ -7,8 +7,8 @@
     -> classify; the surest reading wins
     -> small digits among the big ones, read on the unshrunk copy once those are erased;
     more candidates than the cap (a rough desk taken for page): all of it again on the page's smooth part.
-    -> digits at the page's edge, paper in shade or in dimmer smooth light beyond: a probe, maybe all
-       again, without the page.
+    -> digits at the page's edge, or none read, and paper in shade or in dimmer smooth light beyond:
+       a probe, maybe all again, without the page (none read: its rows on the paper in shade).
     -> a second look at the reported digits the classifier was unsure of.
 
 Each stage lives in its own module and is a plain function from typed records (:mod:`.records`)
@@ -34,7 +34,7 @@ def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict 
     `classifier`; `debug`, a dict, receives each stage's intermediate result (see FrameReader.read)."""
     frame = validate_frame(frame)
 
-    paper = {}  # the page mask of the copy measured last: the reported reading's, when it has lines
+    paper = {}  # the page mask of the copy measured last: the reported reading's (see _read_past_shade)
 
     def stage(name: str, value) -> None:
         if name == "paper":
@@ -48,7 +48,7 @@ def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict 
     result = _read_working(work, classifier, config, stage, rescale=True)
     if not result.lines and blobs.too_much_texture(config.blobs) in result.warnings:
         result = _read_on_smooth_part(work, result, classifier, config, stage)
-    result = _read_past_shade(work, result, paper.get("mask"), classifier, config, stage)  # shade: a cut page
+    result = _read_past_shade(work, result, paper.get("mask"), classifier, config, stage)  # shade: past the page
     return classify.second_look(result, classifier, config, stage)                 # classify: unsure digits
 
 
@@ -63,6 +63,8 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     cfg = config.shade
     if paper is None or (result.lines and shade.digits_at_edge(result, paper, work.frame_shape, cfg) < cfg.min_cut_digits):
         return result
+    if not result.lines and blobs.too_much_texture(config.blobs) in result.warnings:
+        return result  # (`paper` is then the smooth part's, read after it: not the page this reading was made on)
     blurred = page_stage.small_blurred(work.grey, config.page)
     bands = shade.edge_bands(blurred, paper, config.page.edge_border_px, cfg)
     ratio, chroma = shade.brightness_ratio(bands), cache(partial(shade.colour_shift, work, bands))
@@ -76,7 +78,7 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     shaded = shade.paper_in_shade(copies(), paper, bands, height, cfg)
     again, how = _read_without_page(work, result, paper, shaded, height, classifier, config)
     sure, sure_again = shade.sure_digits(result, cfg), shade.sure_digits(again, cfg)
-    keep = sure_again > sure or (sure_again == sure and shade.saw_whole(result, again, cfg))
+    keep = sure_again > sure or (sure_again == sure > 0 and shade.saw_whole(result, again, cfg))
     stage("shade", (bands, ratio, chroma(), f"{how} without the page: {sure_again} sure digits against "
                                            f"{sure}, {'that reading' if keep else 'the first'} kept"))
     return again if keep else result
@@ -86,12 +88,15 @@ def _read_past_blank_page(work: Working, result: ReadResult, paper: np.ndarray, 
                           copies, classifier, config: ReaderConfig, stage) -> ReadResult:
     """`result` (the page `paper` read nothing), or the working copy read without the page, its
     rows on the page's part in shade (:func:`.shade.rows_in_shade`), when they hold a sure digit:
-    a lone digit wholly in a shadow's part of the sheet. Not read when no paper in shade lies
-    beyond the edge (closed over the band's width only: the digits' height is not known): a
-    glossy desk that passes for shade is read for seconds and reads nothing there."""
+    a lone digit wholly in a shadow's part of the sheet. Not read when less than ``min_shade_share``
+    of the frame off the page is paper in shade (closed over the band's width only: the digits'
+    height is not known): a glossy desk that passes for shade is read for seconds and reads
+    nothing there."""
     cfg = config.shade
-    if not shade.paper_in_shade(copies, paper, bands, 0.0, cfg).any():
-        stage("shade", (bands, *measured, "the page read nothing and no paper in shade beyond: not read again"))
+    off_page = shade.off_page_share(shade.paper_in_shade(copies, paper, bands, 0.0, cfg), paper)
+    if off_page < cfg.min_shade_share:
+        stage("shade", (bands, *measured, f"the page read nothing and {off_page:.3f} of the rest is paper in shade: "
+                                          "not read again"))
         return result
     again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=Page(None, None))
     if shade.sure_digits(again, cfg):

@@ -159,6 +159,14 @@ def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg:
     return replace(result, lines=[line for line, flags in zip(result.lines, on) if any(flags)])
 
 
+def off_page_share(shaded: np.ndarray, paper: np.ndarray) -> float:
+    """The share of the frame off the page mask `paper` that `shaded` (:func:`paper_in_shade`, on
+    the page finder's small copy) covers; 0 when the page fills the frame."""
+    cv2 = opencv()
+    off = cv2.resize(paper, shaded.shape[::-1], interpolation=cv2.INTER_NEAREST) == 0
+    return float(shaded[off].mean()) if off.any() else 0.0
+
+
 def rows_in_shade(result: ReadResult, shaded: np.ndarray, frame_shape: tuple) -> ReadResult:
     """`result` (read without the page, where the page read nothing) with only its lines that have
     a digit on `shaded` (:func:`paper_in_shade`): writing on the page's part in shade; not the
@@ -184,7 +192,8 @@ def digit_height(result: ReadResult, work: Working) -> float:
 def saw_whole(first: ReadResult, again: ReadResult, cfg: ShadeConfig) -> bool:
     """Whether `again` (read without the page) holds each digit `first` read (at least one) with
     ``whole_cover`` of its box inside a digit's box ``whole_growth`` times bigger or more: it saw
-    whole what the first reading saw cut at the page's edge."""
+    whole what the first reading saw cut at the page's edge. (Not bounded above: a row merged into
+    one box would pass, but it must then be as sure as the digits it swallowed.)"""
     boxes = [d.box for line in again.lines for d in line.digits if d.digit is not None]
     cut = [d.box for line in first.lines for d in line.digits if d.digit is not None]
     return bool(cut) and all(any(_covered(box, whole, cfg) for whole in boxes) for box in cut)
