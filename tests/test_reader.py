@@ -2080,7 +2080,8 @@ def test_a_lone_digit_wholly_in_a_shadow_is_read_when_the_lit_page_reads_nothing
     """A hard shadow over the right half of a sheet, one digit in it: the page finder takes the lit
     half, which reads nothing; the band beyond its edge is the paper in shade, so the frame is read
     without the page and the rows on the page's part in shade kept. A blank sheet so shadowed, or
-    the digit beside a dark desk, reads nothing."""
+    the digit beside a dark desk, reads nothing; a grained desk as bright as shade with a small
+    smooth patch at the edge (under ``min_shade_share`` of the frame off the page) is not read again."""
     images, labels = mnist_test
 
     def frame(digit: bool, beyond: float, grain: int = 0) -> np.ndarray:
@@ -2089,7 +2090,9 @@ def test_a_lone_digit_wholly_in_a_shadow_is_read_when_the_lit_page_reads_nothing
             ink = cv2.resize(images[np.flatnonzero(labels == 3)[0]], (150, 150), interpolation=cv2.INTER_AREA)
             grey[160:310, 420:570] *= 1 - 0.85 * ink.astype(np.float32) / 255
         grey[:, 330:] *= beyond
-        grey[:, 330:] += np.random.default_rng(0).choice(np.array([-grain, grain]), (480, 310))
+        texture = np.random.default_rng(0).choice(np.array([-grain, grain]), (480, 310))
+        texture[200:230, :24] = 0  # a smooth patch at the edge: ~0.003 of the frame off the page
+        grey[:, 330:] += texture
         return np.clip(grey, 0, 255).astype(np.uint8)
 
     def read(*args):
@@ -2102,8 +2105,12 @@ def test_a_lone_digit_wholly_in_a_shadow_is_read_when_the_lit_page_reads_nothing
     assert read(False, 0.55)[0] == []
     texts, verdict = read(True, 0.2)  # a dark desk: no paper in shade, the digit on it not read
     assert texts == [] and "no paper in shade beyond" in verdict
-    texts, verdict = read(False, 0.55, 40)  # a grained desk as bright as shade, no smooth paper on it
+    texts, verdict = read(False, 0.55, 40)  # a grained desk as bright as shade, a sliver of smooth paper on it
     assert texts == [] and "of the rest is paper in shade: not read again" in verdict
+    at_zero = replace(ReaderConfig(), shade=replace(ReaderConfig().shade, min_shade_share=0.0))
+    debug = {}
+    FrameReader(digit_classifier, config=at_zero).read(frame(False, 0.55, 40), debug=debug)
+    assert "read without it" in debug["shade"][3]  # the patch itself is some paper in shade
 
 
 def test_a_tie_in_sure_digits_goes_to_the_reading_that_saw_the_cut_digits_whole(digit_classifier, mnist_test,
@@ -2127,6 +2134,8 @@ def test_a_tie_in_sure_digits_goes_to_the_reading_that_saw_the_cut_digits_whole(
         monkeypatch.setattr(pipeline, "_read_without_page", lambda *args, again=again: (again, "probed"))
         read = FrameReader(digit_classifier).read(frame)
         assert (read.lines[0].text.startswith("8")) is wins, grow
+    monkeypatch.setattr(pipeline.shade, "sure_digits", lambda *args: 0)  # no sure digit either way: no tie won
+    assert not FrameReader(digit_classifier).read(frame).lines[0].text.startswith("8")
 
 
 def test_the_share_of_the_frame_off_the_page_that_is_paper_in_shade():

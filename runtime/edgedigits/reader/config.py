@@ -611,7 +611,8 @@ class ShadeConfig(_Checked):
     sure: float = knob(0.9, "probability", "the reading without the page replaces the first if it has more digits "
                        "this sure (or as many, seen whole: whole_cover); where the page read nothing, if it has one "
                        "on the page in shade", hi=1)
-    whole_cover: float = knob(0.9, "fraction", "with as many sure digits as the first, the reading without the page "
+    whole_cover: float = knob(0.9, "fraction", "with as many sure digits as the first (at least one), the reading "
+                              "without the page "
                               "replaces it when each digit the first read lies, by at least this share of its box, "
                               "in a bigger digit's box there: a digit the shadow's edge cut, seen whole (ujwalkasturi's "
                               "shadowed close-ups: a 2 cut to a 7); 0.8 and 0.95 read the shadowed photos alike",

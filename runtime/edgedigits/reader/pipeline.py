@@ -56,15 +56,15 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
                      config: ReaderConfig, stage) -> ReadResult:
     """`result`, or the working copy read again without its page `paper` (the mask it was read on)
     when digits sit at the page's edge, or the page read nothing, and the band beyond looks like
-    the page in shade (:mod:`.shade`). When the page read nothing, :func:`_read_past_blank_page`;
-    else its rows that reach onto the page or lie on its part in shade, if they read more sure
+    the page in shade (:mod:`.shade`). When the page read nothing, :func:`_read_past_blank_page`
+    (not when the frame was too textured to read: see below); else its rows that reach onto the page or lie on its part in shade, if they read more sure
     digits (:func:`_read_without_page`), or as many with the first reading's digits seen whole
     (:func:`.shade.saw_whole`)."""
     cfg = config.shade
     if paper is None or (result.lines and shade.digits_at_edge(result, paper, work.frame_shape, cfg) < cfg.min_cut_digits):
         return result
     if not result.lines and blobs.too_much_texture(config.blobs) in result.warnings:
-        return result  # (`paper` is then the smooth part's, read after it: not the page this reading was made on)
+        return result  # (`paper` may then be the smooth part's, read after it: not this reading's page)
     blurred = page_stage.small_blurred(work.grey, config.page)
     bands = shade.edge_bands(blurred, paper, config.page.edge_border_px, cfg)
     ratio, chroma = shade.brightness_ratio(bands), cache(partial(shade.colour_shift, work, bands))

@@ -8,9 +8,11 @@ shadow's share of its brightness, or dimmed by less and smooth), the frame is re
 the page; of that reading, the rows that reach onto the page or lie on its part in shade
 (:func:`paper_in_shade`) are kept, or all of them when several run across its edge
 (:func:`rows_on_page`), and it is reported if it reads more sure digits (:func:`sure_digits`), or
-as many with the first reading's digits seen whole (:func:`saw_whole`). When the page read
-nothing at all and paper in shade lies beyond its edge, the rows of the reading without the
-page on that paper are reported (:func:`rows_in_shade`: a lone digit wholly in a shadow)."""
+as many (at least one) with the first reading's digits seen whole (:func:`saw_whole`). When the
+page read nothing at all (and the frame was not too textured to read), and ``min_shade_share``
+of the frame off the page is paper in shade (:func:`off_page_share`), the rows of the reading
+without the page on that paper are reported if one has a sure digit (:func:`rows_in_shade`: a
+lone digit wholly in a shadow)."""
 
 from __future__ import annotations
 
@@ -193,7 +195,8 @@ def saw_whole(first: ReadResult, again: ReadResult, cfg: ShadeConfig) -> bool:
     """Whether `again` (read without the page) holds each digit `first` read (at least one) with
     ``whole_cover`` of its box inside a digit's box ``whole_growth`` times bigger or more: it saw
     whole what the first reading saw cut at the page's edge. (Not bounded above: a row merged into
-    one box would pass, but it must then be as sure as the digits it swallowed.)"""
+    one box passes, and wins when the readings' sure digits tie, e.g. one sure digit of a "123"
+    against one sure merged box; not seen on any photo, scene or degraded copy measured.)"""
     boxes = [d.box for line in again.lines for d in line.digits if d.digit is not None]
     cut = [d.box for line in first.lines for d in line.digits if d.digit is not None]
     return bool(cut) and all(any(_covered(box, whole, cfg) for whole in boxes) for box in cut)
