@@ -57,9 +57,9 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     """`result`, or the working copy read again without its page `paper` (the mask it was read on)
     when digits sit at the page's edge, or the page read nothing, and the band beyond looks like
     the page in shade (:mod:`.shade`). When the page read nothing, :func:`_read_past_blank_page`
-    (not when the frame was too textured to read: see below); else its rows that reach onto the page or lie on its part in shade, if they read more sure
-    digits (:func:`_read_without_page`), or as many with the first reading's digits seen whole
-    (:func:`.shade.saw_whole`)."""
+    (not when the frame was too textured to read: see below); else its rows that reach onto the
+    page or lie on its part in shade, if they read more sure digits (:func:`_read_without_page`),
+    or as many (at least one) with the first reading's digits seen whole (:func:`.shade.saw_whole`)."""
     cfg = config.shade
     if paper is None or (result.lines and shade.digits_at_edge(result, paper, work.frame_shape, cfg) < cfg.min_cut_digits):
         return result
