@@ -156,9 +156,13 @@ def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg:
     if sum(1 for flags in on if any(flags) and not all(flags)) >= cfg.straddle_rows:
         return result
     if shaded is not None:
-        in_shade = [sum(bool(shaded[y, x]) for y, x, _ in line) for line in _centres(result, shaded, frame_shape)]
-        on = [flags + [n >= cfg.shade_row_digits] for flags, n in zip(on, in_shade)]
+        on = [flags + [n >= cfg.shade_row_digits] for flags, n in zip(on, _digits_on(result, shaded, frame_shape))]
     return replace(result, lines=[line for line, flags in zip(result.lines, on) if any(flags)])
+
+
+def _digits_on(result: ReadResult, mask: np.ndarray, frame_shape: tuple) -> list[int]:
+    """Per line of `result`, how many of its digits have their box centre on `mask`."""
+    return [sum(bool(mask[y, x]) for y, x, _ in line) for line in _centres(result, mask, frame_shape)]
 
 
 def off_page_share(shaded: np.ndarray, paper: np.ndarray) -> float:
@@ -174,8 +178,8 @@ def rows_in_shade(result: ReadResult, shaded: np.ndarray, frame_shape: tuple) ->
     a digit on `shaded` (:func:`paper_in_shade`): writing on the page's part in shade; not the
     page's own outline read as a ring around it (centred on the lit page), nor specks of a desk
     (not smooth paper as bright as the band beyond the edge: digitless scene frames read no more)."""
-    on = [any(shaded[y, x] for y, x, _ in line) for line in _centres(result, shaded, frame_shape)]
-    return replace(result, lines=[line for line, keep in zip(result.lines, on) if keep])
+    on = _digits_on(result, shaded, frame_shape)
+    return replace(result, lines=[line for line, count in zip(result.lines, on) if count])
 
 
 def upright_height(result: ReadResult, box: tuple) -> float:
