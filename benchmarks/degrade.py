@@ -23,6 +23,7 @@ NOISE_SIGMA = 8.0            # grey levels: sensor noise of a dim room
 DIM_GAIN = 0.6               # exposure: the frame's levels scaled by this (underexposed)
 WARP_MAX = 0.08              # fraction of each side: how far each corner moves inward (phone held at an angle)
 SHADOW_GAIN = (0.45, 0.6)    # the shaded side's light, drawn per image: a lamp's or the sun's hard shadow with room light
+MILD_SHADOW_GAIN = (0.7, 0.85)  # the same for a milder shadow: a hand or a phone between a lamp and the page, room light around
 SHADOW_CENTRE = (0.3, 0.7)   # fraction of each side: the shadow's edge passes through a point drawn in this range
 SHADOW_SOFTNESS = 0.004      # of the longer side: the scale of the edge's logistic ramp (a sharp penumbra)
 VIGNETTE_CORNER = 0.5        # the corners' light as a share of the middle's (a cheap webcam's lens)
@@ -128,10 +129,19 @@ def shadow(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A hard shadow (a hand, a phone, a window's frame): the frame on one side of a straight edge
     at a random angle through a point near its middle (SHADOW_CENTRE) darkened to SHADOW_GAIN of
     its light, the edge a ramp of SHADOW_SOFTNESS of the longer side."""
+    return _shadow(frame, rng, SHADOW_GAIN)
+
+
+def mild_shadow(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """As :func:`shadow`, the shaded side at MILD_SHADOW_GAIN of the light: more room light around."""
+    return _shadow(frame, rng, MILD_SHADOW_GAIN)
+
+
+def _shadow(frame: np.ndarray, rng: np.random.Generator, gains: tuple[float, float]) -> np.ndarray:
     h, w = frame.shape[:2]
     angle = rng.uniform(0, np.pi)
     cx, cy = w * rng.uniform(*SHADOW_CENTRE), h * rng.uniform(*SHADOW_CENTRE)
-    gain = rng.uniform(*SHADOW_GAIN)
+    gain = rng.uniform(*gains)
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     side = (xs - np.float32(cx)) * np.float32(np.cos(angle)) + (ys - np.float32(cy)) * np.float32(np.sin(angle))
     shaded = 0.5 + 0.5 * np.tanh(side / np.float32(2 * SHADOW_SOFTNESS * max(h, w)))  # logistic, no overflow
@@ -164,6 +174,8 @@ DEGRADATIONS: dict[str, Degradation] = {
     "warp": Degradation(warp, f"perspective, each corner up to {WARP_MAX:.0%} of the sides inward"),
     "shadow": Degradation(shadow, f"a hard shadow's straight edge across the frame, its side at "
                                   f"{SHADOW_GAIN[0]:g}-{SHADOW_GAIN[1]:g} of the light"),
+    "mildshadow": Degradation(mild_shadow, f"as shadow, its side at {MILD_SHADOW_GAIN[0]:g}-{MILD_SHADOW_GAIN[1]:g} "
+                                           f"of the light"),
     "vignette": Degradation(vignette, f"vignetting, the corners at {VIGNETTE_CORNER:g} of the middle's light"),
     "turn": Degradation(turn, f"turned {TURN_DEGREES[0]:g}-{TURN_DEGREES[1]:g} degrees either way (camera askew)"),
 }

@@ -664,7 +664,8 @@ def _dots_frame(h: int = 120, w: int = 160) -> np.ndarray:
 
 
 def test_each_degradation_is_seeded_per_image_and_keeps_a_frame():
-    from benchmarks.degrade import DEGRADATIONS, DIM_GAIN, NOISE_SIGMA, SHADOW_GAIN, VIGNETTE_CORNER, image_rng
+    from benchmarks.degrade import (DEGRADATIONS, DIM_GAIN, MILD_SHADOW_GAIN, NOISE_SIGMA, SHADOW_GAIN, VIGNETTE_CORNER,
+                                    image_rng)
 
     frame = _dots_frame()
     for kind, degradation in DEGRADATIONS.items():
@@ -673,16 +674,17 @@ def test_each_degradation_is_seeded_per_image_and_keeps_a_frame():
         assert once.dtype == np.uint8 and once.shape[2:] == frame.shape[2:], kind
         assert np.array_equal(once, again), kind  # the same image degrades the same way in every run
         assert kind == "small" or not np.array_equal(once, frame), kind  # (small: below 640 px already)
-    for kind in ("noise", "warp", "shadow", "turn"):  # the random ones differ from image to image
+    for kind in ("noise", "warp", "shadow", "mildshadow", "turn"):  # the random ones differ from image to image
         apply = DEGRADATIONS[kind].apply
         assert not np.array_equal(apply(frame, image_rng("a.jpg")), apply(frame, image_rng("b.jpg"))), kind
     paper = np.full((200, 300), 200, np.uint8)
     assert abs(DEGRADATIONS["dim"].apply(paper, image_rng("a.jpg")).mean() - 200 * DIM_GAIN) < 1
     assert abs(DEGRADATIONS["noise"].apply(paper, image_rng("a.jpg")).std() - NOISE_SIGMA) < 0.5
-    for name in ("a.jpg", "b.jpg", "c.jpg"):  # one side keeps its light, the other is in shade
-        shaded = DEGRADATIONS["shadow"].apply(paper, image_rng(name))
-        assert shaded.max() >= 199 and 200 * SHADOW_GAIN[0] - 1 <= shaded.min() <= 200 * SHADOW_GAIN[1] + 1, name
-        assert 0.1 < (shaded < 150).mean() < 0.9, name  # the edge passes near the middle
+    for kind, gains in (("shadow", SHADOW_GAIN), ("mildshadow", MILD_SHADOW_GAIN)):
+        for name in ("a.jpg", "b.jpg", "c.jpg"):  # one side keeps its light, the other is in shade
+            shaded = DEGRADATIONS[kind].apply(paper, image_rng(name))
+            assert shaded.max() >= 199 and 200 * gains[0] - 1 <= shaded.min() <= 200 * gains[1] + 1, (kind, name)
+            assert 0.1 < (shaded < 100 * (1 + gains[1])).mean() < 0.9, (kind, name)  # the edge passes near the middle
     vignetted = DEGRADATIONS["vignette"].apply(paper, image_rng("a.jpg"))
     assert vignetted[100, 150] >= 199 and vignetted[0, 0] == vignetted[-1, -1] == int(200 * VIGNETTE_CORNER)
     big = np.full((1000, 1500), 200, np.uint8)

@@ -2219,9 +2219,13 @@ def test_the_band_beyond_a_shadows_edge_looks_like_shaded_paper_and_a_desk_does_
     assert band(np.where(dimmed == 190, 205, dimmed).astype(np.uint8))[2] is True  # 0.98: nearly as bright
     grain = np.random.default_rng(0).choice(np.array([-20, 20], np.int16), (480, 240, 1))
     light = dimmed.copy()
-    light[:, 400:] = np.clip(190 + grain, 0, 255).astype(np.uint8)  # a light desk's grain, as bright on average
+    light[:, 400:] = np.clip(197 + grain, 0, 255).astype(np.uint8)  # a light desk's grain, nearly as bright
     ratio, chroma, taken = band(light)  # refused for its texture alone
-    assert not taken and cfg.shade.ratio[1] < ratio < cfg.shade.falloff_ratio and chroma == 0
+    assert not taken and cfg.shade.mild_ratio < ratio < cfg.shade.falloff_ratio and chroma == 0
+    milder = page.copy()
+    milder[:, 400:] = np.clip(168 + grain, 0, 255).astype(np.uint8)  # a milder shadow over writing, its colour kept
+    ratio, chroma, taken = band(milder)  # taken however textured: writing in the band is not smooth either
+    assert taken and cfg.shade.ratio[1] < ratio < cfg.shade.mild_ratio and chroma <= cfg.shade.mild_chroma
     lighter = page.copy()
     lighter[:, 400:] = 225  # a desk brighter than the paper: no shade of it
     assert band(lighter)[2] is False and band(lighter)[0] > cfg.shade.falloff_ratio
@@ -2241,11 +2245,19 @@ def test_the_band_is_measured_for_colour_and_smoothness_only_where_its_brightnes
     assert shade.looks_shaded(0.55, grey, never, cfg)  # a hard shadow's share of the light
     # The colour (a colour copy: most of the look's cost) is not measured when the brightness decides.
     assert not shade.looks_shaded(0.3, never, never, cfg) and not shade.looks_shaded(1.03, never, never, cfg)
-    assert not shade.looks_shaded(0.85, lambda: cfg.max_chroma + 1, never, cfg)  # another colour
-    assert shade.looks_shaded(0.85, grey, lambda: cfg.falloff_smooth, cfg)
-    assert not shade.looks_shaded(0.85, grey, lambda: cfg.falloff_smooth - 0.01, cfg)
+    assert not shade.looks_shaded(0.8, lambda: cfg.max_chroma + 1, never, cfg)  # another colour
+    assert shade.looks_shaded(0.8, grey, never, cfg)  # a milder shadow, in the page's very colour
+    tinted = lambda: (cfg.mild_chroma + cfg.max_chroma) / 2  # noqa: E731  (close, not close enough for it)
+    assert shade.looks_shaded(0.8, tinted, lambda: cfg.falloff_smooth, cfg)
+    assert not shade.looks_shaded(0.8, tinted, lambda: cfg.falloff_smooth - 0.01, cfg)
+    assert shade.looks_shaded(0.95, grey, lambda: cfg.falloff_smooth, cfg)  # past the milder zone: smooth only
+    assert not shade.looks_shaded(0.95, grey, lambda: cfg.falloff_smooth - 0.01, cfg)
     with pytest.raises(ValueError, match="falloff_ratio"):
         replace(cfg, falloff_ratio=0.7)
+    with pytest.raises(ValueError, match="mild_ratio"):
+        replace(cfg, mild_ratio=0.7)
+    with pytest.raises(ValueError, match="mild_chroma"):
+        replace(cfg, mild_chroma=cfg.max_chroma + 1)
 
 
 def test_the_digits_height_is_upright_and_in_working_pixels():

@@ -4,9 +4,9 @@ finder then takes the lit part alone for the page, cutting the rows written acro
 edge. When digits read sit at the page's edge inside the frame (:func:`digits_at_edge`: writing
 keeps a margin from a sheet's real edge) and the band beyond that edge looks like the page in
 shade (:func:`edge_bands`, :func:`brightness_ratio`, :func:`looks_shaded`: the paper's colour at a
-shadow's share of its brightness, or dimmed by less and smooth), the frame is read again without
-the page; of that reading, the rows that reach onto the page or lie on its part in shade
-(:func:`paper_in_shade`) are kept, or all of them when several run across its edge
+shadow's share of its brightness, or dimmed by less in its very colour, or smooth), the frame is
+read again without the page; of that reading, the rows that reach onto the page or lie on its part
+in shade (:func:`paper_in_shade`) are kept, or all of them when several run across its edge
 (:func:`rows_on_page`), and it is reported if it reads more sure digits (:func:`sure_digits`), or
 as many (at least one) with the first reading's digits seen whole (:func:`saw_whole`). When the
 page read nothing at all (and the frame was not too textured to read), and ``min_shade_share``
@@ -109,13 +109,16 @@ def smooth_share(copies: SmallCopies, beyond: np.ndarray) -> float:
 def looks_shaded(ratio: float, chroma: Callable[[], float], smooth: Callable[[], float], cfg: ShadeConfig) -> bool:
     """Whether a band beyond the page's edge of brightness `ratio` (:func:`brightness_ratio`) and
     colour distance `chroma` (called only for a ratio in range: :func:`colour_shift`) is the page
-    in shade, in its colour: as bright as a hard shadow leaves paper (``ratio``), or brighter up to
+    in shade, in its colour: as bright as a hard shadow leaves paper (``ratio``), or as a milder
+    one (up to ``mild_ratio``) in the page's very colour (``mild_chroma``), or brighter up to
     ``falloff_ratio`` when ``falloff_smooth`` of it is smooth (`smooth`, called only then:
     :func:`smooth_share`): light falling off gently across a sheet (vignetting, a lamp's
     fall-off), where most light desks of the paper's colour show their texture (a smooth one passes)."""
     if not cfg.ratio[0] <= ratio <= cfg.falloff_ratio or chroma() > cfg.max_chroma:
         return False
-    return ratio <= cfg.ratio[1] or smooth() >= cfg.falloff_smooth
+    if ratio <= cfg.ratio[1] or (ratio <= cfg.mild_ratio and chroma() <= cfg.mild_chroma):
+        return True
+    return smooth() >= cfg.falloff_smooth
 
 
 def paper_in_shade(copies: SmallCopies, paper: np.ndarray, bands: tuple[np.ndarray, np.ndarray, np.ndarray],
