@@ -586,13 +586,15 @@ class ShadeConfig(_Checked):
                              "(benchmarks' mildshadow copies, 0.7-0.85 of the light: bands 0.75-0.87, chroma 0-1.4; "
                              "1076/1602 digits read at 0.75, 1474 at 0.85, 1487 at 0.9 and 0.95). Light desks there "
                              "mostly differ in colour (9 of 11 light-desk scene frames at 0.75-0.88); the grey ones "
-                             "cost 4 errors in 200 light-desk frames (seed 11) and 4 false digits in 30 digitless ones")
+                             "cost 4 errors in 200 light-desk frames (seed 11) and 4 false digits in 30 digitless light-desk "
+                             "frames (9 -> 13)")
     mild_chroma: float = knob(3.0, "Lab chroma units", "a band in the milder zone (mild_ratio) is the page in shade "
                               "without the smoothness test only if its colour is this close to the page's: the less "
                               "the brightness tells, the closer the colour must be (with max_chroma's 6 and mild_ratio "
                               "0.85, a grey light desk at 0.835, chroma 4.1, was taken for paper in shade: 8 errors "
                               "more in the light-desk scene)")
-    falloff_ratio: float = knob(1.0, "fraction", "a band beyond brighter than `ratio` allows, up to this, is the page "
+    falloff_ratio: float = knob(1.0, "fraction", "a band beyond brighter than `ratio` allows (and than mild_ratio, or "
+                                "further from the page's colour than mild_chroma), up to this, is the page "
                                 "where the light falls off gently (vignetting: 0.72-0.90 on vignetted shared photos; "
                                 "painterdrown's sheet of 6s turned 30 degrees: 0.931) when it is smooth "
                                 "(falloff_smooth): up to the page's own brightness, since past `ratio`'s upper end "

@@ -110,13 +110,16 @@ def looks_shaded(ratio: float, chroma: Callable[[], float], smooth: Callable[[],
     """Whether a band beyond the page's edge of brightness `ratio` (:func:`brightness_ratio`) and
     colour distance `chroma` (called only for a ratio in range: :func:`colour_shift`) is the page
     in shade, in its colour: as bright as a hard shadow leaves paper (``ratio``), or as a milder
-    one (up to ``mild_ratio``) in the page's very colour (``mild_chroma``), or brighter up to
-    ``falloff_ratio`` when ``falloff_smooth`` of it is smooth (`smooth`, called only then:
+    one (up to ``mild_ratio``) in the page's very colour (``mild_chroma``), or else, up to
+    ``falloff_ratio``, when ``falloff_smooth`` of it is smooth (`smooth`, called only then:
     :func:`smooth_share`): light falling off gently across a sheet (vignetting, a lamp's
     fall-off), where most light desks of the paper's colour show their texture (a smooth one passes)."""
-    if not cfg.ratio[0] <= ratio <= cfg.falloff_ratio or chroma() > cfg.max_chroma:
+    if not cfg.ratio[0] <= ratio <= cfg.falloff_ratio:
         return False
-    if ratio <= cfg.ratio[1] or (ratio <= cfg.mild_ratio and chroma() <= cfg.mild_chroma):
+    shift = chroma()
+    if shift > cfg.max_chroma:
+        return False
+    if ratio <= cfg.ratio[1] or (ratio <= cfg.mild_ratio and shift <= cfg.mild_chroma):
         return True
     return smooth() >= cfg.falloff_smooth
 
