@@ -24,6 +24,8 @@ DIM_GAIN = 0.6               # exposure: the frame's levels scaled by this (unde
 WARP_MAX = 0.08              # fraction of each side: how far each corner moves inward (phone held at an angle)
 SHADOW_GAIN = (0.45, 0.6)    # the shaded side's light, drawn per image: a lamp's or the sun's hard shadow with room light
 MILD_SHADOW_GAIN = (0.7, 0.85)  # a milder shadow's: more room light around the lamp whose light is cut
+STRIPE_GAIN = (0.6, 0.8)     # a shadow's band across the page (a pen, a window's bar): its light
+STRIPE_WIDTH = (0.04, 0.12)  # of the longer side: how wide that band is
 SHADOW_CENTRE = (0.3, 0.7)   # fraction of each side: the shadow's edge passes through a point drawn in this range
 SHADOW_SOFTNESS = 0.004      # of the longer side: the scale of the edge's logistic ramp (a sharp penumbra)
 VIGNETTE_CORNER = 0.5        # the corners' light as a share of the middle's (a cheap webcam's lens)
@@ -149,6 +151,23 @@ def _shadow(frame: np.ndarray, rng: np.random.Generator, gains: tuple[float, flo
     return _lit(frame, light)
 
 
+def stripe(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A shadow's band (a pen, a window's bar) across the frame: a straight band at a random angle
+    through a point near the middle (SHADOW_CENTRE), STRIPE_WIDTH of the longer side wide, darkened
+    to STRIPE_GAIN of the light, its edges ramps of SHADOW_SOFTNESS of the longer side."""
+    h, w = frame.shape[:2]
+    angle = rng.uniform(0, np.pi)
+    cx, cy = w * rng.uniform(*SHADOW_CENTRE), h * rng.uniform(*SHADOW_CENTRE)
+    gain = rng.uniform(*STRIPE_GAIN)
+    half = np.float32(rng.uniform(*STRIPE_WIDTH) * max(h, w) / 2)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    across = np.abs((xs - np.float32(cx)) * np.float32(np.cos(angle))
+                    + (ys - np.float32(cy)) * np.float32(np.sin(angle)))  # px from the band's middle line
+    shaded = 0.5 - 0.5 * np.tanh((across - half) / np.float32(2 * SHADOW_SOFTNESS * max(h, w)))
+    light = 1 - np.float32(1 - gain) * shaded
+    return _lit(frame, light)
+
+
 def vignette(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Vignetting: the light falling off with the square of the distance from the frame's middle,
     to VIGNETTE_CORNER of it in the corners."""
@@ -176,6 +195,8 @@ DEGRADATIONS: dict[str, Degradation] = {
                                   f"{SHADOW_GAIN[0]:g}-{SHADOW_GAIN[1]:g} of the light"),
     "mildshadow": Degradation(mild_shadow, f"as shadow, its side at {MILD_SHADOW_GAIN[0]:g}-{MILD_SHADOW_GAIN[1]:g} "
                                            f"of the light"),
+    "stripe": Degradation(stripe, f"a shadow's band across the frame, {STRIPE_WIDTH[0]:g}-{STRIPE_WIDTH[1]:g} of "
+                                  f"the longer side wide, at {STRIPE_GAIN[0]:g}-{STRIPE_GAIN[1]:g} of the light"),
     "vignette": Degradation(vignette, f"vignetting, the corners at {VIGNETTE_CORNER:g} of the middle's light"),
     "turn": Degradation(turn, f"turned {TURN_DEGREES[0]:g}-{TURN_DEGREES[1]:g} degrees either way (camera askew)"),
 }

@@ -664,8 +664,8 @@ def _dots_frame(h: int = 120, w: int = 160) -> np.ndarray:
 
 
 def test_each_degradation_is_seeded_per_image_and_keeps_a_frame():
-    from benchmarks.degrade import (DEGRADATIONS, DIM_GAIN, MILD_SHADOW_GAIN, NOISE_SIGMA, SHADOW_GAIN, VIGNETTE_CORNER,
-                                    image_rng)
+    from benchmarks.degrade import (DEGRADATIONS, DIM_GAIN, MILD_SHADOW_GAIN, NOISE_SIGMA, SHADOW_GAIN, STRIPE_GAIN,
+                                    STRIPE_WIDTH, VIGNETTE_CORNER, image_rng)
 
     frame = _dots_frame()
     for kind, degradation in DEGRADATIONS.items():
@@ -674,7 +674,7 @@ def test_each_degradation_is_seeded_per_image_and_keeps_a_frame():
         assert once.dtype == np.uint8 and once.shape[2:] == frame.shape[2:], kind
         assert np.array_equal(once, again), kind  # the same image degrades the same way in every run
         assert kind == "small" or not np.array_equal(once, frame), kind  # (small: below 640 px already)
-    for kind in ("noise", "warp", "shadow", "mildshadow", "turn"):  # the random ones differ from image to image
+    for kind in ("noise", "warp", "shadow", "mildshadow", "stripe", "turn"):  # the random ones differ per image
         apply = DEGRADATIONS[kind].apply
         assert not np.array_equal(apply(frame, image_rng("a.jpg")), apply(frame, image_rng("b.jpg"))), kind
     paper = np.full((200, 300), 200, np.uint8)
@@ -685,6 +685,11 @@ def test_each_degradation_is_seeded_per_image_and_keeps_a_frame():
             shaded = DEGRADATIONS[kind].apply(paper, image_rng(name))
             assert shaded.max() >= 199 and 200 * gains[0] - 1 <= shaded.min() <= 200 * gains[1] + 1, (kind, name)
             assert 0.1 < (shaded < 100 * (1 + gains[1])).mean() < 0.9, (kind, name)  # the edge passes near the middle
+        banded = DEGRADATIONS["stripe"].apply(paper, image_rng(name))  # a band in shade, lit paper on both sides
+        assert banded.max() >= 199 and 200 * STRIPE_GAIN[0] - 1 <= banded.min() <= 200 * STRIPE_GAIN[1] + 1, name
+        assert banded[0].max() >= 199 or banded[-1].max() >= 199, name
+        width = (banded < 100 * (1 + STRIPE_GAIN[1])).mean()  # its share of the frame: about its width
+        assert 0.5 * STRIPE_WIDTH[0] < width < 2.5 * STRIPE_WIDTH[1], (name, width)
     vignetted = DEGRADATIONS["vignette"].apply(paper, image_rng("a.jpg"))
     assert vignetted[100, 150] >= 199 and vignetted[0, 0] == vignetted[-1, -1] == int(200 * VIGNETTE_CORNER)
     big = np.full((1000, 1500), 200, np.uint8)

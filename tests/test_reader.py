@@ -2219,7 +2219,7 @@ def test_the_band_beyond_a_shadows_edge_looks_like_shaded_paper_and_a_desk_does_
     assert band(np.where(dimmed == 190, 205, dimmed).astype(np.uint8))[2] is True  # 0.98: nearly as bright
     grain = np.random.default_rng(0).choice(np.array([-20, 20], np.int16), (480, 240, 1))
     light = dimmed.copy()
-    light[:, 400:] = np.clip(197 + grain, 0, 255).astype(np.uint8)  # a light desk's grain, nearly as bright
+    light[:, 400:] = np.clip(203 + grain, 0, 255).astype(np.uint8)  # a light desk's grain, nearly as bright
     ratio, chroma, taken = band(light)  # refused for its texture alone
     assert not taken and cfg.shade.mild_ratio < ratio < cfg.shade.falloff_ratio and chroma == 0
     milder = page.copy()
@@ -2250,8 +2250,9 @@ def test_the_band_is_measured_for_colour_and_smoothness_only_where_its_brightnes
     tinted = lambda: (cfg.mild_chroma + cfg.max_chroma) / 2  # noqa: E731  (close, not close enough for it)
     assert shade.looks_shaded(0.8, tinted, lambda: cfg.falloff_smooth, cfg)
     assert not shade.looks_shaded(0.8, tinted, lambda: cfg.falloff_smooth - 0.01, cfg)
-    assert shade.looks_shaded(0.95, grey, lambda: cfg.falloff_smooth, cfg)  # past the milder zone: smooth only
-    assert not shade.looks_shaded(0.95, grey, lambda: cfg.falloff_smooth - 0.01, cfg)
+    past = (cfg.mild_ratio + cfg.falloff_ratio) / 2  # past the milder zone: smooth only
+    assert shade.looks_shaded(past, grey, lambda: cfg.falloff_smooth, cfg)
+    assert not shade.looks_shaded(past, grey, lambda: cfg.falloff_smooth - 0.01, cfg)
     with pytest.raises(ValueError, match="falloff_ratio"):
         replace(cfg, falloff_ratio=0.7)
     with pytest.raises(ValueError, match="mild_ratio"):

@@ -580,14 +580,15 @@ class ShadeConfig(_Checked):
                         "the band taking in the blurred edge), not a dark desk (0.12-0.31 in the dense-sheet scene) "
                         "nor most light ones (0.60-1.04 in the light-desk scene; of its frames at 0.60-0.75 in "
                         "the paper's colour one reads a stray digit off the page more when read again)", hi=1)
-    mild_ratio: float = knob(0.9, "fraction", "a band beyond brighter than `ratio` allows, up to this, is paper in a "
+    mild_ratio: float = knob(0.95, "fraction", "a band beyond brighter than `ratio` allows, up to this, is paper in a "
                              "milder shadow when its colour is the page's within mild_chroma, smooth or not (writing "
                              "in the band is not smooth): a hand's or phone's sharp shadow with room light around "
                              "(benchmarks' mildshadow copies, 0.7-0.85 of the light: bands 0.75-0.87, chroma 0-1.4; "
-                             "1076/1602 digits read at 0.75, 1474 at 0.85, 1487 at 0.9 and 0.95). Light desks there "
-                             "mostly differ in colour (9 of 11 light-desk scene frames at 0.75-0.88); the grey ones "
-                             "cost 4 errors in 200 light-desk frames (seed 11) and 4 false digits in 30 digitless light-desk "
-                             "frames (9 -> 13)")
+                             "1076/1602 digits at 0.75, 1474 at 0.85, 1487 at 0.9 and 0.95), or a shadow's band "
+                             "(stripe copies: 1353 at 0.75, 1361 at 0.9, 1450 at 0.95, 1452 at 1.0). Light desks "
+                             "there mostly differ in colour (9 of 11 light-desk scene frames at 0.75-0.88); the grey "
+                             "ones cost 4 errors in 200 light-desk frames (seed 11) at 0.9 and 0.95, and false digits "
+                             "in 30 digitless light-desk frames 9 -> 13 (0.9) -> 18 (0.95)")
     mild_chroma: float = knob(3.0, "Lab chroma units", "a band in the milder zone (mild_ratio) is the page in shade "
                               "without the smoothness test only if its colour is this close to the page's: the less "
                               "the brightness tells, the closer the colour must be (with max_chroma's 6 and mild_ratio "
