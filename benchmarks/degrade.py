@@ -140,13 +140,9 @@ def mild_shadow(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _shadow(frame: np.ndarray, rng: np.random.Generator, gains: tuple[float, float]) -> np.ndarray:
-    h, w = frame.shape[:2]
-    angle = rng.uniform(0, np.pi)
-    cx, cy = w * rng.uniform(*SHADOW_CENTRE), h * rng.uniform(*SHADOW_CENTRE)
+    side, ramp = _edge_line(frame.shape[:2], rng)
     gain = rng.uniform(*gains)
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    side = (xs - np.float32(cx)) * np.float32(np.cos(angle)) + (ys - np.float32(cy)) * np.float32(np.sin(angle))
-    shaded = 0.5 + 0.5 * np.tanh(side / np.float32(2 * SHADOW_SOFTNESS * max(h, w)))  # logistic, no overflow
+    shaded = 0.5 + 0.5 * np.tanh(side / ramp)  # logistic, no overflow
     light = 1 - np.float32(1 - gain) * shaded
     return _lit(frame, light)
 
@@ -155,17 +151,24 @@ def stripe(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A shadow's band (a pen, a window's bar) across the frame: a straight band at a random angle
     through a point near the middle (SHADOW_CENTRE), STRIPE_WIDTH of the longer side wide, darkened
     to STRIPE_GAIN of the light, its edges ramps of SHADOW_SOFTNESS of the longer side."""
-    h, w = frame.shape[:2]
-    angle = rng.uniform(0, np.pi)
-    cx, cy = w * rng.uniform(*SHADOW_CENTRE), h * rng.uniform(*SHADOW_CENTRE)
+    side, ramp = _edge_line(frame.shape[:2], rng)  # (the band's middle line)
     gain = rng.uniform(*STRIPE_GAIN)
-    half = np.float32(rng.uniform(*STRIPE_WIDTH) * max(h, w) / 2)
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    across = np.abs((xs - np.float32(cx)) * np.float32(np.cos(angle))
-                    + (ys - np.float32(cy)) * np.float32(np.sin(angle)))  # px from the band's middle line
-    shaded = 0.5 - 0.5 * np.tanh((across - half) / np.float32(2 * SHADOW_SOFTNESS * max(h, w)))
+    half = np.float32(rng.uniform(*STRIPE_WIDTH) * max(frame.shape[:2]) / 2)
+    shaded = 0.5 - 0.5 * np.tanh((np.abs(side) - half) / ramp)
     light = 1 - np.float32(1 - gain) * shaded
     return _lit(frame, light)
+
+
+def _edge_line(shape: tuple[int, int], rng: np.random.Generator) -> tuple[np.ndarray, np.float32]:
+    """(each pixel's signed distance in px from a straight line at a random angle through a point
+    drawn in SHADOW_CENTRE of each side, the scale in px of a shadow edge's ramp across it:
+    SHADOW_SOFTNESS of the longer side)."""
+    h, w = shape
+    angle = rng.uniform(0, np.pi)
+    cx, cy = w * rng.uniform(*SHADOW_CENTRE), h * rng.uniform(*SHADOW_CENTRE)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    side = (xs - np.float32(cx)) * np.float32(np.cos(angle)) + (ys - np.float32(cy)) * np.float32(np.sin(angle))
+    return side, np.float32(2 * SHADOW_SOFTNESS * max(h, w))
 
 
 def vignette(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
