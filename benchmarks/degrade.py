@@ -30,6 +30,8 @@ SHADOW_CENTRE = (0.3, 0.7)   # fraction of each side: the shadow's edge passes t
 SHADOW_SOFTNESS = 0.004      # of the longer side: the scale of the edge's logistic ramp (a sharp penumbra)
 VIGNETTE_CORNER = 0.5        # the corners' light as a share of the middle's (a cheap webcam's lens)
 TURN_DEGREES = (15.0, 30.0)  # a camera held askew: the frame turned by an angle in this range, either way
+MOTION_PER_PX = 1 / 250      # camera shake: the smear's length (px) per px of the longer side (16 px on a 4032 px photo)
+MOTION_MIN_PX = 3            # px: a small frame is still smeared visibly
 
 
 class Degradation(NamedTuple):
@@ -171,6 +173,20 @@ def _edge_line(shape: tuple[int, int], rng: np.random.Generator) -> tuple[np.nda
     return side, np.float32(2 * SHADOW_SOFTNESS * max(h, w))
 
 
+def motion(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Camera shake: a straight smear MOTION_PER_PX times the longer side long (at least
+    MOTION_MIN_PX; odd) in a direction drawn per image, as a hand-held phone moves during the exposure."""
+    import cv2
+
+    length = max(MOTION_MIN_PX, round(max(frame.shape[:2]) * MOTION_PER_PX)) | 1  # (odd: centred on its pixel)
+    angle, middle = rng.uniform(0, np.pi), (length - 1) / 2
+    reach = np.array([np.cos(angle), np.sin(angle)]) * middle
+    kernel = np.zeros((length, length), np.float32)
+    ends = [tuple(int(v) for v in np.round(middle + sign * reach)) for sign in (-1, 1)]
+    cv2.line(kernel, ends[0], ends[1], 1.0, 1)
+    return cv2.filter2D(frame, -1, kernel / kernel.sum())
+
+
 def vignette(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Vignetting: the light falling off with the square of the distance from the frame's middle,
     to VIGNETTE_CORNER of it in the corners."""
@@ -202,4 +218,6 @@ DEGRADATIONS: dict[str, Degradation] = {
                                   f"the longer side wide, at {STRIPE_GAIN[0]:g}-{STRIPE_GAIN[1]:g} of the light"),
     "vignette": Degradation(vignette, f"vignetting, the corners at {VIGNETTE_CORNER:g} of the middle's light"),
     "turn": Degradation(turn, f"turned {TURN_DEGREES[0]:g}-{TURN_DEGREES[1]:g} degrees either way (camera askew)"),
+    "motion": Degradation(motion, f"camera shake, a straight smear of longer side x {MOTION_PER_PX:g} "
+                                  f"(at least {MOTION_MIN_PX} px)"),
 }

@@ -664,8 +664,8 @@ def _dots_frame(h: int = 120, w: int = 160) -> np.ndarray:
 
 
 def test_each_degradation_is_seeded_per_image_and_keeps_a_frame():
-    from benchmarks.degrade import (DEGRADATIONS, DIM_GAIN, MILD_SHADOW_GAIN, NOISE_SIGMA, SHADOW_GAIN, STRIPE_GAIN,
-                                    STRIPE_WIDTH, VIGNETTE_CORNER, image_rng)
+    from benchmarks.degrade import (DEGRADATIONS, DIM_GAIN, MILD_SHADOW_GAIN, MOTION_PER_PX, NOISE_SIGMA, SHADOW_GAIN,
+                                    STRIPE_GAIN, STRIPE_WIDTH, VIGNETTE_CORNER, image_rng)
 
     frame = _dots_frame()
     for kind, degradation in DEGRADATIONS.items():
@@ -674,7 +674,7 @@ def test_each_degradation_is_seeded_per_image_and_keeps_a_frame():
         assert once.dtype == np.uint8 and once.shape[2:] == frame.shape[2:], kind
         assert np.array_equal(once, again), kind  # the same image degrades the same way in every run
         assert kind == "small" or not np.array_equal(once, frame), kind  # (small: below 640 px already)
-    for kind in ("noise", "warp", "shadow", "mildshadow", "stripe", "turn"):  # the random ones differ per image
+    for kind in ("noise", "warp", "shadow", "mildshadow", "stripe", "turn", "motion"):  # the random ones differ per image
         apply = DEGRADATIONS[kind].apply
         assert not np.array_equal(apply(frame, image_rng("a.jpg")), apply(frame, image_rng("b.jpg"))), kind
     paper = np.full((200, 300), 200, np.uint8)
@@ -691,6 +691,14 @@ def test_each_degradation_is_seeded_per_image_and_keeps_a_frame():
         assert banded[0].max() >= 199 or banded[-1].max() >= 199, name
         width = (banded < 100 * (1 + STRIPE_GAIN[1])).mean()  # its share of the frame: about its width
         assert 0.5 * STRIPE_WIDTH[0] < width < 2.5 * STRIPE_WIDTH[1], (name, width)
+    dot = np.full((1000, 1500), 255, np.uint8)
+    dot[500, 750] = 0
+    length = round(1500 * MOTION_PER_PX) | 1
+    for name in ("a.jpg", "b.jpg", "c.jpg"):  # the dot smeared into a straight line `length` px long
+        smeared = DEGRADATIONS["motion"].apply(dot, image_rng(name))
+        ys, xs = np.nonzero(smeared < 255)
+        assert length - 2 <= np.hypot(np.ptp(ys), np.ptp(xs)) + 1 <= length + 1 and ys.size <= 2 * length, name
+        assert abs(int((255 - smeared.astype(int)).sum()) - 255) < 2 * length, name  # no ink made or lost
     vignetted = DEGRADATIONS["vignette"].apply(paper, image_rng("a.jpg"))
     assert vignetted[100, 150] >= 199 and vignetted[0, 0] == vignetted[-1, -1] == int(200 * VIGNETTE_CORNER)
     big = np.full((1000, 1500), 200, np.uint8)

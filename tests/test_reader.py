@@ -2129,11 +2129,17 @@ def test_a_tie_in_sure_digits_goes_to_the_reading_that_saw_the_cut_digits_whole(
         return ReadResult([Line("8" * len(boxes), [Digit(8, 1.0 if k < sure else 0.5, b) for k, b in enumerate(boxes)],
                                 ("8" * len(boxes),))])
 
+    seen_again = pipeline.shade.seen_again
+    monkeypatch.setattr(pipeline.shade, "seen_again", lambda *args: 1.0)  # (all 8s: the page's digits not seen)
     for grow, wins in ((10, True), (0, False)):  # the cut digits seen whole; the same boxes read again
         again = again_with(grow)
         monkeypatch.setattr(pipeline, "_read_without_page", lambda *args, again=again: (again, "probed"))
         read = FrameReader(digit_classifier).read(frame)
         assert (read.lines[0].text.startswith("8")) is wins, grow
+    monkeypatch.setattr(pipeline, "_read_without_page", lambda *args: (again_with(10), "probed"))
+    monkeypatch.setattr(pipeline.shade, "seen_again", seen_again)  # the page's own digits read as 8s: not kept
+    assert not FrameReader(digit_classifier).read(frame).lines[0].text.startswith("8")
+    monkeypatch.setattr(pipeline.shade, "seen_again", lambda *args: 1.0)
     monkeypatch.setattr(pipeline.shade, "sure_digits", lambda *args: 0)  # no sure digit either way: no tie won
     assert not FrameReader(digit_classifier).read(frame).lines[0].text.startswith("8")
 
@@ -2364,3 +2370,33 @@ def test_a_reading_that_sees_the_cut_digits_whole_wins_a_tie():
     assert not shade.saw_whole(ReadResult([]), reading(whole), cfg)
     shifted = (whole[0] + whole[2] - cut[2] // 2, *cut[1:])                           # half of it outside
     assert not shade.saw_whole(reading(shifted), reading(whole), cfg)
+
+
+def test_a_reading_without_the_page_must_see_the_pages_own_digits_again():
+    """Of the first reading's sure digits away from the page's edge, the share the reading without
+    the page reads as the same digit over half of its box: a digit at the edge, an unsure one, a
+    '?', a different digit or a box moved off do not count as seen; no digit away from the edge is
+    1. The page mask is a copy half the frame's size (boxes are in frame pixels)."""
+    from edgedigits.reader import shade
+    from edgedigits.reader.records import Digit, Line
+
+    cfg = ReaderConfig().shade
+    paper = np.zeros((50, 100), np.uint8)
+    paper[:, :60] = 1  # the page's edge at x = 120 in the frame's pixels
+    frame = (100, 200)
+
+    def reading(*digits):
+        return ReadResult([Line("".join(str(d[0]) for d in digits), [Digit(*d) for d in digits], ("",))])
+
+    inner = [(3, 0.99, (20, 40, 10, 20)), (4, 0.99, (50, 40, 10, 20))]
+    edge = (5, 0.99, (110, 40, 10, 20))        # its square holds the page's edge: not counted
+    unknown = (None, 0.3, (110, 40, 10, 20))   # a '?' first in the line (at the edge, not a digit)
+    first = reading(unknown, *inner, edge, (6, 0.6, (80, 40, 10, 20)))  # the 6 is not sure: not counted
+    assert shade.seen_again(first, reading(*inner), paper, frame, cfg) == 1.0
+    assert shade.seen_again(first, reading(inner[0], (7, 0.99, (50, 40, 10, 20))), paper, frame, cfg) == 0.5
+    moved = (4, 0.99, (56, 40, 10, 20))        # 40% of the box still shared: not seen
+    assert shade.seen_again(first, reading(inner[0], moved), paper, frame, cfg) == 0.5
+    assert shade.seen_again(first, ReadResult([]), paper, frame, cfg) == 0.0
+    assert shade.seen_again(reading(edge), ReadResult([]), paper, frame, cfg) == 1.0
+    near = reading((4, 0.99, (96, 40, 10, 20)))  # 19 px from the edge: at it (one height), not counted
+    assert shade.seen_again(near, ReadResult([]), paper, frame, cfg) == 1.0

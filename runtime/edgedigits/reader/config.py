@@ -624,8 +624,8 @@ class ShadeConfig(_Checked):
                                  "1, a grey tiled floor that passes for shade beside memocpr's sheet (183858) gave "
                                  "rows of a speck or two; painterdrown's shaded rows hold 14-18 (2-5 read alike)", lo=1)
     sure: float = knob(0.9, "probability", "the reading without the page replaces the first if it has more digits "
-                       "this sure (or as many, seen whole: whole_cover); where the page read nothing, if it has one "
-                       "on the page in shade", hi=1)
+                       "this sure (or as many, seen whole: whole_cover) and sees the page's own again (seen_again); "
+                       "where the page read nothing, if it has one on the page in shade", hi=1)
     whole_cover: float = knob(0.9, "fraction", "with as many sure digits as the first (at least one), the reading "
                               "without the page "
                               "replaces it when each digit the first read lies, by at least this share of its box, "
@@ -635,6 +635,17 @@ class ShadeConfig(_Checked):
     whole_growth: float = knob(1.25, "ratio", "that bigger box's area, as a multiple of the first digit's box at least "
                                "(a reading of the same digit again is no bigger; 1.1 and 1.5 read alike)", lo=1,
                                open_lo=True)
+    seen_again: float = knob(0.5, "fraction", "the reading without the page replaces the first only if it reads "
+                             "again at least this share of the first's sure digits away from the page's edge: one "
+                             "that loses them took a desk's grain or the page's outline for writing or for the "
+                             "text's direction (the motion copy of memocpr's 190143, a sheet on a grey desk: 26 "
+                             "errors and 58 false digits -> 12 and 0). At 0.5 motion copies 1448 -> "
+                             "1462/1602 (false digits per image 1.13 -> 0.55), small +3, vignette +1, two shadows "
+                             "-6 (memocpr, both readings wrong); the photos, other copies, scenes, digitless "
+                             "frames as before. At 0.8 motion gained ~25 more but stripe lost 10", hi=1)
+    seen_overlap: float = knob(0.5, "fraction", "of a first digit's box, covered by the same digit's box in the "
+                               "reading without the page: it was seen again (the same ink, its box grown or cut "
+                               "by a few px; a neighbour's box covers far less)", hi=1, open_lo=True)
     min_shade_share: float = knob(0.005, "fraction", "a page that read nothing is looked past only when this much of "
                                   "the frame off the page is paper in shade: the shadowed photos that gain hold "
                                   "0.009-0.85, the two digitless scene frames (of 400) that reached this test 0.000 "

@@ -59,7 +59,9 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     the page in shade (:mod:`.shade`). When the page read nothing, :func:`_read_past_blank_page`
     (not when the frame was too textured to read: see below); else its rows that reach onto the
     page or lie on its part in shade, if they read more sure digits (:func:`_read_without_page`),
-    or as many (at least one) with the first reading's digits seen whole (:func:`.shade.saw_whole`)."""
+    or as many (at least one) with the first reading's digits seen whole (:func:`.shade.saw_whole`),
+    and they read again at least ``seen_again`` of the page's own digits away from its edge
+    (:func:`.shade.seen_again`)."""
     cfg = config.shade
     if paper is None or (result.lines and shade.digits_at_edge(result, paper, work.frame_shape, cfg) < cfg.min_cut_digits):
         return result
@@ -78,9 +80,12 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     shaded = shade.paper_in_shade(copies(), paper, bands, height, cfg)
     again, how = _read_without_page(work, result, paper, shaded, height, classifier, config)
     sure, sure_again = shade.sure_digits(result, cfg), shade.sure_digits(again, cfg)
-    keep = sure_again > sure or (sure_again == sure > 0 and shade.saw_whole(result, again, cfg))
+    seen = shade.seen_again(result, again, paper, work.frame_shape, cfg)
+    keep = (sure_again > sure or (sure_again == sure > 0 and shade.saw_whole(result, again, cfg))) \
+        and seen >= cfg.seen_again
     stage("shade", (bands, ratio, chroma(), f"{how} without the page: {sure_again} sure digits against "
-                                           f"{sure}, {'that reading' if keep else 'the first'} kept"))
+                                           f"{sure}, {seen:.0%} of the page's seen again, "
+                                           f"{'that reading' if keep else 'the first'} kept"))
     return again if keep else result
 
 

@@ -8,8 +8,9 @@ shadow's share of its brightness, or dimmed by less in its very colour, or smoot
 read again without the page; of that reading, the rows that reach onto the page or lie on its part
 in shade (:func:`paper_in_shade`) are kept, or all of them when several run across its edge
 (:func:`rows_on_page`), and it is reported if it reads more sure digits (:func:`sure_digits`), or
-as many (at least one) with the first reading's digits seen whole (:func:`saw_whole`). When the
-page read nothing at all (and the frame was not too textured to read), and ``min_shade_share``
+as many (at least one) with the first reading's digits seen whole (:func:`saw_whole`), and reads
+again at least ``seen_again`` of the page's own digits away from its edge (:func:`seen_again`).
+When the page read nothing at all (and the frame was not too textured to read), and ``min_shade_share``
 of the frame off the page is paper in shade (:func:`off_page_share`), the rows of the reading
 without the page on that paper are reported if one has a sure digit (:func:`rows_in_shade`: a
 lone digit wholly in a shadow)."""
@@ -23,20 +24,20 @@ import numpy as np
 
 from .arrays import median, opencv
 from .config import ShadeConfig
-from .records import ReadResult, SmallCopies, Working
+from .records import Digit, ReadResult, SmallCopies, Working
 
 
-def _centres(result: ReadResult, mask: np.ndarray, frame_shape: tuple) -> list[list[tuple[int, int, float]]]:
-    """Per line, each reported digit's box centre (clipped to the mask) and the line's median digit
-    height, in the pixels of `mask` (a page mask of a copy of the frame)."""
+def _centres(result: ReadResult, mask: np.ndarray, frame_shape: tuple) -> list[list[tuple[Digit, int, int, float]]]:
+    """Per line, each reported digit (not a '?') with its box centre (clipped to the mask) and the
+    line's median digit height, in the pixels of `mask` (a page mask of a copy of the frame)."""
     h, w = mask.shape
     sy, sx = h / frame_shape[0], w / frame_shape[1]
     out = []
     for line in result.lines:
-        boxes = [d.box for d in line.digits if d.digit is not None]
-        height = float(np.median([b[3] for b in boxes])) * sy if boxes else 0.0
-        out.append([(min(h - 1, max(0, int((y + bh / 2) * sy))), min(w - 1, max(0, int((x + bw / 2) * sx))), height)
-                    for x, y, bw, bh in boxes])
+        digits = [d for d in line.digits if d.digit is not None]
+        height = float(np.median([d.box[3] for d in digits])) * sy if digits else 0.0
+        out.append([(d, min(h - 1, max(0, int((d.box[1] + d.box[3] / 2) * sy))),
+                     min(w - 1, max(0, int((d.box[0] + d.box[2] / 2) * sx))), height) for d in digits])
     return out
 
 
@@ -44,12 +45,34 @@ def digits_at_edge(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cf
     """How many digits of `result` have the edge of the page mask `paper` (0/1 uint8, a copy of a
     frame of `frame_shape`) in the square around their box's centre reaching ``edge_heights``
     digit heights each way (the frame's border, which cuts the square, is no edge of the page)."""
-    count = 0
-    for line in _centres(result, paper, frame_shape):
-        for y, x, height in line:
-            r = int(cfg.edge_heights * height) + 1
-            count += not paper[max(0, y - r): y + r + 1, max(0, x - r): x + r + 1].all()
-    return count
+    return sum(_at_edge(paper, y, x, height, cfg) for line in _centres(result, paper, frame_shape)
+               for _, y, x, height in line)
+
+
+def _at_edge(paper: np.ndarray, y: int, x: int, height: float, cfg: ShadeConfig) -> bool:
+    """Whether the square reaching ``edge_heights`` times `height` each way around (`y`, `x`) on
+    the page mask `paper` holds some of the page's edge."""
+    r = int(cfg.edge_heights * height) + 1
+    return not paper[max(0, y - r): y + r + 1, max(0, x - r): x + r + 1].all()
+
+
+def seen_again(first: ReadResult, again: ReadResult, paper: np.ndarray, frame_shape: tuple,
+               cfg: ShadeConfig) -> float:
+    """The share of the digits `first` read at least ``sure`` confident away from the edge of the
+    page mask `paper` (:func:`digits_at_edge`'s square wholly on the page) that `again` (read
+    without the page) reads as the same digit over at least ``seen_overlap`` of its box; 1 when
+    there are none. A reading without the page that loses the page's own digits took the desk's
+    grain or the page's outline for writing (or for the text's direction), whatever it gained."""
+    boxes = [(d.digit, d.box) for line in again.lines for d in line.digits if d.digit is not None]
+    inner = seen = 0
+    for line in _centres(first, paper, frame_shape):
+        for d, y, x, height in line:
+            if not _is_sure(d, cfg) or _at_edge(paper, y, x, height, cfg):
+                continue
+            inner += 1
+            seen += any(digit == d.digit and _overlap(d.box, box) >= cfg.seen_overlap * d.box[2] * d.box[3]
+                        for digit, box in boxes)
+    return seen / inner if inner else 1.0
 
 
 def edge_bands(blurred: np.ndarray, paper: np.ndarray, border: int,
@@ -158,7 +181,7 @@ def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg:
     `paper`, or ``shade_row_digits`` digits on `shaded` (the page in shade, :func:`paper_in_shade`:
     a row of writing, not a speck of the desk); all of them when ``straddle_rows`` lines have
     digits both on and off the page."""
-    on = [[bool(paper[y, x]) for y, x, _ in line] for line in _centres(result, paper, frame_shape)]
+    on = [[bool(paper[y, x]) for _, y, x, _ in line] for line in _centres(result, paper, frame_shape)]
     if sum(1 for flags in on if any(flags) and not all(flags)) >= cfg.straddle_rows:
         return result
     if shaded is not None:
@@ -168,7 +191,7 @@ def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg:
 
 def _digits_on(result: ReadResult, mask: np.ndarray, frame_shape: tuple) -> list[int]:
     """Per line of `result`, how many of its digits have their box centre on `mask`."""
-    return [sum(bool(mask[y, x]) for y, x, _ in line) for line in _centres(result, mask, frame_shape)]
+    return [sum(bool(mask[y, x]) for _, y, x, _ in line) for line in _centres(result, mask, frame_shape)]
 
 
 def off_page_share(shaded: np.ndarray, paper: np.ndarray) -> float:
@@ -213,11 +236,21 @@ def saw_whole(first: ReadResult, again: ReadResult, cfg: ShadeConfig) -> bool:
 
 
 def _covered(box: tuple, whole: tuple, cfg: ShadeConfig) -> bool:
-    (x, y, w, h), (X, Y, W, H) = box, whole
-    overlap = max(0, min(x + w, X + W) - max(x, X)) * max(0, min(y + h, Y + H) - max(y, Y))
-    return overlap >= cfg.whole_cover * w * h and W * H >= cfg.whole_growth * w * h
+    return _overlap(box, whole) >= cfg.whole_cover * box[2] * box[3] and \
+        whole[2] * whole[3] >= cfg.whole_growth * box[2] * box[3]
+
+
+def _overlap(box: tuple, other: tuple) -> int:
+    """The area two (x, y, w, h) boxes share."""
+    (x, y, w, h), (X, Y, W, H) = box, other
+    return max(0, min(x + w, X + W) - max(x, X)) * max(0, min(y + h, Y + H) - max(y, Y))
 
 
 def sure_digits(result: ReadResult, cfg: ShadeConfig) -> int:
     """How many digits `result` reports at least ``sure`` confident."""
-    return sum(1 for line in result.lines for d in line.digits if d.digit is not None and d.confidence >= cfg.sure)
+    return sum(1 for line in result.lines for d in line.digits if _is_sure(d, cfg))
+
+
+def _is_sure(digit: Digit, cfg: ShadeConfig) -> bool:
+    """Whether `digit` is a digit (not a '?') read at least ``sure`` confident."""
+    return digit.digit is not None and digit.confidence >= cfg.sure
