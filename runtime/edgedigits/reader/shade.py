@@ -10,10 +10,10 @@ in shade (:func:`paper_in_shade`) are kept, or all of them when several run acro
 (:func:`rows_on_page`), and it is reported if it reads more sure digits (:func:`sure_digits`), or
 as many (at least one) with the first reading's digits seen whole (:func:`saw_whole`), and reads
 again at least ``seen_again`` of the page's own digits away from its edge (:func:`seen_again`).
-When the page read nothing at all (and the frame was not too textured to read), and ``min_shade_share``
-of the frame off the page is paper in shade (:func:`off_page_share`), the rows of the reading
-without the page on that paper are reported if one has a sure digit (:func:`rows_in_shade`: a
-lone digit wholly in a shadow)."""
+When the page read nothing at all (and the frame was not too textured to read), and
+``min_shade_share`` of the frame off the page is paper in shade (:func:`off_page_share`), the rows
+of the reading without the page on that paper are reported if one has a sure digit
+(:func:`rows_in_shade`: a lone digit wholly in a shadow)."""
 
 from __future__ import annotations
 
