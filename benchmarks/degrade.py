@@ -32,6 +32,8 @@ VIGNETTE_CORNER = 0.5        # the corners' light as a share of the middle's (a 
 TURN_DEGREES = (15.0, 30.0)  # a camera held askew: the frame turned by an angle in this range, either way
 MOTION_PER_PX = 1 / 250      # camera shake: the smear's length (px) per px of the longer side (16 px on a 4032 px photo)
 MOTION_MIN_PX = 3            # px: a small frame is still smeared visibly
+THIN_PER_PX = 1 / 1000       # a finer pen: each dark stroke loses this much of the longer side in width (4 px at 4032)
+THIN_MIN_PX = 3              # px: the least disc the strokes are thinned by (a small frame's strokes lose 2 px)
 
 
 class Degradation(NamedTuple):
@@ -187,6 +189,17 @@ def motion(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.filter2D(frame, -1, kernel / kernel.sum())
 
 
+def thin(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A finer pen or a harder pencil: every dark stroke thinned by a grey dilation (the brightest
+    level within a disc THIN_PER_PX times the longer side wide, at least THIN_MIN_PX, odd), so
+    strokes that wide or narrower fade to hairlines; the paper, its light and the desk stay as they
+    were, apart from their own fine dark specks."""
+    import cv2
+
+    side = max(THIN_MIN_PX, round(max(frame.shape[:2]) * THIN_PER_PX)) | 1
+    return cv2.dilate(frame, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
+
+
 def vignette(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Vignetting: the light falling off with the square of the distance from the frame's middle,
     to VIGNETTE_CORNER of it in the corners."""
@@ -220,4 +233,6 @@ DEGRADATIONS: dict[str, Degradation] = {
     "turn": Degradation(turn, f"turned {TURN_DEGREES[0]:g}-{TURN_DEGREES[1]:g} degrees either way (camera askew)"),
     "motion": Degradation(motion, f"camera shake, a straight smear of longer side x {MOTION_PER_PX:g} "
                                   f"(at least {MOTION_MIN_PX} px)"),
+    "thin": Degradation(thin, f"a finer pen, strokes thinned by longer side x {THIN_PER_PX:g} "
+                              f"(at least {THIN_MIN_PX} px)"),
 }

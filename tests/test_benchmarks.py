@@ -665,7 +665,7 @@ def _dots_frame(h: int = 120, w: int = 160) -> np.ndarray:
 
 def test_each_degradation_is_seeded_per_image_and_keeps_a_frame():
     from benchmarks.degrade import (DEGRADATIONS, DIM_GAIN, MILD_SHADOW_GAIN, MOTION_PER_PX, NOISE_SIGMA, SHADOW_GAIN,
-                                    STRIPE_GAIN, STRIPE_WIDTH, VIGNETTE_CORNER, image_rng)
+                                    STRIPE_GAIN, STRIPE_WIDTH, THIN_MIN_PX, THIN_PER_PX, VIGNETTE_CORNER, image_rng)
 
     frame = _dots_frame()
     for kind, degradation in DEGRADATIONS.items():
@@ -699,6 +699,13 @@ def test_each_degradation_is_seeded_per_image_and_keeps_a_frame():
         ys, xs = np.nonzero(smeared < 255)
         assert length - 2 <= np.hypot(np.ptp(ys), np.ptp(xs)) + 1 <= length + 1 and ys.size <= 2 * length, name
         assert abs(int((255 - smeared.astype(int)).sum()) - 255) < 2 * length, name  # no ink made or lost
+    for width in (3000, 640):  # a 9 px dark bar loses the disc's width less one px, its core stays as dark
+        bar = np.full((200, width), 200, np.uint8)
+        bar[100:109] = 30
+        side = max(THIN_MIN_PX, round(width * THIN_PER_PX)) | 1
+        thinned = DEGRADATIONS["thin"].apply(bar, image_rng("a.jpg"))
+        assert np.count_nonzero(thinned[:, 0] < 200) == 9 - (side - 1) and thinned.min() == 30, width
+        assert (thinned[:90] == 200).all() and (thinned[120:] == 200).all(), width  # the paper as it was
     vignetted = DEGRADATIONS["vignette"].apply(paper, image_rng("a.jpg"))
     assert vignetted[100, 150] >= 199 and vignetted[0, 0] == vignetted[-1, -1] == int(200 * VIGNETTE_CORNER)
     big = np.full((1000, 1500), 200, np.uint8)
