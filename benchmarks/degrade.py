@@ -32,8 +32,8 @@ VIGNETTE_CORNER = 0.5        # the corners' light as a share of the middle's (a 
 TURN_DEGREES = (15.0, 30.0)  # a camera held askew: the frame turned by an angle in this range, either way
 MOTION_PER_PX = 1 / 250      # camera shake: the smear's length (px) per px of the longer side (16 px on a 4032 px photo)
 MOTION_MIN_PX = 3            # px: a small frame is still smeared visibly
-THIN_PER_PX = 1 / 1000       # a finer pen: each dark stroke loses this much of the longer side in width (4 px at 4032)
-THIN_MIN_PX = 3              # px: the least disc the strokes are thinned by (a small frame's strokes lose 2 px)
+THIN_PER_PX = 1 / 1000       # a finer pen: the thinning disc's width (px) per px of the longer side (5 px at 4032)
+THIN_MIN_PX = 3              # px: the least such disc (strokes of a small frame lose 2 px)
 
 
 class Degradation(NamedTuple):
@@ -180,7 +180,7 @@ def motion(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     MOTION_MIN_PX; odd) in a direction drawn per image, as a hand-held phone moves during the exposure."""
     import cv2
 
-    length = max(MOTION_MIN_PX, round(max(frame.shape[:2]) * MOTION_PER_PX)) | 1  # (odd: centred on its pixel)
+    length = _odd_px(frame, MOTION_PER_PX, MOTION_MIN_PX)
     angle, middle = rng.uniform(0, np.pi), (length - 1) / 2
     reach = np.array([np.cos(angle), np.sin(angle)]) * middle
     kernel = np.zeros((length, length), np.float32)
@@ -190,14 +190,22 @@ def motion(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def thin(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A finer pen or a harder pencil: every dark stroke thinned by a grey dilation (the brightest
-    level within a disc THIN_PER_PX times the longer side wide, at least THIN_MIN_PX, odd), so
-    strokes that wide or narrower fade to hairlines; the paper, its light and the desk stay as they
-    were, apart from their own fine dark specks."""
+    """A finer pen or a harder pencil: a grey dilation (each pixel the brightest within a disc
+    THIN_PER_PX times the longer side wide, at least THIN_MIN_PX, odd; OpenCV's 3 px "disc" is a
+    cross) takes the disc's width less one pixel off every dark stroke: a stroke as wide as the disc
+    keeps a 1 px core, a narrower one vanishes. The paper, its light and the desk stay as they were,
+    apart from their own fine dark specks. A colour frame is dilated per channel (where two inks
+    touch, a mix of them may appear)."""
     import cv2
 
-    side = max(THIN_MIN_PX, round(max(frame.shape[:2]) * THIN_PER_PX)) | 1
+    side = _odd_px(frame, THIN_PER_PX, THIN_MIN_PX)
     return cv2.dilate(frame, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
+
+
+def _odd_px(frame: np.ndarray, per_px: float, min_px: int) -> int:
+    """`per_px` times the frame's longer side in px, at least `min_px`, made odd (a kernel centred on
+    its pixel)."""
+    return max(min_px, round(max(frame.shape[:2]) * per_px)) | 1
 
 
 def vignette(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -233,6 +241,6 @@ DEGRADATIONS: dict[str, Degradation] = {
     "turn": Degradation(turn, f"turned {TURN_DEGREES[0]:g}-{TURN_DEGREES[1]:g} degrees either way (camera askew)"),
     "motion": Degradation(motion, f"camera shake, a straight smear of longer side x {MOTION_PER_PX:g} "
                                   f"(at least {MOTION_MIN_PX} px)"),
-    "thin": Degradation(thin, f"a finer pen, strokes thinned by longer side x {THIN_PER_PX:g} "
+    "thin": Degradation(thin, f"a finer pen, strokes thinned by a disc of longer side x {THIN_PER_PX:g} "
                               f"(at least {THIN_MIN_PX} px)"),
 }

@@ -699,13 +699,15 @@ def test_each_degradation_is_seeded_per_image_and_keeps_a_frame():
         ys, xs = np.nonzero(smeared < 255)
         assert length - 2 <= np.hypot(np.ptp(ys), np.ptp(xs)) + 1 <= length + 1 and ys.size <= 2 * length, name
         assert abs(int((255 - smeared.astype(int)).sum()) - 255) < 2 * length, name  # no ink made or lost
-    for width in (3000, 640):  # a 9 px dark bar loses the disc's width less one px, its core stays as dark
-        bar = np.full((200, width), 200, np.uint8)
-        bar[100:109] = 30
-        side = max(THIN_MIN_PX, round(width * THIN_PER_PX)) | 1
-        thinned = DEGRADATIONS["thin"].apply(bar, image_rng("a.jpg"))
-        assert np.count_nonzero(thinned[:, 0] < 200) == 9 - (side - 1) and thinned.min() == 30, width
-        assert (thinned[:90] == 200).all() and (thinned[120:] == 200).all(), width  # the paper as it was
+    assert THIN_MIN_PX == 3 and THIN_PER_PX == 1 / 1000  # the disc: 3 px at 640, 5 at 4032, 7 at 6000 px
+    for width, kept in ((640, 7), (4032, 5), (6000, 3)):  # a 9 px dark bar loses the disc's width less one px
+        for channels in ((), (3,)):
+            bar = np.full((200, width, *channels), 200, np.uint8)
+            bar[100:109] = 30
+            thinned = DEGRADATIONS["thin"].apply(bar, image_rng("a.jpg"))
+            dark = (thinned < 200).all(axis=tuple(range(1, thinned.ndim)))  # rows dark all along
+            assert np.array_equal(np.flatnonzero(dark), np.arange(100, 109)[(9 - kept) // 2:][:kept]), width
+            assert thinned.min() == 30 and (thinned[~dark] == 200).all(), width  # its core as dark, the paper as it was
     vignetted = DEGRADATIONS["vignette"].apply(paper, image_rng("a.jpg"))
     assert vignetted[100, 150] >= 199 and vignetted[0, 0] == vignetted[-1, -1] == int(200 * VIGNETTE_CORNER)
     big = np.full((1000, 1500), 200, np.uint8)
