@@ -1452,6 +1452,31 @@ def test_scattered_digits_on_a_page_turned_a_quarter_are_read_upright(reader, mn
     assert not deskew_stage.text_direction(*_first_pass_stats(reader, turned), reader.config).sure
 
 
+def test_a_page_read_with_its_lit_part_keeps_a_hard_shadows_edge_out_of_the_ink():
+    """A page in a hard shadow past a slanted edge (half the light, a 3 px penumbra) with a stroke
+    across the edge. Estimated as one paper, the light ramps across the edge and the shaded side
+    along it is as dark as faint ink; given the lit part (the page finder's mask, off the edge by
+    4 px), each side has its own light: the edge is paper, the stroke as dark on both sides."""
+    config = ReaderConfig()
+    y, x = np.mgrid[0:480, 0:640].astype(np.float32)
+    side = x - (300 + 0.3 * (y - 240))  # px right of the edge (along x)
+    grey = 200 * (1 - 0.5 * (0.5 + 0.5 * np.tanh(side / 3)))
+    grey[236:244, 150:500] *= 0.3
+    grey = grey.astype(np.uint8)
+    lit = (side < -4).astype(np.uint8)
+    along_edge = (np.abs(side) < 12) & ((y < 200) | (y > 280))  # (away from the stroke)
+    whole = relative_darkness(grey, Page(None, None), config.light).darkness
+    two_sided = relative_darkness(grey, Page(None, None, region=lit), config.light).darkness
+    assert whole[along_edge].max() > 0.25
+    assert two_sided[along_edge].max() < 0.05
+    assert two_sided[240, 200] > 0.6 and two_sided[240, 450] > 0.6  # the stroke on the lit and the shaded side
+    assert two_sided[100, 560] == two_sided[400, 100] == 0  # the paper on each side
+    scaled = page_stage.scaled_page(Page(None, None, region=lit), (240, 320))
+    assert scaled.mask is None and scaled.region.shape == (240, 320) and scaled.region[120, 100] == 1
+    with pytest.raises(ValueError, match="shadow_edge"):  # a band past the smoothing's reach: no light either side
+        replace(config.light, shadow_edge=0.05)
+
+
 def _first_pass_stats(reader, frame):
     """(digit size, page) as the reader's first pass measures them, for text_direction."""
     grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)

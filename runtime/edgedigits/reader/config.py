@@ -218,6 +218,17 @@ class LightConfig(_Checked):
     min_kernel: int = knob(3, "px", "the smallest closing and smoothing kernel", lo=1)
     min_background: float = knob(8.0, "grey level", "a paper darker than this is taken as this (no division by "
                                  "black)", open_lo=True)
+    shadow_edge: float = knob(0.01, "fraction", "of the copy's longer side: a page read without its mask, parted by "
+                              "a hard shadow's edge, leaves a band this wide on both sides of the mask's outline out "
+                              "of both sides' light: the outline is not exact and light from the penumbra draws the "
+                              "edge as ink (0.005 read a 9 across it as 4; twice as wide beyond the outline: the "
+                              "photos 2 and the hard-shadow copies 4 digits fewer)")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.shadow_edge >= 1 / (2 * self.closing):
+            raise ValueError(f"light.shadow_edge ({self.shadow_edge}) must leave each side within the smoothing's "
+                             f"reach: below 1 / (2 x light.closing) = {1 / (2 * self.closing):.4f}")
 
 
 @dataclass(frozen=True)

@@ -53,10 +53,14 @@ def find_paper(grey: np.ndarray, cfg: PageConfig, colour: Callable[[], np.ndarra
 def scaled_page(page: Page, shape: tuple[int, int]) -> Page:
     """`page`, found on another copy of the frame, on a copy of `shape`: its mask resized (nearest),
     its hull scaled (the page finder works on ~320 px, where every copy shows the same sheet). The
-    mask's ``mask_erode`` scales with it: ~3 px on a 640 px copy of a page found on 1000 px."""
+    mask's ``mask_erode`` scales with it: ~3 px on a 640 px copy of a page found on 1000 px. A
+    page read without its mask keeps that mask (``Page.region``), resized the same way."""
+    cv2 = opencv()
+    if page.region is not None:
+        page = page._replace(region=cv2.resize(page.region, (shape[1], shape[0]),
+                                               interpolation=cv2.INTER_NEAREST_EXACT))
     if page.mask is None:
         return page
-    cv2 = opencv()
     mask = cv2.resize(page.mask, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST_EXACT)
     hull = page.hull * np.float32((shape[1] / page.mask.shape[1], shape[0] / page.mask.shape[0]))
     return page._replace(mask=mask, hull=hull.astype(np.float32))

@@ -103,7 +103,7 @@ def _read_past_blank_page(work: Working, result: ReadResult, paper: np.ndarray, 
         stage("shade", (bands, *measured, f"the page read nothing and {off_page:.3f} of the rest is paper in shade: "
                                           "not read again"))
         return result
-    again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=Page(None, None))
+    again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=_parted(paper))
     if shade.sure_digits(again, cfg):
         again = shade.rows_in_shade(again, shade.paper_in_shade(copies, paper, bands, shade.digit_height(again, work), cfg),
                                     work.frame_shape)
@@ -125,12 +125,18 @@ def _read_without_page(work: Working, result: ReadResult, paper: np.ndarray, sha
     digits that are not small, more looks go on: p90 on the shared photos 172 -> 262 ms, blurred
     copies 1492 -> 1494 digits.)"""
     cfg = config.shade
-    probe = _read_at_height(work, height, classifier, config, Page(None, None))
+    probe = _read_at_height(work, height, classifier, config, _parted(paper))
     probe = shade.rows_on_page(probe, paper, work.frame_shape, cfg, shaded)
     if shade.sure_digits(probe, cfg) <= shade.sure_digits(result, cfg):
         return probe, "probed"
-    again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=Page(None, None))
+    again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=_parted(paper))
     return shade.rows_on_page(again, paper, work.frame_shape, cfg, shaded), "read again"
+
+
+def _parted(paper: np.ndarray) -> Page:
+    """The page of a reading without the page mask `paper` (the whole copy), its light estimated
+    inside and beyond that mask apart (:func:`.light.shadowed_light`): a hard shadow's step."""
+    return Page(None, None, region=paper)
 
 
 def _read_at_height(work: Working, height: float, classifier, config: ReaderConfig, page: Page) -> ReadResult:

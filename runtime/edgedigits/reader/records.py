@@ -77,6 +77,7 @@ class Page(NamedTuple):
     mask: np.ndarray | None           # (h, w) uint8 0/1, kept clear of the paper's edge
     hull: np.ndarray | None           # (N, 2) float32 convex outline in working pixels
     rough: float = 0.0                # share of the bright region (before any narrowing) not smooth (page.rough_share)
+    region: np.ndarray | None = None  # (h, w) uint8 0/1: a page read without its mask, that mask (light.shadowed_light)
 
 
 class SmallCopies(NamedTuple):
