@@ -226,9 +226,9 @@ class LightConfig(_Checked):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.shadow_edge >= 1 / (2 * self.closing):
+        if self.shadow_edge >= 1 / (4 * self.closing):  # a pixel of the band may lie twice it from the far side
             raise ValueError(f"light.shadow_edge ({self.shadow_edge}) must leave each side within the smoothing's "
-                             f"reach: below 1 / (2 x light.closing) = {1 / (2 * self.closing):.4f}")
+                             f"reach: below 1 / (4 x light.closing) = {1 / (4 * self.closing):.4f}")
 
 
 @dataclass(frozen=True)

@@ -72,16 +72,18 @@ def paper_light(small: np.ndarray, inside: np.ndarray, factor: int, cfg: LightCo
 def shadowed_light(shape: tuple[int, int], small: np.ndarray, region: np.ndarray, factor: int,
                    cfg: LightConfig) -> np.ndarray:
     """The paper's brightness (float32, `shape`) on a page parted by a hard shadow's edge: inside
-    `region` (the page finder's page, lit or in shade; nonzero inside, `shape`) and beyond it, each
-    side from its own pixels (:func:`paper_light` on the `factor`-px block sums `small`), upscaled
-    apart and joined at full size (upscaled joined, the step would ramp over a small pixel). The
-    band around the outline (:func:`outline_band`) feeds neither and takes the darker of the two:
-    ink there is measured against the paper in shade, and the edge itself is not ink. (Along the
-    sheet's edge with the desk, ink within the band is measured against the desk's light.)"""
+    `region` (the page finder's page, lit or in shade; 0/1, `shape`) and beyond it, each side from
+    its own pixels (:func:`paper_light` on the `factor`-px block sums `small`), upscaled apart and
+    joined at full size (upscaled joined, the step would ramp over a small pixel). The band around
+    the outline (:func:`outline_band`) feeds neither and takes the darker of the two: the edge
+    itself is not ink, and ink there is measured against the paper in shade (so faint ink on the
+    lit side of the band may fade; along the sheet's edge with a darker desk, against the desk's)."""
     inner, outer = outline_band(region, int(round(cfg.shadow_edge * max(shape))))
-    inside, beyond = (linear_upscale(paper_light(small, _blocks(side, factor, small.shape).astype(small.dtype),
-                                                 factor, cfg), shape, (0, 0, shape[1], shape[0]))
-                      for side in (inner, outer))
+    window = (0, 0, shape[1], shape[0])
+    inside = linear_upscale(paper_light(small, _blocks(inner, factor, small.shape).astype(small.dtype), factor, cfg),
+                            shape, window)
+    beyond = linear_upscale(paper_light(small, _blocks(outer, factor, small.shape).astype(small.dtype), factor, cfg),
+                            shape, window)
     return np.where(inner > 0, inside, np.where(outer > 0, beyond, np.minimum(inside, beyond)))
 
 
@@ -92,8 +94,8 @@ def outline_band(region: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray
     region = (region > 0).view(np.uint8)
     if reach == 0:
         return region, 1 - region
-    inner = cv2.erode(region, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
-    outer = 1 - cv2.dilate(region, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))
+    square = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
+    inner, outer = cv2.erode(region, square), 1 - cv2.dilate(region, square)
     return inner, outer
 
 
