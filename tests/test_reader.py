@@ -1554,6 +1554,35 @@ def test_a_reading_that_gives_up_on_texture_is_not_read_at_other_turns():
     assert len(angles) == 2  # without the warning, scattered digits are read a quarter turn further too
 
 
+def test_a_page_whose_rows_were_found_is_not_turned_to_a_reading_of_short_columns():
+    """A quarter turn of a page with rows reads them as columns of a digit or two, which the
+    classifier may be surer of than the upright, unsure reading; a half turn keeps the rows."""
+    from edgedigits.reader import orient
+    from edgedigits.reader.config import OrientConfig
+    from edgedigits.reader.records import Digit, Direction, Line
+
+    def reading(texts, confidence):
+        return ReadResult([Line(t, [Digit(int(c), confidence, (0, 0, 1, 1)) for c in t]) for t in texts])
+
+    upright = reading(("1367", "2015"), 0.86)              # unsure: read at the other turns too
+    columns = reading(("2", "0", "15", "7", "0", "02"), 0.94)
+    rows_over = reading(("5102", "7621"), 0.97)
+    readings = {0: upright, 90: columns, 180: rows_over, -90: columns}
+
+    def read_at(angle, stage):
+        return readings[round(angle)]
+
+    sure = Direction(0.0, sure=True, across=False)
+    assert not orient.keeps_rows(upright, columns, OrientConfig())
+    assert orient.best_reading(read_at, sure, OrientConfig()) is rows_over
+    readings[180] = reading(("5102", "7621"), 0.8)        # turned over reads less sure: upright stays
+    assert orient.best_reading(read_at, sure, OrientConfig()) is upright
+    # Without the rows' check (turned_rows 0) the columns win on confidence alone.
+    assert orient.best_reading(read_at, sure, OrientConfig(turned_rows=0.0)) is columns
+    # Scattered digits (no sure direction) are still compared on confidence alone.
+    assert orient.best_reading(read_at, Direction(0.0, sure=False), OrientConfig()) is columns
+
+
 def test_a_page_upside_down_is_read_turned_over(reader, mnist_test):
     """Digits turned half a turn read as other digits, or as nothing the classifier is sure of: an
     unsure reading of enough digits is compared with the page read turned by 180 degrees."""

@@ -539,6 +539,9 @@ class OrientConfig(_Checked):
     lone_min_confidence: float = knob(0.99, "probability", "another turn's reading of a lone digit wins only if this "
                                       "sure: a wrong turn can read 0.9-0.99 sure (with 0.9, a generated frame lost a "
                                       "digit)", hi=1)
+    turned_rows: float = knob(0.75, "share", "a reading at another turn of a page whose rows were found wins only if "
+                              "its lines hold this share of the first reading's digits per line (orient.keeps_rows; "
+                              "0.5-1 read alike)", hi=1)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@ rows from its columns, so such a page is also read a quarter turn further; digit
 the other (a page lying sideways) are also read at both quarter turns; an unsure reading of enough
 digits, or of a lone digit, is also read at the turns not read yet (digits upside down or sideways
 read as other digits, or as nothing clear). The reading the classifier is surer of, by ``margin``,
-wins. A first reading that gave up on texture is not read at other turns."""
+wins; when the neighbours showed the page's rows, only a reading at another turn that keeps rows as
+long does. A first reading that gave up on texture is not read at other turns."""
 
 from __future__ import annotations
 
@@ -64,10 +65,28 @@ def best_reading(read_at: Callable[[float, Callable], ReadResult], direction: Di
         # sideways page can sit as close as its digits, so a "sure" direction may still be a
         # quarter turn off: read the page at the turns not read yet and keep the surest.
         others = [read_at(direction.angle + turn, no_stage) for turn in (90, 180, -90) if turn not in turns]
-        surest = max(others, key=orientation_score)
-        if orientation_score(surest) >= need:
+        if direction.sure and not direction.across:
+            others = [other for other in others if keeps_rows(result, other, cfg)]
+        surest = max(others, key=orientation_score, default=None)
+        if surest is not None and orientation_score(surest) >= need:
             result = surer(result, surest, cfg)
     return result
+
+
+def digits_per_line(result: ReadResult) -> float:
+    """The mean count of digits of a reading's lines that hold any (0 for none)."""
+    counts = [len(line.digits) for line in result.lines if line.digits]
+    return float(np.mean(counts)) if counts else 0.0
+
+
+def keeps_rows(result: ReadResult, other: ReadResult, cfg: OrientConfig) -> bool:
+    """Whether `other`, a reading at another turn of a page whose rows the digits' neighbours
+    showed side by side, holds rows as long as `result`'s (``turned_rows`` of its digits per line):
+    a quarter turn of such a page reads its rows as columns, short lines of a digit or two, which
+    mean confidence alone may prefer (1367 | 2015 at half size read 2 | 0 | 15 | 7 | 0 | 02); a
+    half turn keeps the rows, and a sideways page whose rows sat as close as its digits reads
+    its true rows turned."""
+    return digits_per_line(other) >= cfg.turned_rows * digits_per_line(result)
 
 
 def turned_need(result: ReadResult, cfg: OrientConfig) -> float | None:
