@@ -18,6 +18,7 @@ DEGRADE_SEED = 2029  # each image's rng is seeded with (DEGRADE_SEED, a checksum
 BLUR_SIGMA_PER_PX = 1 / 800  # defocus: Gaussian sigma (px) per px of the frame's longer side
 BLUR_MIN_SIGMA = 1.0         # px: a small frame is still blurred visibly
 SMALL_SIDE = 640             # px: the longer side of a webcam frame, or of a page shot from far
+HALF_SCALE = 0.5             # of each side: the same page shot from twice as far (or a camera of half the pixels)
 JPEG_QUALITY = 40            # OpenCV's 0-100 scale: a messaging app's recompression
 NOISE_SIGMA = 8.0            # grey levels: sensor noise of a dim room
 DIM_GAIN = 0.6               # exposure: the frame's levels scaled by this (underexposed)
@@ -66,6 +67,16 @@ def small(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if factor >= 1:
         return frame
     size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+def half(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Twice as far: the frame shrunk (INTER_AREA) by HALF_SCALE on each side, whatever its size
+    (unlike `small`, a webcam frame shrinks too)."""
+    import cv2
+
+    h, w = frame.shape[:2]
+    size = (max(1, round(w * HALF_SCALE)), max(1, round(h * HALF_SCALE)))
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
@@ -227,6 +238,7 @@ DEGRADATIONS: dict[str, Degradation] = {
     "blur": Degradation(blur, f"Gaussian defocus, sigma = longer side x {BLUR_SIGMA_PER_PX:g} "
                               f"(at least {BLUR_MIN_SIGMA:g} px)"),
     "small": Degradation(small, f"shrunk to {SMALL_SIDE} px on the longer side"),
+    "half": Degradation(half, f"shrunk by {HALF_SCALE:g} on each side (twice as far)"),
     "jpeg": Degradation(jpeg, f"JPEG at quality {JPEG_QUALITY}"),
     "noise": Degradation(noise, f"Gaussian noise, sigma {NOISE_SIGMA:g} grey levels"),
     "dim": Degradation(dim, f"levels x {DIM_GAIN:g} (underexposed)"),

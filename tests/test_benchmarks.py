@@ -714,6 +714,7 @@ def test_each_degradation_is_seeded_per_image_and_keeps_a_frame():
     assert DEGRADATIONS["small"].apply(big, image_rng("a.jpg")).shape == (427, 640)
     assert DEGRADATIONS["small"].apply(np.zeros((3, 10000), np.uint8), image_rng("a.jpg")).shape == (1, 640)
     assert DEGRADATIONS["small"].apply(frame, image_rng("a.jpg")) is frame  # already small: as it was
+    assert DEGRADATIONS["half"].apply(frame, image_rng("a.jpg")).shape[:2] == (frame.shape[0] // 2, frame.shape[1] // 2)
 
 
 def test_warp_moves_corners_inward_so_no_written_dot_leaves_the_frame():
