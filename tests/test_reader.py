@@ -1556,7 +1556,9 @@ def test_a_reading_that_gives_up_on_texture_is_not_read_at_other_turns():
 
 def test_a_page_whose_rows_were_found_is_not_turned_to_a_reading_of_short_columns():
     """A quarter turn of a page with rows reads them as columns of a digit or two, which the
-    classifier may be surer of than the upright, unsure reading; a half turn keeps the rows."""
+    classifier may be surer of than the upright, unsure reading: such a reading wins only when very
+    sure (a sideways list's rows, test_a_sideways_list_of_short_numbers_is_read_at_its_quarter_turn);
+    a reading that keeps the rows (turned over) wins on confidence as before."""
     from edgedigits.reader import orient
     from edgedigits.reader.config import OrientConfig
     from edgedigits.reader.records import Digit, Direction, Line
@@ -1566,21 +1568,24 @@ def test_a_page_whose_rows_were_found_is_not_turned_to_a_reading_of_short_column
 
     upright = reading(("1367", "2015"), 0.86)              # unsure: read at the other turns too
     columns = reading(("2", "0", "15", "7", "0", "02"), 0.94)
-    rows_over = reading(("5102", "7621"), 0.97)
-    readings = {0: upright, 90: columns, 180: rows_over, -90: columns}
+    readings = {0: upright, 90: columns, 180: reading(("5102", "7621"), 0.8), -90: columns}
 
     def read_at(angle, stage):
         return readings[round(angle)]
 
     sure = Direction(0.0, sure=True, across=False)
-    assert not orient.keeps_rows(upright, columns, OrientConfig())
-    assert orient.best_reading(read_at, sure, OrientConfig()) is rows_over
-    readings[180] = reading(("5102", "7621"), 0.8)        # turned over reads less sure: upright stays
+    assert not orient.may_turn(upright, columns, OrientConfig())
     assert orient.best_reading(read_at, sure, OrientConfig()) is upright
     # Without the rows' check (turned_rows 0) the columns win on confidence alone.
     assert orient.best_reading(read_at, sure, OrientConfig(turned_rows=0.0)) is columns
     # Scattered digits (no sure direction) are still compared on confidence alone.
     assert orient.best_reading(read_at, Direction(0.0, sure=False), OrientConfig()) is columns
+    # Short lines read very sure win; so does a sure reading that keeps the rows.
+    readings[90] = readings[-90] = sure_columns = reading(("2", "0", "15", "7", "0", "02"), 0.99)
+    assert orient.best_reading(read_at, sure, OrientConfig()) is sure_columns
+    readings[90] = readings[-90] = columns
+    readings[180] = rows_over = reading(("5102", "7621"), 0.97)
+    assert orient.best_reading(read_at, sure, OrientConfig()) is rows_over
 
 
 def test_a_page_upside_down_is_read_turned_over(reader, mnist_test):

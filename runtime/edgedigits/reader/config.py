@@ -539,9 +539,13 @@ class OrientConfig(_Checked):
     lone_min_confidence: float = knob(0.99, "probability", "another turn's reading of a lone digit wins only if this "
                                       "sure: a wrong turn can read 0.9-0.99 sure (with 0.9, a generated frame lost a "
                                       "digit)", hi=1)
-    turned_rows: float = knob(0.75, "share", "a reading at another turn of a page whose rows were found wins only if "
-                              "its lines hold this share of the first reading's digits per line (orient.keeps_rows; "
-                              "0.5-1 read alike)", hi=1)
+    turned_rows: float = knob(0.75, "fraction", "a reading at another turn of a page whose rows were found wins only "
+                              "if its lines hold this much of the first reading's digits per line (orient.may_turn; "
+                              "0.5-1 read the shared photos and their copies alike) or it is short_rows_confidence "
+                              "sure", hi=1)
+    short_rows_confidence: float = knob(0.98, "probability", "a reading at another turn with shorter lines still wins "
+                                        "when this sure: a sideways list of short rows reads 1.0 at its true turn, a "
+                                        "quarter turn of rows 0.94 (1367 | 2015 at half size)", hi=1)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@ rows from its columns, so such a page is also read a quarter turn further; digit
 the other (a page lying sideways) are also read at both quarter turns; an unsure reading of enough
 digits, or of a lone digit, is also read at the turns not read yet (digits upside down or sideways
 read as other digits, or as nothing clear). The reading the classifier is surer of, by ``margin``,
-wins; when the neighbours showed the page's rows, only a reading at another turn that keeps rows as
-long does. A first reading that gave up on texture is not read at other turns."""
+wins; when the neighbours showed the page's rows, a reading at another turn that breaks them into
+short lines must be very sure to win. A first reading that gave up on texture is not read at other
+turns."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def best_reading(read_at: Callable[[float, Callable], ReadResult], direction: Di
         # quarter turn off: read the page at the turns not read yet and keep the surest.
         others = [read_at(direction.angle + turn, no_stage) for turn in (90, 180, -90) if turn not in turns]
         if direction.sure and not direction.across:
-            others = [other for other in others if keeps_rows(result, other, cfg)]
+            others = [other for other in others if may_turn(result, other, cfg)]
         surest = max(others, key=orientation_score, default=None)
         if surest is not None and orientation_score(surest) >= need:
             result = surer(result, surest, cfg)
@@ -79,14 +80,16 @@ def digits_per_line(result: ReadResult) -> float:
     return float(np.mean(counts)) if counts else 0.0
 
 
-def keeps_rows(result: ReadResult, other: ReadResult, cfg: OrientConfig) -> bool:
-    """Whether `other`, a reading at another turn of a page whose rows the digits' neighbours
-    showed side by side, holds rows as long as `result`'s (``turned_rows`` of its digits per line):
-    a quarter turn of such a page reads its rows as columns, short lines of a digit or two, which
-    mean confidence alone may prefer (1367 | 2015 at half size read 2 | 0 | 15 | 7 | 0 | 02); a
-    half turn keeps the rows, and a sideways page whose rows sat as close as its digits reads
-    its true rows turned."""
-    return digits_per_line(other) >= cfg.turned_rows * digits_per_line(result)
+def may_turn(result: ReadResult, other: ReadResult, cfg: OrientConfig) -> bool:
+    """Whether `other`, a reading at another turn of a page whose rows the digits' neighbours showed
+    side by side, may replace `result`: its lines hold at least ``turned_rows`` of `result`'s
+    digits per line, or it is read ``short_rows_confidence`` sure. A quarter turn of such a page
+    reads its rows as columns, short lines of a digit or two, which mean confidence alone may
+    prefer (1367 | 2015 shrunk to half read 2 | 0 | 15 | 7 | 0 | 02 at 0.94 against 0.86); a half
+    turn keeps the rows; a sideways list whose rows sat as close as its digits is first read
+    along its columns, and its rows, shorter, read sure (1.0) only at their true turn."""
+    return digits_per_line(other) >= cfg.turned_rows * digits_per_line(result) \
+        or orientation_score(other) >= cfg.short_rows_confidence
 
 
 def turned_need(result: ReadResult, cfg: OrientConfig) -> float | None:
