@@ -79,11 +79,12 @@ def shadowed_light(shape: tuple[int, int], small: np.ndarray, region: np.ndarray
     itself is not ink, and ink there is measured against the paper in shade (so faint ink on the
     lit side of the band may fade; along the sheet's edge with a darker desk, against the desk's)."""
     inner, outer = outline_band(region, int(round(cfg.shadow_edge * max(shape))))
-    window = (0, 0, shape[1], shape[0])
-    inside = linear_upscale(paper_light(small, _blocks(inner, factor, small.shape).astype(small.dtype), factor, cfg),
-                            shape, window)
-    beyond = linear_upscale(paper_light(small, _blocks(outer, factor, small.shape).astype(small.dtype), factor, cfg),
-                            shape, window)
+
+    def light_of(side: np.ndarray) -> np.ndarray:
+        inside = _blocks(side, factor, small.shape).astype(small.dtype)
+        return linear_upscale(paper_light(small, inside, factor, cfg), shape, (0, 0, shape[1], shape[0]))
+
+    inside, beyond = light_of(inner), light_of(outer)
     return np.where(inner > 0, inside, np.where(outer > 0, beyond, np.minimum(inside, beyond)))
 
 
