@@ -2135,6 +2135,38 @@ def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classi
     assert not any(page is not None and page.mask is None for page in whole)  # no reading as all paper
 
 
+def test_a_whole_reading_without_the_page_that_reads_fewer_sure_digits_than_its_probe_gives_way_to_it(monkeypatch):
+    """The frame is read whole without the page only when the probe (read at the page's digits'
+    height) read more sure digits than the page did; measured afresh, the desk beyond the page
+    included, the whole reading may read fewer than the probe, and then the probe is kept."""
+    from edgedigits.reader import pipeline
+    from edgedigits.reader.records import Digit, Line
+
+    def reading(sure: int) -> ReadResult:  # `sure` digits at 0.99, and two unsure ones
+        digits = [Digit(1, 0.99 if k < sure else 0.5, (12 * k, 0, 10, 20)) for k in range(sure + 2)]
+        return ReadResult([Line("1" * len(digits), digits, ("1" * len(digits),))])
+
+    work = scale_stage.working_copy(np.full((120, 160), 200, np.uint8), ReaderConfig())
+    paper = np.ones((120, 160), np.uint8)
+    probe, whole = reading(6), {}
+    monkeypatch.setattr(pipeline, "_read_at_height", lambda *args: probe)
+    monkeypatch.setattr(pipeline, "_read_working", lambda *args, **kwargs: whole["reading"])
+    monkeypatch.setattr(pipeline.shade, "rows_on_page", lambda result, *args: result)
+
+    def read_without_page(first_sure: int) -> tuple[ReadResult, str]:
+        return pipeline._read_without_page(work, reading(first_sure), paper, paper, 20.0, None, ReaderConfig())
+
+    whole["reading"] = reading(4)
+    kept, how = read_without_page(2)
+    assert kept is probe and how.startswith("probed") and "fewer" in how  # read whole: 4 sure against the probe's 6
+    for sure in (6, 7):
+        whole["reading"] = reading(sure)
+        kept, how = read_without_page(2)
+        assert kept is whole["reading"] and how == "read again"  # as many or more: the whole reading
+    kept, how = read_without_page(6)
+    assert kept is probe and how == "probed"  # the probe read no more than the page: not read whole
+
+
 def test_a_lone_digit_wholly_in_a_shadow_is_read_when_the_lit_page_reads_nothing(digit_classifier, mnist_test):
     """A hard shadow over the right half of a sheet, one digit in it: the page finder takes the lit
     half, which reads nothing; the band beyond its edge is the paper in shade, so the frame is read
