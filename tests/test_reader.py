@@ -2135,7 +2135,7 @@ def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classi
     assert not any(page is not None and page.mask is None for page in whole)  # no reading as all paper
 
 
-def test_a_whole_reading_without_the_page_that_reads_fewer_sure_digits_than_its_probe_gives_way_to_it(monkeypatch):
+def test_the_probe_wins_over_a_whole_reading_without_the_page_that_reads_fewer_sure_digits(monkeypatch):
     """The frame is read whole without the page only when the probe (read at the page's digits'
     height) read more sure digits than the page did; measured afresh, the desk beyond the page
     included, the whole reading may read fewer than the probe, and then the probe is kept."""
