@@ -2136,9 +2136,8 @@ def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classi
 
 
 def test_the_probe_wins_over_a_whole_reading_without_the_page_that_reads_fewer_sure_digits(monkeypatch):
-    """The frame is read whole without the page only when the probe (read at the page's digits'
-    height) read more sure digits than the page did; measured afresh, the desk beyond the page
-    included, the whole reading may read fewer than the probe, and then the probe is kept."""
+    """A whole reading without the page (made when the probe read more sure digits than the page)
+    that reads fewer sure digits than the probe gives way to it; as many or more, it is kept."""
     from edgedigits.reader import pipeline
     from edgedigits.reader.records import Digit, Line
 

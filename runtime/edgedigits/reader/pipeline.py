@@ -124,8 +124,8 @@ def _read_without_page(work: Working, result: ReadResult, paper: np.ndarray, sha
     looks end at the probe. (The probe has no small-digit pass: against only the first reading's
     digits that are not small, more looks go on: p90 on the shared photos 172 -> 262 ms, blurred
     copies 1492 -> 1494 digits.) The whole reading replaces the probe only if it reads at least as
-    many sure digits: it measures the digits afresh on the whole copy, the desk beyond the page
-    included, and can fall apart where the probe, read at the page's digits' height, did not."""
+    many sure digits: read on the copy its own measure of the frame picks (the desk beyond the page
+    measured too), it can read fewer than the probe, read on the copy the page's digits call for."""
     cfg = config.shade
     probe = _read_at_height(work, height, classifier, config, _parted(paper))
     probe = shade.rows_on_page(probe, paper, work.frame_shape, cfg, shaded)
