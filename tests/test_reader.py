@@ -1371,6 +1371,67 @@ def test_small_digits_in_the_pages_pen_are_kept_specks_are_not():
     assert kept == [small_digit]
 
 
+def _broken_row(faint_extra=None):
+    """(parts, upright, ruled, ink, lines) of a row of four 20 px digits (ink 0.9, threshold 0.4)
+    whose third is broken: its firm lower 10 px and a faint upper stroke (0.3, under the threshold)
+    joined to it; `faint_extra` draws more into the darkness first."""
+    from edgedigits.reader.records import Ink, Lines, Parts, Ruled, Upright
+
+    darkness = np.zeros((60, 200), np.float32)
+    for x in (20, 60, 140):
+        darkness[20:40, x: x + 3] = 0.9                  # three 1s
+    darkness[30:40, 100:112] = 0.9                       # the firm piece, next to...
+    darkness[20:31, 100:103] = 0.3                       # ...the faint stroke joined to it
+    darkness[20:40, 116:118] = 0.3                       # faint, not joined to it: beside it
+    if faint_extra is not None:
+        faint_extra(darkness)
+    mask = (darkness > 0.4).view(np.uint8)
+    count, labels, stats, _ = labelled(mask, 8)
+    blobs = [Blob(*(int(v) for v in stats[i, :4]), [i]) for i in range(1, count)]
+    parts = Parts(labels, stats[1:], 20.0)
+    ink = Ink(0.4, 0.9, mask)
+    return parts, Upright(darkness, None, (0, 0), 1), Ruled(mask, None), ink, Lines([[sorted(blobs, key=lambda b: b.x)]])
+
+
+def test_a_blob_much_shorter_than_its_row_takes_in_the_faint_ink_joined_to_it():
+    """A faint stroke thresholds into pieces: the firm piece alone reads as another digit. The
+    row's digits tell how tall it should be; the faint ink joined to it is taken in, but not faint
+    ink beside it, not when that makes it much taller or wider than a digit, and never another
+    candidate's pixels or a removed rule."""
+    cfg = BlobsConfig()
+    parts, upright, ruled, ink, lines = _broken_row()
+    broken = lines.rows[0][0][2]
+    assert (broken.y, broken.h) == (30, 10)
+    blobs_stage.mend_broken(lines, parts, upright, ruled, ink, cfg)
+    assert (broken.x, broken.y, broken.w, broken.h) == (100, 20, 12, 20)
+    assert (parts.labels[20:31, 100:103] == broken.labels[0]).all()
+    assert not parts.labels[:, 116:118].any()            # the stroke beside it stays out
+    # A faint rule through it (grain or a ruled line) would make it as wide as two digits.
+    parts, upright, ruled, ink, lines = _broken_row(lambda d: d.__setitem__((slice(25, 27), slice(90, 135)), 0.3))
+    blobs_stage.mend_broken(lines, parts, upright, ruled, ink, cfg)
+    assert lines.rows[0][0][2].h == 10
+    # Taken out as a rule: not taken back.
+    parts, upright, ruled, ink, lines = _broken_row()
+    rules = np.zeros_like(ruled.mask)
+    rules[20:31, 100:103] = 1
+    blobs_stage.mend_broken(lines, parts, upright, ruled._replace(rules=rules), ink, cfg)
+    assert lines.rows[0][0][2].h == 10
+    # A neighbouring candidate is never taken in, even joined by faint ink.
+    def neighbour(d):
+        d[35:37, 112:116] = 0.3
+        d[20:40, 116:119] = 0.9
+
+    parts, upright, ruled, ink, lines = _broken_row(neighbour)
+    one = parts.labels[30, 117]
+    blobs_stage.mend_broken(lines, parts, upright, ruled, ink, cfg)
+    assert lines.rows[0][0][2].h == 20 and (parts.labels[20:40, 116:119] == one).all()
+    # A row of two does not tell a digit's height.
+    parts, upright, ruled, ink, lines = _broken_row()
+    row = lines.rows[0][0]
+    blobs_stage.mend_broken(lines._replace(rows=[[row[2:]]]), parts, upright, ruled, ink, cfg)
+    assert row[2].h == 10
+
+
 @pytest.mark.parametrize("size", [(480, 640), (720, 1280), (1080, 1920)])
 def test_noise_frames_do_bounded_work_and_read_nothing_at_full_hd(reader, size, monkeypatch):
     """A frame of pure noise is the worst texture: the work is bounded by counting what reaches the

@@ -1,6 +1,7 @@
 """Stage 7, blobs: which connected components are digit candidates (not specks, texture, smudges,
 show-through, solid patches, box remains), with fragments of one digit merged and pieces of
-broken strokes joined; small digits are kept when written with the page's pen."""
+broken strokes joined; small digits are kept when written with the page's pen; once rows are
+known, a blob much shorter than its row's digits takes in the fainter ink joined to it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 from .arrays import median, member, opencv, percentile, stroke_width
 from .config import BlobsConfig, ReaderConfig
 from .ink import containers
-from .records import Blob, Candidates, Ink, Parts, Ruled, Upright
+from .records import Blob, Candidates, Ink, Lines, Parts, Ruled, Upright
 from .rules import is_box_side
 
 TOO_MUCH_TEXTURE = "too much texture to read: more than {limit} digit-sized candidates"
@@ -148,3 +149,62 @@ def attach_small_pieces(blobs: list[Blob], height: float, cfg: BlobsConfig = Blo
         else:
             best.merge(piece)
     return kept
+
+
+def mend_broken(lines: Lines, parts: Parts, upright: Upright, ruled: Ruled, ink: Ink, cfg: BlobsConfig) -> Lines:
+    """The same rows, each blob much shorter than its row's digits (``mend_short``) grown by the
+    fainter ink joined to it (:func:`faint_joined`) when that makes it about a digit's height: a
+    faint or thin stroke thresholds into pieces, and the firm piece alone reads as another digit
+    (an 8's lower loop as 0, a 9's stem as 1). The row, not a constant, tells how tall the digit
+    is. Relabels the pixels taken in (`parts.labels`, in place) as the blob's."""
+    owner = {label: b for groups in lines.rows for group in groups for b in group for label in b.labels}
+    for groups in lines.rows:
+        row = [b for group in groups for b in group]
+        if len(row) < cfg.mend_min_row:
+            continue
+        height = median([b.h for b in row])
+        top, bottom = median([b.y for b in row]), median([b.bottom for b in row])
+        for b in row:
+            if b.h < cfg.mend_short * height:
+                grow(b, faint_joined(b, owner, (top, bottom), height, parts, upright, ruled, ink, cfg), height,
+                     parts, cfg)
+    return lines
+
+
+def faint_joined(blob: Blob, owner: dict, row: tuple[float, float], height: float, parts: Parts,
+                 upright: Upright, ruled: Ruled, ink: Ink, cfg: BlobsConfig) -> tuple[np.ndarray, tuple]:
+    """(the blob's pixels and the ink above ``mend_level`` of the threshold connected to them, as a
+    mask over a window, the window's top-left (x, y)): the window spans the row `row` (top,
+    bottom) ``mend_margin`` row heights beyond, and ``mend_reach`` beside the blob; the pixels of
+    other candidates (`owner`: label to blob) and of removed rules are never taken in."""
+    cv2 = opencv()
+    reach, margin = int(round(cfg.mend_reach * height)), int(round(cfg.mend_margin * height))
+    labels = parts.labels
+    ya, yb = max(0, int(min(row[0], blob.y)) - margin), min(labels.shape[0], int(max(row[1], blob.bottom)) + margin)
+    xa, xb = max(0, blob.x - reach), min(labels.shape[1], blob.right + reach)
+    window = labels[ya:yb, xa:xb]
+    own = member(window, blob.labels).view(bool)
+    barred = np.zeros(window.shape, bool)
+    for label in np.unique(window):
+        if label in owner and owner[label] is not blob:
+            barred |= window == label
+    if ruled.rules is not None:
+        barred |= ruled.rules[ya:yb, xa:xb].view(bool)
+    faint = ((upright.darkness[ya:yb, xa:xb] > cfg.mend_level * ink.threshold) & ~barred) | own
+    count, pieces = cv2.connectedComponents(faint.view(np.uint8), connectivity=8)
+    joined = np.unique(pieces[own])
+    return np.isin(pieces, joined[joined > 0]), (xa, ya)
+
+
+def grow(blob: Blob, joined: tuple[np.ndarray, tuple], height: float, parts: Parts, cfg: BlobsConfig) -> None:
+    """Give the blob the pixels of `joined` (a mask, its window's top-left) when they are at least
+    ``mend_gain`` row heights taller than it, and no taller than ``mend_max_height`` nor wider than
+    ``mend_max_width`` row heights (a digit, not a digit with the faint grain or rule beside it)."""
+    mask, (xa, ya) = joined
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    h, w = int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
+    if h < blob.h + cfg.mend_gain * height or h > cfg.mend_max_height * height or w > cfg.mend_max_width * height:
+        return
+    window = parts.labels[ya: ya + mask.shape[0], xa: xa + mask.shape[1]]
+    window[mask] = blob.labels[0]  # (its own pixels, blank ones and pieces no candidate holds)
+    blob.x, blob.y, blob.w, blob.h = xa + int(cols[0]), ya + int(rows[0]), w, h

@@ -439,6 +439,15 @@ class BlobsConfig(_Checked):
     piece_gap: float = knob(0.25, "digit heights", "a piece joins a digit at most this far away")
     piece_width: float = knob(1.25, "digit heights", "a digit with its piece is at most this wide")
     piece_height: float = knob(1.3, "digit heights", "a digit with its piece is at most this tall")
+    mend_min_row: int = knob(3, "count", "a row of fewer blobs does not tell a digit's height", lo=1)
+    mend_short: float = knob(0.8, "row heights", "a shorter blob may be the firm piece of a broken digit")
+    mend_level: float = knob(0.6, "thresholds", "fainter ink joined to it counts as its stroke", hi=1)
+    mend_reach: float = knob(0.4, "row heights", "the faint ink is looked for this far beside it")
+    mend_margin: float = knob(0.2, "row heights", "and this far above and below the row")
+    mend_gain: float = knob(0.1, "row heights", "it is grown only if this much taller")
+    mend_max_height: float = knob(1.15, "row heights", "a grown blob is at most this tall (else grain or a rule "
+                                  "joined it)")
+    mend_max_width: float = knob(1.0, "row heights", "and at most this wide")
 
 
 @dataclass(frozen=True)
