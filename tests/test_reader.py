@@ -1396,8 +1396,8 @@ def _broken_row(faint_extra=None):
 def test_a_blob_much_shorter_than_its_row_takes_in_the_faint_ink_joined_to_it():
     """A faint stroke thresholds into pieces: the firm piece alone reads as another digit. The
     row's digits tell how tall it should be; the faint ink joined to it is taken in, but not faint
-    ink beside it, not when that makes it much taller or wider than a digit, and never another
-    candidate's pixels or a removed rule."""
+    ink beside it, not when that makes it much wider than a digit or runs on beyond, and never
+    another candidate's pixels or a removed rule."""
     cfg = BlobsConfig()
     parts, upright, ruled, ink, lines = _broken_row()
     broken = lines.rows[0][0][2]
@@ -1408,6 +1408,10 @@ def test_a_blob_much_shorter_than_its_row_takes_in_the_faint_ink_joined_to_it():
     assert not parts.labels[:, 116:118].any()            # the stroke beside it stays out
     # A faint rule through it (grain or a ruled line) would make it as wide as two digits.
     parts, upright, ruled, ink, lines = _broken_row(lambda d: d.__setitem__((slice(25, 27), slice(90, 135)), 0.3))
+    blobs_stage.mend_broken(lines, parts, upright, ruled, ink, cfg)
+    assert lines.rows[0][0][2].h == 10
+    # Faint ink that runs on beyond where a digit could reach (grain, a faint rule) is no stroke of it.
+    parts, upright, ruled, ink, lines = _broken_row(lambda d: d.__setitem__((slice(32, 34), slice(112, 130)), 0.3))
     blobs_stage.mend_broken(lines, parts, upright, ruled, ink, cfg)
     assert lines.rows[0][0][2].h == 10
     # Taken out as a rule: not taken back.

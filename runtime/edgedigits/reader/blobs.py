@@ -198,13 +198,18 @@ def faint_joined(blob: Blob, owner: dict, row: tuple[float, float], height: floa
 
 def grow(blob: Blob, joined: tuple[np.ndarray, tuple], height: float, parts: Parts, cfg: BlobsConfig) -> None:
     """Give the blob the pixels of `joined` (a mask, its window's top-left) when they are at least
-    ``mend_gain`` row heights taller than it, and no taller than ``mend_max_height`` nor wider than
-    ``mend_max_width`` row heights (a digit, not a digit with the faint grain or rule beside it)."""
+    ``mend_gain`` row heights taller than it, no taller than ``mend_max_height`` nor wider than
+    ``mend_max_width`` row heights, and do not run out of the window (but at the image's edge): a
+    digit, not a digit with the faint grain or rule that goes on beside it."""
     mask, (xa, ya) = joined
+    window = parts.labels[ya: ya + mask.shape[0], xa: xa + mask.shape[1]]
+    sides = ((mask[:, 0], xa > 0), (mask[:, -1], xa + mask.shape[1] < parts.labels.shape[1]),
+             (mask[0], ya > 0), (mask[-1], ya + mask.shape[0] < parts.labels.shape[0]))
+    if any(inside and side.any() for side, inside in sides):
+        return
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     h, w = int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
     if h < blob.h + cfg.mend_gain * height or h > cfg.mend_max_height * height or w > cfg.mend_max_width * height:
         return
-    window = parts.labels[ya: ya + mask.shape[0], xa: xa + mask.shape[1]]
     window[mask] = blob.labels[0]  # (its own pixels, blank ones and pieces no candidate holds)
     blob.x, blob.y, blob.w, blob.h = xa + int(cols[0]), ya + int(rows[0]), w, h
