@@ -35,7 +35,7 @@ from edgedigits.reader.classify import path_pieces, separate, split_columns, spl
 from edgedigits.reader.classify import usual_width  # noqa: E402
 from edgedigits.reader.config import BlobsConfig, ClassifyConfig, DeskewConfig, OrientConfig, ReaderConfig  # noqa: E402
 from edgedigits.reader.light import relative_darkness  # noqa: E402
-from edgedigits.reader.records import Blob, DigitSize, Page, Working  # noqa: E402
+from edgedigits.reader.records import Blob, DigitSize, Ink, Lines, Page, Parts, Ruled, Upright, Working  # noqa: E402
 
 from reader_fixtures import TFLiteDigitClassifier, ensure_test_classifier, load_mnist_split  # noqa: E402
 
@@ -1374,9 +1374,8 @@ def test_small_digits_in_the_pages_pen_are_kept_specks_are_not():
 def _broken_row(faint_extra=None):
     """(parts, upright, ruled, ink, lines) of a row of four 20 px digits (ink 0.9, threshold 0.4)
     whose third is broken: its firm lower 10 px and a faint upper stroke (0.3, under the threshold)
-    joined to it; `faint_extra` draws more into the darkness first."""
-    from edgedigits.reader.records import Ink, Lines, Parts, Ruled, Upright
-
+    joined to it; `faint_extra` draws more into the darkness first. The frame's typical height
+    (12 px) is not the row's."""
     darkness = np.zeros((60, 200), np.float32)
     for x in (20, 60, 140):
         darkness[20:40, x: x + 3] = 0.9                  # three 1s
@@ -1387,53 +1386,67 @@ def _broken_row(faint_extra=None):
         faint_extra(darkness)
     mask = (darkness > 0.4).view(np.uint8)
     count, labels, stats, _ = labelled(mask, 8)
-    blobs = [Blob(*(int(v) for v in stats[i, :4]), [i]) for i in range(1, count)]
-    parts = Parts(labels, stats[1:], 20.0)
-    ink = Ink(0.4, 0.9, mask)
-    return parts, Upright(darkness, None, (0, 0), 1), Ruled(mask, None), ink, Lines([[sorted(blobs, key=lambda b: b.x)]])
+    blobs = sorted((Blob(*(int(v) for v in stats[i, :4]), [i]) for i in range(1, count)), key=lambda b: b.x)
+    parts = Parts(labels, stats[1:], 12.0)
+    return parts, Upright(darkness, None, (0, 0), 1), Ruled(mask, None), Ink(0.4, 0.9, mask), Lines([[blobs]])
+
+
+def _mended(parts, upright, ruled, ink, lines, cfg=BlobsConfig(), candidates=None):
+    """The broken blob of :func:`_broken_row` after mend_broken."""
+    candidates = lines.rows[0][0] if candidates is None else candidates
+    return blobs_stage.mend_broken(lines, candidates, parts, upright, ruled, ink, cfg).rows[0][0][2]
 
 
 def test_a_blob_much_shorter_than_its_row_takes_in_the_faint_ink_joined_to_it():
     """A faint stroke thresholds into pieces: the firm piece alone reads as another digit. The
     row's digits tell how tall it should be; the faint ink joined to it is taken in, but not faint
-    ink beside it, not when that makes it much wider than a digit or runs on beyond, and never
-    another candidate's pixels or a removed rule."""
-    cfg = BlobsConfig()
+    ink beside it, not when that makes it bigger than a digit or hardly taller, and never another
+    candidate's pixels or a removed rule."""
     parts, upright, ruled, ink, lines = _broken_row()
-    broken = lines.rows[0][0][2]
-    assert (broken.y, broken.h) == (30, 10)
-    blobs_stage.mend_broken(lines, parts, upright, ruled, ink, cfg)
+    assert (lines.rows[0][0][2].y, lines.rows[0][0][2].h) == (30, 10)
+    broken = _mended(parts, upright, ruled, ink, lines)
     assert (broken.x, broken.y, broken.w, broken.h) == (100, 20, 12, 20)
     assert (parts.labels[20:31, 100:103] == broken.labels[0]).all()
     assert not parts.labels[:, 116:118].any()            # the stroke beside it stays out
-    # A faint rule through it (grain or a ruled line) would make it as wide as two digits.
-    parts, upright, ruled, ink, lines = _broken_row(lambda d: d.__setitem__((slice(25, 27), slice(90, 135)), 0.3))
-    blobs_stage.mend_broken(lines, parts, upright, ruled, ink, cfg)
-    assert lines.rows[0][0][2].h == 10
-    # Faint ink that runs on beyond where a digit could reach (grain, a faint rule) is no stroke of it.
-    parts, upright, ruled, ink, lines = _broken_row(lambda d: d.__setitem__((slice(32, 34), slice(112, 130)), 0.3))
-    blobs_stage.mend_broken(lines, parts, upright, ruled, ink, cfg)
-    assert lines.rows[0][0][2].h == 10
+    # Faint ink joined beyond a digit's size (grain, a faint rule): wider or taller than the row's digits.
+    def wide(d):
+        d[25:27, 94:118] = 0.3
+
+    def running_on(d):
+        d[32:34, 112:130] = 0.3
+
+    def tall(d):
+        d[17:20, 100:103] = d[40:43, 100:103] = 0.3      # 26 px with the stroke above
+
+    for extra in (wide, running_on, tall):
+        assert _mended(*_broken_row(extra)).h == 10
+    # A flat piece wider than a digit is no broken one (its window would hold less than itself).
+    parts, upright, ruled, ink, lines = _broken_row(lambda d: d.__setitem__((slice(36, 40), slice(150, 200)), 0.9))
+    assert len(lines.rows[0][0]) == 5 and _mended(parts, upright, ruled, ink, lines).h == 20
+    # A pixel of faint halo does not make it a digit.
+    parts, upright, ruled, ink, lines = _broken_row(lambda d: d.__setitem__((slice(20, 29), slice(100, 103)), 0))
+    assert _mended(parts, upright, ruled, ink, lines).h == 10
     # Taken out as a rule: not taken back.
     parts, upright, ruled, ink, lines = _broken_row()
     rules = np.zeros_like(ruled.mask)
     rules[20:31, 100:103] = 1
-    blobs_stage.mend_broken(lines, parts, upright, ruled._replace(rules=rules), ink, cfg)
-    assert lines.rows[0][0][2].h == 10
-    # A neighbouring candidate is never taken in, even joined by faint ink.
+    assert _mended(parts, upright, ruled._replace(rules=rules), ink, lines).h == 10
+
+    # Another candidate (here one dropped from the row, as a box's side is) is never taken in, even
+    # joined by faint ink.
     def neighbour(d):
         d[35:37, 112:116] = 0.3
         d[20:40, 116:119] = 0.9
 
     parts, upright, ruled, ink, lines = _broken_row(neighbour)
     one = parts.labels[30, 117]
-    blobs_stage.mend_broken(lines, parts, upright, ruled, ink, cfg)
-    assert lines.rows[0][0][2].h == 20 and (parts.labels[20:40, 116:119] == one).all()
-    # A row of two does not tell a digit's height.
-    parts, upright, ruled, ink, lines = _broken_row()
     row = lines.rows[0][0]
-    blobs_stage.mend_broken(lines._replace(rows=[[row[2:]]]), parts, upright, ruled, ink, cfg)
-    assert row[2].h == 10
+    side = next(b for b in row if b.labels == [one])
+    broken = _mended(parts, upright, ruled, ink, Lines([[[b for b in row if b is not side]]]), candidates=row)
+    assert broken.h == 20 and (parts.labels[20:40, 116:119] == one).all()
+    # A row of fewer than mend_min_row blobs does not tell a digit's height.
+    parts, upright, ruled, ink, lines = _broken_row()
+    assert _mended(parts, upright, ruled, ink, lines, replace(BlobsConfig(), mend_min_row=5)).h == 10
 
 
 @pytest.mark.parametrize("size", [(480, 640), (720, 1280), (1080, 1920)])

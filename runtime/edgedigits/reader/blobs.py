@@ -6,6 +6,7 @@ known, a blob much shorter than its row's digits takes in the fainter ink joined
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -151,37 +152,42 @@ def attach_small_pieces(blobs: list[Blob], height: float, cfg: BlobsConfig = Blo
     return kept
 
 
-def mend_broken(lines: Lines, parts: Parts, upright: Upright, ruled: Ruled, ink: Ink, cfg: BlobsConfig) -> Lines:
-    """The same rows, each blob much shorter than its row's digits (``mend_short``) grown by the
-    fainter ink joined to it (:func:`faint_joined`) when that makes it about a digit's height: a
+
+def mend_broken(lines: Lines, candidates: list[Blob], parts: Parts, upright: Upright, ruled: Ruled, ink: Ink,
+                cfg: BlobsConfig) -> Lines:
+    """The same rows, each blob much shorter than its row's digits (``mend_short`` of the median
+    height of a row of at least ``mend_min_row`` blobs) and no wider than one (``mend_max_width``)
+    replaced by it grown by the fainter ink joined to it (:func:`faint_joined`, :func:`grown`): a
     faint or thin stroke thresholds into pieces, and the firm piece alone reads as another digit
     (an 8's lower loop as 0, a 9's stem as 1). The row, not a constant, tells how tall the digit
-    is. Relabels the pixels taken in (`parts.labels`, in place) as the blob's."""
-    owner = {label: b for groups in lines.rows for group in groups for b in group for label in b.labels}
+    is. `candidates`: every candidate of the frame (box sides dropped from the rows too), whose
+    pixels are never taken in. Relabels the pixels taken in as the blob's (`parts.labels`, in
+    place: `parts.stats` no longer matches it)."""
+    owner = {label: b for b in candidates for label in b.labels}
+    rows = []
     for groups in lines.rows:
-        row = [b for group in groups for b in group]
-        if len(row) < cfg.mend_min_row:
-            continue
-        height = median([b.h for b in row])
-        top, bottom = median([b.y for b in row]), median([b.bottom for b in row])
-        for b in row:
-            if b.h < cfg.mend_short * height:
-                grow(b, faint_joined(b, owner, (top, bottom), height, parts, upright, ruled, ink, cfg), height,
-                     parts, cfg)
-    return lines
+        blobs = [b for group in groups for b in group]
+        height = median([b.h for b in blobs]) if len(blobs) >= cfg.mend_min_row else 0.0
+        rows.append([[grown(b, faint_joined(b, owner, height, parts, upright, ruled, ink, cfg), height, parts, cfg)
+                      if b.h < cfg.mend_short * height and b.w <= cfg.mend_max_width * height else b
+                      for b in group] for group in groups])
+    return Lines(rows)
 
 
-def faint_joined(blob: Blob, owner: dict, row: tuple[float, float], height: float, parts: Parts,
-                 upright: Upright, ruled: Ruled, ink: Ink, cfg: BlobsConfig) -> tuple[np.ndarray, tuple]:
+def faint_joined(blob: Blob, owner: dict, height: float, parts: Parts, upright: Upright, ruled: Ruled, ink: Ink,
+                 cfg: BlobsConfig) -> tuple[np.ndarray, tuple]:
     """(the blob's pixels and the ink above ``mend_level`` of the threshold connected to them, as a
-    mask over a window, the window's top-left (x, y)): the window spans the row `row` (top,
-    bottom) ``mend_margin`` row heights beyond, and ``mend_reach`` beside the blob; the pixels of
-    other candidates (`owner`: label to blob) and of removed rules are never taken in."""
+    mask over a window, the window's top-left (x, y)). The window is the largest box a digit
+    holding the blob can fill (``mend_max_width`` by ``mend_max_height`` row heights of `height`)
+    and one pixel more each way, so that ink joined beyond a digit's size shows as too wide or too
+    tall. The pixels of other candidates (`owner`: label to blob) and of removed rules are never
+    taken in. (On a turned copy the darkness is only computed near the ink: see
+    :func:`.deskew.rotate`.)"""
     cv2 = opencv()
-    reach, margin = int(round(cfg.mend_reach * height)), int(round(cfg.mend_margin * height))
+    wide, tall = int(cfg.mend_max_width * height) + 1, int(cfg.mend_max_height * height) + 1
     labels = parts.labels
-    ya, yb = max(0, int(min(row[0], blob.y)) - margin), min(labels.shape[0], int(max(row[1], blob.bottom)) + margin)
-    xa, xb = max(0, blob.x - reach), min(labels.shape[1], blob.right + reach)
+    ya, yb = max(0, blob.bottom - tall), min(labels.shape[0], blob.y + tall)
+    xa, xb = max(0, blob.right - wide), min(labels.shape[1], blob.x + wide)
     window = labels[ya:yb, xa:xb]
     own = member(window, blob.labels).view(bool)
     barred = np.zeros(window.shape, bool)
@@ -191,25 +197,20 @@ def faint_joined(blob: Blob, owner: dict, row: tuple[float, float], height: floa
     if ruled.rules is not None:
         barred |= ruled.rules[ya:yb, xa:xb].view(bool)
     faint = ((upright.darkness[ya:yb, xa:xb] > cfg.mend_level * ink.threshold) & ~barred) | own
-    count, pieces = cv2.connectedComponents(faint.view(np.uint8), connectivity=8)
+    _, pieces = cv2.connectedComponents(faint.view(np.uint8), connectivity=8)
     joined = np.unique(pieces[own])
     return np.isin(pieces, joined[joined > 0]), (xa, ya)
 
 
-def grow(blob: Blob, joined: tuple[np.ndarray, tuple], height: float, parts: Parts, cfg: BlobsConfig) -> None:
-    """Give the blob the pixels of `joined` (a mask, its window's top-left) when they are at least
-    ``mend_gain`` row heights taller than it, no taller than ``mend_max_height`` nor wider than
-    ``mend_max_width`` row heights, and do not run out of the window (but at the image's edge): a
-    digit, not a digit with the faint grain or rule that goes on beside it."""
+def grown(blob: Blob, joined: tuple[np.ndarray, tuple], height: float, parts: Parts, cfg: BlobsConfig) -> Blob:
+    """The blob with the pixels of `joined` (a mask, its window's top-left), relabelled as its own in
+    `parts.labels`, when they are at least ``mend_gain`` row heights (of `height`) taller than it
+    and no taller than ``mend_max_height`` nor wider than ``mend_max_width``; else the blob as it is."""
     mask, (xa, ya) = joined
-    window = parts.labels[ya: ya + mask.shape[0], xa: xa + mask.shape[1]]
-    sides = ((mask[:, 0], xa > 0), (mask[:, -1], xa + mask.shape[1] < parts.labels.shape[1]),
-             (mask[0], ya > 0), (mask[-1], ya + mask.shape[0] < parts.labels.shape[0]))
-    if any(inside and side.any() for side, inside in sides):
-        return
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     h, w = int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
     if h < blob.h + cfg.mend_gain * height or h > cfg.mend_max_height * height or w > cfg.mend_max_width * height:
-        return
+        return blob
+    window = parts.labels[ya: ya + mask.shape[0], xa: xa + mask.shape[1]]
     window[mask] = blob.labels[0]  # (its own pixels, blank ones and pieces no candidate holds)
-    blob.x, blob.y, blob.w, blob.h = xa + int(cols[0]), ya + int(rows[0]), w, h
+    return replace(blob, x=xa + int(cols[0]), y=ya + int(rows[0]), w=w, h=h)

@@ -441,13 +441,14 @@ class BlobsConfig(_Checked):
     piece_height: float = knob(1.3, "digit heights", "a digit with its piece is at most this tall")
     mend_min_row: int = knob(3, "count", "a row of fewer blobs does not tell a digit's height", lo=1)
     mend_short: float = knob(0.8, "row heights", "a shorter blob may be the firm piece of a broken digit")
-    mend_level: float = knob(0.6, "thresholds", "fainter ink joined to it counts as its stroke", hi=1)
-    mend_reach: float = knob(0.4, "row heights", "the faint ink is looked for this far beside it")
-    mend_margin: float = knob(0.2, "row heights", "and this far above and below the row")
-    mend_gain: float = knob(0.1, "row heights", "it is grown only if this much taller")
-    mend_max_height: float = knob(1.15, "row heights", "a grown blob is at most this tall (else grain or a rule "
-                                  "joined it)")
-    mend_max_width: float = knob(1.0, "row heights", "and at most this wide")
+    mend_level: float = knob(0.6, "thresholds", "fainter ink joined to a short blob counts as its stroke: a "
+                             "thin or faint pen's strokes fall that low between their firm pieces", hi=1)
+    mend_gain: float = knob(0.1, "row heights", "a short blob is grown only if this much taller: a pixel or two "
+                            "of halo is no missing stroke")
+    mend_max_height: float = knob(1.15, "row heights", "a grown blob taller than this took in grain or a rule, not "
+                                  "its own stroke")
+    mend_max_width: float = knob(1.0, "row heights", "a grown blob wider than this took in grain or a rule, not "
+                                 "its own stroke")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
     -> page -> light -> ink -> digit size -> (shrink or enlarge) -> paper edge -> frame edge
     -> text direction
     -> for each orientation tried: ink window -> upright -> rules -> components -> blobs -> lines
-       -> broken blobs mended
+       -> box sides out -> broken blobs mended
     -> classify; the surest reading wins
     -> small digits among the big ones, read on the unshrunk copy once those are erased;
     more candidates than the cap (a rough desk taken for page): all of it again on the page's smooth part.
@@ -289,9 +289,9 @@ def _read_upright(angle: float, stage, *, light: Light, ink: Ink, size: DigitSiz
         return ReadResult([], (candidates.warning,))
     stage("blobs", (upright.darkness, candidates.blobs, parts.height))
     rows = lines_stage.group_lines(candidates, config.lines)                        # lines: rows, groups
-    rows = blobs.mend_broken(rows, parts, upright, ruled, ink, config.blobs)        # blobs: broken ones mended
     stage("lines", (upright.darkness, rows.rows, parts.height))
     rows = lines_stage.without_box_sides(rows, config.lines)
+    rows = blobs.mend_broken(rows, candidates.blobs, parts, upright, ruled, ink, config.blobs)  # blobs: mended
     placement = Placement(upright.rotation, upright.offset, work.scale, work.frame_shape)
     result = classify.classify_lines(rows, parts, upright, ink, placement, classifier, config, stage)  # classify
     return replace(result, angle=angle)
