@@ -1406,6 +1406,7 @@ def test_a_blob_much_shorter_than_its_row_takes_in_the_faint_ink_joined_to_it():
     assert (lines.rows[0][0][2].y, lines.rows[0][0][2].h) == (30, 10)
     broken = _mended(parts, upright, ruled, ink, lines)
     assert (broken.x, broken.y, broken.w, broken.h) == (100, 20, 12, 20)
+    assert (lines.rows[0][0][2].y, lines.rows[0][0][2].h) == (30, 10)  # a new blob: the first reading's stays
     assert (parts.labels[20:31, 100:103] == broken.labels[0]).all()
     assert not parts.labels[:, 116:118].any()            # the stroke beside it stays out
     # Faint ink joined beyond a digit's size (grain, a faint rule): wider or taller than the row's digits.
@@ -1422,7 +1423,18 @@ def test_a_blob_much_shorter_than_its_row_takes_in_the_faint_ink_joined_to_it():
         assert _mended(*_broken_row(extra)).h == 10
     # A flat piece wider than a digit is no broken one (its window would hold less than itself).
     parts, upright, ruled, ink, lines = _broken_row(lambda d: d.__setitem__((slice(36, 40), slice(150, 200)), 0.9))
-    assert len(lines.rows[0][0]) == 5 and _mended(parts, upright, ruled, ink, lines).h == 20
+    flat = lines.rows[0][0][4]
+    mended = blobs_stage.mend_broken(lines, lines.rows[0][0], parts, upright, ruled, ink, BlobsConfig())
+    assert len(lines.rows[0][0]) == 5 and mended.rows[0][0][2].h == 20 and mended.rows[0][0][4] is flat
+    # Ink fainter than mend_level is no stroke; a blob nearly a digit's height is no broken piece.
+    parts, upright, ruled, ink, lines = _broken_row(lambda d: d.__setitem__((slice(20, 30), slice(100, 103)), 0.2))
+    assert _mended(parts, upright, ruled, ink, lines).h == 10
+
+    def nearly_whole(d):
+        d[23:30, 100:112] = 0.9                          # the firm piece 17 px tall (0.85 of the row)...
+        d[20:23, 100:103] = 0.3                          # ...and faint ink that would make it 20
+
+    assert _mended(*_broken_row(nearly_whole)).h == 17
     # A pixel of faint halo does not make it a digit.
     parts, upright, ruled, ink, lines = _broken_row(lambda d: d.__setitem__((slice(20, 29), slice(100, 103)), 0))
     assert _mended(parts, upright, ruled, ink, lines).h == 10

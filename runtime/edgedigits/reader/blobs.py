@@ -152,7 +152,6 @@ def attach_small_pieces(blobs: list[Blob], height: float, cfg: BlobsConfig = Blo
     return kept
 
 
-
 def mend_broken(lines: Lines, candidates: list[Blob], parts: Parts, upright: Upright, ruled: Ruled, ink: Ink,
                 cfg: BlobsConfig) -> Lines:
     """The same rows, each blob much shorter than its row's digits (``mend_short`` of the median
@@ -180,7 +179,8 @@ def faint_joined(blob: Blob, owner: dict, height: float, parts: Parts, upright: 
     mask over a window, the window's top-left (x, y)). The window is the largest box a digit
     holding the blob can fill (``mend_max_width`` by ``mend_max_height`` row heights of `height`)
     and one pixel more each way, so that ink joined beyond a digit's size shows as too wide or too
-    tall. The pixels of other candidates (`owner`: label to blob) and of removed rules are never
+    tall, unless the image's edge cuts the window or the ink runs on only through pixels barred
+    here. The pixels of other candidates (`owner`: label to blob) and of removed rules are never
     taken in. (On a turned copy the darkness is only computed near the ink: see
     :func:`.deskew.rotate`.)"""
     cv2 = opencv()
@@ -205,7 +205,8 @@ def faint_joined(blob: Blob, owner: dict, height: float, parts: Parts, upright: 
 def grown(blob: Blob, joined: tuple[np.ndarray, tuple], height: float, parts: Parts, cfg: BlobsConfig) -> Blob:
     """The blob with the pixels of `joined` (a mask, its window's top-left), relabelled as its own in
     `parts.labels`, when they are at least ``mend_gain`` row heights (of `height`) taller than it
-    and no taller than ``mend_max_height`` nor wider than ``mend_max_width``; else the blob as it is."""
+    and no taller than ``mend_max_height`` nor wider than ``mend_max_width``; else the blob as it is.
+    (A new blob: its ink and stroke width stay the firm piece's.)"""
     mask, (xa, ya) = joined
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     h, w = int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
@@ -213,4 +214,4 @@ def grown(blob: Blob, joined: tuple[np.ndarray, tuple], height: float, parts: Pa
         return blob
     window = parts.labels[ya: ya + mask.shape[0], xa: xa + mask.shape[1]]
     window[mask] = blob.labels[0]  # (its own pixels, blank ones and pieces no candidate holds)
-    return replace(blob, x=xa + int(cols[0]), y=ya + int(rows[0]), w=w, h=h)
+    return replace(blob, x=xa + int(cols[0]), y=ya + int(rows[0]), w=w, h=h, labels=list(blob.labels))

@@ -446,9 +446,9 @@ class BlobsConfig(_Checked):
     mend_gain: float = knob(0.1, "row heights", "a short blob is grown only if this much taller: a pixel or two "
                             "of halo is no missing stroke")
     mend_max_height: float = knob(1.15, "row heights", "a grown blob taller than this took in grain or a rule, not "
-                                  "its own stroke")
-    mend_max_width: float = knob(1.0, "row heights", "a grown blob wider than this took in grain or a rule, not "
-                                 "its own stroke")
+                                  "its own stroke (and the faint ink is followed only that far)")
+    mend_max_width: float = knob(1.0, "row heights", "a grown blob wider than this took in grain or a rule, not its "
+                                 "own stroke (the faint ink is followed only that far; a wider blob is not mended)")
 
 
 @dataclass(frozen=True)
