@@ -2503,6 +2503,19 @@ def test_the_page_in_shade_is_the_smooth_region_as_bright_as_the_band_beyond_its
     shaded = in_shade(desk, sheet)
     assert shaded[int(300 * sy), int(100 * sx)]       # the desk
     assert not shaded[int(350 * sy), int(480 * sx)] and not shaded[int(120 * sy), int(170 * sx)]
+    # The band beyond runs along a brighter desk on three sides and along the page in shade on the
+    # fourth: each part of it is compared with the band next to it, not with the band's median
+    # (the desk's brightness, 50% off the shade's).
+    room = np.full((480, 640), 165, np.uint8)
+    room[40:460, 60:580] = 200
+    room[300:460, 60:580] = 110                        # the sheet's lower part in shade
+    for x in range(90, 540, 50):
+        cv2.putText(room, "8", (x, 400), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 15, 3)
+    lit = np.zeros(room.shape, np.uint8)
+    lit[44:296, 64:576] = 1
+    shaded = in_shade(room, lit)
+    for y, x in ((390, 300), (440, 100), (330, 500)):  # on the row's digits and beside them
+        assert shaded[int(y * sy), int(x * sx)], (y, x)
 
 
 def test_rows_read_without_the_page_are_kept_if_they_reach_onto_it():

@@ -644,8 +644,8 @@ class ShadeConfig(_Checked):
     straddle_rows: int = knob(3, "count", "when this many rows of the reading without the page run across the page's "
                               "edge, the writing goes on beyond it and all its rows are kept (at 2, a vignetted "
                               "wooden desk read junk rows); else only the rows that reach onto the page", lo=1)
-    shade_spread: float = knob(0.15, "fraction", "of the band beyond's brightness: the page in shade is within this of "
-                               "it (0.1-0.25 read the shadowed shared photos alike)", hi=1)
+    shade_spread: float = knob(0.15, "fraction", "of the brightness of the band beyond next to it: the page in shade "
+                               "is within this of it (0.1-0.25 read the shadowed shared photos alike)", hi=1)
     shade_close: float = knob(2.0, "digit heights", "the page in shade is closed over gaps this wide: its rows of "
                               "writing are not smooth paper", open_lo=True)
     shade_row_digits: int = knob(3, "count", "a row wholly on the page in shade has at least this many digits: at "

@@ -150,8 +150,10 @@ def looks_shaded(ratio: float, chroma: Callable[[], float], smooth: Callable[[],
 def paper_in_shade(copies: SmallCopies, paper: np.ndarray, bands: tuple[np.ndarray, np.ndarray, np.ndarray],
                    height: float, cfg: ShadeConfig) -> np.ndarray:
     """(0/1 uint8, on the copy of :func:`edge_bands`) the paper beyond the edge of the page mask
-    `paper` in its shade: off the page, the smooth region (``copies.smooth``) as bright as
-    the band beyond the edge (within ``shade_spread`` of its median), closed over its writing
+    `paper` in its shade: off the page, the smooth region (``copies.smooth``) as bright as the
+    band beyond the edge next to it (within ``shade_spread`` of :func:`nearest_band_level`: the
+    band may run along the page in shade on one side and along a brighter desk on another, and
+    light falls off across the shade), closed over its writing
     (gaps up to ``shade_close`` digit heights of `height` working px, and at least the band, across),
     that reaches that band. Its rows are the page's though none of their digits reach onto the lit
     page; a textured desk is not smooth, another sheet far bigger than the gaps closed. All 0
@@ -162,7 +164,7 @@ def paper_in_shade(copies: SmallCopies, paper: np.ndarray, bands: tuple[np.ndarr
         return np.zeros_like(beyond)
     h, w = blurred.shape
     off_page = 1 - cv2.resize(paper, (w, h), interpolation=cv2.INTER_NEAREST)
-    level = float(np.median(blurred[beyond > 0]))
+    level = nearest_band_level(blurred, beyond)
     similar = (np.abs(blurred.astype(np.float32) - level) <= cfg.shade_spread * level).view(np.uint8) & copies.smooth
     k = max(_band_width(blurred.shape, cfg), int(cfg.shade_close * height / copies.factor) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
@@ -173,6 +175,17 @@ def paper_in_shade(copies: SmallCopies, paper: np.ndarray, bands: tuple[np.ndarr
     keep = np.zeros(count, np.uint8)
     keep[reached[reached > 0]] = 1
     return keep[labels]
+
+
+def nearest_band_level(blurred: np.ndarray, beyond: np.ndarray) -> np.ndarray:
+    """(float32, `blurred`'s shape) at each pixel the brightness of `blurred` at the pixel of the
+    band `beyond` (0/1 uint8, at least one pixel set) nearest to it."""
+    cv2 = opencv()
+    # Each band pixel is its own label, numbered in raster order: the order np.flatnonzero gives.
+    _, nearest = cv2.distanceTransformWithLabels((beyond == 0).view(np.uint8), cv2.DIST_L2, 3,
+                                                 labelType=cv2.DIST_LABEL_PIXEL)
+    levels = blurred.ravel()[np.flatnonzero(beyond)].astype(np.float32)
+    return levels[nearest - 1]
 
 
 def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg: ShadeConfig,
