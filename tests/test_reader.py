@@ -2505,7 +2505,7 @@ def test_the_page_in_shade_is_the_smooth_region_as_bright_as_the_band_beyond_its
     assert not shaded[int(350 * sy), int(480 * sx)] and not shaded[int(120 * sy), int(170 * sx)]
     # The band beyond runs along a brighter desk on three sides and along the page in shade on the
     # fourth: each part of it is compared with the band next to it, not with the band's median
-    # (the desk's brightness, 50% off the shade's).
+    # (the desk's brightness: the shade is a third below it).
     room = np.full((480, 640), 165, np.uint8)
     room[40:460, 60:580] = 200
     room[300:460, 60:580] = 110                        # the sheet's lower part in shade
@@ -2516,6 +2516,22 @@ def test_the_page_in_shade_is_the_smooth_region_as_bright_as_the_band_beyond_its
     shaded = in_shade(room, lit)
     for y, x in ((390, 300), (440, 100), (330, 500)):  # on the row's digits and beside them
         assert shaded[int(y * sy), int(x * sx)], (y, x)
+    # A part of the desk past a step from the band next to it (darker by more than shade_spread) is not.
+    far = room.copy()
+    far[:, :30] = 60                                   # a dark strip of the desk, away from the band
+    assert not in_shade(far, lit)[int(240 * sy), int(10 * sx)]
+    assert in_shade(far, lit)[int(240 * sy), int(45 * sx)]  # the desk next to the band: as bright as it
+
+
+def test_each_pixel_takes_the_brightness_of_the_band_pixel_nearest_it():
+    from edgedigits.reader import shade
+
+    blurred = np.arange(60, dtype=np.uint8).reshape(6, 10) * 4
+    beyond = np.zeros((6, 10), np.uint8)
+    beyond[0, 2] = beyond[5, 8] = 1
+    level = shade.nearest_band_level(blurred, beyond)
+    assert level.dtype == np.float32 and level.shape == (6, 10)
+    assert level[0, 0] == level[1, 3] == blurred[0, 2] and level[5, 9] == level[4, 7] == blurred[5, 8]
 
 
 def test_rows_read_without_the_page_are_kept_if_they_reach_onto_it():

@@ -645,12 +645,16 @@ class ShadeConfig(_Checked):
                               "edge, the writing goes on beyond it and all its rows are kept (at 2, a vignetted "
                               "wooden desk read junk rows); else only the rows that reach onto the page", lo=1)
     shade_spread: float = knob(0.15, "fraction", "of the brightness of the band beyond next to it: the page in shade "
-                               "is within this of it (0.1-0.25 read the shadowed shared photos alike)", hi=1)
+                               "is within this of it (0.15-0.25 read the shadow and mildshadow copies alike; 0.1 "
+                               "loses 6 and 8 of their digits; with the band's median, 0.1-0.25 read them alike)",
+                               hi=1)
     shade_close: float = knob(2.0, "digit heights", "the page in shade is closed over gaps this wide: its rows of "
                               "writing are not smooth paper", open_lo=True)
     shade_row_digits: int = knob(3, "count", "a row wholly on the page in shade has at least this many digits: at "
                                  "1, a grey tiled floor that passes for shade beside memocpr's sheet (183858) gave "
-                                 "rows of a speck or two; painterdrown's shaded rows hold 14-18 (2-5 read alike)", lo=1)
+                                 "rows of a speck or two; painterdrown's shaded rows hold 14-18 (2-5 read alike until "
+                                 "session 43; with the band's nearest level, 2: stripe copies 9 digits more, "
+                                 "mildshadow 4 fewer and 0.1 more false digits per image)", lo=1)
     sure: float = knob(0.9, "probability", "the reading without the page replaces the first if it has more digits "
                        "this sure (or as many, seen whole: whole_cover) and sees the page's own again (seen_again); "
                        "where the page read nothing, if it has one on the page in shade", hi=1)

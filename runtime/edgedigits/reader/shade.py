@@ -153,7 +153,9 @@ def paper_in_shade(copies: SmallCopies, paper: np.ndarray, bands: tuple[np.ndarr
     `paper` in its shade: off the page, the smooth region (``copies.smooth``) as bright as the
     band beyond the edge next to it (within ``shade_spread`` of :func:`nearest_band_level`: the
     band may run along the page in shade on one side and along a brighter desk on another, and
-    light falls off across the shade), closed over its writing
+    the light changes along the edge; so a smooth desk along the band counts too, whatever its
+    brightness, and only a step of more than ``shade_spread`` from the band's nearest pixel
+    parts a region from it), closed over its writing
     (gaps up to ``shade_close`` digit heights of `height` working px, and at least the band, across),
     that reaches that band. Its rows are the page's though none of their digits reach onto the lit
     page; a textured desk is not smooth, another sheet far bigger than the gaps closed. All 0
@@ -181,11 +183,13 @@ def nearest_band_level(blurred: np.ndarray, beyond: np.ndarray) -> np.ndarray:
     """(float32, `blurred`'s shape) at each pixel the brightness of `blurred` at the pixel of the
     band `beyond` (0/1 uint8, at least one pixel set) nearest to it."""
     cv2 = opencv()
-    # Each band pixel is its own label, numbered in raster order: the order np.flatnonzero gives.
-    _, nearest = cv2.distanceTransformWithLabels((beyond == 0).view(np.uint8), cv2.DIST_L2, 3,
+    # Each band pixel is its own label; every pixel gets the label of the band pixel nearest it.
+    _, nearest = cv2.distanceTransformWithLabels((beyond == 0).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5,
                                                  labelType=cv2.DIST_LABEL_PIXEL)
-    levels = blurred.ravel()[np.flatnonzero(beyond)].astype(np.float32)
-    return levels[nearest - 1]
+    on_band = beyond > 0
+    levels = np.zeros(int(nearest.max()) + 1, np.float32)
+    levels[nearest[on_band]] = blurred[on_band]
+    return levels[nearest]
 
 
 def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg: ShadeConfig,
@@ -219,7 +223,7 @@ def rows_in_shade(result: ReadResult, shaded: np.ndarray, frame_shape: tuple) ->
     """`result` (read without the page, where the page read nothing) with only its lines that have
     a digit on `shaded` (:func:`paper_in_shade`): writing on the page's part in shade; not the
     page's own outline read as a ring around it (centred on the lit page), nor specks of a desk
-    (not smooth paper as bright as the band beyond the edge: digitless scene frames read no more)."""
+    (not smooth paper as bright as the band beyond the edge next to it: digitless scene frames read no more)."""
     on = _digits_on(result, shaded, frame_shape)
     return replace(result, lines=[line for line, count in zip(result.lines, on) if count])
 
