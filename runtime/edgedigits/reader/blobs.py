@@ -190,10 +190,8 @@ def faint_joined(blob: Blob, owner: dict, height: float, parts: Parts, upright: 
     xa, xb = max(0, blob.right - wide), min(labels.shape[1], blob.x + wide)
     window = labels[ya:yb, xa:xb]
     own = member(window, blob.labels).view(bool)
-    barred = np.zeros(window.shape, bool)
-    for label in np.unique(window):
-        if label in owner and owner[label] is not blob:
-            barred |= window == label
+    others = [label for label in np.unique(window) if label in owner and owner[label] is not blob]
+    barred = member(window, others).view(bool) if others else np.zeros(window.shape, bool)
     if ruled.rules is not None:
         barred |= ruled.rules[ya:yb, xa:xb].view(bool)
     faint = ((upright.darkness[ya:yb, xa:xb] > cfg.mend_level * ink.threshold) & ~barred) | own
