@@ -27,7 +27,7 @@ from edgedigits.preprocess import normalize_digit, prepare_crop  # noqa: E402
 from edgedigits.reader import FrameReader, ReadResult, draw_annotations  # noqa: E402
 from edgedigits.reader import blobs as blobs_stage, deskew as deskew_stage, ink as ink_stage  # noqa: E402
 from edgedigits.reader import measure as measure_stage, page as page_stage, rules as rules_stage  # noqa: E402
-from edgedigits.reader import scale as scale_stage  # noqa: E402
+from edgedigits.reader import pipeline as pipeline_stage, scale as scale_stage  # noqa: E402
 from edgedigits.reader.arrays import (active_tiles, array_median, histogram_percentile, percentile,  # noqa: E402
                                      uint8_histogram, uint8_medians, warp_pixels)
 from edgedigits.reader.arrays import labelled, nearest_upscale, open_by_line  # noqa: E402
@@ -2609,3 +2609,25 @@ def test_a_reading_without_the_page_must_see_the_pages_own_digits_again():
     assert shade.seen_again(reading(edge), ReadResult([]), paper, frame, cfg) == 1.0
     near = reading((4, 0.99, (96, 40, 10, 20)))  # 19 px from the edge: at it (one height), not counted
     assert shade.seen_again(near, ReadResult([]), paper, frame, cfg) == 1.0
+
+
+def test_a_frame_read_as_nothing_is_read_on_its_preview(reader, mnist_test):
+    """Dark specks a little taller than the shortest digit read, packed over part of a big sheet,
+    outnumber its digits: the working copy measures them as the digits and reads nothing. The
+    preview, at half the size, shrinks them below the shortest digit and measures the digits
+    themselves: a frame that reads nothing is read again on its preview."""
+    images, labels = mnist_test
+    grey = np.full((1200, 1600), 215, np.uint8)
+    for column, d in enumerate((3, 8, 1, 5, 0)):
+        digit = cv2.resize(images[int(np.flatnonzero(labels == d)[0])], (110, 110)).astype(np.float32) / 255
+        grey[200:310, 300 + 200 * column: 410 + 200 * column] = 215 * (1 - 0.85 * digit)
+    for y in range(560, 1160, 24):  # a grain of 9 px specks, 24 px apart
+        for x in range(40, 1560, 24):
+            grey[y: y + 9, x: x + 9] = 70
+    config = reader.config
+    working = scale_stage.working_copy(grey, config)
+    preview = scale_stage.preview_copy(working, config.scale)
+    assert preview is not None
+    measured = [pipeline_stage._measure(copy, config, lambda *a: None).size.height for copy in (working, preview)]
+    assert measured[0] < config.min_digit_height * 1.25 and measured[1] * config.scale.preview_factor > 60
+    assert [line.text for line in reader.read(grey).lines] == ["38150"]

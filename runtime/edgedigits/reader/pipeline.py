@@ -8,6 +8,7 @@
     -> classify; the surest reading wins
     -> small digits among the big ones, read on the unshrunk copy once those are erased;
     more candidates than the cap (a rough desk taken for page): all of it again on the page's smooth part.
+    -> nothing read on a big copy: all of it again on its preview (a fine texture crowded the measure).
     -> digits at the page's edge, or none read, and paper in shade or in dimmer smooth light beyond:
        a probe, maybe all again, without the page (none read: its rows on the paper in shade).
     -> a second look at the reported digits the classifier was unsure of.
@@ -49,6 +50,8 @@ def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict 
     result = _read_working(work, classifier, config, stage, rescale=True)
     if not result.lines and blobs.too_much_texture(config.blobs) in result.warnings:
         result = _read_on_smooth_part(work, result, classifier, config, stage)
+    if not result.lines:
+        result = _read_on_preview(work, result, classifier, config, stage)
     result = _read_past_shade(work, result, paper.get("mask"), classifier, config, stage)  # shade: past the page
     return classify.second_look(result, classifier, config, stage)                 # classify: unsure digits
 
@@ -165,6 +168,20 @@ def _read_on_smooth_part(work: Working, result: ReadResult, classifier, config: 
     if smooth.mask is None:
         return result
     again = _read_working(work, classifier, config, stage, rescale=True, page=smooth)
+    return again if again.lines else result
+
+
+def _read_on_preview(work: Working, result: ReadResult, classifier, config: ReaderConfig, stage) -> ReadResult:
+    """The working copy's preview (:func:`.scale.preview_copy`) read instead of it, when the copy
+    (and the smooth part of its page, for more candidates than the cap) read nothing: a fine desk
+    grain or paper texture, specks as tall as the shortest digits read, may outnumber the digits
+    and set the measured digit height, while the preview's block means shrink the specks below
+    that and it measures the digits themselves. `result` (and its warning) when there is no
+    preview or it reads nothing too."""
+    preview = scale.preview_copy(work, config.scale)
+    if preview is None:
+        return result
+    again = _read_working(preview, classifier, config, stage, rescale=True)
     return again if again.lines else result
 
 
