@@ -27,7 +27,7 @@ from edgedigits.preprocess import normalize_digit, prepare_crop  # noqa: E402
 from edgedigits.reader import FrameReader, ReadResult, draw_annotations  # noqa: E402
 from edgedigits.reader import blobs as blobs_stage, deskew as deskew_stage, ink as ink_stage  # noqa: E402
 from edgedigits.reader import measure as measure_stage, page as page_stage, rules as rules_stage  # noqa: E402
-from edgedigits.reader import pipeline as pipeline_stage, scale as scale_stage  # noqa: E402
+from edgedigits.reader import scale as scale_stage  # noqa: E402
 from edgedigits.reader.arrays import (active_tiles, array_median, histogram_percentile, percentile,  # noqa: E402
                                      uint8_histogram, uint8_medians, warp_pixels)
 from edgedigits.reader.arrays import labelled, nearest_upscale, open_by_line  # noqa: E402
@@ -2556,6 +2556,16 @@ def test_rows_read_without_the_page_are_kept_if_they_reach_onto_it():
     specks = line(*range(110, 110 + 20 * (cfg.shade_row_digits - 1), 20))
     kept = shade.rows_on_page(ReadResult([row, specks, on]), paper, (100, 200), cfg, shaded)
     assert kept.lines == [row, on]
+    # A big lone digit that a shadow's edge cuts: its centre lies in the shade, and it holds the
+    # piece the reading on the page saw at the edge; a lone digit elsewhere in the shade does not.
+    whole = Line("6", [Digit(6, 0.99, (90, 10, 60, 80))], ("6",))
+    cut = ReadResult([Line("1", [Digit(1, 0.99, (92, 12, 8, 30))], ("1",))])
+    kept = shade.rows_on_page(ReadResult([whole, line(170)]), paper, (100, 200), cfg, shaded, cut)
+    assert kept.lines == [whole]
+    assert shade.rows_on_page(ReadResult([whole]), paper, (100, 200), cfg, shaded).lines == []  # without it
+    # A box around several of the page's digits (a desk's grain read as one big 1) is no digit seen whole.
+    two = ReadResult([Line("11", [Digit(1, 0.99, (92, 12, 8, 30)), Digit(1, 0.99, (92, 50, 8, 30))], ("11",))])
+    assert shade.rows_on_page(ReadResult([whole]), paper, (100, 200), cfg, shaded, two).lines == []
     unsure = Line("1?", [Digit(1, 0.5, (5, 5, 10, 10)), Digit(None, 0.95, (25, 5, 10, 10))], ("1?",))
     assert shade.sure_digits(ReadResult([across, line(5), unsure]), cfg) == 3  # not 0.5 sure, nor a '?'
 
@@ -2611,23 +2621,30 @@ def test_a_reading_without_the_page_must_see_the_pages_own_digits_again():
     assert shade.seen_again(near, ReadResult([]), paper, frame, cfg) == 1.0
 
 
-def test_a_frame_read_as_nothing_is_read_on_its_preview(reader, mnist_test):
-    """Dark specks a little taller than the shortest digit read, packed over part of a big sheet,
-    outnumber its digits: the working copy measures them as the digits and reads nothing. The
-    preview, at half the size, shrinks them below the shortest digit and measures the digits
-    themselves: a frame that reads nothing is read again on its preview."""
-    images, labels = mnist_test
-    grey = np.full((1200, 1600), 215, np.uint8)
-    for column, d in enumerate((3, 8, 1, 5, 0)):
-        digit = cv2.resize(images[int(np.flatnonzero(labels == d)[0])], (110, 110)).astype(np.float32) / 255
-        grey[200:310, 300 + 200 * column: 410 + 200 * column] = 215 * (1 - 0.85 * digit)
-    for y in range(560, 1160, 24):  # a grain of 9 px specks, 24 px apart
-        for x in range(40, 1560, 24):
-            grey[y: y + 9, x: x + 9] = 70
-    config = reader.config
-    working = scale_stage.working_copy(grey, config)
-    preview = scale_stage.preview_copy(working, config.scale)
-    assert preview is not None
-    measured = [pipeline_stage._measure(copy, config, lambda *a: None).size.height for copy in (working, preview)]
-    assert measured[0] < config.min_digit_height * 1.25 and measured[1] * config.scale.preview_factor > 60
-    assert [line.text for line in reader.read(grey).lines] == ["38150"]
+def test_too_much_texture_is_read_again_on_the_preview(reader, monkeypatch):
+    """When neither the working copy nor the smooth part of its page is read for more candidates
+    than the cap, a big frame is read again on its preview (half its size: its block means smooth
+    away a grain that crowded the copy's measure); a frame too small for a preview keeps the
+    warning."""
+    from edgedigits.reader import pipeline
+    from edgedigits.reader.records import Digit, Line
+
+    warning = blobs_stage.too_much_texture(reader.config.blobs)
+    read = []
+
+    def read_working(work, *args, **kwargs):
+        read.append(work.grey.shape)
+        if work.grey.shape == (600, 800):  # the preview: the digits
+            return ReadResult([Line("7", [Digit(7, 0.99, (10, 10, 20, 30))], ("7",))])
+        return ReadResult([], (warning,))
+
+    monkeypatch.setattr(pipeline, "_read_working", read_working)
+    monkeypatch.setattr(pipeline, "_read_on_smooth_part", lambda work, result, *a: result)
+    result = reader.read(np.full((1200, 1600), 200, np.uint8))
+    assert [line.text for line in result.lines] == ["7"] and read == [(1200, 1600), (600, 800)]
+    read.clear()
+    small = reader.read(np.full((480, 640), 200, np.uint8))
+    assert small.lines == [] and small.warnings == (warning,) and read == [(480, 640)]
+    monkeypatch.setattr(pipeline, "_read_working", lambda work, *a, **k: read.append(work.grey.shape) or ReadResult([]))
+    read.clear()
+    assert reader.read(np.full((1200, 1600), 200, np.uint8)).lines == [] and read == [(1200, 1600)]  # no warning

@@ -193,16 +193,22 @@ def nearest_band_level(blurred: np.ndarray, beyond: np.ndarray) -> np.ndarray:
 
 
 def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg: ShadeConfig,
-                 shaded: np.ndarray | None = None) -> ReadResult:
+                 shaded: np.ndarray | None = None, first: ReadResult | None = None) -> ReadResult:
     """`result` (read without the page) with only its lines that have a digit on the page mask
     `paper`, or ``shade_row_digits`` digits on `shaded` (the page in shade, :func:`paper_in_shade`:
-    a row of writing, not a speck of the desk); all of them when ``straddle_rows`` lines have
-    digits both on and off the page."""
+    a row of writing, not a speck of the desk), or a digit that holds one of `first`'s (the
+    reading on the page: a digit it saw cut at the page's edge) seen whole (:func:`_holds_one`: a
+    big digit cut by a shadow's edge has its centre in the shade); all of them when
+    ``straddle_rows`` lines have digits both on and off the page."""
     on = [[bool(paper[y, x]) for _, y, x, _ in line] for line in _centres(result, paper, frame_shape)]
     if sum(1 for flags in on if any(flags) and not all(flags)) >= cfg.straddle_rows:
         return result
     if shaded is not None:
         on = [flags + [n >= cfg.shade_row_digits] for flags, n in zip(on, _digits_on(result, shaded, frame_shape))]
+    if first is not None:
+        cut = [d.box for line in first.lines for d in line.digits if d.digit is not None]
+        on = [flags + [any(_holds_one(d.box, cut, cfg) for d in line.digits if d.digit is not None)]
+              for flags, line in zip(on, result.lines)]
     return replace(result, lines=[line for line, flags in zip(result.lines, on) if any(flags)])
 
 
@@ -250,6 +256,14 @@ def saw_whole(first: ReadResult, again: ReadResult, cfg: ShadeConfig) -> bool:
     boxes = [d.box for line in again.lines for d in line.digits if d.digit is not None]
     cut = [d.box for line in first.lines for d in line.digits if d.digit is not None]
     return bool(cut) and all(any(_covered(box, whole, cfg) for whole in boxes) for box in cut)
+
+
+def _holds_one(whole: tuple, cut: list[tuple], cfg: ShadeConfig) -> bool:
+    """Whether the digit box `whole` holds one of the boxes `cut` (the first reading's digits) seen
+    whole (:func:`_covered`) and covers no other by ``seen_overlap`` of its box: not a box around
+    several of the page's digits (a desk's grain read without the page: light desk scene frame 48)."""
+    return any(_covered(box, whole, cfg) for box in cut) and \
+        sum(_overlap(box, whole) >= cfg.seen_overlap * box[2] * box[3] for box in cut) == 1
 
 
 def _covered(box: tuple, whole: tuple, cfg: ShadeConfig) -> bool:
