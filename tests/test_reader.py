@@ -2189,9 +2189,10 @@ def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classi
     from edgedigits.reader import pipeline, shade
 
     off = replace(ReaderConfig(), shade=replace(ReaderConfig().shade, min_cut_digits=10 ** 6))
-    looks = []
+    looks, firsts = [], []  # (the first reading is given too: its digits seen whole keep a row)
     rows_on_page = shade.rows_on_page
-    monkeypatch.setattr(shade, "rows_on_page", lambda result, *args: looks.append(result) or rows_on_page(result, *args))
+    monkeypatch.setattr(shade, "rows_on_page", lambda result, *args: looks.append(result) or firsts.append(args[-1])
+                        or rows_on_page(result, *args))
     for size in (1, 2):  # (2: read on a shrunk copy, its page mask smaller than the frame)
         frame, rows = _rows_of_digits(*mnist_test, shadow_from=345, size=size)
         cut = FrameReader(digit_classifier, config=off).read(frame)
@@ -2200,6 +2201,7 @@ def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classi
         debug = {}
         whole = FrameReader(digit_classifier).read(frame, debug=debug)
         assert [line.text for line in whole.lines] == rows and len(looks) == 2, size  # the probe, then all again
+        assert all(isinstance(first, ReadResult) and first.lines for first in firsts)
         (_, beyond, within), ratio, chroma, verdict = debug["shade"]  # for --debug's 10-shade picture
         assert beyond.any() and within.any() and 0.4 < ratio < 0.6 and chroma == 0 and "that reading kept" in verdict
         assert draw_stages(debug)["10-shade"].shape == (2 * beyond.shape[0], 2 * beyond.shape[1], 3)
@@ -2566,6 +2568,10 @@ def test_rows_read_without_the_page_are_kept_if_they_reach_onto_it():
     # A box around several of the page's digits (a desk's grain read as one big 1) is no digit seen whole.
     two = ReadResult([Line("11", [Digit(1, 0.99, (92, 12, 8, 30)), Digit(1, 0.99, (92, 50, 8, 30))], ("11",))])
     assert shade.rows_on_page(ReadResult([whole]), paper, (100, 200), cfg, shaded, two).lines == []
+    half_out = (92, 80, 8, 20)  # a second digit half inside the box: more than seen_overlap of it is covered
+    assert 0.5 * 8 * 20 >= cfg.seen_overlap * 8 * 20 and 0.5 < cfg.whole_cover
+    beside = ReadResult([Line("11", [Digit(1, 0.99, (92, 12, 8, 30)), Digit(1, 0.99, half_out)], ("11",))])
+    assert shade.rows_on_page(ReadResult([whole]), paper, (100, 200), cfg, shaded, beside).lines == []
     unsure = Line("1?", [Digit(1, 0.5, (5, 5, 10, 10)), Digit(None, 0.95, (25, 5, 10, 10))], ("1?",))
     assert shade.sure_digits(ReadResult([across, line(5), unsure]), cfg) == 3  # not 0.5 sure, nor a '?'
 
@@ -2632,19 +2638,22 @@ def test_too_much_texture_is_read_again_on_the_preview(reader, monkeypatch):
     warning = blobs_stage.too_much_texture(reader.config.blobs)
     read = []
 
+    big = np.full((1200, 1600), 200, np.uint8)
+    preview = scale_stage.preview_copy(scale_stage.working_copy(big, reader.config), reader.config.scale)
+
     def read_working(work, *args, **kwargs):
         read.append(work.grey.shape)
-        if work.grey.shape == (600, 800):  # the preview: the digits
+        if work.grey.shape == preview.grey.shape:  # the preview: the digits
             return ReadResult([Line("7", [Digit(7, 0.99, (10, 10, 20, 30))], ("7",))])
         return ReadResult([], (warning,))
 
     monkeypatch.setattr(pipeline, "_read_working", read_working)
     monkeypatch.setattr(pipeline, "_read_on_smooth_part", lambda work, result, *a: result)
-    result = reader.read(np.full((1200, 1600), 200, np.uint8))
-    assert [line.text for line in result.lines] == ["7"] and read == [(1200, 1600), (600, 800)]
+    result = reader.read(big)
+    assert [line.text for line in result.lines] == ["7"] and read == [big.shape, preview.grey.shape]
     read.clear()
     small = reader.read(np.full((480, 640), 200, np.uint8))
     assert small.lines == [] and small.warnings == (warning,) and read == [(480, 640)]
     monkeypatch.setattr(pipeline, "_read_working", lambda work, *a, **k: read.append(work.grey.shape) or ReadResult([]))
     read.clear()
-    assert reader.read(np.full((1200, 1600), 200, np.uint8)).lines == [] and read == [(1200, 1600)]  # no warning
+    assert reader.read(big).lines == [] and read == [big.shape]  # nothing read, with no warning: not read again

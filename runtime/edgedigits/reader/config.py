@@ -677,7 +677,10 @@ class ShadeConfig(_Checked):
                              "frames as before. At 0.8 motion gained ~25 more but stripe lost 10", hi=1)
     seen_overlap: float = knob(0.5, "fraction", "of a first digit's box, covered by the same digit's box in the "
                                "reading without the page: it was seen again (the same ink, its box grown or cut "
-                               "by a few px; a neighbour's box covers far less)", hi=1, open_lo=True)
+                               "by a few px; a neighbour's box covers far less); a digit there that holds one "
+                               "of the first's seen whole and covers another this much is a box around several "
+                               "(session 44, not tuned: grain boxes in the light desk scene covered 5 of 7)",
+                               hi=1, open_lo=True)
     min_shade_share: float = knob(0.005, "fraction", "a page that read nothing is looked past only when this much of "
                                   "the frame off the page is paper in shade: the shadowed photos that gain hold "
                                   "0.009-0.85, the two digitless scene frames (of 400) that reached this test 0.000 "

@@ -49,12 +49,17 @@ def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict 
 
     work = scale.working_copy(frame, config)
     result = _read_working(work, classifier, config, stage, rescale=True)
-    if not result.lines and blobs.too_much_texture(config.blobs) in result.warnings:
+    if _too_textured(result, config):
         result = _read_on_smooth_part(work, result, classifier, config, stage)
-    if not result.lines and blobs.too_much_texture(config.blobs) in result.warnings:
+    if _too_textured(result, config):
         result = _read_on_preview(work, result, classifier, config, stage)
     result = _read_past_shade(work, result, paper.get("mask"), classifier, config, stage)  # shade: past the page
     return classify.second_look(result, classifier, config, stage)                 # classify: unsure digits
+
+
+def _too_textured(result: ReadResult, config: ReaderConfig) -> bool:
+    """Whether `result` read nothing for more candidates than the cap (:func:`.blobs.too_much_texture`)."""
+    return not result.lines and blobs.too_much_texture(config.blobs) in result.warnings
 
 
 def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None, classifier,
@@ -70,8 +75,8 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     cfg = config.shade
     if paper is None or (result.lines and shade.digits_at_edge(result, paper, work.frame_shape, cfg) < cfg.min_cut_digits):
         return result
-    if not result.lines and blobs.too_much_texture(config.blobs) in result.warnings:
-        return result  # (`paper` may then be the smooth part's, read after it: not this reading's page)
+    if _too_textured(result, config):
+        return result  # (`paper` may be the smooth part's or the preview's, read after it: not this reading's)
     blurred = page_stage.small_blurred(work.grey, config.page)
     bands = shade.edge_bands(blurred, paper, config.page.edge_border_px, cfg)
     ratio, chroma = shade.brightness_ratio(bands), cache(partial(shade.colour_shift, work, bands))
@@ -173,13 +178,14 @@ def _read_on_smooth_part(work: Working, result: ReadResult, classifier, config: 
 
 
 def _read_on_preview(work: Working, result: ReadResult, classifier, config: ReaderConfig, stage) -> ReadResult:
-    """The working copy's preview (:func:`.scale.preview_copy`) read instead of it, when neither
-    the copy nor the smooth part of its page was read for more candidates than the cap: a fine
-    desk grain or paper texture, specks as tall as the shortest digits read, may outnumber the
-    digits and set the measured digit height, while the preview's block means shrink the specks
-    below that and it measures the digits themselves. `result` (and its warning) when there is no
-    preview or it reads nothing. (Not for every frame that reads nothing: on digitless generated
-    frames of 1280 px or more the preview's reading added 30 false digits over 800 frames.)"""
+    """The working copy's preview (:func:`.scale.preview_copy`) read instead of it, when the reading
+    of the copy (and of the smooth part of its page, if it has one) still read nothing for more
+    candidates than the cap: a fine desk grain or paper texture, specks as tall as the shortest
+    digits read, may outnumber the digits and set the measured digit height, while the preview's
+    block means shrink the specks below that and it measures the digits themselves. `result` (and
+    its warning) when there is no preview or it reads nothing. (Not for every frame that reads
+    nothing: on digitless generated frames of 1280 px or more the preview's reading added 30 false
+    digits over 800 frames.)"""
     preview = scale.preview_copy(work, config.scale)
     if preview is None:
         return result

@@ -196,18 +196,18 @@ def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg:
                  shaded: np.ndarray | None = None, first: ReadResult | None = None) -> ReadResult:
     """`result` (read without the page) with only its lines that have a digit on the page mask
     `paper`, or ``shade_row_digits`` digits on `shaded` (the page in shade, :func:`paper_in_shade`:
-    a row of writing, not a speck of the desk), or a digit that holds one of `first`'s (the
-    reading on the page: a digit it saw cut at the page's edge) seen whole (:func:`_holds_one`: a
-    big digit cut by a shadow's edge has its centre in the shade); all of them when
-    ``straddle_rows`` lines have digits both on and off the page."""
+    a row of writing, not a speck of the desk), or a digit that holds one of `first`'s digits (the
+    reading on the page) seen whole (:func:`_holds_one`: a big digit cut by a shadow's edge has its
+    centre in the shade); all of them when ``straddle_rows`` lines have digits both on and off the
+    page."""
     on = [[bool(paper[y, x]) for _, y, x, _ in line] for line in _centres(result, paper, frame_shape)]
     if sum(1 for flags in on if any(flags) and not all(flags)) >= cfg.straddle_rows:
         return result
     if shaded is not None:
         on = [flags + [n >= cfg.shade_row_digits] for flags, n in zip(on, _digits_on(result, shaded, frame_shape))]
     if first is not None:
-        cut = [d.box for line in first.lines for d in line.digits if d.digit is not None]
-        on = [flags + [any(_holds_one(d.box, cut, cfg) for d in line.digits if d.digit is not None)]
+        cut = _digit_boxes(first)
+        on = [flags + [any(_holds_one(box, cut, cfg) for box in _digit_boxes(ReadResult([line])))]
               for flags, line in zip(on, result.lines)]
     return replace(result, lines=[line for line, flags in zip(result.lines, on) if any(flags)])
 
@@ -253,17 +253,22 @@ def saw_whole(first: ReadResult, again: ReadResult, cfg: ShadeConfig) -> bool:
     whole what the first reading saw cut at the page's edge. (Not bounded above: a row merged into
     one box passes, and wins when the readings' sure digits tie, e.g. one sure digit of a "123"
     against one sure merged box; not seen on any photo, scene or degraded copy measured.)"""
-    boxes = [d.box for line in again.lines for d in line.digits if d.digit is not None]
-    cut = [d.box for line in first.lines for d in line.digits if d.digit is not None]
+    boxes, cut = _digit_boxes(again), _digit_boxes(first)
     return bool(cut) and all(any(_covered(box, whole, cfg) for whole in boxes) for box in cut)
+
+
+def _digit_boxes(result: ReadResult) -> list[tuple]:
+    """The boxes of the digits `result` reports (not its '?')."""
+    return [d.box for line in result.lines for d in line.digits if d.digit is not None]
 
 
 def _holds_one(whole: tuple, cut: list[tuple], cfg: ShadeConfig) -> bool:
     """Whether the digit box `whole` holds one of the boxes `cut` (the first reading's digits) seen
-    whole (:func:`_covered`) and covers no other by ``seen_overlap`` of its box: not a box around
-    several of the page's digits (a desk's grain read without the page: light desk scene frame 48)."""
-    return any(_covered(box, whole, cfg) for box in cut) and \
-        sum(_overlap(box, whole) >= cfg.seen_overlap * box[2] * box[3] for box in cut) == 1
+    whole (:func:`_covered`) and holds or covers by ``seen_overlap`` of its box no other: not a box
+    around several of the page's digits (a desk's grain read without the page: light desk scene
+    frame 48)."""
+    return any(_covered(box, whole, cfg) for box in cut) and sum(
+        _covered(box, whole, cfg) or _overlap(box, whole) >= cfg.seen_overlap * box[2] * box[3] for box in cut) == 1
 
 
 def _covered(box: tuple, whole: tuple, cfg: ShadeConfig) -> bool:
