@@ -206,8 +206,8 @@ def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg:
     if shaded is not None:
         on = [flags + [n >= cfg.shade_row_digits] for flags, n in zip(on, _digits_on(result, shaded, frame_shape))]
     if first is not None:
-        cut = _digit_boxes(first)
-        on = [flags + [any(_holds_one(box, cut, cfg) for box in _digit_boxes(ReadResult([line])))]
+        cut = _digit_boxes(first.lines)
+        on = [flags + [any(_holds_one(box, cut, cfg) for box in _digit_boxes([line]))]
               for flags, line in zip(on, result.lines)]
     return replace(result, lines=[line for line, flags in zip(result.lines, on) if any(flags)])
 
@@ -253,13 +253,13 @@ def saw_whole(first: ReadResult, again: ReadResult, cfg: ShadeConfig) -> bool:
     whole what the first reading saw cut at the page's edge. (Not bounded above: a row merged into
     one box passes, and wins when the readings' sure digits tie, e.g. one sure digit of a "123"
     against one sure merged box; not seen on any photo, scene or degraded copy measured.)"""
-    boxes, cut = _digit_boxes(again), _digit_boxes(first)
+    boxes, cut = _digit_boxes(again.lines), _digit_boxes(first.lines)
     return bool(cut) and all(any(_covered(box, whole, cfg) for whole in boxes) for box in cut)
 
 
-def _digit_boxes(result: ReadResult) -> list[tuple]:
-    """The boxes of the digits `result` reports (not its '?')."""
-    return [d.box for line in result.lines for d in line.digits if d.digit is not None]
+def _digit_boxes(lines: list) -> list[tuple]:
+    """The boxes of the digits `lines` report (not their '?')."""
+    return [d.box for line in lines for d in line.digits if d.digit is not None]
 
 
 def _holds_one(whole: tuple, cut: list[tuple], cfg: ShadeConfig) -> bool:
@@ -267,8 +267,9 @@ def _holds_one(whole: tuple, cut: list[tuple], cfg: ShadeConfig) -> bool:
     whole (:func:`_covered`) and holds or covers by ``seen_overlap`` of its box no other: not a box
     around several of the page's digits (a desk's grain read without the page: light desk scene
     frame 48)."""
-    return any(_covered(box, whole, cfg) for box in cut) and sum(
-        _covered(box, whole, cfg) or _overlap(box, whole) >= cfg.seen_overlap * box[2] * box[3] for box in cut) == 1
+    held = [_covered(box, whole, cfg) for box in cut]
+    return any(held) and sum(h or _overlap(box, whole) >= cfg.seen_overlap * box[2] * box[3]
+                             for h, box in zip(held, cut)) == 1
 
 
 def _covered(box: tuple, whole: tuple, cfg: ShadeConfig) -> bool:
