@@ -2184,11 +2184,17 @@ def _rows_of_digits(images, labels, shadow_from: int | None = None, beyond: floa
     return grey.astype(np.uint8), rows
 
 
+def _no_look_past_the_page() -> ReaderConfig:
+    """The reader that never looks past the page's edge when it read digits: neither digits at the
+    edge nor rows running into it ask for the look."""
+    return replace(ReaderConfig(), shade=replace(ReaderConfig().shade, min_cut_digits=10 ** 6, row_run_on=1e-6))
+
+
 def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classifier, mnist_test, monkeypatch):
     from edgedigits.debug import draw_stages
     from edgedigits.reader import pipeline, shade
 
-    off = replace(ReaderConfig(), shade=replace(ReaderConfig().shade, min_cut_digits=10 ** 6))
+    off = _no_look_past_the_page()
     looks, firsts = [], []  # (the first reading is given too: its digits seen whole keep a row)
     rows_on_page = shade.rows_on_page
     monkeypatch.setattr(shade, "rows_on_page", lambda result, *args: looks.append(result) or firsts.append(args[-1])
@@ -2205,6 +2211,14 @@ def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classi
         (_, beyond, within), ratio, chroma, verdict = debug["shade"]  # for --debug's 10-shade picture
         assert beyond.any() and within.any() and 0.4 < ratio < 0.6 and chroma == 0 and "that reading kept" in verdict
         assert draw_stages(debug)["10-shade"].shape == (2 * beyond.shape[0], 2 * beyond.shape[1], 3)
+    # No digit at the edge counted: the rows running into it ask for the look alone, and its reading
+    # is kept while it leaves each first row in one row.
+    rows_only = replace(ReaderConfig(), shade=replace(ReaderConfig().shade, min_cut_digits=10 ** 6))
+    frame, rows = _rows_of_digits(*mnist_test, shadow_from=345)
+    assert [line.text for line in FrameReader(digit_classifier, config=rows_only).read(frame).lines] == rows
+    monkeypatch.setattr(shade, "rows_parted", lambda *args: True)
+    assert all(len(line.text) <= 7 for line in FrameReader(digit_classifier, config=rows_only).read(frame).lines)
+    assert [line.text for line in FrameReader(digit_classifier).read(frame).lines] == rows  # (digits at the edge)
     looks.clear()
     desk, rows = _rows_of_digits(*mnist_test, shadow_from=345, beyond=40)  # the same cut rows beside a dark desk
     debug = {}
@@ -2301,7 +2315,7 @@ def test_a_tie_in_sure_digits_goes_to_the_reading_that_saw_the_cut_digits_whole(
     from edgedigits.reader.records import Digit, Line
 
     frame, _ = _rows_of_digits(*mnist_test, shadow_from=345)
-    off = replace(ReaderConfig(), shade=replace(ReaderConfig().shade, min_cut_digits=10 ** 6))
+    off = _no_look_past_the_page()
     first = FrameReader(digit_classifier, config=off).read(frame)
     digits = [d for line in first.lines for d in line.digits]
     sure = sum(d.confidence >= ReaderConfig().shade.sure for d in digits)
@@ -2373,6 +2387,55 @@ def test_digits_at_the_pages_edge_count_only_inside_the_frame():
     assert at_edge(1, paper) == 2
     assert at_edge(2, paper) == 2  # boxes in the pixels of a frame twice the mask's size
     assert at_edge(1, np.ones_like(paper)) == 0  # a page filling the frame has no edge inside it
+
+
+def test_a_row_runs_into_the_pages_edge_when_its_line_drawn_on_leaves_the_page():
+    """A shadow's edge in the gap after a row's last lit digit: the row's line, drawn on for
+    row_run_on pitches, leaves the page inside the frame. A row ending well inside the page, a
+    lone digit, or a line that leaves the frame first does not count."""
+    from edgedigits.reader import shade
+    from edgedigits.reader.records import Digit, Line
+
+    cfg = ReaderConfig().shade
+    edge, pitch = 250, 30  # the page's edge (x) and the rows' distance between digit centres
+    paper = np.zeros((100, 400), np.uint8)
+    paper[:, :edge] = 1  # the lit page
+
+    def row(*xs, y=40):
+        return Line("1" * len(xs), [Digit(1, 0.99, (x, y, 10, 20)) for x in xs], ("1" * len(xs),))
+
+    def ends(*lines, page=paper):
+        return shade.rows_into_edge(ReadResult(list(lines)), page, (100, 400), cfg)
+
+    near = edge - 5 - int(0.6 * cfg.row_run_on * pitch)  # the last centre 0.6 of the reach before the edge
+    far = edge - 5 - int(1.5 * cfg.row_run_on * pitch)
+    assert ends(row(near - 2 * pitch, near - pitch, near)) == 1
+    assert ends(row(far - 2 * pitch, far - pitch, far)) == 0  # ends further inside than row_run_on pitches
+    assert ends(row(near)) == 0  # a lone digit has no line
+    assert ends(row(5, 5 + pitch)) == 0  # its line leaves the frame on the left before any page edge
+    with_unsure = row(near - pitch, near)
+    with_unsure.digits.insert(0, Digit(None, 0.3, (0, 40, 10, 20)))  # a '?' is no centre of the row
+    assert ends(with_unsure) == 1
+    assert ends(row(near - pitch, near), page=np.ones_like(paper)) == 0  # a page filling the frame
+
+
+def test_a_reading_without_the_page_that_parts_a_row_is_seen():
+    """Read with a desk that passes for shade, the rows of the page can tilt: one first row's digits
+    end up in two rows. A row grown by the digits beyond the edge is no parting."""
+    from edgedigits.reader import shade
+    from edgedigits.reader.records import Digit, Line
+
+    cfg = ReaderConfig().shade
+
+    def row(*xs, y=10):
+        return Line("1" * len(xs), [Digit(1, 0.99, (x, y, 10, 20)) for x in xs], ("1" * len(xs),))
+
+    first = ReadResult([row(10, 30, 50), row(10, 30, y=50)])
+    assert not shade.rows_parted(first, ReadResult([row(10, 30, 50, 70, 90), row(10, 30, y=50)]), cfg)
+    merged = ReadResult([Line("11111", first.lines[0].digits + first.lines[1].digits, ("11111",))])
+    assert not shade.rows_parted(first, merged, cfg)  # two first rows in one: a merge, no parting
+    assert shade.rows_parted(first, ReadResult([row(10, 30), row(50, 70, y=12), row(10, 30, y=50)]), cfg)
+    assert not shade.rows_parted(first, ReadResult([]), cfg)
 
 
 def test_the_band_beyond_a_shadows_edge_looks_like_shaded_paper_and_a_desk_does_not():
@@ -2568,7 +2631,7 @@ def test_rows_read_without_the_page_are_kept_if_they_reach_onto_it():
     # A box around several of the page's digits (a desk's grain read as one big 1) is no digit seen whole.
     two = ReadResult([Line("11", [Digit(1, 0.99, (92, 12, 8, 30)), Digit(1, 0.99, (92, 50, 8, 30))], ("11",))])
     assert shade.rows_on_page(ReadResult([whole]), paper, (100, 200), cfg, shaded, two).lines == []
-    half_out = (92, 80, 8, 20)  # a second digit half inside the box: more than seen_overlap of it is covered
+    half_out = (92, 80, 8, 20)  # a second digit half inside the box: at least seen_overlap of it is covered
     assert 0.5 * 8 * 20 >= cfg.seen_overlap * 8 * 20 and 0.5 < cfg.whole_cover
     beside = ReadResult([Line("11", [Digit(1, 0.99, (92, 12, 8, 30)), Digit(1, 0.99, half_out)], ("11",))])
     assert shade.rows_on_page(ReadResult([whole]), paper, (100, 200), cfg, shaded, beside).lines == []

@@ -601,6 +601,13 @@ class ShadeConfig(_Checked):
                                "beyond it (a shadow's edge crossing a row leaves one digit there as often as two: at "
                                "2 the shadowed shared photos read 1320/1602, at 1 1356; the look costs the bands' "
                                "~2 ms, and a light-desk scene frame whose desk passes as shade 1 error)", lo=1)
+    row_run_on: float = knob(2.0, "row pitches", "a row of two digits or more whose line, drawn on this far beyond "
+                            "either end (in its median distance between digit centres), leaves the page inside the "
+                            "frame runs into its edge and asks for a look too; a shadow's edge can fall in the gap "
+                            "after a row's last lit digit (AndreaViviani89's and tahaemara's shadowed copies). Its "
+                            "reading without the page is kept only if it leaves each first row in one row "
+                            "(:func:`.shade.rows_parted`). Session 45: at 2 shadow copies 1460 -> 1465/1602, stripe "
+                            "1465 -> 1469, mildshadow 1511 -> 1513; at 1 shadow 1460", lo=0, open_lo=True)
     band: float = knob(0.03, "fraction", "of the page finder's copy's longer side: the width of the bands just inside "
                        "and just beyond the page's edge that are compared", hi=1, open_lo=True)
     ratio: tuple = knob((0.4, 0.75), "fraction", "the band beyond the edge is this bright, as a share of the band "

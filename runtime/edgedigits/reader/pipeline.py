@@ -65,15 +65,21 @@ def _too_textured(result: ReadResult, config: ReaderConfig) -> bool:
 def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None, classifier,
                      config: ReaderConfig, stage) -> ReadResult:
     """`result`, or the working copy read again without its page `paper` (the mask it was read on)
-    when digits sit at the page's edge, or the page read nothing, and the band beyond looks like
-    the page in shade (:mod:`.shade`). When the page read nothing, :func:`_read_past_blank_page`
+    when digits sit at the page's edge, or a row runs into it (:func:`.shade.rows_into_edge`), or
+    the page read nothing, and the band beyond looks like the page in shade (:mod:`.shade`). When
+    the page read nothing, :func:`_read_past_blank_page`
     (not when the frame was too textured to read: see below); else its rows that reach onto the
     page or lie on its part in shade, if they read more sure digits (:func:`_read_without_page`),
     or as many (at least one) with the first reading's digits seen whole (:func:`.shade.saw_whole`),
     and they read again at least ``seen_again`` of the page's own digits away from its edge
-    (:func:`.shade.seen_again`)."""
+    (:func:`.shade.seen_again`), and, looked at for a row running into the edge alone, they leave
+    each first row in one row (:func:`.shade.rows_parted`)."""
     cfg = config.shade
-    if paper is None or (result.lines and shade.digits_at_edge(result, paper, work.frame_shape, cfg) < cfg.min_cut_digits):
+    if paper is None:
+        return result
+    at_edge = not result.lines or shade.digits_at_edge(result, paper, work.frame_shape, cfg) >= cfg.min_cut_digits
+    into_edge = not at_edge and shade.rows_into_edge(result, paper, work.frame_shape, cfg) > 0
+    if not (at_edge or into_edge):
         return result
     if _too_textured(result, config):
         return result  # (`paper` may be the smooth part's or the preview's, read after it: not this reading's)
@@ -92,7 +98,7 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     sure, sure_again = shade.sure_digits(result, cfg), shade.sure_digits(again, cfg)
     seen = shade.seen_again(result, again, paper, work.frame_shape, cfg)
     keep = (sure_again > sure or (sure_again == sure > 0 and shade.saw_whole(result, again, cfg))) \
-        and seen >= cfg.seen_again
+        and seen >= cfg.seen_again and not (into_edge and shade.rows_parted(result, again, cfg))
     stage("shade", (bands, ratio, chroma(), f"{how} without the page: {sure_again} sure digits against "
                                            f"{sure}, {seen:.0%} of the page's seen again, "
                                            f"{'that reading' if keep else 'the first'} kept"))

@@ -49,6 +49,42 @@ def digits_at_edge(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cf
                for _, y, x, height in line)
 
 
+def rows_into_edge(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg: ShadeConfig) -> int:
+    """How many ends of `result`'s rows of two reported digits or more run into the edge of the
+    page mask `paper` (0/1 uint8, a copy of a frame of `frame_shape`): their line, drawn on from
+    the end digit's centre for ``row_run_on`` times the row's median distance between centres,
+    leaves the page before it leaves the frame."""
+    h, w = paper.shape
+    ends = 0
+    for line in _centres(result, paper, frame_shape):
+        if len(line) < 2:
+            continue
+        centres = np.array([(x, y) for _, y, x, _ in line], np.float64)
+        reach = cfg.row_run_on * float(np.median(np.hypot(*np.diff(centres, axis=0).T)))
+        direction = centres[-1] - centres[0]
+        direction /= max(float(np.hypot(*direction)), 1e-9)
+        for end, sign in ((centres[-1], 1.0), (centres[0], -1.0)):
+            steps = np.arange(1, int(reach) + 1)[:, None]  # one point per px along the line
+            xs, ys = np.round(end + sign * steps * direction).astype(np.int64).T
+            inside = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+            first_out = int(np.argmin(inside)) if not inside.all() else len(inside)
+            ends += bool(first_out) and not paper[ys[:first_out], xs[:first_out]].all()
+    return ends
+
+
+def rows_parted(first: ReadResult, again: ReadResult, cfg: ShadeConfig) -> bool:
+    """Whether `again` (read without the page) reads the digits of one row of `first` in two of its
+    rows (a digit read again: the box of one of its digits covers ``seen_overlap`` of the first
+    digit's box): read with a desk that passes for shade, the rows tilt or merge."""
+    boxes = [(k, d.box) for k, line in enumerate(again.lines) for d in line.digits if d.digit is not None]
+    for line in first.lines:
+        rows = {k for d in line.digits if d.digit is not None for k, box in boxes
+                if _overlap(d.box, box) >= cfg.seen_overlap * d.box[2] * d.box[3]}
+        if len(rows) > 1:
+            return True
+    return False
+
+
 def _at_edge(paper: np.ndarray, y: int, x: int, height: float, cfg: ShadeConfig) -> bool:
     """Whether the square reaching ``edge_heights`` times `height` each way around (`y`, `x`) on
     the page mask `paper` holds some of the page's edge."""
