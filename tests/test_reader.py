@@ -2216,9 +2216,12 @@ def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classi
     rows_only = replace(ReaderConfig(), shade=replace(ReaderConfig().shade, min_cut_digits=10 ** 6))
     frame, rows = _rows_of_digits(*mnist_test, shadow_from=345)
     assert [line.text for line in FrameReader(digit_classifier, config=rows_only).read(frame).lines] == rows
+    rows_parted = shade.rows_parted
     monkeypatch.setattr(shade, "rows_parted", lambda *args: True)
-    assert all(len(line.text) <= 7 for line in FrameReader(digit_classifier, config=rows_only).read(frame).lines)
+    parted = FrameReader(digit_classifier, config=rows_only).read(frame)
+    assert len(parted.lines) == 4 and all(len(line.text) <= 7 for line in parted.lines)
     assert [line.text for line in FrameReader(digit_classifier).read(frame).lines] == rows  # (digits at the edge)
+    monkeypatch.setattr(shade, "rows_parted", rows_parted)
     looks.clear()
     desk, rows = _rows_of_digits(*mnist_test, shadow_from=345, beyond=40)  # the same cut rows beside a dark desk
     debug = {}
@@ -2413,10 +2416,14 @@ def test_a_row_runs_into_the_pages_edge_when_its_line_drawn_on_leaves_the_page()
     assert ends(row(far - 2 * pitch, far - pitch, far)) == 0  # ends further inside than row_run_on pitches
     assert ends(row(near)) == 0  # a lone digit has no line
     assert ends(row(5, 5 + pitch)) == 0  # its line leaves the frame on the left before any page edge
-    with_unsure = row(near - pitch, near)
-    with_unsure.digits.insert(0, Digit(None, 0.3, (0, 40, 10, 20)))  # a '?' is no centre of the row
-    assert ends(with_unsure) == 1
+    with_unsure = row(near)
+    with_unsure.digits.insert(0, Digit(None, 0.3, (near - pitch, 40, 10, 20)))  # a '?' is no centre of a row
+    assert ends(with_unsure) == 0
     assert ends(row(near - pitch, near), page=np.ones_like(paper)) == 0  # a page filling the frame
+    lit_right = 1 - paper  # the page's edge on the row's left: its start runs into it
+    start = edge + 5 + int(0.6 * cfg.row_run_on * pitch) - 10
+    assert ends(row(start, start + pitch, start + 2 * pitch), page=lit_right) == 1
+    assert ends(row(start + 2 * pitch, start + 3 * pitch), page=lit_right) == 0  # starts further from it
 
 
 def test_a_reading_without_the_page_that_parts_a_row_is_seen():

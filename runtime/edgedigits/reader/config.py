@@ -607,7 +607,7 @@ class ShadeConfig(_Checked):
                             "after a row's last lit digit (AndreaViviani89's and tahaemara's shadowed copies). Its "
                             "reading without the page is kept only if it leaves each first row in one row "
                             "(:func:`.shade.rows_parted`). Session 45: at 2 shadow copies 1460 -> 1465/1602, stripe "
-                            "1465 -> 1469, mildshadow 1511 -> 1513; at 1 shadow 1460", lo=0, open_lo=True)
+                            "1465 -> 1469, mildshadow 1511 -> 1513; at 1 shadow 1460. 0: rows never ask", lo=0)
     band: float = knob(0.03, "fraction", "of the page finder's copy's longer side: the width of the bands just inside "
                        "and just beyond the page's edge that are compared", hi=1, open_lo=True)
     ratio: tuple = knob((0.4, 0.75), "fraction", "the band beyond the edge is this bright, as a share of the band "
@@ -686,7 +686,9 @@ class ShadeConfig(_Checked):
                                "reading without the page: it was seen again (the same ink, its box grown or cut "
                                "by a few px; a neighbour's box covers far less); a digit there that holds one "
                                "of the first's seen whole and covers another this much is a box around several "
-                               "(session 44, not tuned: grain boxes in the light desk scene covered 5 of 7)",
+                               "(session 44, not tuned: grain boxes in the light desk scene covered 5 of 7); "
+                               "and a first row's digit so covered by a digit of a row there lies in that row, "
+                               "whatever it reads (rows_parted, session 45, not tuned)",
                                hi=1, open_lo=True)
     min_shade_share: float = knob(0.005, "fraction", "a page that read nothing is looked past only when this much of "
                                   "the frame off the page is paper in shade: the shadowed photos that gain hold "

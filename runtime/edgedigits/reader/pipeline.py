@@ -10,8 +10,9 @@
     more candidates than the cap (a rough desk taken for page): all of it again on the page's smooth part.
     -> still more candidates than the cap on a big copy: all of it again on its preview (a fine
        texture crowded the measure).
-    -> digits at the page's edge, or none read, and paper in shade or in dimmer smooth light beyond:
-       a probe, maybe all again, without the page (none read: its rows on the paper in shade).
+    -> digits at the page's edge, or a row running into it, or none read, and paper in shade or in
+       dimmer smooth light beyond: a probe, maybe all again, without the page (none read: its rows
+       on the paper in shade).
     -> a second look at the reported digits the classifier was unsure of.
 
 Each stage lives in its own module and is a plain function from typed records (:mod:`.records`)
@@ -67,9 +68,9 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     """`result`, or the working copy read again without its page `paper` (the mask it was read on)
     when digits sit at the page's edge, or a row runs into it (:func:`.shade.rows_into_edge`), or
     the page read nothing, and the band beyond looks like the page in shade (:mod:`.shade`). When
-    the page read nothing, :func:`_read_past_blank_page`
-    (not when the frame was too textured to read: see below); else its rows that reach onto the
-    page or lie on its part in shade, if they read more sure digits (:func:`_read_without_page`),
+    the page read nothing, :func:`_read_past_blank_page` (not when the frame was too textured to
+    read: see below); else its rows that reach onto the page or lie on its part in shade, if they
+    read more sure digits (:func:`_read_without_page`),
     or as many (at least one) with the first reading's digits seen whole (:func:`.shade.saw_whole`),
     and they read again at least ``seen_again`` of the page's own digits away from its edge
     (:func:`.shade.seen_again`), and, looked at for a row running into the edge alone, they leave
@@ -98,9 +99,12 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     sure, sure_again = shade.sure_digits(result, cfg), shade.sure_digits(again, cfg)
     seen = shade.seen_again(result, again, paper, work.frame_shape, cfg)
     keep = (sure_again > sure or (sure_again == sure > 0 and shade.saw_whole(result, again, cfg))) \
-        and seen >= cfg.seen_again and not (into_edge and shade.rows_parted(result, again, cfg))
+        and seen >= cfg.seen_again
+    parted = keep and into_edge and shade.rows_parted(result, again, cfg)  # (asked for by a row alone)
+    keep = keep and not parted
     stage("shade", (bands, ratio, chroma(), f"{how} without the page: {sure_again} sure digits against "
-                                           f"{sure}, {seen:.0%} of the page's seen again, "
+                                           f"{sure}, {seen:.0%} of the page's seen again"
+                                           f"{', a first row read in two' if parted else ''}, "
                                            f"{'that reading' if keep else 'the first'} kept"))
     return again if keep else result
 

@@ -2,18 +2,20 @@
 or light falling off towards its corners, can leave part of it as dark as a desk, and the page
 finder then takes the lit part alone for the page, cutting the rows written across the shadow's
 edge. When digits read sit at the page's edge inside the frame (:func:`digits_at_edge`: writing
-keeps a margin from a sheet's real edge) and the band beyond that edge looks like the page in
-shade (:func:`edge_bands`, :func:`brightness_ratio`, :func:`looks_shaded`: the paper's colour at a
-shadow's share of its brightness, or dimmed by less in its very colour, or smooth), the frame is
-read again without the page; of that reading, the rows that reach onto the page or lie on its part
-in shade (:func:`paper_in_shade`) are kept, or all of them when several run across its edge
-(:func:`rows_on_page`), and it is reported if it reads more sure digits (:func:`sure_digits`), or
-as many (at least one) with the first reading's digits seen whole (:func:`saw_whole`), and reads
-again at least ``seen_again`` of the page's own digits away from its edge (:func:`seen_again`).
-When the page read nothing at all (and the frame was not too textured to read), and
-``min_shade_share`` of the frame off the page is paper in shade (:func:`off_page_share`), the rows
-of the reading without the page on that paper are reported if one has a sure digit
-(:func:`rows_in_shade`: a lone digit wholly in a shadow)."""
+keeps a margin from a sheet's real edge), or a row runs into it (:func:`rows_into_edge`: the
+shadow's edge in the gap after its last lit digit), and the band beyond that edge looks like the
+page in shade (:func:`edge_bands`, :func:`brightness_ratio`, :func:`looks_shaded`: the paper's
+colour at a shadow's share of its brightness, or dimmed by less in its very colour, or smooth),
+the frame is read again without the page; of that reading, the rows that reach onto the page or
+lie on its part in shade (:func:`paper_in_shade`) are kept, or all of them when several run
+across its edge (:func:`rows_on_page`), and it is reported if it reads more sure digits
+(:func:`sure_digits`), or as many (at least one) with the first reading's digits seen whole
+(:func:`saw_whole`), and reads again at least ``seen_again`` of the page's own digits away from
+its edge (:func:`seen_again`), and, asked for by a row running into the edge alone, reads no first
+row in two (:func:`rows_parted`). When the page read nothing at all (and the frame was not too
+textured to read), and ``min_shade_share`` of the frame off the page is paper in shade
+(:func:`off_page_share`), the rows of the reading without the page on that paper are reported if
+one has a sure digit (:func:`rows_in_shade`: a lone digit wholly in a shadow)."""
 
 from __future__ import annotations
 
@@ -75,7 +77,9 @@ def rows_into_edge(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cf
 def rows_parted(first: ReadResult, again: ReadResult, cfg: ShadeConfig) -> bool:
     """Whether `again` (read without the page) reads the digits of one row of `first` in two of its
     rows (a digit read again: the box of one of its digits covers ``seen_overlap`` of the first
-    digit's box): read with a desk that passes for shade, the rows tilt or merge."""
+    digit's box, whatever digit it reads): read with a desk that passes for shade, the rows tilt
+    and a row's digits go to two (light desk scene of seed 11, frame 83: `3973716` read as `39107`
+    and, joined to the `27` above, `3716`). Rows merged into one are no parting."""
     boxes = [(k, d.box) for k, line in enumerate(again.lines) for d in line.digits if d.digit is not None]
     for line in first.lines:
         rows = {k for d in line.digits if d.digit is not None for k, box in boxes
