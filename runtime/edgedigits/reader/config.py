@@ -607,7 +607,8 @@ class ShadeConfig(_Checked):
                             "after a row's last lit digit (AndreaViviani89's and tahaemara's shadowed copies). Its "
                             "reading without the page is kept only if it leaves each first row in one row "
                             "(:func:`.shade.rows_parted`). Session 45: at 2 shadow copies 1460 -> 1465/1602, stripe "
-                            "1465 -> 1469, mildshadow 1511 -> 1513; at 1 shadow 1460. 0: rows never ask", lo=0)
+                            "1465 -> 1469, mildshadow 1511 -> 1513; at 1 shadow 1460; at 3 the copies the same, the light desk "
+                            "scene 1 error more. 0: rows never ask", lo=0)
     band: float = knob(0.03, "fraction", "of the page finder's copy's longer side: the width of the bands just inside "
                        "and just beyond the page's edge that are compared", hi=1, open_lo=True)
     ratio: tuple = knob((0.4, 0.75), "fraction", "the band beyond the edge is this bright, as a share of the band "
