@@ -2187,7 +2187,7 @@ def _rows_of_digits(images, labels, shadow_from: int | None = None, beyond: floa
 def _no_look_past_the_page() -> ReaderConfig:
     """The reader that never looks past the page's edge when it read digits: neither digits at the
     edge nor rows running into it ask for the look."""
-    return replace(ReaderConfig(), shade=replace(ReaderConfig().shade, min_cut_digits=10 ** 6, row_run_on=1e-6))
+    return replace(ReaderConfig(), shade=replace(ReaderConfig().shade, min_cut_digits=10 ** 6, row_run_on=0))
 
 
 def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classifier, mnist_test, monkeypatch):
@@ -2218,8 +2218,10 @@ def test_a_page_cut_by_a_shadow_is_read_again_past_the_shadows_edge(digit_classi
     assert [line.text for line in FrameReader(digit_classifier, config=rows_only).read(frame).lines] == rows
     rows_parted = shade.rows_parted
     monkeypatch.setattr(shade, "rows_parted", lambda *args: True)
-    parted = FrameReader(digit_classifier, config=rows_only).read(frame)
+    debug = {}
+    parted = FrameReader(digit_classifier, config=rows_only).read(frame, debug=debug)
     assert len(parted.lines) == 4 and all(len(line.text) <= 7 for line in parted.lines)
+    assert "a first row read in two, the first kept" in debug["shade"][3]
     assert [line.text for line in FrameReader(digit_classifier).read(frame).lines] == rows  # (digits at the edge)
     monkeypatch.setattr(shade, "rows_parted", rows_parted)
     looks.clear()
@@ -2419,7 +2421,7 @@ def test_a_row_runs_into_the_pages_edge_when_its_line_drawn_on_leaves_the_page()
     with_unsure = row(near)
     with_unsure.digits.insert(0, Digit(None, 0.3, (near - pitch, 40, 10, 20)))  # a '?' is no centre of a row
     assert ends(with_unsure) == 0
-    assert ends(row(near - pitch, near), page=np.ones_like(paper)) == 0  # a page filling the frame
+    assert ends(row(330, 360), page=np.ones_like(paper)) == 0  # a page filling the frame: its border is no edge
     lit_right = 1 - paper  # the page's edge on the row's left: its start runs into it
     start = edge + 5 + int(0.6 * cfg.row_run_on * pitch) - 10
     assert ends(row(start, start + pitch, start + 2 * pitch), page=lit_right) == 1

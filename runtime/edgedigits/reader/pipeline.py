@@ -73,8 +73,8 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     read more sure digits (:func:`_read_without_page`),
     or as many (at least one) with the first reading's digits seen whole (:func:`.shade.saw_whole`),
     and they read again at least ``seen_again`` of the page's own digits away from its edge
-    (:func:`.shade.seen_again`), and, looked at for a row running into the edge alone, they leave
-    each first row in one row (:func:`.shade.rows_parted`)."""
+    (:func:`.shade.seen_again`), and, looked at for a row running into the edge alone, they read
+    no first row in two of their rows (:func:`.shade.rows_parted`)."""
     cfg = config.shade
     if paper is None:
         return result

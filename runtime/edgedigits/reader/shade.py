@@ -62,7 +62,8 @@ def rows_into_edge(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cf
         if len(line) < 2:
             continue
         centres = np.array([(x, y) for _, y, x, _ in line], np.float64)
-        reach = cfg.row_run_on * float(np.median(np.hypot(*np.diff(centres, axis=0).T)))
+        # (no line inside the frame is longer than its two sides together)
+        reach = min(cfg.row_run_on * float(np.median(np.hypot(*np.diff(centres, axis=0).T))), h + w)
         direction = centres[-1] - centres[0]
         direction /= max(float(np.hypot(*direction)), 1e-9)
         for end, sign in ((centres[-1], 1.0), (centres[0], -1.0)):
