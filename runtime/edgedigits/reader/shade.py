@@ -81,10 +81,9 @@ def rows_parted(first: ReadResult, again: ReadResult, cfg: ShadeConfig) -> bool:
     digit's box, whatever digit it reads): read with a desk that passes for shade, the rows tilt
     and a row's digits go to two (light desk scene of seed 11, frame 83: `3973716` read as `39107`
     and, joined to the `27` above, `3716`). Rows merged into one are no parting."""
-    boxes = [(k, d.box) for k, line in enumerate(again.lines) for d in line.digits if d.digit is not None]
+    boxes = [(k, box) for k, line in enumerate(again.lines) for box in _digit_boxes([line])]
     for line in first.lines:
-        rows = {k for d in line.digits if d.digit is not None for k, box in boxes
-                if _overlap(d.box, box) >= cfg.seen_overlap * d.box[2] * d.box[3]}
+        rows = {k for first_box in _digit_boxes([line]) for k, box in boxes if _seen_in(first_box, box, cfg)}
         if len(rows) > 1:
             return True
     return False
@@ -111,8 +110,7 @@ def seen_again(first: ReadResult, again: ReadResult, paper: np.ndarray, frame_sh
             if not _is_sure(d, cfg) or _at_edge(paper, y, x, height, cfg):
                 continue
             inner += 1
-            seen += any(digit == d.digit and _overlap(d.box, box) >= cfg.seen_overlap * d.box[2] * d.box[3]
-                        for digit, box in boxes)
+            seen += any(digit == d.digit and _seen_in(d.box, box, cfg) for digit, box in boxes)
     return seen / inner if inner else 1.0
 
 
@@ -309,8 +307,12 @@ def _holds_one(whole: tuple, cut: list[tuple], cfg: ShadeConfig) -> bool:
     around several of the page's digits (a desk's grain read without the page: light desk scene
     frame 48)."""
     held = [_covered(box, whole, cfg) for box in cut]
-    return any(held) and sum(h or _overlap(box, whole) >= cfg.seen_overlap * box[2] * box[3]
-                             for h, box in zip(held, cut)) == 1
+    return any(held) and sum(h or _seen_in(box, whole, cfg) for h, box in zip(held, cut)) == 1
+
+
+def _seen_in(box: tuple, other: tuple, cfg: ShadeConfig) -> bool:
+    """Whether the box `other` covers ``seen_overlap`` of the box `box`: the same ink seen again."""
+    return _overlap(box, other) >= cfg.seen_overlap * box[2] * box[3]
 
 
 def _covered(box: tuple, whole: tuple, cfg: ShadeConfig) -> bool:
