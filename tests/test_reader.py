@@ -1573,7 +1573,7 @@ def _first_pass_stats(reader, frame):
     config = reader.config
     page = page_stage.find_paper(grey, config.page)
     light = relative_darkness(grey, page, config.light)
-    ink = ink_stage.threshold_ink(light, grey.size, config)
+    ink = ink_stage.threshold_ink(light, grey.shape, config)
     _, stats = ink_stage.components(ink.mask, with_labels=False)
     return DigitSize(measure_stage.typical_height(stats, config), stats), page
 
@@ -2103,9 +2103,9 @@ def test_a_pen_too_few_pixels_in_the_sample_is_counted_on_every_pixel():
     darkness[::20, :] = darkness[:, ::20] = 0.15   # the grid: ~100k pixels
     darkness[500:520, 503:508] = darkness[500:505, 503:518] = 0.7  # a small "7": ~150 pixels
     light = Light(darkness, (0, 0), None)
-    ink = ink_stage.threshold_ink(light, darkness.size, cfg)
+    ink = ink_stage.threshold_ink(light, darkness.shape, cfg)
     assert 0.15 < ink.threshold and ink.level > 0.6 and not ink.mask[::20, 600:].any()
-    sampled = ink_stage.threshold_ink(light, darkness.size, replace(cfg, ink=replace(cfg.ink, min_sampled_ink=1)))
+    sampled = ink_stage.threshold_ink(light, darkness.shape, replace(cfg, ink=replace(cfg.ink, min_sampled_ink=1)))
     assert sampled.threshold < 0.15 and sampled.mask[::20, 600:].all()  # (what looking at every pixel mends)
     rng = np.random.default_rng(0)
     grid, pen = rng.normal(0.15, 0.02, 500), rng.normal(0.7, 0.03, 7)
@@ -2117,6 +2117,47 @@ def test_a_pen_too_few_pixels_in_the_sample_is_counted_on_every_pixel():
     assert not undersampled(np.concatenate([grid, rng.normal(0.7, 0.03, 60)]))  # sampled
     with pytest.raises(ValueError, match="min_sampled_ink"):  # 0 would split an empty sample
         replace(cfg.ink, min_sampled_ink=0)
+
+
+def test_a_thin_strokes_broken_pieces_are_joined_through_its_fainter_ink():
+    """Hysteresis (ink.joined_ink): a thin stroke fading between its firm parts is one piece again.
+    Faint ink alone, a faint tail on one firm piece, a faint blanket far bigger than the ink it
+    holds (noise linking specks) and faint ink running on beyond `largest` stay out."""
+    darkness = np.zeros((60, 120), np.float32)
+    darkness[10:40, 10:12] = 0.5
+    darkness[20:24, 10:12] = 0.2                                   # the stroke fades in its middle
+    darkness[10:40, 50:52] = 0.2                                   # faint ink alone
+    darkness[10:30, 80:82] = 0.5
+    darkness[30:40, 80:82] = 0.2                                   # a faint tail on one piece
+    mask = ink_stage.joined_ink(darkness, 0.4, 0.15)
+    assert cv2.connectedComponents(mask[:, :30])[0] - 1 == 1 and mask[10:40, 10:12].all()
+    assert not mask[:, 40:60].any() and not mask[30:40, 80:82].any() and mask[10:30, 80:82].all()
+    assert cv2.connectedComponents(ink_stage.joined_ink(darkness, 0.4, None)[:, :30])[0] - 1 == 2  # (none joined)
+    assert not ink_stage.joined_ink(darkness, 0.4, 0.15, largest=20)[20:24, 10:12].any()
+    blanket = darkness.copy()
+    blanket[:, :30] = np.maximum(blanket[:, :30], 0.2)            # 1800 faint px holding 52 of ink
+    assert ink_stage.joined_ink(blanket, 0.4, 0.15)[20:24, 10:12].all()
+    assert not ink_stage.joined_ink(blanket, 0.4, 0.15, growth=4.0)[20:24, 10:12].any()
+
+
+def test_fainter_ink_is_joined_only_for_a_thin_pen():
+    """A broad pen's strokes do not break, and faint ink between them would merge its digits: only a
+    thin one's (mean stroke at most ink.join_max_stroke) is joined, and never below the noise."""
+    from edgedigits.reader.records import Light
+
+    config = ReaderConfig()
+
+    def stroke(width):
+        darkness = np.zeros((200, 200), np.float32)
+        darkness[50:150, 100: 100 + width] = 0.8
+        return ink_stage.threshold_ink(Light(darkness, (0, 0), None), darkness.shape, config)
+
+    assert stroke(2).joined == pytest.approx(config.ink.join_level * stroke(2).threshold)
+    assert stroke(6).joined is None
+    off = replace(config, ink=replace(config.ink, join_level=1.0))
+    darkness = np.zeros((200, 200), np.float32)
+    darkness[50:150, 100:102] = 0.8
+    assert ink_stage.threshold_ink(Light(darkness, (0, 0), None), darkness.shape, off).joined is None
 
 
 def _light_with_a_dark_piece_at_the_edge(piece_darkness: float):
@@ -2134,13 +2175,13 @@ def test_a_dark_piece_at_the_paper_edge_does_not_set_the_ink_level():
     """Desk or a shadow taken in by the page's outline is far darker than the faint pen: from the
     paper's edge it would set the ink level, and the threshold would lose the writing."""
     config = ReaderConfig()
-    ink = ink_stage.threshold_ink(_light_with_a_dark_piece_at_the_edge(0.9), 640 * 480, config)
+    ink = ink_stage.threshold_ink(_light_with_a_dark_piece_at_the_edge(0.9), (480, 640), config)
     assert ink.threshold < 0.3 and ink.mask[150, 202]
     old = replace(config, ink=replace(config.ink, edge_darker=100.0))
-    assert ink_stage.threshold_ink(_light_with_a_dark_piece_at_the_edge(0.9), 640 * 480, old).threshold > 0.3
+    assert ink_stage.threshold_ink(_light_with_a_dark_piece_at_the_edge(0.9), (480, 640), old).threshold > 0.3
     # A piece at the edge no darker than the pen is writing's company (a grid, a rule): as before.
-    same = ink_stage.threshold_ink(_light_with_a_dark_piece_at_the_edge(0.35), 640 * 480, config)
-    assert same.level == ink_stage.threshold_ink(_light_with_a_dark_piece_at_the_edge(0.35), 640 * 480, old).level
+    same = ink_stage.threshold_ink(_light_with_a_dark_piece_at_the_edge(0.35), (480, 640), config)
+    assert same.level == ink_stage.threshold_ink(_light_with_a_dark_piece_at_the_edge(0.35), (480, 640), old).level
 
 
 def test_digits_on_squared_paper_are_read(reader, mnist_test):

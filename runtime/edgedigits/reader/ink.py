@@ -7,17 +7,18 @@ import math
 
 import numpy as np
 
-from .arrays import SQUARE_3, array_median, labelled, opencv, percentile
+from .arrays import SQUARE_3, array_median, labelled, opencv, percentile, stroke_width
 from .config import InkConfig, ReaderConfig
 from .records import DigitSize, Ink, Light, Working
 
 
-def threshold_ink(light: Light, frame_size: int, config: ReaderConfig) -> Ink | None:
-    """The threshold and ink level of the relative darkness, and the ink mask; None when there is
-    no ink. `light` is the part of a working copy of `frame_size` pixels at its origin."""
+def threshold_ink(light: Light, frame_shape: tuple[int, int], config: ReaderConfig) -> Ink | None:
+    """The threshold and ink level of the relative darkness, and the ink mask (with the fainter
+    ink that joins its pieces when its strokes are thin: :func:`joined_ink`); None when there is
+    no ink. `light` is the part of a working copy of `frame_shape` (rows, columns) at its origin."""
     cfg = config.ink
     darkness, paper, origin = light.darkness, light.paper, light.origin
-    step = max(1, int(math.sqrt(frame_size / cfg.sample_pixels)))  # statistics from ~20k pixels are plenty
+    step = max(1, int(math.sqrt(frame_shape[0] * frame_shape[1] / cfg.sample_pixels)))  # ~20k pixels are plenty
     # The frame's sampling grid, whatever part of it darkness covers.
     grid = (slice((-origin[1]) % step, None, step), slice((-origin[0]) % step, None, step))
     sampled, on_paper = darkness[grid], None if paper is None else paper[grid] > 0
@@ -43,7 +44,33 @@ def threshold_ink(light: Light, frame_size: int, config: ReaderConfig) -> Ink | 
             if array_median(split[1]) > cfg.edge_darker * inside_level:  # desk or a shadow darker than the pen
                 ink_level = inside_level
     threshold = max(config.min_contrast, cfg.noise_floor * noise, cfg.threshold_of_ink * ink_level)
-    return Ink(threshold, ink_level, (darkness > threshold).view(np.uint8))
+    joined = max(cfg.noise_floor * noise, cfg.join_level * threshold)
+    thin = stroke_width((darkness > threshold).view(np.uint8)) <= cfg.join_max_stroke
+    joined = joined if joined < threshold and thin else None
+    mask = joined_ink(darkness, threshold, joined, cfg.join_largest * min(frame_shape), cfg.join_growth)
+    return Ink(threshold, ink_level, mask, joined)
+
+
+def joined_ink(darkness: np.ndarray, threshold: float, joined: float | None, largest: float = math.inf,
+               growth: float = math.inf) -> np.ndarray:
+    """uint8 0/1 mask of the `darkness` above `threshold` (the ink) and of the pieces above `joined`
+    (a lower darkness; None: none) that join two or more pieces of the ink, are at most `growth`
+    times the ink they hold and no wider nor taller than `largest` px: hysteresis, as Canny's edge
+    detector links weak edges to strong ones, kept to mending broken strokes. Faint ink alone
+    (grain, show-through), a faint tail on one piece, noise linking specks (far more faint pixels
+    than ink) and faint ink running on beyond a digit (a grid, a rule) stay out."""
+    cv2 = opencv()
+    strong = darkness > threshold
+    if joined is None:
+        return strong.view(np.uint8)
+    count, faint, stats, _ = labelled((darkness > joined).view(np.uint8), 8)
+    pieces, ink = cv2.connectedComponents(strong.view(np.uint8), connectivity=8)
+    held = np.unique(faint[strong].astype(np.int64) * pieces + ink[strong]) // pieces  # one per (faint, ink) pair
+    keep = (np.bincount(held, minlength=count) >= 2) & (stats[:, 2] <= largest) & (stats[:, 3] <= largest)
+    if math.isfinite(growth):
+        keep &= stats[:, 4] <= growth * np.bincount(faint[strong], minlength=count)
+    keep[0] = False
+    return (keep[faint] | strong).view(np.uint8)
 
 
 def off_the_edge(darkness: np.ndarray, paper: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray] | None:

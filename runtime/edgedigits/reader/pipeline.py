@@ -282,7 +282,7 @@ def _measure(work: Working, config: ReaderConfig, stage, known_height: float | N
     stage("paper", page.mask)
     light = light_stage.relative_darkness(work.grey, page, config.light)           # light: shadows cancel
     stage("darkness", (light.darkness, light.origin))  # (its paper edge is cleared in place below)
-    ink = ink_stage.threshold_ink(light, work.grey.size, config)                   # ink: threshold
+    ink = ink_stage.threshold_ink(light, work.grey.shape, config)                  # ink: threshold
     if ink is None:
         return None
     stage("ink", (ink.mask, light.origin, ink.threshold))
@@ -315,7 +315,8 @@ def _read_upright(angle: float, stage, *, light: Light, ink: Ink, size: DigitSiz
     if window is None:
         return ReadResult([])
     upright = deskew.turn_upright(window, offset, angle, ink.threshold, size, config)  # deskew: upright
-    ruled = rules.remove_rules(upright, ink.threshold, size, config.rules)        # rules: out
+    ruled = rules.remove_rules(upright, ink.threshold, size, config.rules, ink.joined,  # rules: out
+                               config.ink.join_growth)
     stage("upright", (ruled.mask, ruled.rules, angle))
     labels, stats = ink_stage.components(ruled.mask, close=upright.close)
     parts = Parts(labels, stats, measure.typical_height(stats, config) or size.height)

@@ -102,7 +102,8 @@ class Ink(NamedTuple):
 
     threshold: float                  # darkness
     level: float                      # darkness of typical ink (a high percentile)
-    mask: np.ndarray                  # uint8 0/1 over Light.darkness
+    mask: np.ndarray                  # uint8 0/1 over Light.darkness (with the faint ink joining it: ink.joined_ink)
+    joined: float | None = None       # darkness: fainter ink that joins pieces of the ink counts (None: none)
 
 
 class DigitSize(NamedTuple):
