@@ -239,17 +239,18 @@ class InkConfig(_Checked):
     noise_band: float = knob(0.05, "darkness", "above the median, values still counted as paper noise")
     noise_floor: int = knob(4, "paper-noise sigmas", "ink is this far above the paper's noise")
     join_level: float = knob(0.5, "thresholds", "fainter ink down to this (never below the paper's noise floor) "
-                             "counts where it joins pieces of the ink (hysteresis): a thin pen's or hard pencil's "
-                             "stroke fades between its firm parts and breaks into pieces", hi=1)
+                             "counts where it joins pieces of the ink (hysteresis; 1: never): a thin pen's or hard "
+                             "pencil's stroke fades between its firm parts and breaks into pieces", hi=1)
     join_max_stroke: float = knob(2.5, "px", "fainter ink is joined only when the ink's mean stroke is this thin: a "
                                   "broad pen's strokes stay whole, and the faint halo between them merges its digits "
                                   "(with no bound the shared photos lost 12 digits, memocpr 9)")
     join_growth: float = knob(4.0, "times", "a faint piece is joined only when it is at most this many times the ink "
                               "it holds: a broken stroke gains its gaps and a halo; sensor noise or grain linking "
-                              "specks gains far more (with no bound the vignetted photos lost 28 digits)")
-    join_largest: float = knob(0.5, "fraction", "of the working copy's shorter side: a faint piece is joined only when "
-                               "no wider nor taller (the digits' size is not known yet; a grid, a rule or a shadow's "
-                               "edge runs on further; see rules.join_largest)", hi=1)
+                              "specks gains far more (with no bound the vignetted photos lost 28 digits)", lo=1)
+    join_max_share: float = knob(0.5, "fraction", "of the working copy's shorter side: a faint piece is joined only "
+                                 "when no wider nor taller (the digits' size is not known yet; a grid, a rule or a "
+                                 "shadow's edge runs on further). With neither this nor rules.join_max_size the "
+                                 "squared-paper scene read 32 -> 59 errors", hi=1)
     min_sampled_ink: int = knob(50, "count", "with fewer sampled ink pixels every pixel is looked at", lo=1)
     min_ink_pixels: int = knob(10, "count", "fewer ink pixels than this is no ink")
     ink_percentile: float = knob(90, "percentile", "the ink level: the dark end of the pixels above the floor",
@@ -330,8 +331,8 @@ class DeskewConfig(_Checked):
 class RulesConfig(_Checked):
     """Rules, boxes drawn around digits and long straight strokes, taken out of the upright ink."""
 
-    join_largest: float = knob(1.5, "digit heights", "the upright ink joins fainter ink (ink.join_level) only in "
-                               "pieces no wider nor taller: a grid, a rule or a shadow's edge runs on further")
+    join_max_size: float = knob(1.5, "digit heights", "the upright ink joins fainter ink (ink.join_level) only in "
+                                "pieces no wider nor taller: a grid, a rule or a shadow's edge runs on further")
     border_trigger: float = knob(1.2, "digit heights", "without a first-pass component this big there is no box "
                                  "or rule to erase")
     box_min_side: int = knob(12, "px", "a box around digits is at least this wide and tall")
@@ -736,8 +737,8 @@ class ReaderConfig(_Checked):
                          "a copy enlarged for small digits may reach scale.max_enlarged_side)",
                          lo=64)
     min_digit_height: int = knob(8, "px", "shorter digits in the working copy are not read", lo=4)
-    min_contrast: float = knob(0.12, "darkness", "relative darkness that can count as ink at all", hi=1,
-                               open_lo=True)
+    min_contrast: float = knob(0.12, "darkness", "relative darkness that can count as ink at all (fainter ink only "
+                               "where it joins pieces of such ink: ink.join_level)", hi=1, open_lo=True)
     scale: ScaleConfig = field(default_factory=ScaleConfig)
     page: PageConfig = field(default_factory=PageConfig)
     light: LightConfig = field(default_factory=LightConfig)

@@ -18,7 +18,8 @@ def threshold_ink(light: Light, frame_shape: tuple[int, int], config: ReaderConf
     no ink. `light` is the part of a working copy of `frame_shape` (rows, columns) at its origin."""
     cfg = config.ink
     darkness, paper, origin = light.darkness, light.paper, light.origin
-    step = max(1, int(math.sqrt(frame_shape[0] * frame_shape[1] / cfg.sample_pixels)))  # ~20k pixels are plenty
+    pixels = frame_shape[0] * frame_shape[1]
+    step = max(1, int(math.sqrt(pixels / cfg.sample_pixels)))  # statistics from ~20k pixels are plenty
     # The frame's sampling grid, whatever part of it darkness covers.
     grid = (slice((-origin[1]) % step, None, step), slice((-origin[0]) % step, None, step))
     sampled, on_paper = darkness[grid], None if paper is None else paper[grid] > 0
@@ -44,33 +45,47 @@ def threshold_ink(light: Light, frame_shape: tuple[int, int], config: ReaderConf
             if array_median(split[1]) > cfg.edge_darker * inside_level:  # desk or a shadow darker than the pen
                 ink_level = inside_level
     threshold = max(config.min_contrast, cfg.noise_floor * noise, cfg.threshold_of_ink * ink_level)
-    joined = max(cfg.noise_floor * noise, cfg.join_level * threshold)
-    thin = stroke_width((darkness > threshold).view(np.uint8)) <= cfg.join_max_stroke
-    joined = joined if joined < threshold and thin else None
-    mask = joined_ink(darkness, threshold, joined, cfg.join_largest * min(frame_shape), cfg.join_growth)
-    return Ink(threshold, ink_level, mask, joined)
+    strong = (darkness > threshold).view(np.uint8)
+    join = join_threshold(strong, threshold, noise, cfg)
+    mask = joined_ink(darkness, threshold, join, cfg.join_max_share * min(frame_shape), cfg.join_growth, strong)
+    return Ink(threshold, ink_level, mask, join)
 
 
-def joined_ink(darkness: np.ndarray, threshold: float, joined: float | None, largest: float = math.inf,
-               growth: float = math.inf) -> np.ndarray:
-    """uint8 0/1 mask of the `darkness` above `threshold` (the ink) and of the pieces above `joined`
-    (a lower darkness; None: none) that join two or more pieces of the ink, are at most `growth`
-    times the ink they hold and no wider nor taller than `largest` px: hysteresis, as Canny's edge
-    detector links weak edges to strong ones, kept to mending broken strokes. Faint ink alone
-    (grain, show-through), a faint tail on one piece, noise linking specks (far more faint pixels
-    than ink) and faint ink running on beyond a digit (a grid, a rule) stay out."""
+def join_threshold(strong: np.ndarray, threshold: float, noise: float, cfg: InkConfig) -> float | None:
+    """The darkness down to which fainter ink joining pieces of the ink `strong` (the mask above
+    `threshold`) counts (:func:`joined_ink`): ``join_level`` thresholds, never below the paper's
+    noise floor (`noise`: its sigma), and only when the ink's mean stroke is at most
+    ``join_max_stroke`` px; else None. It may lie below ``min_contrast``: only pieces of the ink
+    are joined through it (a thin pen at the contrast floor breaks most)."""
+    join = max(cfg.noise_floor * noise, cfg.join_level * threshold)
+    if join >= threshold or stroke_width(strong) > cfg.join_max_stroke:
+        return None
+    return join
+
+
+def joined_ink(darkness: np.ndarray, threshold: float, join: float | None, largest: float = math.inf,
+               growth: float = math.inf, strong: np.ndarray | None = None) -> np.ndarray:
+    """uint8 0/1 mask of the `darkness` above `threshold` (the ink; `strong`, if given) and of the
+    faint pieces above `join` (a lower darkness; None: none) that join two or more pieces of the
+    ink, hold at least 1/`growth` of their pixels as ink and are no wider nor taller than `largest`
+    px: hysteresis, as Canny's edge detector links weak edges to strong ones, kept to mending
+    broken strokes. Faint ink alone (grain, show-through), a faint piece holding one piece of the
+    ink (a tail), noise linking specks (far more faint pixels than ink) and faint ink running on
+    beyond a digit (a grid, a rule) stay out. On a turned copy the darkness is only computed near
+    the ink (:func:`.deskew.rotate`): there a faint piece is seen only that far from the ink."""
     cv2 = opencv()
-    strong = darkness > threshold
-    if joined is None:
-        return strong.view(np.uint8)
-    count, faint, stats, _ = labelled((darkness > joined).view(np.uint8), 8)
-    pieces, ink = cv2.connectedComponents(strong.view(np.uint8), connectivity=8)
-    held = np.unique(faint[strong].astype(np.int64) * pieces + ink[strong]) // pieces  # one per (faint, ink) pair
+    strong = (darkness > threshold).view(np.uint8) if strong is None else strong
+    if join is None:
+        return strong
+    ink = strong.view(bool)
+    count, faint, stats, _ = labelled((darkness > join).view(np.uint8), 8)
+    pieces, labels = cv2.connectedComponents(strong, connectivity=8)
+    held = np.unique(faint[ink].astype(np.int64) * pieces + labels[ink]) // pieces  # one per (faint, ink) pair
     keep = (np.bincount(held, minlength=count) >= 2) & (stats[:, 2] <= largest) & (stats[:, 3] <= largest)
     if math.isfinite(growth):
-        keep &= stats[:, 4] <= growth * np.bincount(faint[strong], minlength=count)
+        keep &= stats[:, 4] <= growth * np.bincount(faint[ink], minlength=count)
     keep[0] = False
-    return (keep[faint] | strong).view(np.uint8)
+    return (keep[faint] | ink).view(np.uint8)
 
 
 def off_the_edge(darkness: np.ndarray, paper: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray] | None:

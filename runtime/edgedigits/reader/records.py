@@ -98,12 +98,13 @@ class Light(NamedTuple):
 
 
 class Ink(NamedTuple):
-    """What counts as ink: relative darkness above `threshold`."""
+    """What counts as ink: relative darkness above `threshold`, and above `join` where that joins
+    pieces of it (ink.joined_ink)."""
 
     threshold: float                  # darkness
     level: float                      # darkness of typical ink (a high percentile)
-    mask: np.ndarray                  # uint8 0/1 over Light.darkness (with the faint ink joining it: ink.joined_ink)
-    joined: float | None = None       # darkness: fainter ink that joins pieces of the ink counts (None: none)
+    mask: np.ndarray                  # uint8 0/1 over Light.darkness
+    join: float | None = None         # darkness: fainter ink that joins pieces of the ink counts (None: none)
 
 
 class DigitSize(NamedTuple):

@@ -14,12 +14,13 @@ from .records import DigitSize, Ruled, Upright
 
 
 def remove_rules(upright: Upright, threshold: float, size: DigitSize, cfg: RulesConfig,
-                 joined: float | None = None, growth: float = math.inf) -> Ruled:
-    """The ink of `upright` (darkness above `threshold`, with the fainter ink above `joined` joined
-    to it: :func:`.ink.joined_ink`) without boxes around digits and without long horizontal,
+                 join: float | None = None, growth: float = math.inf) -> Ruled:
+    """The ink of `upright` (darkness above `threshold`, with the fainter ink above `join` that
+    joins its pieces, in pieces at most `growth` times their ink and ``join_max_size`` digit
+    heights: :func:`.ink.joined_ink`) without boxes around digits and without long horizontal,
     vertical and (when some component is long enough to hold one) tilted rules."""
     height = size.height
-    mask = joined_ink(upright.darkness, threshold, joined, cfg.join_largest * height, growth)
+    mask = joined_ink(upright.darkness, threshold, join, cfg.join_max_size * height, growth)
     # Boxes around digits and long rules are bigger than any digit: without such a component in
     # the first pass there is nothing to erase (a 1.2 h component rotated is at most 1.7 h long).
     if (size.stats[:, 2:4].max(axis=1) > cfg.border_trigger * height).any():
