@@ -2119,6 +2119,11 @@ def test_a_pen_too_few_pixels_in_the_sample_is_counted_on_every_pixel():
         replace(cfg.ink, min_sampled_ink=0)
 
 
+def _joined(darkness, threshold, join, **bounds):
+    """ink.joined_ink of the ink above `threshold`."""
+    return ink_stage.joined_ink(darkness, (darkness > threshold).view(np.uint8), join, **bounds)
+
+
 def test_the_broken_pieces_of_a_thin_stroke_are_joined_through_its_fainter_ink():
     """Hysteresis (ink.joined_ink): a thin stroke fading between its firm parts is one piece again.
     Faint ink alone, a faint piece holding one piece of the ink (a tail), a faint blanket far
@@ -2132,50 +2137,56 @@ def test_the_broken_pieces_of_a_thin_stroke_are_joined_through_its_fainter_ink()
     darkness[30:40, 80:82] = 0.2                                   # a faint tail on one piece
     darkness[50:52, 90:100] = darkness[50:52, 110:120] = 0.5
     darkness[50:52, 100:110] = 0.2                                 # a flat stroke, 30 px wide, fading
-    mask = ink_stage.joined_ink(darkness, 0.4, 0.15)
+    mask = _joined(darkness, 0.4, 0.15)
     assert cv2.connectedComponents(mask[:, :30])[0] - 1 == 1 and mask[10:40, 10:12].all()
     assert not mask[:, 40:60].any() and not mask[30:40, 80:82].any() and mask[10:30, 80:82].all()
     assert mask[50:52, 90:120].all()
-    assert cv2.connectedComponents(ink_stage.joined_ink(darkness, 0.4, None)[:, :30])[0] - 1 == 2  # (none joined)
-    short = ink_stage.joined_ink(darkness, 0.4, 0.15, largest=25)  # the stroke 30 tall, the flat one 30 wide
+    assert cv2.connectedComponents(_joined(darkness, 0.4, None)[:, :30])[0] - 1 == 2  # (none joined)
+    short = _joined(darkness, 0.4, 0.15, largest=25)  # the stroke 30 tall, the flat one 30 wide
     assert not short[20:24, 10:12].any() and not short[50:52, 100:110].any()
     blanket = darkness.copy()
     blanket[:, :30] = np.maximum(blanket[:, :30], 0.2)            # 1800 faint px holding 52 of ink
-    assert ink_stage.joined_ink(blanket, 0.4, 0.15)[20:24, 10:12].all()
-    assert not ink_stage.joined_ink(blanket, 0.4, 0.15, growth=4.0)[20:24, 10:12].any()
+    assert _joined(blanket, 0.4, 0.15)[20:24, 10:12].all()
+    assert not _joined(blanket, 0.4, 0.15, growth=4.0)[20:24, 10:12].any()
 
 
 def _broken_stroke(width: int, noise: float = 0.0):
-    """Light over a 200x200 paper: a stroke `width` px wide, 0.8 dark, fading to 0.3 in its middle,
-    on paper of Gaussian noise `noise` (sigma, darkness)."""
+    """Light over a 200x200 paper: a stroke `width` px wide and 80 tall, 0.8 dark, fading to 0.3 in
+    its middle, on paper of Gaussian noise `noise` (sigma, darkness)."""
     from edgedigits.reader.records import Light
 
     darkness = np.abs(np.random.default_rng(0).normal(0, noise, (200, 200))).astype(np.float32)
-    darkness[50:150, 100: 100 + width] = 0.8
+    darkness[60:140, 100: 100 + width] = 0.8
     darkness[95:105, 100: 100 + width] = 0.3
     return Light(darkness, (0, 0), None)
 
 
 def test_fainter_ink_is_joined_only_for_a_thin_pen():
     """A broad pen's strokes do not break, and faint ink between them would merge its digits: only a
-    thin one's (mean stroke at most ink.join_max_stroke) is joined into the ink mask, and never
-    through ink fainter than the paper's noise floor."""
+    thin one's (mean stroke at most ink.join_max_stroke) is joined into the ink mask, within the
+    growth and size bounds, and never through ink fainter than the paper's noise floor."""
     config = ReaderConfig()
-    thin = ink_stage.threshold_ink(_broken_stroke(2), (200, 200), config)
+
+    def pieces(light, **ink):
+        found = ink_stage.threshold_ink(light, (200, 200), replace(config, ink=replace(config.ink, **ink)))
+        return found, cv2.connectedComponents(found.mask)[0] - 1
+
+    thin, count = pieces(_broken_stroke(2))
     assert thin.join == pytest.approx(config.ink.join_level * thin.threshold) and thin.join < 0.3 < thin.threshold
-    assert cv2.connectedComponents(thin.mask)[0] - 1 == 1
-    broad = ink_stage.threshold_ink(_broken_stroke(6), (200, 200), config)
-    assert broad.join is None and cv2.connectedComponents(broad.mask)[0] - 1 == 2
-    off = replace(config, ink=replace(config.ink, join_level=1.0))
-    assert ink_stage.threshold_ink(_broken_stroke(2), (200, 200), off).join is None
-    noisy = ink_stage.threshold_ink(_broken_stroke(2, noise=0.1), (200, 200), config)
+    assert count == 1
+    broad, count = pieces(_broken_stroke(6))
+    assert broad.join is None and count == 2
+    assert pieces(_broken_stroke(2), join_level=1.0)[0].join is None
+    assert pieces(_broken_stroke(2), join_max_share=0.3)[1] == 2  # 80 px against 60
+    assert pieces(_broken_stroke(2), join_growth=1.1)[1] == 2     # 160 faint px holding 140 of ink
+    noisy, _ = pieces(_broken_stroke(2, noise=0.1))
     assert config.ink.join_level * noisy.threshold < noisy.join < noisy.threshold  # the noise floor sets it
 
 
 def test_the_upright_ink_joins_a_thin_digits_broken_stroke(reader):
     """The join reaches the reader's masks: a thin ring (a 0) whose sides fade is one piece
     on the first ink mask and on the upright one the candidates come from, two pieces without
-    the join; a faint stroke taller than rules.join_max_size digit heights is not joined there."""
+    the join; a faint stroke taller than ink.join_max_size digit heights is not joined there."""
     grey = np.full((240, 320), 220, np.uint8)
     cv2.ellipse(grey, (160, 120), (20, 30), 0, 0, 360, 40, 2)
     for start in (-20, 160):                                        # the stroke fades on both sides
@@ -2191,10 +2202,13 @@ def test_the_upright_ink_joins_a_thin_digits_broken_stroke(reader):
     darkness = np.zeros((200, 100), np.float32)
     darkness[20:180, 50:52] = 0.8
     darkness[95:105, 50:52] = 0.3
-    upright = Upright(darkness, None, (0, 0), 1)
-    tall = rules_stage.remove_rules(upright, 0.4, DigitSize(60.0, np.zeros((0, 5), np.int32)), config.rules, 0.2)
-    short = rules_stage.remove_rules(upright, 0.4, DigitSize(120.0, np.zeros((0, 5), np.int32)), config.rules, 0.2)
-    assert not tall.mask[95:105, 50:52].any() and short.mask[95:105, 50:52].all()
+    upright = Upright(darkness, None, (0, 0), 1)  # 160 px: joined within 1.5 x 120, not 1.5 x 100 (nor a rule)
+    tall = rules_stage.remove_rules(upright, 0.4, DigitSize(100.0, np.zeros((0, 5), np.int32)), config.rules, 0.2,
+                                    config.ink)
+    short = rules_stage.remove_rules(upright, 0.4, DigitSize(120.0, np.zeros((0, 5), np.int32)), config.rules, 0.2,
+                                     config.ink)
+    assert not tall.mask[95:105, 50:52].any() and tall.mask[20:95, 50:52].all() and tall.mask[105:180, 50:52].all()
+    assert short.mask[20:180, 50:52].all()
 
 
 def _light_with_a_dark_piece_at_the_edge(piece_darkness: float):

@@ -247,10 +247,12 @@ class InkConfig(_Checked):
     join_growth: float = knob(4.0, "times", "a faint piece is joined only when it is at most this many times the ink "
                               "it holds: a broken stroke gains its gaps and a halo; sensor noise or grain linking "
                               "specks gains far more (with no bound the vignetted photos lost 28 digits)", lo=1)
-    join_max_share: float = knob(0.5, "fraction", "of the working copy's shorter side: a faint piece is joined only "
-                                 "when no wider nor taller (the digits' size is not known yet; a grid, a rule or a "
-                                 "shadow's edge runs on further). With neither this nor rules.join_max_size the "
-                                 "squared-paper scene read 32 -> 59 errors", hi=1)
+    join_max_share: float = knob(0.5, "fraction", "of the working copy's shorter side: the first ink mask joins a "
+                                 "faint piece only when no wider nor taller (the digits' size is not known yet; as "
+                                 "join_max_size)", hi=1)
+    join_max_size: float = knob(1.5, "digit heights", "the upright ink joins a faint piece only when no wider nor "
+                                "taller: a grid, a rule or a shadow's edge runs on further (with neither size bound "
+                                "the squared-paper scene read 32 -> 59 errors)")
     min_sampled_ink: int = knob(50, "count", "with fewer sampled ink pixels every pixel is looked at", lo=1)
     min_ink_pixels: int = knob(10, "count", "fewer ink pixels than this is no ink")
     ink_percentile: float = knob(90, "percentile", "the ink level: the dark end of the pixels above the floor",
@@ -331,8 +333,6 @@ class DeskewConfig(_Checked):
 class RulesConfig(_Checked):
     """Rules, boxes drawn around digits and long straight strokes, taken out of the upright ink."""
 
-    join_max_size: float = knob(1.5, "digit heights", "the upright ink joins fainter ink (ink.join_level) only in "
-                                "pieces no wider nor taller: a grid, a rule or a shadow's edge runs on further")
     border_trigger: float = knob(1.2, "digit heights", "without a first-pass component this big there is no box "
                                  "or rule to erase")
     box_min_side: int = knob(12, "px", "a box around digits is at least this wide and tall")

@@ -47,7 +47,7 @@ def threshold_ink(light: Light, frame_shape: tuple[int, int], config: ReaderConf
     threshold = max(config.min_contrast, cfg.noise_floor * noise, cfg.threshold_of_ink * ink_level)
     strong = (darkness > threshold).view(np.uint8)
     join = join_threshold(strong, threshold, noise, cfg)
-    mask = joined_ink(darkness, threshold, join, cfg.join_max_share * min(frame_shape), cfg.join_growth, strong)
+    mask = joined_ink(darkness, strong, join, cfg.join_max_share * min(frame_shape), cfg.join_growth)
     return Ink(threshold, ink_level, mask, join)
 
 
@@ -63,25 +63,26 @@ def join_threshold(strong: np.ndarray, threshold: float, noise: float, cfg: InkC
     return join
 
 
-def joined_ink(darkness: np.ndarray, threshold: float, join: float | None, largest: float = math.inf,
-               growth: float = math.inf, strong: np.ndarray | None = None) -> np.ndarray:
-    """uint8 0/1 mask of the `darkness` above `threshold` (the ink; `strong`, if given) and of the
-    faint pieces above `join` (a lower darkness; None: none) that join two or more pieces of the
-    ink, hold at least 1/`growth` of their pixels as ink and are no wider nor taller than `largest`
-    px: hysteresis, as Canny's edge detector links weak edges to strong ones, kept to mending
-    broken strokes. Faint ink alone (grain, show-through), a faint piece holding one piece of the
-    ink (a tail), noise linking specks (far more faint pixels than ink) and faint ink running on
-    beyond a digit (a grid, a rule) stay out. On a turned copy the darkness is only computed near
-    the ink (:func:`.deskew.rotate`): there a faint piece is seen only that far from the ink."""
-    cv2 = opencv()
-    strong = (darkness > threshold).view(np.uint8) if strong is None else strong
+def joined_ink(darkness: np.ndarray, strong: np.ndarray, join: float | None, largest: float = math.inf,
+               growth: float = math.inf) -> np.ndarray:
+    """uint8 0/1 mask of the ink `strong` (uint8 0/1: the `darkness` above the threshold; returned
+    as it is when `join` is None) and of the faint pieces of the `darkness` above `join` (lower
+    than the threshold) that join two or more pieces of the ink, hold at least 1/`growth` of their
+    pixels as ink and are no wider nor taller than `largest` px: hysteresis, as Canny's edge
+    detector links weak edges to strong ones, kept to mending broken strokes. Faint ink alone
+    (grain, show-through), a faint piece holding one piece of the ink (a tail), noise linking
+    specks (far more faint pixels than ink) and faint ink running on beyond a digit (a grid, a
+    rule) stay out. On a turned copy the darkness is only computed near the ink
+    (:func:`.deskew.rotate`): a faint piece is cut off that far from it, and the bounds judge the
+    cut piece."""
     if join is None:
         return strong
     ink = strong.view(bool)
     count, faint, stats, _ = labelled((darkness > join).view(np.uint8), 8)
-    pieces, labels = cv2.connectedComponents(strong, connectivity=8)
-    held = np.unique(faint[ink].astype(np.int64) * pieces + labels[ink]) // pieces  # one per (faint, ink) pair
-    keep = (np.bincount(held, minlength=count) >= 2) & (stats[:, 2] <= largest) & (stats[:, 3] <= largest)
+    pieces, labels = opencv().connectedComponents(strong, connectivity=8)
+    owner = np.zeros(pieces, np.int32)  # each piece of the ink lies in one faint piece (ink is above `join` too)
+    owner[labels[ink]] = faint[ink]
+    keep = (np.bincount(owner[1:], minlength=count) >= 2) & (stats[:, 2] <= largest) & (stats[:, 3] <= largest)
     if math.isfinite(growth):
         keep &= stats[:, 4] <= growth * np.bincount(faint[ink], minlength=count)
     keep[0] = False

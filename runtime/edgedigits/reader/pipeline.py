@@ -315,8 +315,7 @@ def _read_upright(angle: float, stage, *, light: Light, ink: Ink, size: DigitSiz
     if window is None:
         return ReadResult([])
     upright = deskew.turn_upright(window, offset, angle, ink.threshold, size, config)  # deskew: upright
-    ruled = rules.remove_rules(upright, ink.threshold, size, config.rules, ink.join,  # rules: out
-                               config.ink.join_growth)
+    ruled = rules.remove_rules(upright, ink.threshold, size, config.rules, ink.join, config.ink)  # rules: out
     stage("upright", (ruled.mask, ruled.rules, angle))
     labels, stats = ink_stage.components(ruled.mask, close=upright.close)
     parts = Parts(labels, stats, measure.typical_height(stats, config) or size.height)

@@ -103,7 +103,7 @@ class Ink(NamedTuple):
 
     threshold: float                  # darkness
     level: float                      # darkness of typical ink (a high percentile)
-    mask: np.ndarray                  # uint8 0/1 over Light.darkness
+    mask: np.ndarray                  # uint8 0/1 over Light.darkness (the edges are cleared by its components)
     join: float | None = None         # darkness: fainter ink that joins pieces of the ink counts (None: none)
 
 

@@ -8,19 +8,20 @@ import math
 import numpy as np
 
 from .arrays import close_by_line, labelled, open_by_line, opencv
-from .config import RulesConfig
+from .config import InkConfig, RulesConfig
 from .ink import components, joined_ink
 from .records import DigitSize, Ruled, Upright
 
 
-def remove_rules(upright: Upright, threshold: float, size: DigitSize, cfg: RulesConfig,
-                 join: float | None = None, growth: float = math.inf) -> Ruled:
+def remove_rules(upright: Upright, threshold: float, size: DigitSize, cfg: RulesConfig, join: float | None = None,
+                 join_cfg: InkConfig = InkConfig()) -> Ruled:
     """The ink of `upright` (darkness above `threshold`, with the fainter ink above `join` that
-    joins its pieces, in pieces at most `growth` times their ink and ``join_max_size`` digit
-    heights: :func:`.ink.joined_ink`) without boxes around digits and without long horizontal,
-    vertical and (when some component is long enough to hold one) tilted rules."""
+    joins its pieces, within `join_cfg`'s bounds: :func:`.ink.joined_ink`) without boxes around
+    digits and without long horizontal, vertical and (when some component is long enough to hold
+    one) tilted rules."""
     height = size.height
-    mask = joined_ink(upright.darkness, threshold, join, cfg.join_max_size * height, growth)
+    mask = joined_ink(upright.darkness, (upright.darkness > threshold).view(np.uint8), join,
+                      join_cfg.join_max_size * height, join_cfg.join_growth)
     # Boxes around digits and long rules are bigger than any digit: without such a component in
     # the first pass there is nothing to erase (a 1.2 h component rotated is at most 1.7 h long).
     if (size.stats[:, 2:4].max(axis=1) > cfg.border_trigger * height).any():
