@@ -2179,8 +2179,10 @@ def test_fainter_ink_is_joined_only_for_a_thin_pen():
     assert pieces(_broken_stroke(2), join_level=1.0)[0].join is None
     assert pieces(_broken_stroke(2), join_max_share=0.3)[1] == 2  # 80 px against 60
     assert pieces(_broken_stroke(2), join_growth=1.1)[1] == 2     # 160 faint px holding 140 of ink
-    noisy, _ = pieces(_broken_stroke(2, noise=0.1))
+    noisy, _ = pieces(_broken_stroke(2, noise=0.05))
     assert config.ink.join_level * noisy.threshold < noisy.join < noisy.threshold  # the noise floor sets it
+    nearer, _ = pieces(_broken_stroke(2, noise=0.05), join_noise_floor=4.0)
+    assert nearer.join == pytest.approx(config.ink.join_level * nearer.threshold)
 
 
 def test_the_upright_ink_joins_a_thin_digits_broken_stroke(reader):

@@ -238,9 +238,14 @@ class InkConfig(_Checked):
     sample_pixels: int = knob(20_000, "count", "threshold statistics from about this many pixels are plenty", lo=1)
     noise_band: float = knob(0.05, "darkness", "above the median, values still counted as paper noise")
     noise_floor: int = knob(4, "paper-noise sigmas", "ink is this far above the paper's noise")
-    join_level: float = knob(0.5, "thresholds", "fainter ink down to this (never below the paper's noise floor) "
-                             "counts where it joins pieces of the ink (hysteresis; 1: never): a thin pen's or hard "
-                             "pencil's stroke fades between its firm parts and breaks into pieces", hi=1)
+    join_level: float = knob(0.5, "thresholds", "fainter ink down to this (never nearer the paper than "
+                             "join_noise_floor) counts where it joins pieces of the ink (hysteresis; 1: never): a "
+                             "thin pen's or hard pencil's stroke fades between its firm parts and breaks into pieces",
+                             hi=1)
+    join_noise_floor: float = knob(8.0, "paper-noise sigmas", "the fainter ink joined is at least this far above "
+                                   "the paper's noise (twice the ink's own floor): in a dim, noisy frame the faint "
+                                   "pixels between pieces of the ink are noise, joining the pen to ruled lines (a "
+                                   "generated frame read `6 64` for `55562 3760924` at 4)")
     join_max_stroke: float = knob(2.5, "px", "fainter ink is joined only when the ink's mean stroke is this thin: a "
                                   "broad pen's strokes stay whole, and the faint halo between them merges its digits "
                                   "(with no bound the shared photos lost 12 digits, memocpr 9)")

@@ -53,11 +53,11 @@ def threshold_ink(light: Light, frame_shape: tuple[int, int], config: ReaderConf
 
 def join_threshold(strong: np.ndarray, threshold: float, noise: float, cfg: InkConfig) -> float | None:
     """The darkness down to which fainter ink joining pieces of the ink `strong` (the mask above
-    `threshold`) counts (:func:`joined_ink`): ``join_level`` thresholds, never below the paper's
-    noise floor (`noise`: its sigma), and only when the ink's mean stroke is at most
+    `threshold`) counts (:func:`joined_ink`): ``join_level`` thresholds, never closer to the paper
+    than ``join_noise_floor`` sigmas of its noise (`noise`), and only when the ink's mean stroke is at most
     ``join_max_stroke`` px; else None. It may lie below ``min_contrast``: only pieces of the ink
     are joined through it (a thin pen at the contrast floor breaks most)."""
-    join = max(cfg.noise_floor * noise, cfg.join_level * threshold)
+    join = max(cfg.join_noise_floor * noise, cfg.join_level * threshold)
     if join >= threshold or stroke_width(strong) > cfg.join_max_stroke:
         return None
     return join
