@@ -34,6 +34,7 @@ from edgedigits.reader.arrays import labelled, nearest_upscale, open_by_line  # 
 from edgedigits.reader.classify import path_pieces, separate, split_columns, split_margin, trailing_one_cut  # noqa: E402
 from edgedigits.reader.classify import usual_width  # noqa: E402
 from edgedigits.reader.config import BlobsConfig, ClassifyConfig, DeskewConfig, OrientConfig, ReaderConfig  # noqa: E402
+from edgedigits.reader.config import ShadeConfig  # noqa: E402
 from edgedigits.reader.light import relative_darkness  # noqa: E402
 from edgedigits.reader.records import Blob, DigitSize, Ink, Lines, Page, Parts, Ruled, Upright, Working  # noqa: E402
 
@@ -2439,6 +2440,28 @@ def test_a_tie_in_sure_digits_goes_to_the_reading_that_saw_the_cut_digits_whole(
     assert not FrameReader(digit_classifier).read(frame).lines[0].text.startswith("8")
 
 
+def test_a_lone_digit_across_a_shadows_edge_is_read_when_the_lit_page_reads_nothing(digit_classifier, mnist_test):
+    """A hard shadow's edge through a lone digit, its centre on the lit side: the lit page reads
+    nothing of its part; the reading without the page keeps the digit, which lies on both sides
+    (``straddle_share``), not only where its centre is on the page in shade."""
+    images, labels = mnist_test
+    grey = np.full((480, 640), 205, np.float32)
+    ink = cv2.resize(images[np.flatnonzero(labels == 0)[0]], (150, 150), interpolation=cv2.INTER_AREA)
+    grey[160:310, 240:390] *= 1 - 0.85 * ink.astype(np.float32) / 255
+    grey[:, 330:] *= 0.55  # (the digit's centre at x = 315, on the lit side)
+    frame = np.clip(grey, 0, 255).astype(np.uint8)
+
+    def read(config: ReaderConfig):
+        debug = {}
+        return [line.text for line in FrameReader(digit_classifier, config=config).read(frame, debug=debug).lines], \
+            debug["shade"][3]
+
+    texts, verdict = read(ReaderConfig())
+    assert texts == ["0"] and "the page read nothing; read without it: 1 sure" in verdict
+    texts, verdict = read(replace(ReaderConfig(), shade=replace(ReaderConfig().shade, straddle_share=1.0)))
+    assert texts == [] and "0 sure digits on the page in shade" in verdict
+
+
 def test_the_share_of_the_frame_off_the_page_that_is_paper_in_shade():
     from edgedigits.reader import shade
 
@@ -2460,9 +2483,34 @@ def test_rows_read_where_the_page_read_nothing_are_kept_on_its_part_in_shade():
     def line(x):
         return Line("8", [Digit(8, 0.99, (x, 40, 20, 20))], ("8",))
 
+    paper = np.zeros((100, 200), np.uint8)
+    paper[:, :100] = 1  # (the lit page; a band of the shadow's edge between them is neither)
+    cfg = ShadeConfig()
     ring, lone = line(50), line(150)  # (a ring around the lit page is centred on it)
-    assert shade.rows_in_shade(ReadResult([ring, lone]), shaded, (100, 200)).lines == [lone]
-    assert shade.rows_in_shade(ReadResult([line(300)]), shaded, (200, 400)).lines == [line(300)]  # frame px
+    assert shade.rows_in_shade(ReadResult([ring, lone]), shaded, paper, (100, 200), cfg).lines == [lone]
+    assert shade.rows_in_shade(ReadResult([line(300)]), shaded, paper, (200, 400), cfg).lines == [line(300)]  # frame px
+    # A lone digit across the shadow's edge (its centre in the band between), 0.25 of its box each side:
+    across = Line("8", [Digit(8, 0.99, (90, 40, 40, 20))], ("8",))
+    assert shade.rows_in_shade(ReadResult([across]), shaded, paper, (100, 200), cfg).lines == [across]
+    stricter = ShadeConfig(straddle_share=0.3)
+    assert shade.rows_in_shade(ReadResult([across]), shaded, paper, (100, 200), stricter).lines == []
+    unsure = Line("?", [Digit(None, 0.3, (90, 40, 40, 20))], ("?",))
+    assert shade.rows_in_shade(ReadResult([unsure]), shaded, paper, (100, 200), cfg).lines == []
+
+
+def test_a_digit_straddles_the_shadows_edge_only_by_a_share_on_each_side_and_smaller_than_the_page():
+    from edgedigits.reader import shade
+
+    page = np.zeros((100, 200), np.uint8)
+    page[:, :100] = 1
+    shaded = np.zeros((100, 200), np.uint8)
+    shaded[:, 110:] = 1
+    cfg = ShadeConfig()
+    assert shade.straddles((80, 40, 40, 20), page, shaded, (100, 200), cfg)      # 0.5 lit, 0.25 in shade
+    assert not shade.straddles((60, 40, 40, 20), page, shaded, (100, 200), cfg)  # wholly lit
+    assert not shade.straddles((70, 40, 45, 20), page, shaded, (100, 200), cfg)  # 0.67 lit, 0.11 in shade
+    assert shade.straddles((160, 80, 80, 40), page, shaded, (200, 400), cfg)     # frame px: half the copy's
+    assert not shade.straddles((0, 0, 200, 100), page, shaded, (100, 200), cfg)  # the page's outline around it
 
 
 def test_digits_at_the_pages_edge_count_only_inside_the_frame():

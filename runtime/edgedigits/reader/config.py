@@ -713,6 +713,12 @@ class ShadeConfig(_Checked):
                                "and a first row's digit so covered by a digit of a row there lies in that row, "
                                "whatever it reads (rows_parted, session 45, not tuned)",
                                hi=1, open_lo=True)
+    straddle_share: float = knob(0.15, "fraction", "where the page read nothing, a digit read without it whose box "
+                                 "lies by this share both on the lit page and on the page in shade is kept: a lone "
+                                 "digit the shadow's edge cuts, its centre on the lit side (ujwalkasturi's shadowed "
+                                 "close-ups: 0.22-0.41 in shade, 0.48-0.71 on the page; shadow copies 1466 -> 1470, "
+                                 "mildshadow 1513 -> 1515, scenes and digitless frames the same; not tuned)",
+                                 hi=1, open_lo=True)
     min_shade_share: float = knob(0.005, "fraction", "a page that read nothing is looked past only when this much of "
                                   "the frame off the page is paper in shade: the shadowed photos that gain hold "
                                   "0.009-0.85, the two digitless scene frames (of 400) that reached this test 0.000 "

@@ -113,10 +113,10 @@ def _read_past_blank_page(work: Working, result: ReadResult, paper: np.ndarray, 
                           copies, classifier, config: ReaderConfig, stage) -> ReadResult:
     """`result` (the page `paper` read nothing), or the working copy read without the page, its
     rows on the page's part in shade (:func:`.shade.rows_in_shade`), when they hold a sure digit:
-    a lone digit wholly in a shadow's part of the sheet. Not read when less than ``min_shade_share``
-    of the frame off the page is paper in shade (closed over the band's width only: the digits'
-    height is not known): a glossy desk that passes for shade is read for seconds and reads
-    nothing there."""
+    a lone digit wholly in a shadow's part of the sheet, or cut by the shadow's edge. Not read when
+    less than ``min_shade_share`` of the frame off the page is paper in shade (closed over the
+    band's width only: the digits' height is not known): a glossy desk that passes for shade is
+    read for seconds and reads nothing there."""
     cfg = config.shade
     off_page = shade.off_page_share(shade.paper_in_shade(copies, paper, bands, 0.0, cfg), paper)
     if off_page < cfg.min_shade_share:
@@ -125,8 +125,8 @@ def _read_past_blank_page(work: Working, result: ReadResult, paper: np.ndarray, 
         return result
     again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=_parted(paper))
     if shade.sure_digits(again, cfg):
-        again = shade.rows_in_shade(again, shade.paper_in_shade(copies, paper, bands, shade.digit_height(again, work), cfg),
-                                    work.frame_shape)
+        shaded = shade.paper_in_shade(copies, paper, bands, shade.digit_height(again, work), cfg)
+        again = shade.rows_in_shade(again, shaded, paper, work.frame_shape, cfg)
     sure = shade.sure_digits(again, cfg)
     stage("shade", (bands, *measured, f"the page read nothing; read without it: {sure} sure digits on the page "
                                       f"in shade, {'kept' if sure else 'none kept'}"))

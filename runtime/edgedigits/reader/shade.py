@@ -15,7 +15,8 @@ its edge (:func:`seen_again`), and, asked for by a row running into the edge alo
 row in two (:func:`rows_parted`). When the page read nothing at all (and the frame was not too
 textured to read), and ``min_shade_share`` of the frame off the page is paper in shade
 (:func:`off_page_share`), the rows of the reading without the page on that paper are reported if
-one has a sure digit (:func:`rows_in_shade`: a lone digit wholly in a shadow)."""
+one has a sure digit (:func:`rows_in_shade`: a lone digit wholly in a shadow, or across its edge:
+:func:`straddles`)."""
 
 from __future__ import annotations
 
@@ -264,13 +265,34 @@ def off_page_share(shaded: np.ndarray, paper: np.ndarray) -> float:
     return float(shaded[off].mean()) if off.any() else 0.0
 
 
-def rows_in_shade(result: ReadResult, shaded: np.ndarray, frame_shape: tuple) -> ReadResult:
+def rows_in_shade(result: ReadResult, shaded: np.ndarray, paper: np.ndarray, frame_shape: tuple,
+                  cfg: ShadeConfig) -> ReadResult:
     """`result` (read without the page, where the page read nothing) with only its lines that have
-    a digit on `shaded` (:func:`paper_in_shade`): writing on the page's part in shade; not the
-    page's own outline read as a ring around it (centred on the lit page), nor specks of a desk
-    (not smooth paper as bright as the band beyond the edge next to it: digitless scene frames read no more)."""
+    a digit on `shaded` (:func:`paper_in_shade`), or a digit across the shadow's edge
+    (:func:`straddles`): writing on the page's part in shade; not the page's own outline read as a
+    ring around it (centred on the lit page), nor specks of a desk (not smooth paper as bright as
+    the band beyond the edge next to it: digitless scene frames read no more)."""
+    cv2 = opencv()
+    page = cv2.resize(paper, shaded.shape[::-1], interpolation=cv2.INTER_NEAREST)
     on = _digits_on(result, shaded, frame_shape)
-    return replace(result, lines=[line for line, count in zip(result.lines, on) if count])
+    return replace(result, lines=[line for line, count in zip(result.lines, on)
+                                  if count or any(straddles(d.box, page, shaded, frame_shape, cfg)
+                                                  for d in line.digits if d.digit is not None)])
+
+
+def straddles(box: tuple, page: np.ndarray, shaded: np.ndarray, frame_shape: tuple, cfg: ShadeConfig) -> bool:
+    """Whether the digit box `box` (frame px) lies by ``straddle_share`` of its area both on the page
+    mask `page` and on the page in shade `shaded` (:func:`paper_in_shade`; both 0/1 uint8 on its
+    small copy) and is smaller than the page: a lone digit that the shadow's edge cuts, its centre
+    on the lit page, which read nothing of it (the lit part of a digit so cut is no digit); not the
+    page's outline read as a ring around it, whose box holds the whole page."""
+    h, w = page.shape
+    sy, sx = h / frame_shape[0], w / frame_shape[1]
+    x, y, bw, bh = box
+    x0, y0 = min(w - 1, int(x * sx)), min(h - 1, int(y * sy))
+    x1, y1 = max(x0 + 1, int((x + bw) * sx)), max(y0 + 1, int((y + bh) * sy))
+    on_page, in_shade = float(page[y0:y1, x0:x1].mean()), float(shaded[y0:y1, x0:x1].mean())
+    return min(on_page, in_shade) >= cfg.straddle_share and (x1 - x0) * (y1 - y0) < int(page.sum())
 
 
 def upright_height(result: ReadResult, box: tuple) -> float:
