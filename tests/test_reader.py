@@ -2448,18 +2448,19 @@ def test_a_lone_digit_across_a_shadows_edge_is_read_when_the_lit_page_reads_noth
     grey = np.full((480, 640), 205, np.float32)
     ink = cv2.resize(images[np.flatnonzero(labels == 0)[0]], (150, 150), interpolation=cv2.INTER_AREA)
     grey[160:310, 240:390] *= 1 - 0.85 * ink.astype(np.float32) / 255
-    grey[:, 330:] *= 0.55  # (the digit's centre at x = 315, on the lit side)
+    grey[:, 330:] *= 0.55
     frame = np.clip(grey, 0, 255).astype(np.uint8)
 
     def read(config: ReaderConfig):
         debug = {}
-        return [line.text for line in FrameReader(digit_classifier, config=config).read(frame, debug=debug).lines], \
-            debug["shade"][3]
+        return FrameReader(digit_classifier, config=config).read(frame, debug=debug).lines, debug["shade"][3]
 
-    texts, verdict = read(ReaderConfig())
-    assert texts == ["0"] and "the page read nothing; read without it: 1 sure" in verdict
-    texts, verdict = read(replace(ReaderConfig(), shade=replace(ReaderConfig().shade, straddle_share=1.0)))
-    assert texts == [] and "0 sure digits on the page in shade" in verdict
+    lines, verdict = read(ReaderConfig())
+    assert [line.text for line in lines] == ["0"] and "the page read nothing; read without it: 1 sure" in verdict
+    x, _, w, _ = lines[0].digits[0].box
+    assert x + w / 2 < 330 < x + w  # its box centre on the lit side, the box across the edge
+    lines, verdict = read(replace(ReaderConfig(), shade=replace(ReaderConfig().shade, straddle_share=1.0)))
+    assert lines == [] and "0 sure digits on the page in shade" in verdict
 
 
 def test_the_share_of_the_frame_off_the_page_that_is_paper_in_shade():
@@ -2496,6 +2497,8 @@ def test_rows_read_where_the_page_read_nothing_are_kept_on_its_part_in_shade():
     assert shade.rows_in_shade(ReadResult([across]), shaded, paper, (100, 200), stricter).lines == []
     unsure = Line("?", [Digit(None, 0.3, (90, 40, 40, 20))], ("?",))
     assert shade.rows_in_shade(ReadResult([unsure]), shaded, paper, (100, 200), cfg).lines == []
+    barely_lit = Line("8", [Digit(8, 0.99, (95, 40, 40, 20))], ("8",))  # 0.125 lit, 0.375 in shade, centre between
+    assert shade.rows_in_shade(ReadResult([barely_lit]), shaded, paper, (100, 200), cfg).lines == []
 
 
 def test_a_digit_straddles_the_shadows_edge_only_by_a_share_on_each_side_and_smaller_than_the_page():
@@ -2509,6 +2512,7 @@ def test_a_digit_straddles_the_shadows_edge_only_by_a_share_on_each_side_and_sma
     assert shade.straddles((80, 40, 40, 20), page, shaded, (100, 200), cfg)      # 0.5 lit, 0.25 in shade
     assert not shade.straddles((60, 40, 40, 20), page, shaded, (100, 200), cfg)  # wholly lit
     assert not shade.straddles((70, 40, 45, 20), page, shaded, (100, 200), cfg)  # 0.67 lit, 0.11 in shade
+    assert not shade.straddles((95, 40, 40, 20), page, shaded, (100, 200), cfg)  # 0.125 lit, 0.625 in shade
     assert shade.straddles((160, 80, 80, 40), page, shaded, (200, 400), cfg)     # frame px: half the copy's
     assert not shade.straddles((0, 0, 200, 100), page, shaded, (100, 200), cfg)  # the page's outline around it
 

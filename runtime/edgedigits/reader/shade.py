@@ -123,7 +123,7 @@ def edge_bands(blurred: np.ndarray, paper: np.ndarray, border: int,
     finder's ``edge_border_px``) and the band just inside it."""
     cv2 = opencv()
     h, w = blurred.shape
-    mask = cv2.resize(paper, (w, h), interpolation=cv2.INTER_NEAREST)
+    mask = page_on(paper, blurred.shape)
     k = _band_width(blurred.shape, cfg)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     beyond = cv2.dilate(mask, kernel) & (1 - mask)
@@ -205,7 +205,7 @@ def paper_in_shade(copies: SmallCopies, paper: np.ndarray, bands: tuple[np.ndarr
     if not beyond.any():
         return np.zeros_like(beyond)
     h, w = blurred.shape
-    off_page = 1 - cv2.resize(paper, (w, h), interpolation=cv2.INTER_NEAREST)
+    off_page = 1 - page_on(paper, blurred.shape)
     level = nearest_band_level(blurred, beyond)
     similar = (np.abs(blurred.astype(np.float32) - level) <= cfg.shade_spread * level).view(np.uint8) & copies.smooth
     k = max(_band_width(blurred.shape, cfg), int(cfg.shade_close * height / copies.factor) | 1)
@@ -260,8 +260,7 @@ def _digits_on(result: ReadResult, mask: np.ndarray, frame_shape: tuple) -> list
 def off_page_share(shaded: np.ndarray, paper: np.ndarray) -> float:
     """The share of the frame off the page mask `paper` that `shaded` (:func:`paper_in_shade`, on
     the page finder's small copy) covers; 0 when the page fills the frame."""
-    cv2 = opencv()
-    off = cv2.resize(paper, shaded.shape[::-1], interpolation=cv2.INTER_NEAREST) == 0
+    off = page_on(paper, shaded.shape) == 0
     return float(shaded[off].mean()) if off.any() else 0.0
 
 
@@ -272,8 +271,7 @@ def rows_in_shade(result: ReadResult, shaded: np.ndarray, paper: np.ndarray, fra
     (:func:`straddles`): writing on the page's part in shade; not the page's own outline read as a
     ring around it (centred on the lit page), nor specks of a desk (not smooth paper as bright as
     the band beyond the edge next to it: digitless scene frames read no more)."""
-    cv2 = opencv()
-    page = cv2.resize(paper, shaded.shape[::-1], interpolation=cv2.INTER_NEAREST)
+    page = page_on(paper, shaded.shape)
     on = _digits_on(result, shaded, frame_shape)
     return replace(result, lines=[line for line, count in zip(result.lines, on)
                                   if count or any(straddles(d.box, page, shaded, frame_shape, cfg)
@@ -282,17 +280,26 @@ def rows_in_shade(result: ReadResult, shaded: np.ndarray, paper: np.ndarray, fra
 
 def straddles(box: tuple, page: np.ndarray, shaded: np.ndarray, frame_shape: tuple, cfg: ShadeConfig) -> bool:
     """Whether the digit box `box` (frame px) lies by ``straddle_share`` of its area both on the page
-    mask `page` and on the page in shade `shaded` (:func:`paper_in_shade`; both 0/1 uint8 on its
-    small copy) and is smaller than the page: a lone digit that the shadow's edge cuts, its centre
-    on the lit page, which read nothing of it (the lit part of a digit so cut is no digit); not the
-    page's outline read as a ring around it, whose box holds the whole page."""
+    mask `page` and on the page in shade `shaded` (:func:`paper_in_shade`; both 0/1 uint8 on the
+    latter's small copy: :func:`page_on`) and covers less area than the page: typically a lone
+    digit that the shadow's edge cuts, its centre on the lit side, which read nothing of it (the lit
+    part of a digit so cut is no digit); not the page's outline read as a ring around it, nor a box
+    around most of a glossy desk's page (a box merely not holding all of the page let one such
+    through in 100 digitless glossy-desk frames)."""
     h, w = page.shape
     sy, sx = h / frame_shape[0], w / frame_shape[1]
     x, y, bw, bh = box
-    x0, y0 = min(w - 1, int(x * sx)), min(h - 1, int(y * sy))
+    x0, y0 = min(w - 1, max(0, int(x * sx))), min(h - 1, max(0, int(y * sy)))
     x1, y1 = max(x0 + 1, int((x + bw) * sx)), max(y0 + 1, int((y + bh) * sy))
-    on_page, in_shade = float(page[y0:y1, x0:x1].mean()), float(shaded[y0:y1, x0:x1].mean())
-    return min(on_page, in_shade) >= cfg.straddle_share and (x1 - x0) * (y1 - y0) < int(page.sum())
+    shares = float(page[y0:y1, x0:x1].mean()), float(shaded[y0:y1, x0:x1].mean())
+    return min(shares) >= cfg.straddle_share and (x1 - x0) * (y1 - y0) < int(page.sum())
+
+
+def page_on(paper: np.ndarray, shape: tuple) -> np.ndarray:
+    """The page mask `paper` (0/1 uint8, on a copy of the frame) resized (nearest) to a copy of
+    `shape`: the page finder's small copy, where the page in shade is found."""
+    cv2 = opencv()
+    return cv2.resize(paper, shape[::-1], interpolation=cv2.INTER_NEAREST)
 
 
 def upright_height(result: ReadResult, box: tuple) -> float:
