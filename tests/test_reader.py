@@ -2784,8 +2784,17 @@ def test_rows_read_without_the_page_are_kept_if_they_reach_onto_it():
     assert kept.lines == [whole]
     assert shade.rows_on_page(ReadResult([whole]), paper, (100, 200), cfg, shaded).lines == []  # without it
     # A box around several of the page's digits (a desk's grain read as one big 1) is no digit seen whole.
-    two = ReadResult([Line("11", [Digit(1, 0.99, (92, 12, 8, 30)), Digit(1, 0.99, (92, 50, 8, 30))], ("11",))])
+    pieces = [Digit(1, 0.99, (92, 12, 8, 30)), Digit(1, 0.99, (92, 50, 8, 30))]
+    two = ReadResult([Line("11", pieces, ("11",)), Line("1", [Digit(1, 0.99, (10, 10, 8, 30))], ("1",))])
     assert shade.rows_on_page(ReadResult([whole]), paper, (100, 200), cfg, shaded, two).lines == []
+    # ... unless those were all the page read and the box lies across the edge: a lone digit the
+    # shadow's edge cut into pieces (holds_all_across); not so for a box wholly in the shade.
+    only = ReadResult([Line("11", pieces, ("11",))])
+    assert shade.rows_on_page(ReadResult([whole]), paper, (100, 200), cfg, shaded, only).lines == [whole]
+    in_shade = Line("6", [Digit(6, 0.99, (101, 10, 60, 80))], ("6",))
+    inside = ReadResult([Line("11", [Digit(1, 0.99, (103, 12, 8, 30)), Digit(1, 0.99, (103, 50, 8, 30))], ("11",))])
+    assert shade.rows_on_page(ReadResult([in_shade]), paper, (100, 200), cfg, shaded, inside).lines == []
+    assert shade.rows_on_page(ReadResult([whole]), paper, (100, 200), cfg, None, only).lines == []  # no shade known
     half_out = (92, 80, 8, 20)  # a second digit half inside the box: at least seen_overlap of it is covered
     assert 0.5 * 8 * 20 >= cfg.seen_overlap * 8 * 20 and 0.5 < cfg.whole_cover
     beside = ReadResult([Line("11", [Digit(1, 0.99, (92, 12, 8, 30)), Digit(1, 0.99, half_out)], ("11",))])

@@ -238,8 +238,9 @@ def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg:
     `paper`, or ``shade_row_digits`` digits on `shaded` (the page in shade, :func:`paper_in_shade`:
     a row of writing, not a speck of the desk), or a digit that holds one of `first`'s digits (the
     reading on the page) seen whole (:func:`_holds_one`: a big digit cut by a shadow's edge has its
-    centre in the shade); all of them when ``straddle_rows`` lines have digits both on and off the
-    page."""
+    centre in the shade), or lies across the shadow's edge and holds all of them
+    (:func:`holds_all_across`); all of them when ``straddle_rows`` lines have digits both on and off
+    the page."""
     on = [[bool(paper[y, x]) for _, y, x, _ in line] for line in _centres(result, paper, frame_shape)]
     if sum(1 for flags in on if any(flags) and not all(flags)) >= cfg.straddle_rows:
         return result
@@ -247,9 +248,26 @@ def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg:
         on = [flags + [n >= cfg.shade_row_digits] for flags, n in zip(on, _digits_on(result, shaded, frame_shape))]
     if first is not None:
         cut = _digit_boxes(first.lines)
-        on = [flags + [any(_holds_one(box, cut, cfg) for box in _digit_boxes([line]))]
-              for flags, line in zip(on, result.lines)]
+        page = None if shaded is None else page_on(paper, shaded.shape)
+
+        def holds(box: tuple) -> bool:
+            return _holds_one(box, cut, cfg) or \
+                (page is not None and holds_all_across(box, cut, page, shaded, frame_shape, cfg))
+
+        on = [flags + [any(holds(box) for box in _digit_boxes([line]))] for flags, line in zip(on, result.lines)]
     return replace(result, lines=[line for line, flags in zip(result.lines, on) if any(flags)])
+
+
+def holds_all_across(box: tuple, cut: list[tuple], page: np.ndarray, shaded: np.ndarray, frame_shape: tuple,
+                     cfg: ShadeConfig) -> bool:
+    """Whether the digit box `box` (read without the page) lies across the shadow's edge
+    (:func:`straddles`; `page` and `shaded` on the small copy) and holds every one of the boxes
+    `cut` (the digits the page read, at least one) seen whole (:func:`_covered`): a lone digit the
+    edge cut into pieces that the page read as digits (ujwalkasturi's shadowed `3` read `1 1`).
+    The page read nothing else, so it is no box around several of the page's digits, which
+    :func:`_holds_one` refuses."""
+    return bool(cut) and straddles(box, page, shaded, frame_shape, cfg) and \
+        all(_covered(piece, box, cfg) for piece in cut)
 
 
 def _digits_on(result: ReadResult, mask: np.ndarray, frame_shape: tuple) -> list[int]:
