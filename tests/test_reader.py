@@ -2787,14 +2787,20 @@ def test_rows_read_without_the_page_are_kept_if_they_reach_onto_it():
     pieces = [Digit(1, 0.99, (92, 12, 8, 30)), Digit(1, 0.99, (92, 50, 8, 30))]
     two = ReadResult([Line("11", pieces, ("11",)), Line("1", [Digit(1, 0.99, (10, 10, 8, 30))], ("1",))])
     assert shade.rows_on_page(ReadResult([whole]), paper, (100, 200), cfg, shaded, two).lines == []
-    # ... unless those were all the page read and the box lies across the edge: a lone digit the
-    # shadow's edge cut into pieces (holds_all_across); not so for a box wholly in the shade.
+    # (The guard's test needs a page digit outside the box: a box holding all the page read, across
+    # the edge and each piece at the edge, is a lone digit the shadow's edge cut: holds_all_across.)
     only = ReadResult([Line("11", pieces, ("11",))])
     assert shade.rows_on_page(ReadResult([whole]), paper, (100, 200), cfg, shaded, only).lines == [whole]
-    in_shade = Line("6", [Digit(6, 0.99, (101, 10, 60, 80))], ("6",))
-    inside = ReadResult([Line("11", [Digit(1, 0.99, (103, 12, 8, 30)), Digit(1, 0.99, (103, 50, 8, 30))], ("11",))])
-    assert shade.rows_on_page(ReadResult([in_shade]), paper, (100, 200), cfg, shaded, inside).lines == []
+    lit_less = replace(cfg, straddle_share=0.2)  # the box is 10/60 lit: not across the edge by that share
+    assert shade.rows_on_page(ReadResult([whole]), paper, (100, 200), lit_less, shaded, only).lines == []
     assert shade.rows_on_page(ReadResult([whole]), paper, (100, 200), cfg, None, only).lines == []  # no shade known
+    unsure_beside = ReadResult([Line("11?", pieces + [Digit(None, 0.3, (10, 10, 8, 30))], ("11?",))])
+    assert shade.rows_on_page(ReadResult([whole]), paper, (100, 200), cfg, shaded, unsure_beside).lines == []
+    wide = Line("6", [Digit(6, 0.99, (60, 10, 90, 80))], ("6",))  # 40/90 lit, its centre in the shade
+    inner = [Digit(1, 0.99, (65, 12, 8, 20)), Digit(1, 0.99, (65, 50, 8, 20))]  # 1.5 heights off the edge
+    away = ReadResult([Line("11", inner, ("11",))])
+    assert shade.straddles(wide.digits[0].box, paper, shaded, (100, 200), cfg)
+    assert shade.rows_on_page(ReadResult([wide]), paper, (100, 200), cfg, shaded, away).lines == []
     half_out = (92, 80, 8, 20)  # a second digit half inside the box: at least seen_overlap of it is covered
     assert 0.5 * 8 * 20 >= cfg.seen_overlap * 8 * 20 and 0.5 < cfg.whole_cover
     beside = ReadResult([Line("11", [Digit(1, 0.99, (92, 12, 8, 30)), Digit(1, 0.99, half_out)], ("11",))])

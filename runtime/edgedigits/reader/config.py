@@ -713,11 +713,11 @@ class ShadeConfig(_Checked):
                                "and a first row's digit so covered by a digit of a row there lies in that row, "
                                "whatever it reads (rows_parted, session 45, not tuned)",
                                hi=1, open_lo=True)
-    straddle_share: float = knob(0.15, "fraction", "where the page read nothing, a digit read without it whose box "
-                                 "lies by this share both on the lit page and on the page in shade is kept: a lone "
-                                 "digit the shadow's edge cuts, its centre on the lit side (ujwalkasturi's shadowed "
-                                 "close-ups: 0.22-0.41 in shade, 0.48-0.71 on the page; shadow copies 1466 -> 1470, "
-                                 "mildshadow 1513 -> 1515, scenes and digitless frames the same; not tuned)",
+    straddle_share: float = knob(0.15, "fraction", "a digit read without the page whose box lies by this share both "
+                                 "on the lit page and on the page in shade lies across the shadow's edge: kept where "
+                                 "the page read nothing (a lone digit the edge cuts, its centre on the lit side: "
+                                 "ujwalkasturi's shadowed close-ups, 0.22-0.41 in shade, 0.48-0.71 on the page), or "
+                                 "read only its pieces (holds_all_across); not tuned",
                                  hi=1, open_lo=True)
     min_shade_share: float = knob(0.005, "fraction", "a page that read nothing is looked past only when this much of "
                                   "the frame off the page is paper in shade: the shadowed photos that gain hold "

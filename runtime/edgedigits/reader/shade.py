@@ -238,7 +238,7 @@ def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg:
     `paper`, or ``shade_row_digits`` digits on `shaded` (the page in shade, :func:`paper_in_shade`:
     a row of writing, not a speck of the desk), or a digit that holds one of `first`'s digits (the
     reading on the page) seen whole (:func:`_holds_one`: a big digit cut by a shadow's edge has its
-    centre in the shade), or lies across the shadow's edge and holds all of them
+    centre in the shade), or lies across the shadow's edge and holds all it read, cut at the edge
     (:func:`holds_all_across`); all of them when ``straddle_rows`` lines have digits both on and off
     the page."""
     on = [[bool(paper[y, x]) for _, y, x, _ in line] for line in _centres(result, paper, frame_shape)]
@@ -252,22 +252,26 @@ def rows_on_page(result: ReadResult, paper: np.ndarray, frame_shape: tuple, cfg:
 
         def holds(box: tuple) -> bool:
             return _holds_one(box, cut, cfg) or \
-                (page is not None and holds_all_across(box, cut, page, shaded, frame_shape, cfg))
+                (page is not None and holds_all_across(box, first, paper, page, shaded, frame_shape, cfg))
 
         on = [flags + [any(holds(box) for box in _digit_boxes([line]))] for flags, line in zip(on, result.lines)]
     return replace(result, lines=[line for line, flags in zip(result.lines, on) if any(flags)])
 
 
-def holds_all_across(box: tuple, cut: list[tuple], page: np.ndarray, shaded: np.ndarray, frame_shape: tuple,
-                     cfg: ShadeConfig) -> bool:
+def holds_all_across(box: tuple, first: ReadResult, paper: np.ndarray, page: np.ndarray, shaded: np.ndarray,
+                     frame_shape: tuple, cfg: ShadeConfig) -> bool:
     """Whether the digit box `box` (read without the page) lies across the shadow's edge
-    (:func:`straddles`; `page` and `shaded` on the small copy) and holds every one of the boxes
-    `cut` (the digits the page read, at least one) seen whole (:func:`_covered`): a lone digit the
+    (:func:`straddles`; `page` and `shaded` on the small copy) and holds seen whole
+    (:func:`_covered`) everything the page's reading `first` reported, its '?'s too, each of its
+    digits at the edge of the page mask `paper` (:func:`digits_at_edge`'s square): a lone digit the
     edge cut into pieces that the page read as digits (ujwalkasturi's shadowed `3` read `1 1`).
-    The page read nothing else, so it is no box around several of the page's digits, which
-    :func:`_holds_one` refuses."""
-    return bool(cut) and straddles(box, page, shaded, frame_shape, cfg) and \
-        all(_covered(piece, box, cfg) for piece in cut)
+    It is a box around several of the page's digits, which :func:`_holds_one` refuses (a desk's
+    grain read as one box), but only of pieces cut at the edge, with nothing read outside it."""
+    pieces = [d.box for line in first.lines for d in line.digits]
+    return bool(pieces) and straddles(box, page, shaded, frame_shape, cfg) and \
+        all(_covered(piece, box, cfg) for piece in pieces) and \
+        all(_at_edge(paper, y, x, height, cfg) for line in _centres(first, paper, frame_shape)
+            for _, y, x, height in line)
 
 
 def _digits_on(result: ReadResult, mask: np.ndarray, frame_shape: tuple) -> list[int]:
@@ -286,9 +290,11 @@ def rows_in_shade(result: ReadResult, shaded: np.ndarray, paper: np.ndarray, fra
                   cfg: ShadeConfig) -> ReadResult:
     """`result` (read without the page, where the page read nothing) with only its lines that have
     a digit on `shaded` (:func:`paper_in_shade`), or a digit across the shadow's edge
-    (:func:`straddles`): writing on the page's part in shade; not the page's own outline read as a
-    ring around it (centred on the lit page), nor specks of a desk (not smooth paper as bright as
-    the band beyond the edge next to it: digitless scene frames read no more)."""
+    (:func:`straddles`: a big lone digit cut by it has its centre on the lit side as often as in
+    the shade, and the lit page read nothing of it): writing on the page's part in shade; not the
+    page's own outline read as a ring around it (centred on the lit page), nor specks of a desk
+    (not smooth paper as bright as the band beyond the edge next to it: digitless scene frames read
+    no more)."""
     page = page_on(paper, shaded.shape)
     on = _digits_on(result, shaded, frame_shape)
     return replace(result, lines=[line for line, count in zip(result.lines, on)
@@ -299,11 +305,11 @@ def rows_in_shade(result: ReadResult, shaded: np.ndarray, paper: np.ndarray, fra
 def straddles(box: tuple, page: np.ndarray, shaded: np.ndarray, frame_shape: tuple, cfg: ShadeConfig) -> bool:
     """Whether the digit box `box` (frame px) lies by ``straddle_share`` of its area both on the page
     mask `page` and on the page in shade `shaded` (:func:`paper_in_shade`; both 0/1 uint8 on the
-    latter's small copy: :func:`page_on`) and covers less area than the page: typically a lone
-    digit that the shadow's edge cuts, its centre on the lit side, which read nothing of it (the lit
-    part of a digit so cut is no digit); not the page's outline read as a ring around it, nor a box
-    around most of a glossy desk's page (a box merely not holding all of the page let one such
-    through in 100 digitless glossy-desk frames)."""
+    latter's small copy: :func:`page_on`) and covers less area than the page: a digit the
+    shadow's edge cuts (:func:`rows_in_shade`, :func:`holds_all_across`), wherever its centre lies;
+    not the page's outline read as a ring around it, nor a box around most of a glossy desk's page
+    (a box merely not holding all of the page let one such through in 100 digitless glossy-desk
+    frames)."""
     h, w = page.shape
     sy, sx = h / frame_shape[0], w / frame_shape[1]
     x, y, bw, bh = box
