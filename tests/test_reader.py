@@ -32,7 +32,7 @@ from edgedigits.reader.arrays import (active_tiles, array_median, histogram_perc
                                      uint8_histogram, uint8_medians, warp_pixels)
 from edgedigits.reader.arrays import labelled, nearest_upscale, open_by_line  # noqa: E402
 from edgedigits.reader.classify import path_pieces, separate, split_columns, split_margin, trailing_one_cut  # noqa: E402
-from edgedigits.reader.classify import usual_width  # noqa: E402
+from edgedigits.reader.classify import best_segmentation, segment_cuts, usual_width  # noqa: E402
 from edgedigits.reader.config import BlobsConfig, ClassifyConfig, DeskewConfig, OrientConfig, ReaderConfig  # noqa: E402
 from edgedigits.reader.config import ShadeConfig  # noqa: E402
 from edgedigits.reader.light import relative_darkness  # noqa: E402
@@ -977,8 +977,13 @@ def test_shifted_moves_an_image_and_leaves_blank_where_it_was():
 
 
 class _OneRingIsZero:
-    """A classifier that reads a crop holding exactly one closed loop as a sure 0, and calls any
-    other crop (half a ring, two rings) no digit."""
+    """A classifier that reads a crop holding exactly one closed loop, no wider than 16 of its 28
+    px (a 0 is narrower than tall; a loop with a neighbour's arc beside it is not), as a 0 `sure`
+    surely (times 0.99 that it is a digit), and calls any other crop (half a ring, two rings) no
+    digit."""
+
+    def __init__(self, sure: float = 0.991):
+        self.sure = sure
 
     def predict(self, images):
         from edgedigits.classifier import Prediction
@@ -988,9 +993,10 @@ class _OneRingIsZero:
             border = set(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]).tolist())
             return len(set(range(1, count)) - border)
 
-        ring = np.array([holes(image) == 1 for image in images])
+        ring = np.array([holes(image) == 1 and np.count_nonzero((image > 0.3).any(axis=0)) <= 16
+                         for image in images])
         probabilities = np.full((len(images), 10), 0.001, np.float32)
-        probabilities[:, 0] = 0.991
+        probabilities[:, 0] = self.sure
         return Prediction(np.zeros(len(images), int), probabilities, probabilities[:, 0], np.where(ring, 0.01, 0.99))
 
 
@@ -1005,16 +1011,93 @@ def _rings(starts: tuple, joined: tuple) -> np.ndarray:
     return grey
 
 
+def _without_parting(config: ReaderConfig = ReaderConfig(), **classify) -> ReaderConfig:
+    """`config` with classify.segment_runs turned off (and any other classify knobs given)."""
+    return replace(config, classify=replace(config.classify, segment_aspect=math.inf, **classify))
+
+
 def test_a_run_of_four_touching_digits_is_cut_into_four():
     """One cut leaves two pieces of two digits each; beside a sure digit, each piece is weighed
     for a cut of its own (a run alone is not: junk beside a page cut into pieces reads as digits)."""
     grey = _rings((90, 130, 170, 210), (246, 282, 318))  # three lone 0s, then four in one run
     assert [line.text for line in FrameReader(_OneRingIsZero()).read(grey).lines] == ["0000000"]
-    config = ReaderConfig()
-    one_cut = replace(config, classify=replace(config.classify, split_rounds=0))
+    one_cut = _without_parting(split_rounds=0)
     assert [line.text for line in FrameReader(_OneRingIsZero(), config=one_cut).read(grey).lines] == ["000"]
     alone = _rings((210,), (246, 282, 318))  # the run without the 0s before it
-    assert [line.text for line in FrameReader(_OneRingIsZero()).read(alone).lines] == []
+    assert [line.text for line in FrameReader(_OneRingIsZero(), config=_without_parting()).read(alone).lines] == []
+
+
+def test_a_lone_run_is_parted_only_when_every_piece_reads_very_surely():
+    """segment_runs parts a run with no sure digit beside it only into pieces each read at least
+    segment_lone_min_conf surely (0.98); beside sure digits, recut_min_conf (0.9) is enough."""
+    alone = _rings((210,), (246, 282, 318))
+    cfg = ReaderConfig().classify
+    assert cfg.recut_min_conf < 0.95 * 0.99 < cfg.segment_lone_min_conf <= 0.991 * 0.99
+    assert [line.text for line in FrameReader(_OneRingIsZero(0.991)).read(alone).lines] == ["0000"]
+    assert [line.text for line in FrameReader(_OneRingIsZero(0.95)).read(alone).lines] == []
+    beside = _rings((90, 130, 170, 210), (246, 282, 318))
+    assert [line.text for line in FrameReader(_OneRingIsZero(0.95)).read(beside).lines] == ["0000000"]
+
+
+def test_segment_cuts_keep_away_from_the_ends_and_are_bounded():
+    own = np.zeros((30, 90), np.uint8)
+    for x0 in (0, 31, 61):  # three strokes 29 px wide, one empty column between them
+        own[:, x0: x0 + 29] = 1
+    cfg = ClassifyConfig()
+    cuts = segment_cuts(own, 30.0, cfg)
+    assert cuts[0] == 0 and cuts[-1] == 90 and cuts == sorted(cuts)
+    assert {29, 30, 60} & set(cuts)  # the empty columns (or a column beside them) are cuts
+    end = int(cfg.segment_end * 30)  # px
+    assert all(end <= c <= 90 - end for c in cuts[1:-1]) and len(cuts) <= cfg.segment_max_cuts + 2
+    assert all(b - a >= cfg.min_cut_distance for a, b in zip(cuts, cuts[1:]))
+    assert len(segment_cuts(own, 30.0, replace(cfg, segment_max_cuts=2))) == 4
+    assert segment_cuts(own[:, :8], 30.0, cfg) == [0, 8]  # too narrow for a cut away from both ends
+
+
+def test_best_segmentation_pays_for_each_piece_and_for_width():
+    cfg = ClassifyConfig()
+    cuts = [0, 10, 20, 30]
+    conf = np.array([0.99, 0.99, 0.99, 0.99, 0.5])
+    pieces = {(0, 1): 0, (1, 2): 1, (2, 3): 2, (0, 2): 3, (1, 3): 4}
+    score, seg = best_segmentation(cuts, pieces, conf, 15.0, cfg.recut_min_conf, cfg)
+    # (0, 2) is 1.33 row heights wide: it pays 3 x 0.33 more than the third piece costs
+    assert seg == [(0, 1, 0), (1, 2, 1), (2, 3, 2)]
+    assert score == pytest.approx(3 * (math.log(0.99) - cfg.segment_piece_cost))
+    wide = replace(cfg, segment_wide=1.5)  # (0, 2) no longer pays for its width: two pieces win
+    assert best_segmentation(cuts, pieces, conf, 15.0, cfg.recut_min_conf, wide)[1] == [(0, 2, 3), (2, 3, 2)]
+    assert best_segmentation(cuts, {(0, 1): 0, (1, 3): 4}, conf, 15.0, 0.9, cfg) == (-math.inf, [])
+
+
+def test_parting_runs_does_bounded_work(monkeypatch):
+    """Counting: every blob parted has at most segment_max_cuts cuts between its ends (so at most
+    (cuts + 2) choose 2 pieces are classified), and a run wider than segment_max_aspect is not parted."""
+    from edgedigits.reader import classify as classify_stage
+
+    seen, grown = [], []
+    cuts_of, runs_of = classify_stage.segment_cuts, classify_stage.segment_runs
+
+    def counting_cuts(own, scale, cfg):
+        cuts = cuts_of(own, scale, cfg)
+        seen.append((own.shape[1] / scale, len(cuts)))
+        return cuts
+
+    def counting_runs(entries, parts, upright, ink, classifier, cfg, probs, is_digit, halves, wholes):
+        before = len(halves)
+        result = runs_of(entries, parts, upright, ink, classifier, cfg, probs, is_digit, halves, wholes)
+        grown.append(len(halves) - before)
+        return result
+
+    monkeypatch.setattr(classify_stage, "segment_cuts", counting_cuts)
+    monkeypatch.setattr(classify_stage, "segment_runs", counting_runs)
+    grey = _rings((20, 60), (96, 132, 168, 204))  # a lone 0, then a run of five: 3.1 row heights
+    for x in range(300, 620, 32):  # and a run of ten rings overlapping a little: 5.8 row heights
+        cv2.ellipse(grey, (x + 13, 226), (12, 25), 0, 0, 360, 40, 5)
+    config = replace(ReaderConfig(), classify=replace(ReaderConfig().classify, segment_max_cuts=6,
+                                                      segment_max_aspect=4.0))
+    FrameReader(_OneRingIsZero(), config=config).read(grey)
+    assert seen and sum(grown) > 0
+    assert len(seen) == 1 and all(aspect <= 4.0 and count <= 6 + 2 for aspect, count in seen)
+    assert sum(grown) <= sum(count * (count - 1) // 2 for _, count in seen)
 
 
 def test_a_1_is_not_cut_off_when_the_rest_reads_as_another_digit():

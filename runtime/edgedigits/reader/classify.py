@@ -1,7 +1,8 @@
 """Stage 9, classify: crop every candidate (with its own ink level, thin strokes given MNIST-like
 thickness, MNIST-normalized), classify all crops in one batch, split wide blobs into two touching
 digits where the classifier agrees (the best of the straight, eroded and curved cuts), part a 1
-touching a digit's right side from it, take a second look at the digits it is unsure of
+touching a digit's right side from it, part runs of three or more touching digits by the
+classifier's reading of many ways to cut them (:func:`segment_runs`), take a second look at the digits it is unsure of
 (:func:`second_look`), and report every digit with its confidence and its box in
 the original frame's pixels ('?' below ``reject_threshold``)."""
 
@@ -287,6 +288,14 @@ def probabilities(classifier, crops: list) -> tuple[np.ndarray, np.ndarray]:
     return probs, is_digit
 
 
+def classify_more(classifier, crops: list, probs: np.ndarray, is_digit: np.ndarray, halves: list):
+    """`probs` and `is_digit` with those of `crops` (one batch) appended, and `crops` appended to
+    `halves`, whose crops they describe after the whole ones."""
+    more_probs, more_is_digit = probabilities(classifier, crops)
+    halves.extend(crops)
+    return np.concatenate([probs, more_probs]), np.concatenate([is_digit, more_is_digit])
+
+
 def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, placement: Placement, classifier,
                    config: ReaderConfig, stage=no_stage) -> ReadResult:
     """The digits of every line (rows of groups of blobs, box sides already dropped)."""
@@ -338,6 +347,7 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
             entry["pieces"] = first_pieces(entry, best, conf, cfg)
             entry["sure_beside"] = count - is_sure > 0  # another digit of its group is sure
     entries = [entry for plan in plans for entry in plan]
+    probs, is_digit = segment_runs(entries, parts, upright, ink, classifier, cfg, probs, is_digit, halves, len(crops))
     for _ in range(cfg.split_rounds):
         probs, is_digit = cut_again(entries, parts, upright, ink, classifier, cfg, probs, is_digit, halves, len(crops))
         conf = probs.max(axis=1) * is_digit
@@ -471,9 +481,7 @@ def cut_again(entries: list[dict], parts: Parts, upright: Upright, ink: Ink, cla
                         asks.append((entry, p, cut, *pair, shorter, aspect))
     if not more:
         return probs, is_digit
-    more_probs, more_is_digit = probabilities(classifier, more)
-    halves.extend(more)
-    probs, is_digit = np.concatenate([probs, more_probs]), np.concatenate([is_digit, more_is_digit])
+    probs, is_digit = classify_more(classifier, more, probs, is_digit, halves)
     conf = probs.max(axis=1) * is_digit
     chosen: dict[tuple[int, int], tuple[float, list]] = {}
     for entry, p, cut, li, ri, shorter, aspect in asks:
@@ -486,6 +494,142 @@ def cut_again(entries: list[dict], parts: Parts, upright: Upright, ink: Ink, cla
         # A piece weighed and not cut would be weighed the same way again: only new pieces are.
         entry["pieces"] = [piece for p, (xa, xb, k, _) in enumerate(entry["pieces"])
                            for piece in chosen.get((id(entry), p), (0.0, [(xa, xb, k, False)]))[1]]
+    return probs, is_digit
+
+
+def segment_cuts(own: np.ndarray, scale: float, cfg: ClassifyConfig) -> list[int]:
+    """Candidate straight cuts through a run of touching digits whose pixels in its box are `own`
+    (`scale`: px per row height), as columns of the box, its two ends (0 and its width) first and
+    last: the ``segment_minima`` weakest local minima of its column ink profile (smoothed over
+    ``segment_smooth`` px), and the cuts that part it evenly into 2 up to width /
+    ``segment_narrowest`` pieces (a weak column is often not where two overlapping digits meet).
+    None lies nearer an end than ``segment_end`` row heights; cuts nearer than
+    ``min_cut_distance`` px are one; at most ``segment_max_cuts`` are kept, the minima first and
+    then the even cuts of the fewest pieces."""
+    w = own.shape[1]
+    end = max(cfg.min_cut_distance, int(cfg.segment_end * scale))
+    if w - end <= end:
+        return [0, w]
+    profile = own.sum(axis=0).astype(np.float32)
+    smooth = np.convolve(profile, np.ones(cfg.segment_smooth, np.float32) / cfg.segment_smooth, mode="same")
+    inner = smooth[end: w - end]
+    left, right = smooth[end - 1: w - end - 1], smooth[end + 1: w - end + 1]
+    minima = end + np.flatnonzero((inner <= left) & (inner <= right))
+    minima = minima[np.argsort(smooth[minima], kind="stable")][: cfg.segment_minima]
+    most = max(2, round(w / (cfg.segment_narrowest * scale)))
+    even = [round(k * w / n) for n in range(2, most + 1) for k in range(1, n)]
+    cuts: list[int] = []
+    for x in [int(x) for x in minima] + [x for x in even if end <= x <= w - end]:
+        if len(cuts) < cfg.segment_max_cuts and all(abs(x - c) >= cfg.min_cut_distance for c in cuts):
+            cuts.append(x)
+    return [0] + sorted(cuts) + [w]
+
+
+def piece_score(conf: float, aspect: float, cfg: ClassifyConfig) -> float:
+    """How well a piece of a run reads as one digit: the log of its confidence (clipped at
+    ``logit_clip``), less ``segment_piece_cost`` (each cut must pay for itself: halves of a digit
+    read surely too) and ``split_aspect_weight`` per row height it is wider than
+    ``segment_wide`` (`aspect`: its width in row heights; wider pieces hold two digits)."""
+    return math.log(max(float(conf), cfg.logit_clip)) - cfg.segment_piece_cost \
+        - cfg.split_aspect_weight * max(0.0, aspect - cfg.segment_wide)
+
+
+def best_segmentation(cuts: list[int], pieces: dict, conf: np.ndarray, scale: float, min_conf: float,
+                      cfg: ClassifyConfig) -> tuple[float, list[tuple[int, int, int]]]:
+    """The pieces [(i, j, crop index)] between cuts ``cuts[i]`` and ``cuts[j]`` that part a run from
+    end to end with the highest sum of :func:`piece_score`, each read at least `min_conf` surely,
+    and that sum; (-inf, []) when no such parting exists. `pieces` maps (i, j) to the crop index of
+    the piece between those cuts; `scale` is px per row height."""
+    n = len(cuts)
+    best, back = [-math.inf] * n, [None] * n
+    best[0] = 0.0
+    for j in range(1, n):
+        for i in range(j):
+            k = pieces.get((i, j))
+            if k is None or best[i] == -math.inf or conf[k] < min_conf:
+                continue
+            score = best[i] + piece_score(conf[k], (cuts[j] - cuts[i]) / scale, cfg)
+            if score > best[j]:
+                best[j], back[j] = score, (i, k)
+    if best[-1] == -math.inf:
+        return -math.inf, []
+    seg, j = [], n - 1
+    while j:
+        i, k = back[j]
+        seg.append((i, j, k))
+        j = i
+    return best[-1], seg[::-1]
+
+
+def run_pieces(blob: Blob, cuts: list[int], scale: float, wanted, parts: Parts, upright: Upright, ink: Ink,
+               cfg: ClassifyConfig, crops: list, first: int) -> dict[tuple[int, int], int]:
+    """Crops of the pieces of a run between its cuts ``cuts[i]`` and ``cuts[j]`` (columns of its
+    box; `scale`: px per row height) for the pairs i < j that ``wanted(i, j)`` takes and that are
+    ``segment_end`` to ``segment_max_piece`` row heights wide, appended to `crops` (which will sit
+    from index `first` in the frame's list): {(i, j): crop index}."""
+    pieces = {}
+    for i in range(len(cuts)):
+        for j in range(i + 1, len(cuts)):
+            if wanted(i, j) and cfg.segment_end * scale <= cuts[j] - cuts[i] <= cfg.segment_max_piece * scale:
+                piece = crop(blob, parts, upright, ink, cfg, blob.x + cuts[i], blob.x + cuts[j])
+                if piece is not None:
+                    pieces[(i, j)] = first + len(crops)
+                    crops.append(piece)
+    return pieces
+
+
+def segment_runs(entries: list[dict], parts: Parts, upright: Upright, ink: Ink, classifier, cfg: ClassifyConfig,
+                 probs: np.ndarray, is_digit: np.ndarray, halves: list, wholes: int):
+    """Runs of touching digits parted by the classifier: every blob at least ``segment_aspect`` row
+    heights wide (and at most ``segment_max_aspect``) is cut at its :func:`segment_cuts`, and the
+    pieces between two cuts (:func:`run_pieces`) are classified: first those at either end of
+    the run, in one batch for the frame, then, in a second batch, the inner ones of the runs whose
+    two ends both read surely (most wide blobs that are no run of digits do not, and are
+    left after a few crops). The parting of the highest sum of :func:`piece_score`
+    (:func:`best_segmentation`, each piece ``recut_min_conf`` sure, or ``segment_lone_min_conf``
+    in a group with no other sure digit: junk runs beside a page read as digits when cut) replaces
+    the blob's pieces when it beats theirs by ``segment_margin``. One cut, then a cut of its
+    pieces (:func:`cut_again`), misses where three or more digits overlap: the weakest column
+    leaves a stroke on the wrong piece. The new crops are appended to `halves` (which sit after
+    the `wholes` whole crops); returns `probs` and `is_digit` with theirs appended."""
+    conf = probs.max(axis=1) * is_digit
+    plans, more = [], []
+    for entry in entries:
+        b, scale = entry["blob"], entry["scale"]
+        if not cfg.segment_aspect <= b.w / scale <= cfg.segment_max_aspect:
+            continue
+        now = sum(piece_score(conf[k], (xb - xa) / scale, cfg) for xa, xb, k, _ in entry["pieces"])
+        # Every parting has at least width / segment_max_piece pieces, each paying segment_piece_cost:
+        if now + cfg.segment_margin >= -cfg.segment_piece_cost * math.ceil(b.w / (cfg.segment_max_piece * scale)):
+            continue  # no parting could win
+        if entry.get("own") is None:
+            entry["own"] = own_pixels(b, parts)
+        cuts = segment_cuts(entry["own"], scale, cfg)
+        last = len(cuts) - 1
+        ends = run_pieces(b, cuts, scale, lambda i, j: i == 0 or j == last, parts, upright, ink, cfg, more,
+                          wholes + len(halves))
+        min_conf = cfg.recut_min_conf if entry["sure_beside"] else cfg.segment_lone_min_conf
+        plans.append((entry, cuts, ends, now, min_conf))
+    if not more:
+        return probs, is_digit
+    probs, is_digit = classify_more(classifier, more, probs, is_digit, halves)
+    conf = probs.max(axis=1) * is_digit
+    more, sure_ends = [], []
+    for entry, cuts, pieces, now, min_conf in plans:
+        last = len(cuts) - 1
+        if any(conf[k] >= min_conf for (i, _), k in pieces.items() if i == 0) and \
+                any(conf[k] >= min_conf for (_, j), k in pieces.items() if j == last):
+            pieces.update(run_pieces(entry["blob"], cuts, entry["scale"], lambda i, j: 0 < i and j < last,
+                                     parts, upright, ink, cfg, more, wholes + len(halves)))
+            sure_ends.append((entry, cuts, pieces, now, min_conf))
+    if more:
+        probs, is_digit = classify_more(classifier, more, probs, is_digit, halves)
+        conf = probs.max(axis=1) * is_digit
+    for entry, cuts, pieces, now, min_conf in sure_ends:
+        score, seg = best_segmentation(cuts, pieces, conf, entry["scale"], min_conf, cfg)
+        if score > now + cfg.segment_margin:
+            x = entry["blob"].x
+            entry["pieces"] = [(x + cuts[i], x + cuts[j], k, False) for i, j, k in seg]
     return probs, is_digit
 
 
