@@ -32,7 +32,7 @@ from edgedigits.reader.arrays import (active_tiles, array_median, histogram_perc
                                      uint8_histogram, uint8_medians, warp_pixels)
 from edgedigits.reader.arrays import labelled, nearest_upscale, open_by_line  # noqa: E402
 from edgedigits.reader.classify import path_pieces, separate, split_columns, split_margin, trailing_one_cut  # noqa: E402
-from edgedigits.reader.classify import best_segmentation, segment_cuts, usual_width  # noqa: E402
+from edgedigits.reader.classify import best_segmentation, profile_minima, segment_cuts, usual_width  # noqa: E402
 from edgedigits.reader.config import BlobsConfig, ClassifyConfig, DeskewConfig, OrientConfig, ReaderConfig  # noqa: E402
 from edgedigits.reader.config import ShadeConfig  # noqa: E402
 from edgedigits.reader.light import relative_darkness  # noqa: E402
@@ -1020,7 +1020,8 @@ def test_a_run_of_four_touching_digits_is_cut_into_four():
     """One cut leaves two pieces of two digits each; beside a sure digit, each piece is weighed
     for a cut of its own (a run alone is not: junk beside a page cut into pieces reads as digits)."""
     grey = _rings((90, 130, 170, 210), (246, 282, 318))  # three lone 0s, then four in one run
-    assert [line.text for line in FrameReader(_OneRingIsZero()).read(grey).lines] == ["0000000"]
+    for config in (_without_parting(), ReaderConfig()):  # cut_again alone, and with segment_runs first
+        assert [line.text for line in FrameReader(_OneRingIsZero(), config=config).read(grey).lines] == ["0000000"]
     one_cut = _without_parting(split_rounds=0)
     assert [line.text for line in FrameReader(_OneRingIsZero(), config=one_cut).read(grey).lines] == ["000"]
     alone = _rings((210,), (246, 282, 318))  # the run without the 0s before it
@@ -1036,21 +1037,29 @@ def test_a_lone_run_is_parted_only_when_every_piece_reads_very_surely():
     assert [line.text for line in FrameReader(_OneRingIsZero(0.991)).read(alone).lines] == ["0000"]
     assert [line.text for line in FrameReader(_OneRingIsZero(0.95)).read(alone).lines] == []
     beside = _rings((90, 130, 170, 210), (246, 282, 318))
-    assert [line.text for line in FrameReader(_OneRingIsZero(0.95)).read(beside).lines] == ["0000000"]
+    parting_alone = replace(ReaderConfig(), classify=replace(ReaderConfig().classify, split_rounds=0))  # no cut_again
+    assert [line.text for line in FrameReader(_OneRingIsZero(0.95), config=parting_alone).read(beside).lines] \
+        == ["0000000"]
 
 
-def test_segment_cuts_keep_away_from_the_ends_and_are_bounded():
-    own = np.zeros((30, 90), np.uint8)
-    for x0 in (0, 31, 61):  # three strokes 29 px wide, one empty column between them
-        own[:, x0: x0 + 29] = 1
+def test_profile_minima_count_a_flat_bottom_once_at_its_middle():
+    assert profile_minima(np.array([3, 1, 1, 1, 3, 2, 3, 3, 4], np.float32)) == [2, 5]
+    assert profile_minima(np.array([1, 2, 2, 3], np.float32)) == []  # ends are no minima
+
+
+def test_segment_cuts_are_the_gaps_and_the_even_cuts_away_from_the_ends():
+    own = np.ones((30, 90), np.uint8)
+    own[:, 19:21] = 0  # two gaps two columns wide, away from the even cuts (30, 45, 60)
+    own[:, 54:56] = 0
+    cfg = replace(ClassifyConfig(), segment_narrowest=10.0)  # even cuts: only the half, 45
+    assert segment_cuts(own, 30.0, cfg) == [0, 19, 45, 54, 90]  # each gap once, at its middle
     cfg = ClassifyConfig()
     cuts = segment_cuts(own, 30.0, cfg)
-    assert cuts[0] == 0 and cuts[-1] == 90 and cuts == sorted(cuts)
-    assert {29, 30, 60} & set(cuts)  # the empty columns (or a column beside them) are cuts
-    end = int(cfg.segment_end * 30)  # px
+    assert cuts[0] == 0 and cuts[-1] == 90 and cuts == sorted(cuts) and {19, 54} <= set(cuts)
+    end = cfg.segment_end * 30  # px
     assert all(end <= c <= 90 - end for c in cuts[1:-1]) and len(cuts) <= cfg.segment_max_cuts + 2
     assert all(b - a >= cfg.min_cut_distance for a, b in zip(cuts, cuts[1:]))
-    assert len(segment_cuts(own, 30.0, replace(cfg, segment_max_cuts=2))) == 4
+    assert segment_cuts(own, 30.0, replace(cfg, segment_max_cuts=2)) == [0, 19, 54, 90]  # the gaps first
     assert segment_cuts(own[:, :8], 30.0, cfg) == [0, 8]  # too narrow for a cut away from both ends
 
 
@@ -1060,7 +1069,8 @@ def test_best_segmentation_pays_for_each_piece_and_for_width():
     conf = np.array([0.99, 0.99, 0.99, 0.99, 0.5])
     pieces = {(0, 1): 0, (1, 2): 1, (2, 3): 2, (0, 2): 3, (1, 3): 4}
     score, seg = best_segmentation(cuts, pieces, conf, 15.0, cfg.recut_min_conf, cfg)
-    # (0, 2) is 1.33 row heights wide: it pays 3 x 0.33 more than the third piece costs
+    # (0, 2) is 1.33 row heights wide: it pays 3 x 0.33 = 1.0 for its width, more than the 0.6 a
+    # third piece costs
     assert seg == [(0, 1, 0), (1, 2, 1), (2, 3, 2)]
     assert score == pytest.approx(3 * (math.log(0.99) - cfg.segment_piece_cost))
     wide = replace(cfg, segment_wide=1.5)  # (0, 2) no longer pays for its width: two pieces win
@@ -1073,7 +1083,7 @@ def test_parting_runs_does_bounded_work(monkeypatch):
     (cuts + 2) choose 2 pieces are classified), and a run wider than segment_max_aspect is not parted."""
     from edgedigits.reader import classify as classify_stage
 
-    seen, grown = [], []
+    seen, grown, widest = [], [], []
     cuts_of, runs_of = classify_stage.segment_cuts, classify_stage.segment_runs
 
     def counting_cuts(own, scale, cfg):
@@ -1083,6 +1093,7 @@ def test_parting_runs_does_bounded_work(monkeypatch):
 
     def counting_runs(entries, parts, upright, ink, classifier, cfg, probs, is_digit, halves, wholes):
         before = len(halves)
+        widest.append(max(entry["blob"].w / entry["scale"] for entry in entries))
         result = runs_of(entries, parts, upright, ink, classifier, cfg, probs, is_digit, halves, wholes)
         grown.append(len(halves) - before)
         return result
@@ -1090,12 +1101,12 @@ def test_parting_runs_does_bounded_work(monkeypatch):
     monkeypatch.setattr(classify_stage, "segment_cuts", counting_cuts)
     monkeypatch.setattr(classify_stage, "segment_runs", counting_runs)
     grey = _rings((20, 60), (96, 132, 168, 204))  # a lone 0, then a run of five: 3.1 row heights
-    for x in range(300, 620, 32):  # and a run of ten rings overlapping a little: 5.8 row heights
+    for x in range(300, 560, 26):  # and a run of ten rings overlapping a little: 4.8 row heights
         cv2.ellipse(grey, (x + 13, 226), (12, 25), 0, 0, 360, 40, 5)
     config = replace(ReaderConfig(), classify=replace(ReaderConfig().classify, segment_max_cuts=6,
                                                       segment_max_aspect=4.0))
     FrameReader(_OneRingIsZero(), config=config).read(grey)
-    assert seen and sum(grown) > 0
+    assert max(widest) > 4.0 and sum(grown) > 0  # the run of ten reached segment_runs, the five were parted
     assert len(seen) == 1 and all(aspect <= 4.0 and count <= 6 + 2 for aspect, count in seen)
     assert sum(grown) <= sum(count * (count - 1) // 2 for _, count in seen)
 

@@ -2,9 +2,9 @@
 thickness, MNIST-normalized), classify all crops in one batch, split wide blobs into two touching
 digits where the classifier agrees (the best of the straight, eroded and curved cuts), part a 1
 touching a digit's right side from it, part runs of three or more touching digits by the
-classifier's reading of many ways to cut them (:func:`segment_runs`), take a second look at the digits it is unsure of
-(:func:`second_look`), and report every digit with its confidence and its box in
-the original frame's pixels ('?' below ``reject_threshold``)."""
+classifier's reading of many ways to cut them (:func:`segment_runs`), take a second look at the
+digits it is unsure of (:func:`second_look`), and report every digit with its confidence and its
+box in the original frame's pixels ('?' below ``reject_threshold``)."""
 
 from __future__ import annotations
 
@@ -302,7 +302,8 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
     cfg = config.classify
     # Every whole candidate of the frame goes into one batch; then into a second the halves of the
     # wide ones, only for the cuts that could win against the whole's confidence, and the pieces of
-    # a 1 touching a digit (trailing_one_cut).
+    # a 1 touching a digit (trailing_one_cut); then up to two for the pieces of runs of touching
+    # digits (segment_runs), and one per round of cut_again.
     crops, plans, line_of = [], [], []
     for line_index, groups in enumerate(lines.rows):
         for group in groups:
@@ -350,8 +351,8 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
     probs, is_digit = segment_runs(entries, parts, upright, ink, classifier, cfg, probs, is_digit, halves, len(crops))
     for _ in range(cfg.split_rounds):
         probs, is_digit = cut_again(entries, parts, upright, ink, classifier, cfg, probs, is_digit, halves, len(crops))
-        conf = probs.max(axis=1) * is_digit
-        best = probs.argmax(axis=1)
+    conf = probs.max(axis=1) * is_digit
+    best = probs.argmax(axis=1)
     stage("crops", (crops, halves, best, conf, config.reject_threshold))
 
     everything = crops + halves
@@ -497,41 +498,58 @@ def cut_again(entries: list[dict], parts: Parts, upright: Upright, ink: Ink, cla
     return probs, is_digit
 
 
+def profile_minima(profile: np.ndarray) -> list[int]:
+    """The local minima of a column profile, weakest first: each column lower than the columns
+    around it, a flat bottom (a gap of blank columns) counted once, at its middle."""
+    minima, x = [], 1
+    while x < len(profile) - 1:
+        y = x
+        while y + 1 < len(profile) - 1 and profile[y + 1] == profile[x]:
+            y += 1
+        if profile[x - 1] > profile[x] < profile[y + 1]:
+            minima.append((x + y) // 2)
+        x = y + 1
+    return sorted(minima, key=lambda x: profile[x])
+
+
 def segment_cuts(own: np.ndarray, scale: float, cfg: ClassifyConfig) -> list[int]:
     """Candidate straight cuts through a run of touching digits whose pixels in its box are `own`
     (`scale`: px per row height), as columns of the box, its two ends (0 and its width) first and
     last: the ``segment_minima`` weakest local minima of its column ink profile (smoothed over
     ``segment_smooth`` px), and the cuts that part it evenly into 2 up to width /
     ``segment_narrowest`` pieces (a weak column is often not where two overlapping digits meet).
-    None lies nearer an end than ``segment_end`` row heights; cuts nearer than
-    ``min_cut_distance`` px are one; at most ``segment_max_cuts`` are kept, the minima first and
-    then the even cuts of the fewest pieces."""
+    None lies nearer an end than ``segment_end`` row heights; a cut nearer than
+    ``min_cut_distance`` px to one kept is dropped; at most ``segment_max_cuts`` are kept, the
+    minima first and then the even cuts of the fewest pieces."""
     w = own.shape[1]
-    end = max(cfg.min_cut_distance, int(cfg.segment_end * scale))
-    if w - end <= end:
+    end = max(1, cfg.min_cut_distance, math.ceil(cfg.segment_end * scale))
+    if w - end < end:
         return [0, w]
     profile = own.sum(axis=0).astype(np.float32)
     smooth = np.convolve(profile, np.ones(cfg.segment_smooth, np.float32) / cfg.segment_smooth, mode="same")
-    inner = smooth[end: w - end]
-    left, right = smooth[end - 1: w - end - 1], smooth[end + 1: w - end + 1]
-    minima = end + np.flatnonzero((inner <= left) & (inner <= right))
-    minima = minima[np.argsort(smooth[minima], kind="stable")][: cfg.segment_minima]
     most = max(2, round(w / (cfg.segment_narrowest * scale)))
     even = [round(k * w / n) for n in range(2, most + 1) for k in range(1, n)]
     cuts: list[int] = []
-    for x in [int(x) for x in minima] + [x for x in even if end <= x <= w - end]:
-        if len(cuts) < cfg.segment_max_cuts and all(abs(x - c) >= cfg.min_cut_distance for c in cuts):
+    minima = 0
+    for x in profile_minima(smooth):
+        if minima < cfg.segment_minima and end <= x <= w - end and \
+                all(abs(x - c) >= cfg.min_cut_distance for c in cuts):
             cuts.append(x)
-    return [0] + sorted(cuts) + [w]
+            minima += 1
+    for x in even:
+        if len(cuts) < cfg.segment_max_cuts and end <= x <= w - end and \
+                all(abs(x - c) >= cfg.min_cut_distance for c in cuts):
+            cuts.append(x)
+    return [0] + sorted(cuts[: cfg.segment_max_cuts]) + [w]
 
 
 def piece_score(conf: float, aspect: float, cfg: ClassifyConfig) -> float:
     """How well a piece of a run reads as one digit: the log of its confidence (clipped at
     ``logit_clip``), less ``segment_piece_cost`` (each cut must pay for itself: halves of a digit
-    read surely too) and ``split_aspect_weight`` per row height it is wider than
+    read surely too) and ``segment_width_weight`` per row height it is wider than
     ``segment_wide`` (`aspect`: its width in row heights; wider pieces hold two digits)."""
     return math.log(max(float(conf), cfg.logit_clip)) - cfg.segment_piece_cost \
-        - cfg.split_aspect_weight * max(0.0, aspect - cfg.segment_wide)
+        - cfg.segment_width_weight * max(0.0, aspect - cfg.segment_wide)
 
 
 def best_segmentation(cuts: list[int], pieces: dict, conf: np.ndarray, scale: float, min_conf: float,
@@ -581,7 +599,8 @@ def run_pieces(blob: Blob, cuts: list[int], scale: float, wanted, parts: Parts, 
 def segment_runs(entries: list[dict], parts: Parts, upright: Upright, ink: Ink, classifier, cfg: ClassifyConfig,
                  probs: np.ndarray, is_digit: np.ndarray, halves: list, wholes: int):
     """Runs of touching digits parted by the classifier: every blob at least ``segment_aspect`` row
-    heights wide (and at most ``segment_max_aspect``) is cut at its :func:`segment_cuts`, and the
+    heights wide (and at most ``segment_max_aspect``) whose pieces so far (``entry["pieces"]``)
+    score low enough that a parting could beat them is cut at its :func:`segment_cuts`, and the
     pieces between two cuts (:func:`run_pieces`) are classified: first those at either end of
     the run, in one batch for the frame, then, in a second batch, the inner ones of the runs whose
     two ends both read surely (most wide blobs that are no run of digits do not, and are
@@ -598,36 +617,36 @@ def segment_runs(entries: list[dict], parts: Parts, upright: Upright, ink: Ink, 
         b, scale = entry["blob"], entry["scale"]
         if not cfg.segment_aspect <= b.w / scale <= cfg.segment_max_aspect:
             continue
-        now = sum(piece_score(conf[k], (xb - xa) / scale, cfg) for xa, xb, k, _ in entry["pieces"])
+        current = sum(piece_score(conf[k], (xb - xa) / scale, cfg) for xa, xb, k, _ in entry["pieces"])
         # Every parting has at least width / segment_max_piece pieces, each paying segment_piece_cost:
-        if now + cfg.segment_margin >= -cfg.segment_piece_cost * math.ceil(b.w / (cfg.segment_max_piece * scale)):
+        if current + cfg.segment_margin >= -cfg.segment_piece_cost * math.ceil(b.w / (cfg.segment_max_piece * scale)):
             continue  # no parting could win
         if entry.get("own") is None:
             entry["own"] = own_pixels(b, parts)
         cuts = segment_cuts(entry["own"], scale, cfg)
         last = len(cuts) - 1
-        ends = run_pieces(b, cuts, scale, lambda i, j: i == 0 or j == last, parts, upright, ink, cfg, more,
-                          wholes + len(halves))
+        pieces = run_pieces(b, cuts, scale, lambda i, j: i == 0 or j == last, parts, upright, ink, cfg, more,
+                            wholes + len(halves))  # those at the run's ends, for now
         min_conf = cfg.recut_min_conf if entry["sure_beside"] else cfg.segment_lone_min_conf
-        plans.append((entry, cuts, ends, now, min_conf))
+        plans.append((entry, cuts, pieces, current, min_conf))
     if not more:
         return probs, is_digit
     probs, is_digit = classify_more(classifier, more, probs, is_digit, halves)
     conf = probs.max(axis=1) * is_digit
     more, sure_ends = [], []
-    for entry, cuts, pieces, now, min_conf in plans:
+    for entry, cuts, pieces, current, min_conf in plans:
         last = len(cuts) - 1
         if any(conf[k] >= min_conf for (i, _), k in pieces.items() if i == 0) and \
                 any(conf[k] >= min_conf for (_, j), k in pieces.items() if j == last):
             pieces.update(run_pieces(entry["blob"], cuts, entry["scale"], lambda i, j: 0 < i and j < last,
                                      parts, upright, ink, cfg, more, wholes + len(halves)))
-            sure_ends.append((entry, cuts, pieces, now, min_conf))
+            sure_ends.append((entry, cuts, pieces, current, min_conf))
     if more:
         probs, is_digit = classify_more(classifier, more, probs, is_digit, halves)
         conf = probs.max(axis=1) * is_digit
-    for entry, cuts, pieces, now, min_conf in sure_ends:
+    for entry, cuts, pieces, current, min_conf in sure_ends:
         score, seg = best_segmentation(cuts, pieces, conf, entry["scale"], min_conf, cfg)
-        if score > now + cfg.segment_margin:
+        if score > current + cfg.segment_margin:
             x = entry["blob"].x
             entry["pieces"] = [(x + cuts[i], x + cuts[j], k, False) for i, j, k in seg]
     return probs, is_digit

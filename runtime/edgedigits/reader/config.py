@@ -520,28 +520,31 @@ class ClassifyConfig(_Checked):
                                  "pieces, reads as digits on its own)", hi=1)
     segment_aspect: float = knob(1.8, "row heights", "blobs this wide or wider are also parted by "
                                  ":func:`.classify.segment_runs` (runs of three or more touching digits, which the "
-                                 "cuts above leave wrong; pairs they mostly cut right); inf turns it off. Session 49, "
-                                 "default scene with touching digits in half the gaps: 118 errors off, 97 at 1.4 and "
-                                 "1.8, 98 at 2.2; at 1.4 desk texture beside a turned memocpr sheet read as `88`")
-    segment_max_aspect: float = knob(6.0, "row heights", "wider blobs are not parted (a rule or a scribble): bounds "
-                                     "the crops, with segment_max_cuts")
-    segment_max_cuts: int = knob(16, "count", "candidate cuts through one blob: its crops number at most this "
-                                 "squared over two", lo=1)
+                                 "cuts above leave wrong; pairs they mostly cut right); inf turns it off. At 1.4 the "
+                                 "touching runs read as well, but desk texture beside a turned sheet was parted into "
+                                 "sure digits (README, session 49)")
+    segment_max_aspect: float = knob(6.0, "row heights", "wider blobs are not parted: a rule or a scribble, and the "
+                                     "even cuts of a wider run would be many")
+    segment_max_cuts: int = knob(16, "count", "candidate cuts through one blob: with its two ends, at most (this + "
+                                 "2) choose 2 pieces are cropped", lo=1)
     segment_minima: int = knob(6, "count", "the weakest columns of a run taken as cuts", lo=0)
     segment_smooth: int = knob(3, "px", "the run's column profile is averaged over this many columns before its "
                                "weakest ones are found", lo=1)
     segment_narrowest: float = knob(0.45, "row heights", "even cuts part a run into at most its width over this "
                                     "many pieces (a 1 is narrower, and is found at a weak column)", open_lo=True)
     segment_end: float = knob(0.15, "row heights", "no cut nearer a run's end, no piece narrower")
-    segment_max_piece: float = knob(1.4, "row heights", "wider pieces are not cropped (one digit is at most a row "
-                                    "height wide)")
-    segment_wide: float = knob(1.0, "row heights", "a piece wider than this pays split_aspect_weight per row height "
+    segment_max_piece: float = knob(1.4, "row heights", "wider pieces are not cropped (one digit is rarely wider "
+                                    "than a row height; from segment_wide on a piece pays for its width)")
+    segment_wide: float = knob(1.0, "row heights", "a piece wider than this pays segment_width_weight per row height "
                                "beyond: it holds two digits more likely than one")
+    segment_width_weight: float = knob(3.0, "log-probability per row height", "what a piece pays for its width "
+                                       "beyond segment_wide (split_aspect_weight's value: the same evidence, width, "
+                                       "against one digit)")
     segment_piece_cost: float = knob(0.6, "log-probability", "each piece of a parting pays this: halves of a digit "
                                      "read surely too")
     segment_margin: float = knob(1.5, "log-probability", "a parting replaces the cuts made before only when its score "
-                                 "beats theirs by this (session 48: at 1.0, with segment_aspect 1.3 and pieces 0.5 "
-                                 "sure, the seed-7 scenes read 478 -> 493 errors)")
+                                 "beats theirs by this: they were weighed with the pieces' heights too, the parting "
+                                 "only with confidences and widths")
     segment_lone_min_conf: float = knob(0.98, "probability", "every piece of a parting of a blob in a group with no "
                                         "other sure digit (recut_min_conf) reads this surely: junk runs beside a page "
                                         "read as digits when cut", hi=1)
