@@ -1017,8 +1017,10 @@ def _without_parting(config: ReaderConfig = ReaderConfig(), **classify) -> Reade
 
 
 def test_a_run_of_four_touching_digits_is_cut_into_four():
-    """One cut leaves two pieces of two digits each; beside a sure digit, each piece is weighed
-    for a cut of its own (a run alone is not: junk beside a page cut into pieces reads as digits)."""
+    """One cut leaves two pieces of two digits each; beside a sure digit, cut_again weighs each
+    piece for a cut of its own (a run alone it does not: junk beside a page cut into pieces reads
+    as digits; segment_runs may, into very sure pieces only). With segment_runs on, the reading
+    stays right."""
     grey = _rings((90, 130, 170, 210), (246, 282, 318))  # three lone 0s, then four in one run
     for config in (_without_parting(), ReaderConfig()):  # cut_again alone, and with segment_runs first
         assert [line.text for line in FrameReader(_OneRingIsZero(), config=config).read(grey).lines] == ["0000000"]
@@ -1044,15 +1046,25 @@ def test_a_lone_run_is_parted_only_when_every_piece_reads_very_surely():
 
 def test_profile_minima_count_a_flat_bottom_once_at_its_middle():
     assert profile_minima(np.array([3, 1, 1, 1, 3, 2, 3, 3, 4], np.float32)) == [2, 5]
-    assert profile_minima(np.array([1, 2, 2, 3], np.float32)) == []  # ends are no minima
+    assert profile_minima(np.array([3, 1, 1, 3], np.float32)) == [1]
+    for ends in ([1, 2, 2, 3], [3, 1, 1], [2, 1], [1], []):  # a bottom at an end is no minimum
+        assert profile_minima(np.array(ends, np.float32)) == []
 
 
 def test_segment_cuts_are_the_gaps_and_the_even_cuts_away_from_the_ends():
     own = np.ones((30, 90), np.uint8)
-    own[:, 19:21] = 0  # two gaps two columns wide, away from the even cuts (30, 45, 60)
-    own[:, 54:56] = 0
+    own[:, 17:22] = 0  # two gaps five columns wide (blank over three columns once smoothed)
+    own[:, 52:57] = 0
     cfg = replace(ClassifyConfig(), segment_narrowest=10.0)  # even cuts: only the half, 45
     assert segment_cuts(own, 30.0, cfg) == [0, 19, 45, 54, 90]  # each gap once, at its middle
+    for gap, cuts in ((slice(84, 87), [0, 45, 85, 90]), (slice(85, 88), [0, 45, 90])):
+        near_end = np.ones((30, 90), np.uint8)
+        near_end[:, gap] = 0  # a cut may lie 0.15 row heights (4.5, so 5 px) from the end, no nearer
+        assert segment_cuts(near_end, 30.0, cfg) == cuts
+    assert segment_cuts(np.ones((30, 10), np.uint8), 30.0, cfg) == [0, 5, 10]
+    assert segment_cuts(np.ones((30, 9), np.uint8), 30.0, cfg) == [0, 9]  # no room 5 px from both ends
+    with pytest.raises(ValueError, match="odd"):
+        ClassifyConfig(segment_smooth=4)
     cfg = ClassifyConfig()
     cuts = segment_cuts(own, 30.0, cfg)
     assert cuts[0] == 0 and cuts[-1] == 90 and cuts == sorted(cuts) and {19, 54} <= set(cuts)
@@ -1075,6 +1087,8 @@ def test_best_segmentation_pays_for_each_piece_and_for_width():
     assert score == pytest.approx(3 * (math.log(0.99) - cfg.segment_piece_cost))
     wide = replace(cfg, segment_wide=1.5)  # (0, 2) no longer pays for its width: two pieces win
     assert best_segmentation(cuts, pieces, conf, 15.0, cfg.recut_min_conf, wide)[1] == [(0, 2, 3), (2, 3, 2)]
+    free = replace(cfg, segment_width_weight=0.0)  # nor when width costs nothing
+    assert best_segmentation(cuts, pieces, conf, 15.0, cfg.recut_min_conf, free)[1] == [(0, 2, 3), (2, 3, 2)]
     assert best_segmentation(cuts, {(0, 1): 0, (1, 3): 4}, conf, 15.0, 0.9, cfg) == (-math.inf, [])
 
 
@@ -1106,7 +1120,7 @@ def test_parting_runs_does_bounded_work(monkeypatch):
     config = replace(ReaderConfig(), classify=replace(ReaderConfig().classify, segment_max_cuts=6,
                                                       segment_max_aspect=4.0))
     FrameReader(_OneRingIsZero(), config=config).read(grey)
-    assert max(widest) > 4.0 and sum(grown) > 0  # the run of ten reached segment_runs, the five were parted
+    assert max(widest) > 4.0 and sum(grown) > 0  # the run of ten reached segment_runs, pieces of the five were read
     assert len(seen) == 1 and all(aspect <= 4.0 and count <= 6 + 2 for aspect, count in seen)
     assert sum(grown) <= sum(count * (count - 1) // 2 for _, count in seen)
 

@@ -137,7 +137,8 @@ def _crops_picture(crops: list, halves: list, digits: np.ndarray, confidence: np
                    per_row: int = 16, zoom: int = 2) -> np.ndarray:
     import cv2
 
-    crops = crops + halves  # the reader's order: wholes, halves of wide blobs, pieces of touching 1s, re-cut pieces
+    crops = crops + halves  # the reader's order: wholes, halves of wide blobs, pieces of touching 1s, pieces of runs
+    # (segment_runs), re-cut pieces
 
     side = 28 * zoom
     cell_h = side + 14

@@ -509,7 +509,7 @@ def profile_minima(profile: np.ndarray) -> list[int]:
         if profile[x - 1] > profile[x] < profile[y + 1]:
             minima.append((x + y) // 2)
         x = y + 1
-    return sorted(minima, key=lambda x: profile[x])
+    return sorted(minima, key=lambda column: profile[column])
 
 
 def segment_cuts(own: np.ndarray, scale: float, cfg: ClassifyConfig) -> list[int]:
@@ -526,19 +526,19 @@ def segment_cuts(own: np.ndarray, scale: float, cfg: ClassifyConfig) -> list[int
     if w - end < end:
         return [0, w]
     profile = own.sum(axis=0).astype(np.float32)
-    smooth = np.convolve(profile, np.ones(cfg.segment_smooth, np.float32) / cfg.segment_smooth, mode="same")
+    width = min(cfg.segment_smooth, w)  # np.convolve's "same" output is as long as the longer input
+    smooth = np.convolve(profile, np.ones(width, np.float32) / width, mode="same")
     most = max(2, round(w / (cfg.segment_narrowest * scale)))
     even = [round(k * w / n) for n in range(2, most + 1) for k in range(1, n)]
+    apart = max(1, cfg.min_cut_distance)  # px: a cut is never kept twice
     cuts: list[int] = []
     minima = 0
     for x in profile_minima(smooth):
-        if minima < cfg.segment_minima and end <= x <= w - end and \
-                all(abs(x - c) >= cfg.min_cut_distance for c in cuts):
+        if minima < cfg.segment_minima and end <= x <= w - end and all(abs(x - c) >= apart for c in cuts):
             cuts.append(x)
             minima += 1
     for x in even:
-        if len(cuts) < cfg.segment_max_cuts and end <= x <= w - end and \
-                all(abs(x - c) >= cfg.min_cut_distance for c in cuts):
+        if len(cuts) < cfg.segment_max_cuts and end <= x <= w - end and all(abs(x - c) >= apart for c in cuts):
             cuts.append(x)
     return [0] + sorted(cuts[: cfg.segment_max_cuts]) + [w]
 

@@ -529,7 +529,7 @@ class ClassifyConfig(_Checked):
                                  "2) choose 2 pieces are cropped", lo=1)
     segment_minima: int = knob(6, "count", "the weakest columns of a run taken as cuts", lo=0)
     segment_smooth: int = knob(3, "px", "the run's column profile is averaged over this many columns before its "
-                               "weakest ones are found", lo=1)
+                               "weakest ones are found (odd: an even count shifts it by half a column)", lo=1)
     segment_narrowest: float = knob(0.45, "row heights", "even cuts part a run into at most its width over this "
                                     "many pieces (a 1 is narrower, and is found at a weak column)", open_lo=True)
     segment_end: float = knob(0.15, "row heights", "no cut nearer a run's end, no piece narrower")
@@ -578,6 +578,11 @@ class ClassifyConfig(_Checked):
                                     "look (classify.second_look); 0.7-0.95 read alike, 0 turns it off", hi=1)
     second_look_shift: int = knob(1, "px", "of the 28 px crop: how far each shifted copy is moved (2 px read 3 digits "
                                   "of the real photos and 4 generated errors worse than 1)", lo=1, hi=4)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.segment_smooth % 2 == 0:
+            raise ValueError(f"classify.segment_smooth ({self.segment_smooth}) must be odd")
 
 
 @dataclass(frozen=True)
