@@ -527,7 +527,9 @@ class ClassifyConfig(_Checked):
                                      "even cuts of a wider run would be many")
     segment_max_cuts: int = knob(16, "count", "candidate cuts through one blob: with its two ends, at most (this + "
                                  "2) choose 2 pieces are cropped", lo=1)
-    segment_minima: int = knob(6, "count", "the weakest columns of a run taken as cuts", lo=0)
+    segment_minima: int = knob(6, "count", "the weakest local minima of a run's column profile taken as cuts "
+                               "(a run of three or four digits has two or three contacts; six leave room for weak "
+                               "columns inside a digit)", lo=0)
     segment_smooth: int = knob(3, "px", "the run's column profile is averaged over this many columns before its "
                                "weakest ones are found (odd: an even count shifts it by half a column)", lo=1)
     segment_narrowest: float = knob(0.45, "row heights", "even cuts part a run into at most its width over this "
