@@ -328,12 +328,12 @@ def classify_lines(lines: Lines, parts: Parts, upright: Upright, ink: Ink, place
     whole_best = probs.argmax(axis=1)
     for entry in (entry for plan in plans for entry in plan):
         b, aspect, whole_conf = entry["blob"], entry["aspect"], float(conf[entry["whole"]])
-        own = None  # the blob's pixels in its box, made once for both kinds of cut
+        own = None  # the blob's pixels in its box, made once for every kind of cut
         if aspect > cfg.split_aspect and split_margin(aspect, whole_conf, 1.0, cfg=cfg) > 0:  # else no cut could win
             own = entry["own"] = own_pixels(b, parts)
             entry["splits"] = split_crops(b, own, parts, upright, ink, cfg, aspect, whole_conf, halves, len(crops))
         if aspect >= cfg.one_min_aspect and whole_best[entry["whole"]] != 1:
-            own = own_pixels(b, parts) if own is None else own
+            own = entry["own"] = own_pixels(b, parts) if own is None else own
             entry["one"] = one_crops(b, own, parts, upright, ink, cfg, halves, len(crops))
     if halves:
         half_probs, half_is_digit = probabilities(classifier, halves)
