@@ -1683,8 +1683,7 @@ def _first_pass_stats(reader, frame):
     page = page_stage.find_paper(grey, config.page)
     light = relative_darkness(grey, page, config.light)
     ink = ink_stage.threshold_ink(light, grey.shape, config)
-    _, stats = ink_stage.components(ink.mask, with_labels=False)
-    return DigitSize(measure_stage.typical_height(stats, config), stats), page
+    return measure_stage.measure_digits(ink, config, darkness=light.darkness), page
 
 
 def _page_of_rows(mnist_test, rows: tuple[str, ...], top_left: tuple[int, int], step: tuple[int, int]) -> np.ndarray:
@@ -2998,3 +2997,67 @@ def test_too_much_texture_is_read_again_on_the_preview(reader, monkeypatch):
     monkeypatch.setattr(pipeline, "_read_working", lambda work, *a, **k: read.append(work.grey.shape) or ReadResult([]))
     read.clear()
     assert reader.read(big).lines == [] and read == [big.shape]  # nothing read, with no warning: not read again
+
+
+def _ink_of_texture_and_digits(texture_darkness: float, digits: int, digit_height: int = 60):
+    """(mask, darkness): twenty 16 px blobs of desk texture at `texture_darkness` (a little
+    apart) and `digits` digit-like strokes `digit_height` px tall at 0.8."""
+    mask = np.zeros((400, 800), np.uint8)
+    darkness = np.zeros(mask.shape, np.float32)
+    for k in range(20):
+        y, x = 20 + (k // 10) * 40, 20 + (k % 10) * 40
+        mask[y:y + 16, x:x + 10] = 1
+        darkness[y:y + 16, x:x + 10] = texture_darkness + 0.002 * k
+    for k in range(digits):
+        x = 100 + k * 120
+        mask[200:200 + digit_height, x:x + 8] = 1  # a 7-like stroke: a bar and a stem
+        mask[200:208, x:x + 30] = 1
+        darkness[200:200 + digit_height, x:x + 30] = 0.8
+    return mask, darkness * mask
+
+
+def test_the_digit_height_is_the_pens_when_a_lighter_class_of_texture_outnumbers_it():
+    """Desk texture let into the ink (twenty light 16 px blobs) beside four dark 60 px digits: the
+    plain measure is the texture's; told the components' darkness it is the digits', through the
+    first pass (measure_digits) as in the upright one (typical_height)."""
+    config = ReaderConfig()
+    mask, darkness = _ink_of_texture_and_digits(0.3, 4)
+    labels, stats = ink_stage.components(mask)
+    means = measure_stage.component_darkness(labels, stats, darkness, np.ones(len(stats), bool))
+    assert max(means) == pytest.approx(0.8) and min(means) == pytest.approx(0.3)
+    assert measure_stage.typical_height(stats, config) == 16
+    assert measure_stage.typical_height(stats, config, labels, darkness) == 60
+    ink = Ink(0.1, 0.8, mask)
+    assert measure_stage.measure_digits(ink, config).height == 16
+    assert measure_stage.measure_digits(ink, config, darkness=darkness).height == 60
+
+
+@pytest.mark.parametrize("texture, digits, height, why", [
+    (0.7, 4, 60, "texture as dark as the pen: one class"),
+    (0.3, 2, 60, "two dark components: a desk's edge as often as digits"),
+    (0.3, 4, 20, "the pen's height within texture_height_change of the plain one"),
+    (0.3, 4, 60, "more digit-like components than texture_max_components: their darkness is not read"),
+])
+def test_the_plain_digit_height_stays_without_a_clear_pen_class(texture, digits, height, why):
+    config = ReaderConfig()
+    if "texture_max_components" in why:
+        config = replace(config, ink=replace(config.ink, texture_max_components=23))  # 24 components
+    mask, darkness = _ink_of_texture_and_digits(texture, digits, height)
+    labels, stats = ink_stage.components(mask)
+    plain = measure_stage.typical_height(stats, config)
+    assert plain == 16, why
+    assert measure_stage.typical_height(stats, config, labels, darkness) == plain, why
+
+
+def test_the_lighter_class_is_below_the_widest_step_in_darkness():
+    cfg = ReaderConfig().ink
+    darkness = np.array([0.30, 0.31, 0.32, 0.33, 0.70, 0.72, 0.75, 0.9])
+    everything = np.ones(len(darkness), bool)
+    assert measure_stage.lighter_class(darkness, everything, cfg).tolist() == [True] * 4 + [False] * 4
+    some = everything.copy()
+    some[0] = some[7] = False  # not digit-like: neither counted nor returned
+    assert measure_stage.lighter_class(darkness, some, cfg).tolist() == [False] + [True] * 3 + [False] * 4
+    some[4] = False  # two above the step: no pen class
+    assert measure_stage.lighter_class(darkness, some, cfg) is None
+    assert measure_stage.lighter_class(darkness, everything, replace(cfg, texture_gap=2.5)) is None  # 0.33 -> 0.70
+    assert measure_stage.lighter_class(darkness[:4], everything[:4], cfg) is None  # no step wide enough

@@ -1,5 +1,6 @@
-"""Stage 4, the digit size: the typical height of the components that look like digits. Every
-size-dependent threshold after this one is in digit heights."""
+"""Stage 4, the digit size: the typical height of the components that look like digits (the pen's,
+when a lighter class of them is texture let into the ink). Every size-dependent threshold after
+this one is in digit heights."""
 
 from __future__ import annotations
 
@@ -7,28 +8,80 @@ import numpy as np
 
 from .arrays import array_median
 from .blobs import cluttered
-from .config import ReaderConfig
+from .config import InkConfig, ReaderConfig
 from .ink import components, containers
 from .records import DigitSize, Ink
 from .rules import remove_long_lines
 
 
-def typical_height(stats: np.ndarray, config: ReaderConfig) -> float | None:
-    """Median height of components that look like digits (by size and aspect), or None."""
+def digit_like(stats: np.ndarray, config: ReaderConfig) -> np.ndarray:
+    """Which components look like digits by size, aspect and fill."""
     cfg = config.ink
+    w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
+    return (h >= config.min_digit_height) & (w <= cfg.max_aspect * h) \
+        & (h <= cfg.max_tallness * w + cfg.tallness_slack) & (area >= cfg.min_area) & (area >= cfg.min_fill * w * h)
+
+
+def typical_height(stats: np.ndarray, config: ReaderConfig, labels: np.ndarray | None = None,
+                   darkness: np.ndarray | None = None) -> float | None:
+    """Median height of components that look like digits (by size and aspect), or None. With the
+    components' `labels` and the relative `darkness` they lie over, a lighter class of them
+    (:func:`lighter_class`) that set a measure far from the pen's is left out (with at most
+    ``texture_max_components`` of them: each one's darkness is read in its box)."""
+    height = _median_height(stats, config)
+    if darkness is None or height is None:
+        return height
+    candidates = digit_like(stats, config)
+    if np.count_nonzero(candidates) > config.ink.texture_max_components:
+        return height
+    means = component_darkness(labels, stats, darkness, candidates)
+    lighter = lighter_class(means, candidates, config.ink)
+    pen_height = None if lighter is None else _median_height(stats[~lighter], config)
+    if pen_height is None or max(pen_height / height, height / pen_height) < config.ink.texture_height_change:
+        return height
+    return pen_height
+
+
+def _median_height(stats: np.ndarray, config: ReaderConfig) -> float | None:
     if len(stats) == 0:
         return None
-    w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
-    plausible = (h >= config.min_digit_height) & (w <= cfg.max_aspect * h) \
-        & (h <= cfg.max_tallness * w + cfg.tallness_slack) & (area >= cfg.min_area) & (area >= cfg.min_fill * w * h)
-    plausible &= ~containers(stats, plausible, cfg)
+    h = stats[:, 3]
+    plausible = digit_like(stats, config)
+    plausible &= ~containers(stats, plausible, config.ink)
     if not np.any(plausible):
         return None
-    height = tallest_share(h[plausible], cfg.shortest_dropped)
+    height = tallest_share(h[plausible], config.ink.shortest_dropped)
     # Texture makes crowds of digit-sized specks that pull the measure down: measure again
     # without the components that crowds of specks of that size surround.
-    clean = plausible & ~cluttered(stats[:, 0], stats[:, 1], w, h, height, config.blobs)
-    return tallest_share(h[clean], cfg.shortest_dropped) if clean.any() else height
+    clean = plausible & ~cluttered(stats[:, 0], stats[:, 1], stats[:, 2], h, height, config.blobs)
+    return tallest_share(h[clean], config.ink.shortest_dropped) if clean.any() else height
+
+
+def component_darkness(labels: np.ndarray, stats: np.ndarray, darkness: np.ndarray,
+                       which: np.ndarray) -> np.ndarray:
+    """The mean of `darkness` over each component of `labels` (1..N, with `stats` (N, 5)) that
+    `which` selects (0 for the others); each is read in its own box (the selected are few)."""
+    means = np.zeros(len(stats))
+    for i in np.flatnonzero(which):
+        x, y, w, h = stats[i, :4]
+        own = labels[y: y + h, x: x + w] == i + 1
+        means[i] = darkness[y: y + h, x: x + w][own].mean()
+    return means
+
+
+def lighter_class(darkness: np.ndarray, candidates: np.ndarray, cfg: InkConfig) -> np.ndarray | None:
+    """Which `candidates` (a mask over the components, their mean `darkness`) form the lighter of
+    two classes: sorted by darkness, the widest step between neighbours is at least
+    ``texture_gap`` times and at least ``pen_min_components`` lie above it (desk texture, or
+    the shade of a fold, let into the ink is lighter than the pen); else None."""
+    values = np.sort(darkness[candidates])
+    if values.size <= cfg.pen_min_components:
+        return None
+    steps = values[1:] / np.maximum(values[:-1], 1e-6)
+    k = int(np.argmax(steps))
+    if steps[k] < cfg.texture_gap or values.size - (k + 1) < cfg.pen_min_components:
+        return None
+    return candidates & (darkness <= values[k])
 
 
 def tallest_share(heights: np.ndarray, dropped: int) -> float:
@@ -37,11 +90,14 @@ def tallest_share(heights: np.ndarray, dropped: int) -> float:
     return array_median(np.sort(heights)[len(heights) // dropped:])
 
 
-def measure_digits(ink: Ink, config: ReaderConfig, known_height: float | None = None) -> DigitSize | None:
+def measure_digits(ink: Ink, config: ReaderConfig, known_height: float | None = None,
+                   darkness: np.ndarray | None = None) -> DigitSize | None:
     """The typical digit height of the first-pass components of `ink.mask` (with their stats), else
-    `known_height` (a shrunk or enlarged copy's measure from the first one), else None: nothing looks like a digit."""
-    _, stats = components(ink.mask, with_labels=False)
-    height = typical_height(stats, config)
+    `known_height` (a shrunk or enlarged copy's measure from the first one), else None: nothing looks like a digit.
+    `darkness` (the relative darkness `ink.mask` lies over) lets the measure tell the pen's components
+    from lighter ones (:func:`typical_height`)."""
+    labels, stats = components(ink.mask, with_labels=darkness is not None)
+    height = typical_height(stats, config, labels, darkness)
     guesses = config.ink.guessed_heights
     if height is None and (stats[:, 2:4].max(axis=1, initial=0) >= config.ink.long_component * guesses[0]).any():
         # Digits written across a rule join it into one long component, so nothing looks like

@@ -286,7 +286,7 @@ def _measure(work: Working, config: ReaderConfig, stage, known_height: float | N
     if ink is None:
         return None
     stage("ink", (ink.mask, light.origin, ink.threshold))
-    size = measure.measure_digits(ink, config, known_height)                        # measure: digit height
+    size = measure.measure_digits(ink, config, known_height, light.darkness)        # measure: digit height
     return None if size is None else Measured(page, light, ink, size)
 
 
@@ -318,7 +318,7 @@ def _read_upright(angle: float, stage, *, light: Light, ink: Ink, size: DigitSiz
     ruled = rules.remove_rules(upright, ink.threshold, size, config.rules, ink.join, config.ink)  # rules: out
     stage("upright", (ruled.mask, ruled.rules, angle))
     labels, stats = ink_stage.components(ruled.mask, close=upright.close)
-    parts = Parts(labels, stats, measure.typical_height(stats, config) or size.height)
+    parts = Parts(labels, stats, measure.typical_height(stats, config, labels, upright.darkness) or size.height)
     candidates = blobs.candidate_blobs(parts, upright, ruled, ink, config)          # blobs: candidates
     if candidates.warning:
         return ReadResult([], (candidates.warning,))
