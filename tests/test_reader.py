@@ -3036,17 +3036,46 @@ def test_the_digit_height_is_the_pens_when_a_lighter_class_of_texture_outnumbers
     (0.7, 4, 60, "texture as dark as the pen: one class"),
     (0.3, 2, 60, "two dark components: a desk's edge as often as digits"),
     (0.3, 4, 20, "the pen's height within texture_height_change of the plain one"),
-    (0.3, 4, 60, "more digit-like components than texture_max_components: their darkness is not read"),
 ])
 def test_the_plain_digit_height_stays_without_a_clear_pen_class(texture, digits, height, why):
     config = ReaderConfig()
-    if "texture_max_components" in why:
-        config = replace(config, ink=replace(config.ink, texture_max_components=23))  # 24 components
     mask, darkness = _ink_of_texture_and_digits(texture, digits, height)
     labels, stats = ink_stage.components(mask)
     plain = measure_stage.typical_height(stats, config)
     assert plain == 16, why
     assert measure_stage.typical_height(stats, config, labels, darkness) == plain, why
+
+
+@pytest.mark.parametrize("cap, height", [(23, 16), (24, 60)])
+def test_no_pen_class_is_looked_for_among_more_components_than_the_cap(cap, height):
+    """24 digit-like components (the four digits of the first test with their texture): up to
+    texture_max_components of them have their darkness read, more are measured plainly."""
+    config = ReaderConfig()
+    config = replace(config, ink=replace(config.ink, texture_max_components=cap))
+    mask, darkness = _ink_of_texture_and_digits(0.3, 4)
+    labels, stats = ink_stage.components(mask)
+    assert len(stats) == 24
+    assert measure_stage.typical_height(stats, config, labels, darkness) == height
+    with pytest.raises(ValueError, match="both labels and darkness"):
+        measure_stage.typical_height(stats, config, labels)
+
+
+def test_the_reader_measures_both_passes_with_the_components_darkness(reader, mnist_test, monkeypatch):
+    """The first pass (over the light-corrected darkness) and the upright one (over the upright
+    darkness, its labels from the closed mask) both give the measure the components' labels and
+    the darkness they lie over, of one shape."""
+    seen = []
+    measure = measure_stage.typical_height
+
+    def spy(stats, config, labels=None, darkness=None):
+        seen.append(None if darkness is None else (labels.shape == darkness.shape, int(labels.max()) == len(stats)))
+        return measure(stats, config, labels, darkness)
+
+    monkeypatch.setattr(measure_stage, "typical_height", spy)
+    images, labels = mnist_test
+    frame, _ = generate_frame(np.random.default_rng(3), images, labels)
+    reader.read(frame)
+    assert len(seen) >= 2 and all(s == (True, True) for s in seen)
 
 
 def test_the_lighter_class_is_below_the_widest_step_in_darkness():
@@ -3057,7 +3086,7 @@ def test_the_lighter_class_is_below_the_widest_step_in_darkness():
     some = everything.copy()
     some[0] = some[7] = False  # not digit-like: neither counted nor returned
     assert measure_stage.lighter_class(darkness, some, cfg).tolist() == [False] + [True] * 3 + [False] * 4
-    some[4] = False  # two above the step: no pen class
+    some[4] = False  # two above the step: no pen class (texture_min_pen 3)
     assert measure_stage.lighter_class(darkness, some, cfg) is None
     assert measure_stage.lighter_class(darkness, everything, replace(cfg, texture_gap=2.5)) is None  # 0.33 -> 0.70
     assert measure_stage.lighter_class(darkness[:4], everything[:4], cfg) is None  # no step wide enough

@@ -286,15 +286,15 @@ class InkConfig(_Checked):
     texture_gap: float = knob(1.5, "times", "digit-like components fall into a pen's and a lighter class (desk "
                               "texture or a fold's shade let into the ink) when, sorted by mean darkness, two "
                               "neighbours are this many times apart", lo=1, open_lo=True)
-    pen_min_components: int = knob(3, "count", "the darker class is the pen's only with at least this many "
-                                   "components: one or two dark ones are a desk's edge or a shadow as often", lo=1)
+    texture_min_pen: int = knob(3, "count", "the darker class is the pen's only with at least this many "
+                                "components: one or two dark ones are a desk's edge or a shadow as often", lo=1)
     texture_height_change: float = knob(1.5, "times", "the digit height is measured on the pen's class alone only "
                                         "when that changes it this much: a lighter class that set the measure "
                                         "(texture read as digits); a small change stays, as the thresholds after "
                                         "it were tuned with the grid or specks measured too", lo=1)
     texture_max_components: int = knob(600, "count", "with more digit-like components no class is looked for: "
-                                        "each one's darkness is read in its own box (texture this crowded is "
-                                        "refused by the blobs stage's max_candidates)", lo=1)
+                                        "each one's darkness is read in its own box, and this bounds that work "
+                                        "(a generated light-desk frame read as texture all over held 176)", lo=1)
     guessed_heights: tuple[float, float] = knob((15.0, 30.0), "px", "digit heights to size rule removal for before "
                                                 "any digit is measured", open_lo=True)
     long_component: float = knob(2.5, "guessed heights", "a component this long may be digits joined by a rule",

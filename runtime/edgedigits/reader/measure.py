@@ -25,10 +25,12 @@ def digit_like(stats: np.ndarray, config: ReaderConfig) -> np.ndarray:
 def typical_height(stats: np.ndarray, config: ReaderConfig, labels: np.ndarray | None = None,
                    darkness: np.ndarray | None = None) -> float | None:
     """Median height of components that look like digits (by size and aspect), or None. With the
-    components' `labels` and the relative `darkness` they lie over, a lighter class of them
-    (:func:`lighter_class`) that set a measure far from the pen's is left out (with at most
-    ``texture_max_components`` of them: each one's darkness is read in its box)."""
-    height = _median_height(stats, config)
+    components' `labels` and the relative `darkness` they lie over (both or neither), a lighter
+    class of them (:func:`lighter_class`) that set a measure far from the pen's is left out (when
+    there are at most ``texture_max_components`` of them: each one's darkness is read in its box)."""
+    if (labels is None) != (darkness is None):
+        raise ValueError("typical_height: give both labels and darkness, or neither")
+    height = median_height(stats, config)
     if darkness is None or height is None:
         return height
     candidates = digit_like(stats, config)
@@ -36,18 +38,24 @@ def typical_height(stats: np.ndarray, config: ReaderConfig, labels: np.ndarray |
         return height
     means = component_darkness(labels, stats, darkness, candidates)
     lighter = lighter_class(means, candidates, config.ink)
-    pen_height = None if lighter is None else _median_height(stats[~lighter], config)
+    pen_height = None if lighter is None else median_height(stats, config, ~lighter)
     if pen_height is None or max(pen_height / height, height / pen_height) < config.ink.texture_height_change:
         return height
     return pen_height
 
 
-def _median_height(stats: np.ndarray, config: ReaderConfig) -> float | None:
+def median_height(stats: np.ndarray, config: ReaderConfig, measured: np.ndarray | None = None) -> float | None:
+    """The median height of the digit-like components (those `measured` selects, when given), less
+    boxes drawn around others, the shortest share (:func:`tallest_share`) and, once that height is
+    known, those amid crowds of specks; None without any. Boxes and specks are found among all
+    the components."""
     if len(stats) == 0:
         return None
     h = stats[:, 3]
     plausible = digit_like(stats, config)
     plausible &= ~containers(stats, plausible, config.ink)
+    if measured is not None:
+        plausible &= measured
     if not np.any(plausible):
         return None
     height = tallest_share(h[plausible], config.ink.shortest_dropped)
@@ -60,7 +68,8 @@ def _median_height(stats: np.ndarray, config: ReaderConfig) -> float | None:
 def component_darkness(labels: np.ndarray, stats: np.ndarray, darkness: np.ndarray,
                        which: np.ndarray) -> np.ndarray:
     """The mean of `darkness` over each component of `labels` (1..N, with `stats` (N, 5)) that
-    `which` selects (0 for the others); each is read in its own box (the selected are few)."""
+    `which` selects (0 for the others); each is read in its own box (the selected are few). Labels
+    of a closed mask take in the gaps the closing filled, a little lighter than the strokes."""
     means = np.zeros(len(stats))
     for i in np.flatnonzero(which):
         x, y, w, h = stats[i, :4]
@@ -69,19 +78,20 @@ def component_darkness(labels: np.ndarray, stats: np.ndarray, darkness: np.ndarr
     return means
 
 
-def lighter_class(darkness: np.ndarray, candidates: np.ndarray, cfg: InkConfig) -> np.ndarray | None:
-    """Which `candidates` (a mask over the components, their mean `darkness`) form the lighter of
+def lighter_class(means: np.ndarray, candidates: np.ndarray, cfg: InkConfig) -> np.ndarray | None:
+    """Which `candidates` (a mask over the components, of mean darkness `means`) form the lighter of
     two classes: sorted by darkness, the widest step between neighbours is at least
-    ``texture_gap`` times and at least ``pen_min_components`` lie above it (desk texture, or
-    the shade of a fold, let into the ink is lighter than the pen); else None."""
-    values = np.sort(darkness[candidates])
-    if values.size <= cfg.pen_min_components:
+    ``texture_gap`` times and at least ``texture_min_pen`` lie above it (desk texture, or the
+    shade of a fold, let into the ink is lighter than the pen); else None. Only the widest step is
+    tried: when one or two very dark pieces (a desk's edge) make it, there is no class."""
+    values = np.sort(means[candidates])
+    if values.size <= cfg.texture_min_pen:
         return None
     steps = values[1:] / np.maximum(values[:-1], 1e-6)
     k = int(np.argmax(steps))
-    if steps[k] < cfg.texture_gap or values.size - (k + 1) < cfg.pen_min_components:
+    if steps[k] < cfg.texture_gap or values.size - (k + 1) < cfg.texture_min_pen:
         return None
-    return candidates & (darkness <= values[k])
+    return candidates & (means <= values[k])
 
 
 def tallest_share(heights: np.ndarray, dropped: int) -> float:
