@@ -3090,3 +3090,41 @@ def test_the_lighter_class_is_below_the_widest_step_in_darkness():
     assert measure_stage.lighter_class(darkness, some, cfg) is None
     assert measure_stage.lighter_class(darkness, everything, replace(cfg, texture_gap=2.5)) is None  # 0.33 -> 0.70
     assert measure_stage.lighter_class(darkness[:4], everything[:4], cfg) is None  # no step wide enough
+
+
+def _square_page(x0: int, y0: int, x1: int, y1: int, shape=(300, 400)) -> Page:
+    mask = np.zeros(shape, np.uint8)
+    mask[y0:y1, x0:x1] = 1
+    hull = np.float32([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+    return Page(mask, hull)
+
+
+def test_a_larger_coloured_page_beside_a_bright_one_off_the_middle_is_the_page():
+    """A piece of bright table above a green note the camera is pointed at: the bright page misses
+    the frame's middle, and the page found by colour is larger and shares under
+    colour_beside_overlap of itself with it; a bright sheet in the middle, a smaller coloured page
+    or one overlapping the bright one keep the bright page."""
+    cfg = ReaderConfig().page
+    table = _square_page(0, 0, 400, 100)        # the frame's middle (150, 200) is below it
+    note = _square_page(20, 95, 380, 280)       # 64800 px^2, sharing 5 rows (1800 px^2, 2.8%)
+    assert not page_stage.covers_middle(table) and page_stage.covers_middle(note)
+    assert page_stage.is_beside(note, table, cfg)
+    assert not page_stage.is_beside(note, table, replace(cfg, colour_beside_overlap=0.02))
+    assert not page_stage.is_beside(_square_page(100, 120, 200, 200), table, cfg)  # smaller than the table's
+    assert not page_stage.is_beside(_square_page(0, 0, 400, 250), table, cfg)     # holds the table's piece
+
+
+def test_the_page_finder_takes_the_coloured_page_beside_a_bright_one_off_the_middle(monkeypatch):
+    """find_paper's wiring: the bright finder's smooth page (a piece of table) off the frame's
+    middle gives way to the colour finder's larger page beside it; in the middle it stays, and a
+    grey frame (no colour) never asks the colour finder."""
+    table, note = _square_page(0, 0, 400, 100), _square_page(20, 95, 380, 280)
+    asked = []
+    monkeypatch.setattr(page_stage, "find_bright_paper", lambda grey, cfg, copies=None: table)
+    monkeypatch.setattr(page_stage, "find_coloured_paper", lambda colour, shape, cfg: asked.append(1) or note)
+    grey, cfg = np.zeros((300, 400), np.uint8), ReaderConfig().page
+    colour = lambda: np.zeros((300, 400, 3), np.uint8)  # noqa: E731
+    assert page_stage.find_paper(grey, cfg, colour) is note and len(asked) == 1
+    assert page_stage.find_paper(grey, cfg) is table and len(asked) == 1
+    monkeypatch.setattr(page_stage, "find_bright_paper", lambda grey, cfg, copies=None: note)
+    assert page_stage.find_paper(grey, cfg, colour) is note and len(asked) == 1  # in the middle: not asked
