@@ -3102,14 +3102,17 @@ def _square_page(x0: int, y0: int, x1: int, y1: int, shape=(300, 400)) -> Page:
 def test_a_larger_coloured_page_beside_a_bright_one_off_the_middle_is_the_page():
     """A piece of bright table above a green note the camera is pointed at: the bright page misses
     the frame's middle, and the page found by colour is larger and shares under
-    colour_beside_overlap of itself with it; a bright sheet in the middle, a smaller coloured page
+    colour_beside_max_share of itself with it; a bright sheet in the middle, a smaller coloured page
     or one overlapping the bright one keep the bright page."""
     cfg = ReaderConfig().page
-    table = _square_page(0, 0, 400, 100)        # the frame's middle (150, 200) is below it
-    note = _square_page(20, 95, 380, 280)       # 64800 px^2, sharing 5 rows (1800 px^2, 2.8%)
+    table = _square_page(0, 0, 400, 100)        # the frame's middle (row 150, column 200) is below it
+    note = _square_page(20, 95, 380, 280)       # 66600 px^2, sharing 5 rows (1800 px^2, 2.7%)
     assert not page_stage.covers_middle(table) and page_stage.covers_middle(note)
+    assert page_stage.covers_middle(_square_page(180, 140, 220, 160))  # row 150, column 200
+    assert not page_stage.covers_middle(_square_page(140, 180, 160, 220))  # row 200, column 150
     assert page_stage.is_beside(note, table, cfg)
-    assert not page_stage.is_beside(note, table, replace(cfg, colour_beside_overlap=0.02))
+    assert page_stage.is_beside(note, table, replace(cfg, colour_beside_max_share=0.03))  # of the note's area
+    assert not page_stage.is_beside(note, table, replace(cfg, colour_beside_max_share=0.02))
     assert not page_stage.is_beside(_square_page(100, 120, 200, 200), table, cfg)  # smaller than the table's
     assert not page_stage.is_beside(_square_page(0, 0, 400, 250), table, cfg)     # holds the table's piece
 
@@ -3128,3 +3131,7 @@ def test_the_page_finder_takes_the_coloured_page_beside_a_bright_one_off_the_mid
     assert page_stage.find_paper(grey, cfg) is table and len(asked) == 1
     monkeypatch.setattr(page_stage, "find_bright_paper", lambda grey, cfg, copies=None: note)
     assert page_stage.find_paper(grey, cfg, colour) is note and len(asked) == 1  # in the middle: not asked
+    nothing = page_stage.Page(None, None)
+    monkeypatch.setattr(page_stage, "find_bright_paper", lambda grey, cfg, copies=None: table)
+    monkeypatch.setattr(page_stage, "find_coloured_paper", lambda colour, shape, cfg: asked.append(1) or nothing)
+    assert page_stage.find_paper(grey, cfg, colour) is table and len(asked) == 2  # no page by colour

@@ -158,10 +158,11 @@ class PageConfig(_Checked):
                                 "the two outline the same sheet", hi=1)
     colour_max_share: float = knob(0.85, "fraction", "a colour page within the bright one covering less of it than "
                                    "this: the bright region took in light parts of a desk of another colour", hi=1)
-    colour_beside_overlap: float = knob(0.1, "fraction", "of a page found by colour, larger than a smooth bright "
-                                        "one that misses the frame's middle, at most shared with it: the bright "
-                                        "one is a piece of table beside a coloured note (generated white-table "
-                                        "frames: under 1% shared)", hi=1)
+    colour_beside_max_share: float = knob(0.1, "fraction", "a page found by colour, larger than a smooth bright "
+                                          "one (at most colour_check_rough rough) that misses the frame's middle, "
+                                          "sharing less of its area than this with it is the page: the bright one "
+                                          "is a piece of table beside a coloured note (generated white-table "
+                                          "frames: under 1% shared)", hi=1)
     texture_window: int = knob(3, "px@320", "roughness is the gradient averaged over this window", lo=1)
     texture_percentile: float = knob(10.0, "percentile", "of the frame's roughness: blank paper's own grain (a "
                                      "page is more than a tenth of the frame)", hi=100)

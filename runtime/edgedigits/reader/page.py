@@ -32,13 +32,13 @@ def find_paper(grey: np.ndarray, cfg: PageConfig, colour: Callable[[], np.ndarra
     patterned desk as bright as itself; also when the bright region was rough in more than
     ``max_rough`` of its area: a piece of a grained desk, the sheet being darker than its light
     parts), else in evened light (:func:`find_evened_paper`: a sheet lit from one side on a grey
-    desk); Page(None, None) when none finds a sheet (it fills the frame). A smooth page that misses
-    the frame's middle (:func:`covers_middle`) gives way to a larger one found by colour beside it
-    (:func:`is_beside`: a coloured note on a table brighter than itself). `colour`, for a frame in
-    colour, returns its :func:`small_colour` copy (``Working.colour`` makes it once per frame). The
-    finders share one set of small copies (:func:`small_copies`)."""
+    desk); Page(None, None) when none finds a sheet (it fills the frame). A smooth page found by
+    brightness that misses the frame's middle (:func:`covers_middle`) gives way to a larger one
+    found by colour beside it (:func:`is_beside`: a coloured note on a table brighter than itself).
+    `colour`, for a frame in colour, returns its :func:`small_colour` copy (``Working.colour`` makes
+    it once per frame). The finders share one set of small copies (:func:`small_copies`)."""
     copies = small_copies(grey, cfg)
-    page = find_bright_paper(grey, cfg, copies)
+    page = bright = find_bright_paper(grey, cfg, copies)
     if colour is not None and (page.mask is None or page.rough > cfg.colour_check_rough):
         coloured = find_coloured_paper(colour(), grey.shape, cfg)
         if page.mask is None or (coloured.mask is not None and is_part_of(coloured, page, cfg)):
@@ -49,8 +49,8 @@ def find_paper(grey: np.ndarray, cfg: PageConfig, colour: Callable[[], np.ndarra
             page = smooth
     if page.mask is None:
         page = find_evened_paper(grey, cfg, copies)
-    if colour is not None and page.mask is not None and page.rough <= cfg.colour_check_rough \
-            and not covers_middle(page):
+    if colour is not None and page is bright and page.mask is not None and page.rough <= cfg.colour_check_rough \
+            and not covers_middle(page):  # (so the colour finder was not asked above)
         coloured = find_coloured_paper(colour(), grey.shape, cfg)
         if coloured.mask is not None and is_beside(coloured, page, cfg):
             page = coloured
@@ -58,19 +58,20 @@ def find_paper(grey: np.ndarray, cfg: PageConfig, colour: Callable[[], np.ndarra
 
 
 def covers_middle(page: Page) -> bool:
-    """Whether the page's mask holds the frame's middle pixel (what the camera is pointed at)."""
+    """Whether the page's mask holds the frame's middle pixel (what the camera is pointed at; the
+    colour finder's own test, :func:`_reaches_middle`, asks for the middle third)."""
     h, w = page.mask.shape
     return bool(page.mask[h // 2, w // 2])
 
 
 def is_beside(coloured: Page, bright: Page, cfg: PageConfig) -> bool:
     """Whether the page found by colour is larger than the one found by brightness and shares less
-    than ``colour_beside_overlap`` of its outline's area with it: the bright "page" is a piece of a
-    table, brighter than the coloured note beside it that the camera is pointed at."""
+    than ``colour_beside_max_share`` of its outline's area with it: the bright "page" is a piece of
+    a table, brighter than the coloured note beside it that the camera is pointed at."""
     cv2 = opencv()
     area = cv2.contourArea(coloured.hull)
-    common, _ = cv2.intersectConvexConvex(coloured.hull, bright.hull)
-    return area > cv2.contourArea(bright.hull) and common < cfg.colour_beside_overlap * area
+    common, _ = cv2.intersectConvexConvex(coloured.hull, bright.hull)  # -1: it did not converge
+    return area > cv2.contourArea(bright.hull) and 0 <= common < cfg.colour_beside_max_share * area
 
 
 def scaled_page(page: Page, shape: tuple[int, int]) -> Page:
