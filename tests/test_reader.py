@@ -2002,6 +2002,39 @@ def test_a_sheet_on_a_patterned_desk_as_bright_as_itself_is_found_by_smoothness(
     assert [line.text for line in reader.read(frame).lines] == ["38150"]
 
 
+def test_a_page_found_by_smoothness_leaves_out_a_brighter_smooth_part_of_the_desk(reader, mnist_test):
+    """A wide, smooth light band of the desk touching the sheet joins its smooth region (the edge
+    between them is thinner than rough_open); it is brighter than the paper, so the page leaves it
+    out. A shadow on the sheet, darker than its paper, stays in the page."""
+    frame = _sheet_on_a_patterned_desk(*mnist_test, paper=190.0, desk=(150.0, 250.0), period=14.0)
+    frame[340:400, 170:470] = 250   # the light band, below the sheet's lower edge
+    frame[150:200, 380:460] = 150   # a shadow on the sheet (beside the digits)
+    grey = frame[..., 0]
+    config = reader.config.page
+    joined = page_stage.find_smooth_paper(grey, replace(config, smooth_brighter=1.0))
+    page = page_stage.find_smooth_paper(grey, config)
+    assert joined.mask[380, 320] == 1                        # without the check: the band is page
+    assert page.mask[380, 320] == 0 and page.mask[240, 320] == 1 and page.mask[175, 420] == 1
+    assert [line.text for line in reader.read(frame).lines] == ["38150"]
+
+
+def test_without_brighter_desk_keeps_the_region_when_no_sheet_is_left():
+    """The brighter part left out, what is left must still be a sheet reaching the frame's middle;
+    else the smooth region is kept as found (None)."""
+    config = ReaderConfig().page
+    small = np.full((240, 320), 240, np.uint8)
+    small[40:200, 60:260] = 150                             # the sheet, the desk brighter
+    region = np.zeros_like(small)
+    region[40:230, 60:260] = 1                              # the sheet and a band of desk below it
+    filled, _ = page_stage.without_brighter_desk(small, region, config)
+    assert filled[120, 160] == 1 and filled[215, 160] == 0 and filled[20, 20] == 0
+    small[:] = 240
+    small[100:140, 140:180] = 150                           # only a small darker patch
+    region[:] = 0
+    region[100:150, 140:180] = 1
+    assert page_stage.without_brighter_desk(small, region, config) is None   # 1600 px: no sheet
+
+
 def test_a_bright_page_that_took_in_a_desks_light_stripes_keeps_only_the_smooth_part(reader, mnist_test):
     """Otsu's bright region joins the sheet to the light stripes of a desk that touch it; the
     stripes are rough where the sheet is blank, so the page is the bright region that is smooth.

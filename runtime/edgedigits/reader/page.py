@@ -68,10 +68,8 @@ def is_beside(coloured: Page, bright: Page, cfg: PageConfig) -> bool:
     """Whether the page found by colour is larger than the one found by brightness and shares less
     than ``colour_beside_max_share`` of its outline's area with it: the bright "page" is a piece of
     a table, brighter than the coloured note beside it that the camera is pointed at."""
-    cv2 = opencv()
-    area = cv2.contourArea(coloured.hull)
-    common, _ = cv2.intersectConvexConvex(coloured.hull, bright.hull)  # -1: it did not converge
-    return area > cv2.contourArea(bright.hull) and 0 <= common < cfg.colour_beside_max_share * area
+    area, bright_area, common = _hull_areas(coloured, bright)
+    return area > bright_area and 0 <= common < cfg.colour_beside_max_share * area
 
 
 def scaled_page(page: Page, shape: tuple[int, int]) -> Page:
@@ -95,10 +93,16 @@ def is_part_of(coloured: Page, bright: Page, cfg: PageConfig) -> bool:
     of its outline's area) and covers less than ``colour_max_share`` of it: the bright region took
     in the light parts of a desk of another colour than the paper (wood, a stained or patterned
     table), and the colour tells them apart."""
+    area, bright_area, common = _hull_areas(coloured, bright)  # area > 0: a colour page is sheet-sized
+    return common >= cfg.colour_within * area and area < cfg.colour_max_share * bright_area
+
+
+def _hull_areas(coloured: Page, bright: Page) -> tuple[float, float, float]:
+    """The areas of the coloured page's outline, of the bright page's, and of their intersection
+    (-1 when OpenCV's convex intersection did not converge: then neither test holds)."""
     cv2 = opencv()
-    area = cv2.contourArea(coloured.hull)  # > 0: a colour page is sheet-sized
     common, _ = cv2.intersectConvexConvex(coloured.hull, bright.hull)
-    return common >= cfg.colour_within * area and area < cfg.colour_max_share * cv2.contourArea(bright.hull)
+    return cv2.contourArea(coloured.hull), cv2.contourArea(bright.hull), common
 
 
 def small_colour(frame: np.ndarray, side: int) -> np.ndarray:
@@ -416,7 +420,7 @@ def find_smooth_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | N
     into the frame's middle third, leaves ``smooth_min_desk`` of the frame to the desk, and the
     desk is rougher than it by ``texture_ratio`` (and than ``texture_min``). `copies`: as for
     :func:`find_bright_paper`."""
-    factor, _, roughness, smooth = copies or small_copies(grey, cfg)
+    factor, small, roughness, smooth = copies or small_copies(grey, cfg)
     region = _largest_component(smooth)
     if region is None:
         return Page(None, None)
@@ -427,7 +431,21 @@ def find_smooth_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | N
     page, desk = np.median(roughness[filled > 0]), np.median(roughness[filled == 0])
     if desk < cfg.texture_min or desk < cfg.texture_ratio * page:
         return Page(None, None)
-    return _page(filled, hull, factor, grey.shape, cfg)
+    return _page(*(without_brighter_desk(small, region, cfg) or (filled, hull)), factor, grey.shape, cfg)
+
+
+def without_brighter_desk(small: np.ndarray, region: np.ndarray, cfg: PageConfig):
+    """(filled outline, hull) of the smooth `region` of the blurred small copy `small` without its
+    parts brighter than the paper (by ``smooth_brighter`` of its ``smooth_level_percentile``
+    level): a light desk's smooth bands that joined the sheet across its edge; None when that
+    leaves no sheet (:func:`_sheet_sized`, :func:`_reaches_middle`: keep the region as found)."""
+    level = histogram_percentile(uint8_histogram(small, region), cfg.smooth_level_percentile)
+    darker = (small <= (1 + cfg.smooth_brighter) * level).view(np.uint8)
+    part = _largest_component(region & darker)
+    if part is None:
+        return None
+    filled, hull = _filled_hull(part)
+    return (filled, hull) if _sheet_sized(filled, cfg) and _reaches_middle(filled, cfg) else None
 
 
 def texture(plain: np.ndarray, cfg: PageConfig) -> np.ndarray:
