@@ -2005,16 +2005,19 @@ def test_a_sheet_on_a_patterned_desk_as_bright_as_itself_is_found_by_smoothness(
 def test_a_page_found_by_smoothness_leaves_out_a_brighter_smooth_part_of_the_desk(reader, mnist_test):
     """A wide, smooth light band of the desk touching the sheet joins its smooth region (the edge
     between them is thinner than rough_open); it is brighter than the paper, so the page leaves it
-    out. A shadow on the sheet, darker than its paper, stays in the page."""
+    out. The level is the paper's lit part: a shadow over most of the sheet does not lower it (at
+    the median it would, and the lit part would be left out)."""
     frame = _sheet_on_a_patterned_desk(*mnist_test, paper=190.0, desk=(150.0, 250.0), period=14.0)
-    frame[340:400, 170:470] = 250   # the light band, below the sheet's lower edge
-    frame[150:200, 380:460] = 150   # a shadow on the sheet (beside the digits)
+    frame[340:370, 170:470] = 250                             # the light band, below the sheet
+    frame[140:340, 170:402] = (frame[140:340, 170:402] * 0.75).astype(np.uint8)  # the shadow: 4 digits
     grey = frame[..., 0]
     config = reader.config.page
     joined = page_stage.find_smooth_paper(grey, replace(config, smooth_brighter=1.0))
     page = page_stage.find_smooth_paper(grey, config)
-    assert joined.mask[380, 320] == 1                        # without the check: the band is page
-    assert page.mask[380, 320] == 0 and page.mask[240, 320] == 1 and page.mask[175, 420] == 1
+    at_median = page_stage.find_smooth_paper(grey, replace(config, smooth_level_percentile=50.0))
+    assert joined.mask[355, 320] == 1                         # without the check: the band is page
+    assert page.mask[355, 320] == 0 and page.mask[240, 240] == 1 and page.mask[240, 430] == 1
+    assert at_median.mask[240, 430] == 0                      # the lit part, cut at the median
     assert [line.text for line in reader.read(frame).lines] == ["38150"]
 
 
@@ -2029,10 +2032,10 @@ def test_without_brighter_desk_keeps_the_region_when_no_sheet_is_left():
     filled, _ = page_stage.without_brighter_desk(small, region, config)
     assert filled[120, 160] == 1 and filled[215, 160] == 0 and filled[20, 20] == 0
     small[:] = 240
-    small[100:140, 140:180] = 150                           # only a small darker patch
+    small[:75, :] = 150                                     # a sheet-sized part along the top edge
     region[:] = 0
-    region[100:150, 140:180] = 1
-    assert page_stage.without_brighter_desk(small, region, config) is None   # 1600 px: no sheet
+    region[:100, :] = 1                                     # and a brighter strip reaching the middle
+    assert page_stage.without_brighter_desk(small, region, config) is None   # off the middle: no sheet
 
 
 def test_a_bright_page_that_took_in_a_desks_light_stripes_keeps_only_the_smooth_part(reader, mnist_test):

@@ -179,12 +179,15 @@ class PageConfig(_Checked):
     smooth_min_desk: float = knob(0.15, "fraction", "of the frame: a page found by smoothness leaves at least this "
                                   "to the desk (a strip at the frame's edge beside a page that fills it is no "
                                   "patterned desk)", hi=1)
-    smooth_level_percentile: float = knob(75.0, "percentile", "of the brightness of a page found by smoothness: "
-                                          "its paper's level (above the median: a shadow on the sheet is not its "
-                                          "level)", hi=100)
+    smooth_level_percentile: float = knob(75.0, "percentile", "of the brightness of the smooth region a page is "
+                                          "found in by smoothness: its paper's level (at the median, a shadow on "
+                                          "the sheet set the level and its lit half was cut: light desk seed 11 "
+                                          "+4 errors); a brighter band of more than the rest (25%) of the region "
+                                          "sets the level itself and is kept", hi=100)
     smooth_brighter: float = knob(0.15, "fraction", "of that level: a page found by smoothness leaves out its parts "
-                                  "brighter than the level by more (a light desk's smooth bands joined across the "
-                                  "sheet's edge, which the rough_open opening does not cut)", open_lo=True)
+                                  "brighter than the level by more: a light desk's smooth bands joined across the "
+                                  "sheet's edge, which the rough_open opening does not cut (light desk scene: a "
+                                  "sheet at 186, the band joined to it above 214, 3% of the region)", open_lo=True)
     max_rough: float = knob(0.4, "fraction", "of a page found by brightness, away from its edge: rougher means it "
                             "took in a patterned desk's light parts, if the desk has any (real pages 0.04 at "
                             "most, generated dense writing 0.32, generated light patterned desks mostly "

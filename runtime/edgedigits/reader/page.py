@@ -416,7 +416,8 @@ def find_coloured_paper(colour: np.ndarray, shape: tuple[int, int], cfg: PageCon
 
 def find_smooth_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | None = None) -> Page:
     """The paper as the largest smooth region of `grey` (:func:`smooth_mask`) amid a rough,
-    patterned desk as bright as the page or brighter: Page(None, None) unless that region reaches
+    patterned desk as bright as the page or brighter, less its parts brighter than its paper
+    (:func:`without_brighter_desk`): Page(None, None) unless that region reaches
     into the frame's middle third, leaves ``smooth_min_desk`` of the frame to the desk, and the
     desk is rougher than it by ``texture_ratio`` (and than ``texture_min``). `copies`: as for
     :func:`find_bright_paper`."""
@@ -431,14 +432,17 @@ def find_smooth_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | N
     page, desk = np.median(roughness[filled > 0]), np.median(roughness[filled == 0])
     if desk < cfg.texture_min or desk < cfg.texture_ratio * page:
         return Page(None, None)
-    return _page(*(without_brighter_desk(small, region, cfg) or (filled, hull)), factor, grey.shape, cfg)
+    filled, hull = without_brighter_desk(small, region, cfg) or (filled, hull)
+    return _page(filled, hull, factor, grey.shape, cfg)
 
 
-def without_brighter_desk(small: np.ndarray, region: np.ndarray, cfg: PageConfig):
-    """(filled outline, hull) of the smooth `region` of the blurred small copy `small` without its
-    parts brighter than the paper (by ``smooth_brighter`` of its ``smooth_level_percentile``
-    level): a light desk's smooth bands that joined the sheet across its edge; None when that
-    leaves no sheet (:func:`_sheet_sized`, :func:`_reaches_middle`: keep the region as found)."""
+def without_brighter_desk(small: np.ndarray, region: np.ndarray,
+                          cfg: PageConfig) -> tuple[np.ndarray, np.ndarray] | None:
+    """(filled outline, hull) of the largest 4-connected part of the smooth `region` (0/1 uint8) of
+    the blurred small copy `small` left when its parts brighter than the paper (by
+    ``smooth_brighter`` of the region's ``smooth_level_percentile`` level) are left out: a light
+    desk's smooth bands that joined the sheet across its edge; None when that leaves no sheet
+    (:func:`_sheet_sized`, :func:`_reaches_middle`: the region is kept as found)."""
     level = histogram_percentile(uint8_histogram(small, region), cfg.smooth_level_percentile)
     darker = (small <= (1 + cfg.smooth_brighter) * level).view(np.uint8)
     part = _largest_component(region & darker)
