@@ -2617,6 +2617,71 @@ def test_the_share_of_the_frame_off_the_page_that_is_paper_in_shade():
     assert shade.off_page_share(shaded, np.ones_like(paper)) == 0.0  # the page fills the frame
 
 
+def _sheet_half_in_shade(images, labels, desk: float = 40.0, gain: float = 0.5) -> np.ndarray:
+    """A grey 640x480 frame: a sheet (210) on a grained desk, a hard shadow (`gain` of the light)
+    over the frame left of x = 300; in the shade a row 3 8 1, on the lit part a 5 and a 0 in rows of
+    their own, far from the shadow's edge (no digit of theirs asks for a look past the lit page)."""
+    frame = desk + np.random.default_rng(0).normal(0, 12, (480, 640)).astype(np.float32)
+    frame[60:420, 60:580] = 210
+    for x, y, d in ((110, 300, 3), (170, 300, 8), (230, 300, 1), (440, 150, 5), (440, 250, 0)):
+        digit = cv2.resize(images[int(np.flatnonzero(labels == d)[0])], (44, 44)).astype(np.float32) / 255
+        frame[y - 22: y + 22, x - 22: x + 22] *= 1 - 0.85 * digit
+    frame[:, :300] *= gain
+    return np.repeat(np.clip(frame, 0, 255)[..., None], 3, axis=2).astype(np.uint8)
+
+
+def test_a_row_wholly_in_a_shadow_across_the_sheet_is_read_as_a_page_of_its_own(reader, mnist_test):
+    """The page finder takes the lit part of the sheet; the row written in the shade never reaches
+    its edge, so no digit asks for a look past it. The paper in shade lies along one side of the
+    lit page (a grey desk passing for it would lie all around): it is read as a page of its own."""
+    frame = _sheet_half_in_shade(*mnist_test)
+    page = page_stage.find_paper(frame[..., 0], reader.config.page)
+    assert page.mask[240, 200] == 0 and page.mask[240, 440] == 1   # the lit part alone
+    debug = {}
+    assert [line.text for line in reader.read(frame, debug).lines] == ["5", "0", "381"]
+    assert "read as a page, 1 rows with a sure digit added" in debug["shade"][-1]
+    all_around = replace(reader.config, shade=replace(reader.config.shade, across_max_along=0.2))
+    assert [line.text for line in FrameReader(reader.classifier, config=all_around).read(frame).lines] == ["5", "0"]
+
+
+def test_paper_in_shade_along_the_pages_edge_is_a_share_of_the_band_beyond():
+    """A shadow's edge across the sheet: paper in shade beyond one side of the lit page; a grey desk
+    that passes for paper in shade lies beyond all of it."""
+    from edgedigits.reader import shade
+
+    beyond = np.zeros((100, 200), np.uint8)
+    beyond[10:90, 40:45] = 1            # beyond the page's left side (80 px)
+    beyond[10:90, 155:160] = 1          # and its right side
+    beyond[5:10, 40:160] = 1            # and its top (5 x 120 px: 600 of 1400 band px)
+    shaded = np.zeros_like(beyond)
+    shaded[10:90, :45] = 1              # the shadow's side (beside the left side only)
+    bands = (np.zeros_like(beyond), beyond, np.zeros_like(beyond))
+    assert shade.along_share(shaded, bands) == 400 / 1400
+    assert shade.along_share(np.ones_like(beyond), bands) == 1.0
+    assert shade.along_share(shaded, (beyond, np.zeros_like(beyond), beyond)) == 0.0  # no band beyond
+
+
+def test_the_paper_in_shade_as_a_page_and_its_sure_rows_added_in_reading_order():
+    from edgedigits.reader import shade
+    from edgedigits.reader.records import Digit, Line
+
+    shaded = np.zeros((60, 80), np.uint8)
+    shaded[10:50, 0:30] = 1
+    page = shade.shaded_page(shaded, 4, (240, 320))
+    assert page.mask.shape == (240, 320) and page.mask[100, 60] == 1 and page.mask[100, 200] == 0
+    assert page.hull[:, 0].min() == 2 and page.hull[:, 0].max() == 118  # (small px + 0.5) x 4
+    assert page.hull[:, 1].min() == 42 and page.hull[:, 1].max() == 198
+
+    def line(text, y, confidence=0.99):
+        return Line(text, [Digit(int(text), confidence, (10, y, 20, 20))], (text,))
+
+    first = ReadResult([line("1", 10), line("3", 90)])
+    rows = shade.sure_rows(ReadResult([line("2", 50), line("4", 130, confidence=0.5)]), ShadeConfig())
+    assert [row.text for row in rows] == ["2"]                         # the unsure row left out
+    assert [row.text for row in shade.with_rows(first, rows).lines] == ["1", "2", "3"]
+    assert shade.with_rows(first, []) is first
+
+
 def test_rows_read_where_the_page_read_nothing_are_kept_on_its_part_in_shade():
     from edgedigits.reader import shade
     from edgedigits.reader.records import Digit, Line

@@ -782,6 +782,14 @@ class ShadeConfig(_Checked):
                                  "ujwalkasturi's shadowed close-ups, 0.22-0.41 in shade, 0.48-0.71 on the page), or "
                                  "read only its pieces (holds_all_across); not tuned",
                                  hi=1, open_lo=True)
+    across_min_share: float = knob(0.1, "fraction", "of the frame off the page: paper in shade this large, beside a "
+                                   "page none of whose digits asked for a look past it, is read as a page of its "
+                                   "own (shared photos under a hard shadow whose rows in the shade were never read: "
+                                   "0.46-0.96)", hi=1)
+    across_max_along: float = knob(0.8, "fraction", "of the band beyond the page's edge: that paper in shade lies "
+                                   "along at most this much of it (a shadow's edge across the sheet: 0.09-0.77 on "
+                                   "the shadowed photos; a grey desk around the page, which passes for paper in "
+                                   "shade: 0.82-1.00 on memocpr's clean photos)", hi=1)
     min_shade_share: float = knob(0.005, "fraction", "a page that read nothing is looked past only when this much of "
                                   "the frame off the page is paper in shade: the shadowed photos that gain hold "
                                   "0.009-0.85, the two digitless scene frames (of 400) that reached this test 0.000 "

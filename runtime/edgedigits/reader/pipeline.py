@@ -12,7 +12,8 @@
        texture crowded the measure).
     -> digits at the page's edge, or a row running into it, or none read, and paper in shade or in
        dimmer smooth light beyond: a probe, maybe all again, without the page (none read: its rows
-       on the paper in shade).
+       on the paper in shade); or, no digit asking, paper in shade along part of the page's edge
+       (a shadow across the sheet): read as a page of its own, its rows added.
     -> a second look at the reported digits the classifier was unsure of.
 
 Each stage lives in its own module and is a plain function from typed records (:mod:`.records`)
@@ -30,7 +31,7 @@ from . import blobs, classify, deskew, ink as ink_stage, lines as lines_stage, l
 from . import page as page_stage, rules, scale, shade, small
 from .arrays import opencv, validate_frame
 from .config import ReaderConfig
-from .records import DigitSize, Ink, Light, Measured, Page, Parts, Placement, ReadResult, Working
+from .records import DigitSize, Ink, Light, Measured, Page, Parts, Placement, ReadResult, SmallCopies, Working
 
 
 def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict | None = None) -> ReadResult:
@@ -74,14 +75,13 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     or as many (at least one) with the first reading's digits seen whole (:func:`.shade.saw_whole`),
     and they read again at least ``seen_again`` of the page's own digits away from its edge
     (:func:`.shade.seen_again`), and, looked at for a row running into the edge alone, they read
-    no first row in two of their rows (:func:`.shade.rows_parted`)."""
+    no first row in two of their rows (:func:`.shade.rows_parted`). When no digit asks for that
+    look but the band beyond looks like the page in shade, :func:`_read_shade_across`."""
     cfg = config.shade
     if paper is None:
         return result
     at_edge = not result.lines or shade.digits_at_edge(result, paper, work.frame_shape, cfg) >= cfg.min_cut_digits
     into_edge = not at_edge and shade.rows_into_edge(result, paper, work.frame_shape, cfg) > 0
-    if not (at_edge or into_edge):
-        return result
     if _too_textured(result, config):
         return result  # (`paper` may be the smooth part's or the preview's, read after it: not this reading's)
     blurred = page_stage.small_blurred(work.grey, config.page)
@@ -89,10 +89,13 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     ratio, chroma = shade.brightness_ratio(bands), cache(partial(shade.colour_shift, work, bands))
     copies = cache(partial(page_stage.small_copies, work.grey, config.page, blurred))  # roughness: only when asked
     if not shade.looks_shaded(ratio, chroma, lambda: shade.smooth_share(copies(), bands[1]), cfg):
-        stage("shade", lambda: (bands, ratio, chroma(), "no paper in shade beyond: not read again"))
+        if at_edge or into_edge:
+            stage("shade", lambda: (bands, ratio, chroma(), "no paper in shade beyond: not read again"))
         return result
     if not result.lines:
         return _read_past_blank_page(work, result, paper, bands, (ratio, chroma()), copies(), classifier, config, stage)
+    if not (at_edge or into_edge):
+        return _read_shade_across(work, result, paper, (bands, ratio, chroma()), copies(), classifier, config, stage)
     height = shade.digit_height(result, work)
     shaded = shade.paper_in_shade(copies(), paper, bands, height, cfg)
     again, how = _read_without_page(work, result, paper, shaded, height, classifier, config)
@@ -107,6 +110,34 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
                                            f"{', a first row read in two' if parted else ''}, "
                                            f"{'that reading' if keep else 'the first'} kept"))
     return again if keep else result
+
+
+def _read_shade_across(work: Working, result: ReadResult, paper: np.ndarray, measured: tuple, copies: SmallCopies,
+                       classifier, config: ReaderConfig, stage) -> ReadResult:
+    """`result` (no digit of it asked for a look past its page `paper`; `measured`: the bands at
+    its edge, their brightness ratio and colour shift; `copies`: the page finder's) with the rows
+    of the paper in shade beyond that page added (:func:`.shade.paper_in_shade`, closed over the
+    digits of `result`: none when it reported only '?'), when that paper lies along at most
+    ``across_max_along`` of the band beyond the page's edge (:func:`.shade.along_share`: a
+    shadow's edge across the sheet, where a grey desk around the page lies along all of it) and
+    covers ``across_min_share`` of the frame off the page: that paper read as a page of its own
+    (:func:`.shade.shaded_page`), its rows with a sure digit (:func:`.shade.sure_rows`) added
+    (:func:`.shade.with_rows`). Rows written wholly in the shade never reach the lit page's edge,
+    so no digit of the first reading asks for them."""
+    cfg = config.shade
+    if not any(d.digit is not None for line in result.lines for d in line.digits):
+        return result
+    bands = measured[0]
+    shaded = shade.paper_in_shade(copies, paper, bands, shade.digit_height(result, work), cfg)
+    share, along = shade.off_page_share(shaded, paper), shade.along_share(shaded, bands)
+    if share < cfg.across_min_share or along > cfg.across_max_along:
+        return result
+    again = _read_working(work, classifier, config, classify.no_stage, rescale=True,
+                          page=shade.shaded_page(shaded, copies.factor, work.grey.shape))
+    rows = shade.sure_rows(again, cfg)
+    stage("shade", (*measured, f"paper in shade along {along:.0%} of the page's edge, {share:.0%} of the frame "
+                               f"off it: read as a page, {len(rows)} rows with a sure digit added"))
+    return shade.with_rows(result, rows)
 
 
 def _read_past_blank_page(work: Working, result: ReadResult, paper: np.ndarray, bands: tuple, measured: tuple,

@@ -16,7 +16,12 @@ row in two (:func:`rows_parted`). When the page read nothing at all (and the fra
 textured to read), and ``min_shade_share`` of the frame off the page is paper in shade
 (:func:`off_page_share`), the rows of the reading without the page on that paper are reported if
 one has a sure digit (:func:`rows_in_shade`: a lone digit wholly in a shadow, or across its edge:
-:func:`straddles`)."""
+:func:`straddles`). When no digit asks for a look past the page but the band beyond looks like the
+page in shade, and that paper lies along only part of the page's edge (:func:`along_share`: a
+shadow's edge across the sheet; a grey desk passing for paper in shade lies all around the page)
+and is large, it is read as a page of its own (:func:`shaded_page`) and its rows with a sure digit
+are added to the first reading's (:func:`sure_rows`, :func:`with_rows`): rows written wholly in
+the shade."""
 
 from __future__ import annotations
 
@@ -25,9 +30,9 @@ from typing import Callable
 
 import numpy as np
 
-from .arrays import median, opencv
+from .arrays import median, nearest_upscale, opencv
 from .config import ShadeConfig
-from .records import Digit, ReadResult, SmallCopies, Working
+from .records import Digit, Line, Page, ReadResult, SmallCopies, Working
 
 
 def _centres(result: ReadResult, mask: np.ndarray, frame_shape: tuple) -> list[list[tuple[Digit, int, int, float]]]:
@@ -286,6 +291,31 @@ def off_page_share(shaded: np.ndarray, paper: np.ndarray) -> float:
     return float(shaded[off].mean()) if off.any() else 0.0
 
 
+def along_share(shaded: np.ndarray, bands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> float:
+    """The share of the band beyond the page's edge (:func:`edge_bands`) that lies on the paper in
+    shade `shaded` (:func:`paper_in_shade`); 0 without a band beyond."""
+    beyond = bands[1] > 0
+    return float(np.count_nonzero(shaded[beyond])) / np.count_nonzero(beyond) if beyond.any() else 0.0
+
+
+def shaded_page(shaded: np.ndarray, factor: int, shape: tuple[int, int]) -> Page:
+    """The paper in shade `shaded` (0/1 uint8, not empty, on the page finder's copy, `factor` times
+    smaller than a working copy of `shape`) as a page of that working copy: its mask, and the hull
+    of its outlines."""
+    cv2 = opencv()
+    contours, _ = cv2.findContours(shaded, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = cv2.convexHull(np.vstack(contours)).reshape(-1, 2).astype(np.float32)
+    return Page(nearest_upscale(shaded, factor, shape), (hull + 0.5) * factor)
+
+
+def with_rows(result: ReadResult, rows: list[Line]) -> ReadResult:
+    """`result` with `rows` added, all its rows top to bottom by their digits' mean box centre."""
+    def middle(line: Line) -> float:
+        return float(np.mean([d.box[1] + d.box[3] / 2 for d in line.digits]))
+
+    return replace(result, lines=sorted([*result.lines, *rows], key=middle)) if rows else result
+
+
 def rows_in_shade(result: ReadResult, shaded: np.ndarray, paper: np.ndarray, frame_shape: tuple,
                   cfg: ShadeConfig) -> ReadResult:
     """`result` (read without the page, where the page read nothing) with only its lines that have
@@ -382,6 +412,11 @@ def _overlap(box: tuple, other: tuple) -> int:
 def sure_digits(result: ReadResult, cfg: ShadeConfig) -> int:
     """How many digits `result` reports at least ``sure`` confident."""
     return sum(1 for line in result.lines for d in line.digits if _is_sure(d, cfg))
+
+
+def sure_rows(result: ReadResult, cfg: ShadeConfig) -> list[Line]:
+    """The lines of `result` with a digit at least ``sure`` confident."""
+    return [line for line in result.lines if any(_is_sure(d, cfg) for d in line.digits)]
 
 
 def _is_sure(digit: Digit, cfg: ShadeConfig) -> bool:
