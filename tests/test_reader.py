@@ -2639,7 +2639,7 @@ def test_a_row_wholly_in_a_shadow_across_the_sheet_is_read_as_a_page_of_its_own(
     assert page.mask[240, 200] == 0 and page.mask[240, 440] == 1   # the lit part alone
     debug = {}
     assert [line.text for line in reader.read(frame, debug).lines] == ["5", "0", "381"]
-    assert "read as a page, 1 rows with a sure digit added" in debug["shade"][-1]
+    assert "read as a page, rows with a sure digit added: 1" in debug["shade"][-1]
     all_around = replace(reader.config, shade=replace(reader.config.shade, across_max_along=0.2))
     assert [line.text for line in FrameReader(reader.classifier, config=all_around).read(frame).lines] == ["5", "0"]
 
@@ -2667,9 +2667,12 @@ def test_the_paper_in_shade_as_a_page_and_its_sure_rows_added_in_reading_order()
 
     shaded = np.zeros((60, 80), np.uint8)
     shaded[10:50, 0:30] = 1
-    page = shade.shaded_page(shaded, 4, (240, 320))
+    lit = np.zeros((240, 320), np.uint8)                                # (the working copy's page mask)
+    lit[40:200, 120:280] = 1
+    page = shade.shaded_page(shaded, lit, 4, (240, 320), ReaderConfig().page)
     assert page.mask.shape == (240, 320) and page.mask[100, 60] == 1 and page.mask[100, 200] == 0
-    assert page.hull[:, 0].min() == 2 and page.hull[:, 0].max() == 118  # (small px + 0.5) x 4
+    assert page.mask[100, 116] == 0 and page.mask[100, 2] == 1          # clear of its edge (the frame's is none)
+    assert page.hull[:, 0].min() == 2 and page.hull[:, 0].max() == 278  # the whole sheet: (small px + 0.5) x 4
     assert page.hull[:, 1].min() == 42 and page.hull[:, 1].max() == 198
 
     def line(text, y, confidence=0.99):
@@ -2679,7 +2682,15 @@ def test_the_paper_in_shade_as_a_page_and_its_sure_rows_added_in_reading_order()
     rows = shade.sure_rows(ReadResult([line("2", 50), line("4", 130, confidence=0.5)]), ShadeConfig())
     assert [row.text for row in rows] == ["2"]                         # the unsure row left out
     assert [row.text for row in shade.with_rows(first, rows).lines] == ["1", "2", "3"]
-    assert shade.with_rows(first, []) is first
+    assert shade.with_rows(first, []).lines == first.lines
+    # A page read turned a quarter (its rows run down the frame, the first at the right): the
+    # rows are placed by their order on the page turned upright, not by the frame's y.
+    def column(text, x):
+        return Line(text, [Digit(int(text), 0.99, (x, 40, 20, 20))], (text,))
+
+    turned = ReadResult([column("1", 200), column("3", 40)], angle=90.0)
+    assert [row.text for row in shade.with_rows(turned, [column("2", 120)]).lines] == ["1", "2", "3"]
+    assert not shade.reports_digit(ReadResult([Line("?", [Digit(None, 0.3, (0, 0, 9, 9))], ("?",))]))
 
 
 def test_rows_read_where_the_page_read_nothing_are_kept_on_its_part_in_shade():

@@ -13,10 +13,11 @@ turns it into one picture per stage, in the order the reader computes them:
   8-crops      every MNIST-normalized crop with the digit read (red: rejected as '?')
   9-small      on a page of big digits with small ink among them: the window read again,
                big digits painted over, each digit it read boxed (green: added as small, grey: not)
-  10-shade     when digits sit at the page's edge, or a row runs into it, or none were read: the
-               page finder's small copy with the band just inside the page's edge (blue) and just
-               beyond it (orange), their brightness ratio and colour distance, and whether the
-               frame was read again without the page
+  10-shade     when digits sit at the page's edge, or a row runs into it, or none were read, or
+               paper in shade lies beyond the page: the page finder's small copy with the band just
+               inside the page's edge (blue) and just beyond it (orange), their brightness ratio and
+               colour distance, and whether the frame was read again without the page (or the paper
+               in shade read as a page of its own)
   11-second_look  each digit or '?' read again (less sure than ``second_look_below``): its five
                looks (as cropped, shifted up, down, left, right) and its reading before -> after
 

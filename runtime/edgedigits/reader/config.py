@@ -682,8 +682,8 @@ class ShadeConfig(_Checked):
                                "(a digit cut by the edge has a short box)")
     min_cut_digits: int = knob(1, "count", "this many digits at the page's edge inside the frame ask for a look "
                                "beyond it (a shadow's edge crossing a row leaves one digit there as often as two: at "
-                               "2 the shadowed shared photos read 1320/1602, at 1 1356; the look costs the bands' "
-                               "~2 ms, and a light-desk scene frame whose desk passes as shade 1 error)", lo=1)
+                               "2 the shadowed shared photos read 1320/1602, at 1 1356; a look may read the frame "
+                               "again, and a light-desk scene frame whose desk passes as shade 1 error)", lo=1)
     row_run_on: float = knob(2.0, "row pitches", "a row of two digits or more whose line, drawn on this far beyond "
                             "either end (in its median distance between digit centres), leaves the page inside the "
                             "frame runs into its edge and asks for a look too; a shadow's edge can fall in the gap "
@@ -785,7 +785,8 @@ class ShadeConfig(_Checked):
     across_min_share: float = knob(0.1, "fraction", "of the frame off the page: paper in shade this large, beside a "
                                    "page none of whose digits asked for a look past it, is read as a page of its "
                                    "own (shared photos under a hard shadow whose rows in the shade were never read: "
-                                   "0.46-0.96)", hi=1)
+                                   "0.46-0.96; not tuned below: a sliver of shade is no sheet's part)", hi=1,
+                                   open_lo=True)
     across_max_along: float = knob(0.8, "fraction", "of the band beyond the page's edge: that paper in shade lies "
                                    "along at most this much of it (a shadow's edge across the sheet: 0.09-0.77 on "
                                    "the shadowed photos; a grey desk around the page, which passes for paper in "

@@ -172,13 +172,13 @@ def find_bright_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | N
         found = again  # light falling off across the sheet: its shadowed part looked like desk
     rough = rough_share(smooth, found[0], cfg)
     if found is again:  # (not after the evened search: that was only where smooth)
-        return _page(*found, factor, grey.shape, cfg)._replace(rough=rough)
+        return page_of(*found, factor, grey.shape, cfg)._replace(rough=rough)
     if rough > cfg.max_rough and desk_has_light_parts(small, found[0], cfg):
         found = _bright_region(small, cfg, smooth) or found
     if rough_share(smooth, found[0], cfg) > cfg.colour_check_rough and \
             (nested := nested_sheet(small, found[0], smooth, cfg)) is not None:
         found, rough = nested
-    return _page(*found, factor, grey.shape, cfg)._replace(rough=rough)
+    return page_of(*found, factor, grey.shape, cfg)._replace(rough=rough)
 
 
 def nested_sheet(small: np.ndarray, filled: np.ndarray, smooth: np.ndarray, cfg: PageConfig):
@@ -210,7 +210,7 @@ def find_smooth_bright_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCop
     Page(None, None) when that is no sheet. `copies`: as for :func:`find_bright_paper`."""
     factor, small, _, smooth = copies or small_copies(grey, cfg)
     found = _bright_region(small, cfg, smooth)
-    return Page(None, None) if found is None else _page(*found, factor, grey.shape, cfg)
+    return Page(None, None) if found is None else page_of(*found, factor, grey.shape, cfg)
 
 
 def find_evened_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | None = None) -> Page:
@@ -229,7 +229,7 @@ def find_evened_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | N
     found = None if evened is None else _bright_region(evened, cfg, smooth, grow=False)
     if found is None or inner_share(found[1], small.shape, cfg) < cfg.evened_min_inner:
         return Page(None, None)
-    return _page(*found, factor, grey.shape, cfg)._replace(rough=rough_share(smooth, found[0], cfg))
+    return page_of(*found, factor, grey.shape, cfg)._replace(rough=rough_share(smooth, found[0], cfg))
 
 
 def inner_share(hull: np.ndarray, shape: tuple[int, int], cfg: PageConfig) -> float:
@@ -411,7 +411,7 @@ def find_coloured_paper(colour: np.ndarray, shape: tuple[int, int], cfg: PageCon
         return Page(None, None)
     if np.median(distance[filled > 0]) - np.median(distance[filled == 0]) < cfg.colour_min_step:
         return Page(None, None)
-    return _page(filled, hull, factor, shape, cfg)
+    return page_of(filled, hull, factor, shape, cfg)
 
 
 def find_smooth_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | None = None) -> Page:
@@ -433,7 +433,7 @@ def find_smooth_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | N
     if desk < cfg.texture_min or desk < cfg.texture_ratio * page:
         return Page(None, None)
     filled, hull = without_brighter_desk(small, region, cfg) or (filled, hull)
-    return _page(filled, hull, factor, grey.shape, cfg)
+    return page_of(filled, hull, factor, grey.shape, cfg)
 
 
 def without_brighter_desk(small: np.ndarray, region: np.ndarray,
@@ -514,7 +514,7 @@ def _reaches_middle(filled: np.ndarray, cfg: PageConfig) -> bool:
     return bool(filled[dy: h - dy, dx: w - dx].any())
 
 
-def _page(filled: np.ndarray, hull: np.ndarray, factor: int, shape: tuple[int, int], cfg: PageConfig) -> Page:
+def page_of(filled: np.ndarray, hull: np.ndarray, factor: int, shape: tuple[int, int], cfg: PageConfig) -> Page:
     """The Page of the filled outline `filled` (0/1 on the small copy, `factor` times smaller than
     a working copy of `shape`) and its `hull` (small copy's pixels)."""
     cv2 = opencv()

@@ -30,8 +30,9 @@ from typing import Callable
 
 import numpy as np
 
-from .arrays import median, nearest_upscale, opencv
-from .config import ShadeConfig
+from .arrays import median, opencv
+from .config import PageConfig, ShadeConfig
+from .page import page_of
 from .records import Digit, Line, Page, ReadResult, SmallCopies, Working
 
 
@@ -298,22 +299,37 @@ def along_share(shaded: np.ndarray, bands: tuple[np.ndarray, np.ndarray, np.ndar
     return float(np.count_nonzero(shaded[beyond])) / np.count_nonzero(beyond) if beyond.any() else 0.0
 
 
-def shaded_page(shaded: np.ndarray, factor: int, shape: tuple[int, int]) -> Page:
+def shaded_page(shaded: np.ndarray, paper: np.ndarray, factor: int, shape: tuple[int, int], cfg: PageConfig) -> Page:
     """The paper in shade `shaded` (0/1 uint8, not empty, on the page finder's copy, `factor` times
-    smaller than a working copy of `shape`) as a page of that working copy: its mask, and the hull
-    of its outlines."""
+    smaller than a working copy of `shape`) as a page of that working copy (:func:`.page.page_of`:
+    its mask kept clear of its edges, the shadow's step among them), outlined by the hull of the
+    whole sheet, the lit page `paper` with it (the paper's direction, :mod:`.deskew`, is the
+    sheet's)."""
     cv2 = opencv()
-    contours, _ = cv2.findContours(shaded, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    hull = cv2.convexHull(np.vstack(contours)).reshape(-1, 2).astype(np.float32)
-    return Page(nearest_upscale(shaded, factor, shape), (hull + 0.5) * factor)
+    sheet = shaded | page_on(paper, shaded.shape)
+    contours, _ = cv2.findContours(sheet, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    return page_of(shaded, cv2.convexHull(max(contours, key=cv2.contourArea)), factor, shape, cfg)
 
 
 def with_rows(result: ReadResult, rows: list[Line]) -> ReadResult:
-    """`result` with `rows` added, all its rows top to bottom by their digits' mean box centre."""
-    def middle(line: Line) -> float:
-        return float(np.mean([d.box[1] + d.box[3] / 2 for d in line.digits]))
+    """`result` with `rows` added, each before the first of its rows that lies below it on the page
+    turned upright by the reading's angle (the mean of its digits' box centres; the first
+    reading's own rows keep their order)."""
+    turn = np.radians(result.angle)
 
-    return replace(result, lines=sorted([*result.lines, *rows], key=middle)) if rows else result
+    def level(line: Line) -> float:  # the upright y of the centre: cv2.getRotationMatrix2D's second row
+        return float(np.mean([np.cos(turn) * (d.box[1] + d.box[3] / 2) - np.sin(turn) * (d.box[0] + d.box[2] / 2)
+                              for d in line.digits]))
+
+    lines = list(result.lines)
+    for row in sorted(rows, key=level):
+        lines.insert(next((i for i, line in enumerate(lines) if level(line) > level(row)), len(lines)), row)
+    return replace(result, lines=lines)
+
+
+def reports_digit(result: ReadResult) -> bool:
+    """Whether `result` reports a digit (not only '?')."""
+    return any(d.digit is not None for line in result.lines for d in line.digits)
 
 
 def rows_in_shade(result: ReadResult, shaded: np.ndarray, paper: np.ndarray, frame_shape: tuple,
