@@ -31,7 +31,7 @@ from . import blobs, classify, deskew, ink as ink_stage, lines as lines_stage, l
 from . import page as page_stage, rules, scale, shade, small
 from .arrays import opencv, validate_frame
 from .config import ReaderConfig
-from .records import DigitSize, Ink, Light, Measured, Page, Parts, Placement, ReadResult, SmallCopies, Working
+from .records import DigitSize, Ink, Light, Measured, Page, Parts, Placement, ReadResult, Working
 
 
 def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict | None = None) -> ReadResult:
@@ -94,12 +94,13 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
         return result
     if not result.lines:
         return _read_past_blank_page(work, result, paper, bands, (ratio, chroma()), copies(), classifier, config, stage)
-    if not (at_edge or into_edge):
-        if not shade.reports_digit(result):
-            return result
-        return _read_shade_across(work, result, paper, bands, (ratio, chroma()), copies(), classifier, config, stage)
+    if not (at_edge or into_edge or shade.reports_digit(result)):
+        return result
     height = shade.digit_height(result, work)
     shaded = shade.paper_in_shade(copies(), paper, bands, height, cfg)
+    if not (at_edge or into_edge):
+        return _read_shade_across(work, result, paper, shaded, bands, (ratio, chroma()), copies().factor,
+                                  classifier, config, stage)
     again, how = _read_without_page(work, result, paper, shaded, height, classifier, config)
     sure, sure_again = shade.sure_digits(result, cfg), shade.sure_digits(again, cfg)
     seen = shade.seen_again(result, again, paper, work.frame_shape, cfg)
@@ -114,12 +115,12 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     return again if keep else result
 
 
-def _read_shade_across(work: Working, result: ReadResult, paper: np.ndarray, bands: tuple, measured: tuple,
-                       copies: SmallCopies, classifier, config: ReaderConfig, stage) -> ReadResult:
+def _read_shade_across(work: Working, result: ReadResult, paper: np.ndarray, shaded: np.ndarray, bands: tuple,
+                       measured: tuple, factor: int, classifier, config: ReaderConfig, stage) -> ReadResult:
     """`result` (reporting a digit, none of which asked for a look past its page `paper`; `bands`
-    at its edge, `measured` their brightness ratio and colour shift; `copies`: the page finder's)
-    with the rows of the paper in shade beyond that page added (:func:`.shade.paper_in_shade`,
-    closed over the digits of `result`), when that paper lies along at most
+    at its edge, `measured` their brightness ratio and colour shift) with the rows of the paper in
+    shade beyond that page added (`shaded`: :func:`.shade.paper_in_shade` on the page finder's
+    copy, `factor` times smaller than the working copy), when that paper lies along at most
     ``across_max_along`` of the band beyond the page's edge (:func:`.shade.along_share`: a
     shadow's edge across the sheet, where a grey desk around the page lies along all of it) and
     covers ``across_min_share`` of the frame off the page: that paper read as a page of its own
@@ -127,14 +128,13 @@ def _read_shade_across(work: Working, result: ReadResult, paper: np.ndarray, ban
     (:func:`.shade.with_rows`). Rows written wholly in the shade never reach the lit page's edge,
     so no digit of the first reading asks for them."""
     cfg = config.shade
-    shaded = shade.paper_in_shade(copies, paper, bands, shade.digit_height(result, work), cfg)
     share, along = shade.off_page_share(shaded, paper), shade.along_share(shaded, bands)
     found = f"paper in shade along {along:.0%} of the page's edge, {share:.0%} of the frame off it"
     if share < cfg.across_min_share or along > cfg.across_max_along:
         stage("shade", lambda: (bands, *measured, f"{found}: not read"))
         return result
     again = _read_working(work, classifier, config, classify.no_stage, rescale=True,
-                          page=shade.shaded_page(shaded, paper, copies.factor, work.grey.shape, config.page))
+                          page=shade.shaded_page(shaded, paper, factor, work.grey.shape, config.page))
     rows = shade.sure_rows(again, cfg)
     stage("shade", (bands, *measured, f"{found}: read as a page, rows with a sure digit added: {len(rows)}"))
     return shade.with_rows(result, rows)
