@@ -892,9 +892,9 @@ def test_the_reader_takes_a_second_look_at_unsure_digits_only():
     debug = {}
     result = FrameReader(unsure).read(grey, debug=debug)
     assert [line.text for line in result.lines] == ["666"]
-    looked = debug["second_look"]  # for --debug's 11-second_look picture: five looks, before, after
+    looked = debug["second_look"]  # for --debug's 12-second_look picture: five looks, before, after
     assert [(len(looks), before.digit, after.digit) for looks, before, after in looked] == [(5, 5, 6)] * 3
-    assert draw_stages(debug)["11-second_look"].shape == (3 * 56, 5 * 56 + 150, 3)
+    assert draw_stages(debug)["12-second_look"].shape == (3 * 56, 5 * 56 + 150, 3)
     assert [round(d.confidence, 3) for d in result.lines[0].digits] == [round((0.4 + 4 * 0.9) / 5, 3)] * 3
     assert unsure.batches[-1] == 3 * 5
 
@@ -3247,3 +3247,74 @@ def test_the_page_finder_takes_the_coloured_page_beside_a_bright_one_off_the_mid
     monkeypatch.setattr(page_stage, "find_bright_paper", lambda grey, cfg, copies=None: table)
     monkeypatch.setattr(page_stage, "find_coloured_paper", lambda colour, shape, cfg: asked.append(1) or nothing)
     assert page_stage.find_paper(grey, cfg, colour) is table and len(asked) == 2  # no page by colour
+
+
+def _sheets_on_a_desk(notes: list[tuple[int, tuple[int, int, int, int]]]) -> np.ndarray:
+    """The page finder's blurred small copy (320x240, of a 640x480 working copy) of a desk at 60
+    with a page at 200 on its left and each note (level, (x0, y0, x1, y1)) drawn on it."""
+    small = np.full((240, 320), 60, np.uint8)
+    small[40:200, 20:150] = 200
+    for level, (x0, y0, x1, y1) in notes:
+        small[y0:y1, x0:x1] = level
+    return cv2.GaussianBlur(small, (5, 5), 0)
+
+
+def test_other_sheets_beside_the_page_are_found_but_not_a_lighter_part_of_the_desk():
+    cfg = ReaderConfig().page
+    paper = np.zeros((480, 640), np.uint8)  # the page's mask, at the working copy's size
+    paper[84:396, 44:296] = 1
+
+    def found(notes, config=cfg):
+        sheets = page_stage.other_sheets(_sheets_on_a_desk(notes), paper, (480, 640), config)
+        return [tuple(np.round([s.hull[:, 0].min(), s.hull[:, 1].min(), s.hull[:, 0].max(), s.hull[:, 1].max()],
+                               -1).astype(int)) for s in sheets]
+
+    note, small_note = (185, (190, 60, 300, 180)), (185, (200, 200, 230, 230))
+    assert found([note]) == [(380, 120, 600, 360)]  # working px: the small copy is half as big
+    assert found([note, (170, (160, 5, 280, 55))]) == [(380, 120, 600, 360), (320, 10, 560, 110)]  # largest first
+    assert found([(125, note[1])]) == []  # less than halfway from the desk's 60 to the page's 200: desk
+    assert found([(135, note[1])]) == [(380, 120, 600, 360)]
+    assert found([small_note]) == []  # under a tenth of the page's area
+    assert found([note], replace(cfg, max_other_sheets=0)) == []
+    assert found([note], replace(cfg, other_min_contrast=0.95)) == []
+    everything = np.ones((480, 640), np.uint8)  # a page (its mask grown off its edge) covering the copy
+    assert page_stage.other_sheets(_sheets_on_a_desk([note]), everything, (480, 640), cfg) == []
+    assert page_stage.other_sheets(_sheets_on_a_desk([note]), 0 * everything, (480, 640), cfg) == []
+
+
+def test_two_sticky_notes_on_one_desk_are_both_read(digit_classifier, mnist_test):
+    """The page finder takes the larger note for the page: the other one's digits were never read.
+    Two generated notes on dark desks side by side, each 640x480."""
+    from edgedigits.debug import draw_stages
+
+    images, labels = mnist_test
+    notes = [generate_frame(np.random.default_rng(seed), images, labels, frame_size=(640, 480),
+                            options=FrameOptions(papers="sticky", max_lines=2, max_digits_per_line=10))
+             for seed in (1, 2)]
+    frame = np.hstack([notes[0][0], notes[1][0]])
+    true_digits = [sum(len(line.text) for line in truth) for _, truth in notes]
+
+    def digits_per_note(config: ReaderConfig, debug=None) -> list[int]:
+        result = FrameReader(digit_classifier, config=config).read(frame, debug=debug)
+        centres = [d.box[0] + d.box[2] / 2 for line in result.lines for d in line.digits if d.digit is not None]
+        return [sum(x < 640 for x in centres), sum(x >= 640 for x in centres)]
+
+    debug = {}
+    both = digits_per_note(ReaderConfig(), debug)
+    page_alone = digits_per_note(replace(ReaderConfig(), page=replace(ReaderConfig().page, max_other_sheets=0)))
+    assert min(true_digits) >= 5 and 0 in page_alone, (true_digits, page_alone)
+    assert all(n >= 0.8 * t for n, t in zip(both, true_digits)), (both, true_digits)
+    grey, _, hulls, verdict = debug["sheets"]  # for --debug's 11-sheets picture
+    assert len(hulls) == 1 and verdict.startswith("1 other sheet(s) read")
+    assert draw_stages(debug)["11-sheets"].shape == grey.shape + (3,)
+
+
+def test_rows_read_already_are_not_added_again():
+    from edgedigits.reader.lines import rows_not_read
+    from edgedigits.reader.records import Digit, Line
+
+    read = ReadResult([Line("12", [Digit(1, 0.9, (100, 100, 20, 30)), Digit(2, 0.9, (125, 100, 20, 30))])])
+    again = Line("2", [Digit(2, 0.95, (128, 104, 16, 24))])  # its centre in the read 2's box
+    beside = Line("7", [Digit(7, 0.95, (150, 100, 20, 30))])
+    assert rows_not_read([again, beside], read) == [beside]
+    assert rows_not_read([again], ReadResult([])) == [again]

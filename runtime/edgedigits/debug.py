@@ -18,11 +18,14 @@ turns it into one picture per stage, in the order the reader computes them:
                inside the page's edge (blue) and just beyond it (orange), their brightness ratio and
                colour distance, and whether the frame was read again without the page (or the paper
                in shade read as a page of its own)
-  11-second_look  each digit or '?' read again (less sure than ``second_look_below``): its five
+  11-sheets    when other sheets lie beside the page: the working copy, the page's mask tinted blue,
+               each other sheet read as a page of its own outlined in green, and how many rows
+               with a sure digit it added
+  12-second_look  each digit or '?' read again (less sure than ``second_look_below``): its five
                looks (as cropped, shifted up, down, left, right) and its reading before -> after
 
 One picture per stage of :mod:`edgedigits.reader` (scale, page, light, ink, deskew + rules, blobs,
-lines, classify, small, shade, classify's second look).
+lines, classify, small, shade, page's other sheets, classify's second look).
 
 A stage the reader did not reach (a blank frame stops early) has no picture.
 """
@@ -36,7 +39,8 @@ import numpy as np
 from .reader import LINE_COLOURS
 from .reader.draw import digit_label
 
-STAGES = ("grey", "paper", "darkness", "ink", "upright", "blobs", "lines", "crops", "small", "shade", "second_look")
+STAGES = ("grey", "paper", "darkness", "ink", "upright", "blobs", "lines", "crops", "small", "shade", "sheets",
+          "second_look")
 
 
 def draw_stages(stages: dict) -> dict[str, np.ndarray]:
@@ -72,6 +76,8 @@ def draw_stages(stages: dict) -> dict[str, np.ndarray]:
             picture = _small_picture(*value)
         elif name == "shade":
             picture = _shade_picture(*value)
+        elif name == "sheets":
+            picture = _sheets_picture(*value)
         elif name == "second_look":
             picture = _second_look_picture(value)
         else:
@@ -177,6 +183,19 @@ def _shade_picture(bands: tuple, ratio: float, chroma: float, verdict: str, zoom
     picture = cv2.resize(picture, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
     for row, text in enumerate((f"beyond / inside {ratio:.2f}, colour distance {chroma:.1f}", verdict)):
         cv2.putText(picture, text, (4, 16 + 18 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 200), 1)
+    return picture
+
+
+def _sheets_picture(grey: np.ndarray, paper: np.ndarray, hulls: list, verdict: str) -> np.ndarray:
+    """The working copy `grey`, the page's mask `paper` (any size) tinted blue, each other sheet's
+    outline (`hulls`, working px) in green, and what was added."""
+    import cv2
+
+    picture = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
+    page = cv2.resize(paper, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+    picture[page] = picture[page] // 2 + np.uint8((110, 40, 0))
+    cv2.polylines(picture, [np.round(h).astype(np.int32).reshape(-1, 1, 2) for h in hulls], True, (0, 200, 0), 3)
+    cv2.putText(picture, verdict, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 220), 2)
     return picture
 
 

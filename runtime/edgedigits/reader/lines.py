@@ -4,6 +4,8 @@ drawn around a row's digits are dropped."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from .arrays import median
 from .config import LinesConfig
 from .records import Blob, Candidates, Lines
@@ -97,3 +99,16 @@ def drop_box_sides(group: list[Blob], cfg: LinesConfig) -> list[Blob]:
             # a thin-pen box side at the end of the line (digits share one pen and stroke width)
             and not ((b.w < thin * b.h or b.h > cfg.side_tall * height) and any(b is e for e in ends)
                      and b.stroke < cfg.side_stroke * stroke)]
+
+
+def rows_not_read(rows: list, result) -> list:
+    """The lines of `rows` none of whose digits has its box centre in the box of a digit of `result`
+    (a ReadResult; boxes (x, y, w, h) in the same pixels): writing read already is not added twice."""
+    boxes = np.array([d.box for line in result.lines for d in line.digits], np.float64).reshape(-1, 4)
+
+    def read_already(digit) -> bool:
+        cx, cy = digit.box[0] + digit.box[2] / 2, digit.box[1] + digit.box[3] / 2
+        return bool(np.any((boxes[:, 0] <= cx) & (cx <= boxes[:, 0] + boxes[:, 2]) &
+                           (boxes[:, 1] <= cy) & (cy <= boxes[:, 1] + boxes[:, 3])))
+
+    return [row for row in rows if not any(read_already(d) for d in row.digits)]

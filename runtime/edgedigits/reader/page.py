@@ -57,6 +57,48 @@ def find_paper(grey: np.ndarray, cfg: PageConfig, colour: Callable[[], np.ndarra
     return page
 
 
+def other_sheets(small: np.ndarray, paper: np.ndarray, shape: tuple[int, int], cfg: PageConfig) -> list[Page]:
+    """The sheets beside the page `paper` (its mask, on a copy of the frame of any size), found in
+    the page finder's blurred small copy `small` (:func:`small_blurred`) of a working copy of
+    `shape`: two sticky notes on a desk, a note beside a sheet, the part of a sheet beyond a
+    shadow's band across it. The page, and each sheet found, is painted over with the desk's median
+    level (the rest of the copy's) and the bright region of what is left (:func:`_bright_region`)
+    is a sheet when it keeps clear of them, covers ``other_min_share`` of the page's area, and its
+    median lies ``other_min_contrast`` of the way from the desk's level to the page's (with the
+    page gone, Otsu splits a grained desk into a lighter and a darker part); at most
+    ``max_other_sheets``, largest first. Most frames stop before any search: less than that share
+    of the rest of the copy is that bright."""
+    cv2 = opencv()
+    factor = _small_factor(shape, cfg)
+    taken = cv2.resize(paper, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+    apart = np.ones((2 * _margin(small.shape, cfg) + 3,) * 2, np.uint8)  # the page's mask keeps off its edge
+    taken = cv2.dilate((taken > 0).view(np.uint8), apart)
+    page_area = np.count_nonzero(taken)
+    if page_area == 0:
+        return []
+    page_level = histogram_median(uint8_histogram(small, taken))
+    sheets = []
+    while len(sheets) < cfg.max_other_sheets:
+        rest = uint8_histogram(small, 1 - taken)
+        if rest.sum() < cfg.other_min_share * page_area:  # (nothing, or too little, is left beside the page)
+            break
+        desk = histogram_median(rest)
+        bright = math.ceil(desk + cfg.other_min_contrast * (page_level - desk))
+        if rest[min(bright, 256):].sum() < cfg.other_min_share * page_area:
+            break
+        found = _bright_region(np.where(taken > 0, np.uint8(desk), small), cfg)
+        if found is None:
+            break
+        filled, hull = found
+        level = histogram_median(uint8_histogram(small, filled))
+        if np.count_nonzero(filled & taken) or np.count_nonzero(filled) < cfg.other_min_share * page_area \
+                or level < desk + cfg.other_min_contrast * (page_level - desk):
+            break
+        sheets.append(page_of(filled, hull, factor, shape, cfg))
+        taken |= cv2.dilate(filled, apart)
+    return sheets
+
+
 def covers_middle(page: Page) -> bool:
     """Whether the page's mask holds the frame's middle pixel (what the camera is pointed at; the
     colour finder's own test, :func:`_reaches_middle`, asks for the middle third)."""
@@ -519,11 +561,16 @@ def page_of(filled: np.ndarray, hull: np.ndarray, factor: int, shape: tuple[int,
     a working copy of `shape`) and its `hull` (small copy's pixels)."""
     cv2 = opencv()
     # Stay clear of the paper's edge: blur, JPEG and the coarse mask make it look like ink.
-    margin = max(cfg.min_margin, int(round(cfg.margin * max(filled.shape))))
+    margin = _margin(filled.shape, cfg)
     filled = cv2.erode(filled, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
     mask = nearest_upscale(filled, factor, shape)
     mask = cv2.erode(mask, np.ones((cfg.mask_erode, cfg.mask_erode), np.uint8))
     return Page(mask, (hull.reshape(-1, 2).astype(np.float32) + 0.5) * factor)
+
+
+def _margin(shape: tuple[int, int], cfg: PageConfig) -> int:
+    """How far (px of the small copy of `shape`) a page's mask keeps off its outline."""
+    return max(cfg.min_margin, int(round(cfg.margin * max(shape))))
 
 
 def is_step_edge(small: np.ndarray, hull: np.ndarray, cfg: PageConfig = PageConfig()) -> bool:

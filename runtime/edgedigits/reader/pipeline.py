@@ -14,6 +14,8 @@
        dimmer smooth light beyond: a probe, maybe all again, without the page (none read: its rows
        on the paper in shade); or, no digit asking, paper in shade along part of the page's edge
        (a shadow across the sheet): read as a page of its own, its rows added.
+    -> other sheets beside the page (two sticky notes on a desk): each read as a page of its own,
+       its rows with a sure digit added after the page's.
     -> a second look at the reported digits the classifier was unsure of.
 
 Each stage lives in its own module and is a plain function from typed records (:mod:`.records`)
@@ -55,8 +57,30 @@ def read_frame(frame: np.ndarray, classifier, config: ReaderConfig, debug: dict 
         result = _read_on_smooth_part(work, result, classifier, config, stage)
     if _too_textured(result, config):
         result = _read_on_preview(work, result, classifier, config, stage)
-    result = _read_past_shade(work, result, paper.get("mask"), classifier, config, stage)  # shade: past the page
+    blurred = cache(partial(page_stage.small_blurred, work.grey, config.page))
+    result = _read_past_shade(work, result, paper.get("mask"), blurred, classifier, config, stage)  # shade: past page
+    result = _read_other_sheets(work, result, paper.get("mask"), blurred, classifier, config, stage)  # page: beside
     return classify.second_look(result, classifier, config, stage)                 # classify: unsure digits
+
+
+def _read_other_sheets(work: Working, result: ReadResult, paper: np.ndarray | None, blurred, classifier,
+                       config: ReaderConfig, stage) -> ReadResult:
+    """`result` with the rows of the sheets beside its page `paper` (the mask it was read on;
+    :func:`.page.other_sheets` on `blurred()`, the page finder's small copy) added after its own:
+    each sheet read as a page of its own, its rows with a sure digit (:func:`.shade.sure_rows`)
+    that were not read already (:func:`.lines.rows_not_read`: a reading past the page's edge may
+    have taken in a sheet beside it)."""
+    if paper is None or _too_textured(result, config):
+        return result
+    sheets = page_stage.other_sheets(blurred(), paper, work.grey.shape, config.page)
+    rows = []
+    for sheet in sheets:
+        again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=sheet)
+        rows += lines_stage.rows_not_read(shade.sure_rows(again, config.shade), result)
+    if sheets:
+        stage("sheets", (work.grey, paper, [sheet.hull for sheet in sheets],
+                         f"{len(sheets)} other sheet(s) read: {len(rows)} row(s) with a sure digit added"))
+    return replace(result, lines=result.lines + rows) if rows else result
 
 
 def _too_textured(result: ReadResult, config: ReaderConfig) -> bool:
@@ -64,7 +88,7 @@ def _too_textured(result: ReadResult, config: ReaderConfig) -> bool:
     return not result.lines and blobs.too_much_texture(config.blobs) in result.warnings
 
 
-def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None, classifier,
+def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None, blurred, classifier,
                      config: ReaderConfig, stage) -> ReadResult:
     """`result`, or the working copy read again without its page `paper` (the mask it was read on)
     when digits sit at the page's edge, or a row runs into it (:func:`.shade.rows_into_edge`), or
@@ -76,7 +100,8 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     and they read again at least ``seen_again`` of the page's own digits away from its edge
     (:func:`.shade.seen_again`), and, looked at for a row running into the edge alone, they read
     no first row in two of their rows (:func:`.shade.rows_parted`). When no digit asks for that
-    look but the band beyond looks like the page in shade, :func:`_read_shade_across`."""
+    look but the band beyond looks like the page in shade, :func:`_read_shade_across`. `blurred()`
+    returns the page finder's small copy of the working copy (made once per frame)."""
     cfg = config.shade
     if paper is None:
         return result
@@ -84,7 +109,7 @@ def _read_past_shade(work: Working, result: ReadResult, paper: np.ndarray | None
     into_edge = not at_edge and shade.rows_into_edge(result, paper, work.frame_shape, cfg) > 0
     if _too_textured(result, config):
         return result  # (`paper` may be the smooth part's or the preview's, read after it: not this reading's)
-    blurred = page_stage.small_blurred(work.grey, config.page)
+    blurred = blurred()  # (the page finder's small copy: made once for this and for the sheets beside the page)
     bands = shade.edge_bands(blurred, paper, config.page.edge_border_px, cfg)
     ratio, chroma = shade.brightness_ratio(bands), cache(partial(shade.colour_shift, work, bands))
     copies = cache(partial(page_stage.small_copies, work.grey, config.page, blurred))  # roughness: only when asked
