@@ -3271,12 +3271,17 @@ def test_other_sheets_beside_the_page_are_found_but_not_a_lighter_part_of_the_de
 
     note, small_note = (185, (190, 60, 300, 180)), (185, (200, 200, 230, 230))
     assert found([note]) == [(380, 120, 600, 360)]  # working px: the small copy is half as big
+    assert found([note, (185, (160, 5, 280, 55))], replace(cfg, max_other_sheets=1)) == [(380, 120, 600, 360)]
+    # A note at 120 with a glint at 200 over its top: enough bright pixels to search, but its median
+    # lies less than halfway from the desk to the page.
+    assert found([(120, note[1]), (200, (190, 60, 300, 90))]) == []
     assert found([note, (170, (160, 5, 280, 55))]) == [(380, 120, 600, 360), (320, 10, 560, 110)]  # largest first
     assert found([(125, note[1])]) == []  # less than halfway from the desk's 60 to the page's 200: desk
     assert found([(135, note[1])]) == [(380, 120, 600, 360)]
     assert found([small_note]) == []  # under a tenth of the page's area
     assert found([note], replace(cfg, max_other_sheets=0)) == []
     assert found([note], replace(cfg, other_min_contrast=0.95)) == []
+    assert page_stage.other_sheets(_sheets_on_a_desk([note]), paper, (480, 640), replace(cfg, other_min_share=1e-9))
     everything = np.ones((480, 640), np.uint8)  # a page (its mask grown off its edge) covering the copy
     assert page_stage.other_sheets(_sheets_on_a_desk([note]), everything, (480, 640), cfg) == []
     assert page_stage.other_sheets(_sheets_on_a_desk([note]), 0 * everything, (480, 640), cfg) == []
@@ -3304,6 +3309,11 @@ def test_two_sticky_notes_on_one_desk_are_both_read(digit_classifier, mnist_test
     page_alone = digits_per_note(replace(ReaderConfig(), page=replace(ReaderConfig().page, max_other_sheets=0)))
     assert min(true_digits) >= 5 and 0 in page_alone, (true_digits, page_alone)
     assert all(n >= 0.8 * t for n, t in zip(both, true_digits)), (both, true_digits)
+    right = notes[1][1]
+    for line in right:
+        line.quad = line.quad + np.float32([640, 0])
+    score = score_read(FrameReader(digit_classifier).read(frame), notes[0][1] + right)
+    assert score.digits_right >= 0.8 * sum(true_digits), (score, true_digits)
     grey, _, hulls, verdict = debug["sheets"]  # for --debug's 11-sheets picture
     assert len(hulls) == 1 and verdict.startswith("1 other sheet(s) read")
     assert draw_stages(debug)["11-sheets"].shape == grey.shape + (3,)
@@ -3318,3 +3328,21 @@ def test_rows_read_already_are_not_added_again():
     beside = Line("7", [Digit(7, 0.95, (150, 100, 20, 30))])
     assert rows_not_read([again, beside], read) == [beside]
     assert rows_not_read([again], ReadResult([])) == [again]
+
+
+def test_sheets_beside_the_page_on_a_table_brighter_than_them_are_found_by_colour():
+    """A yellow note (the page) and a pink one on a white table: in grey the table is the brightest,
+    and only colour tells the notes from it."""
+    cfg = ReaderConfig().page
+    colour = np.full((240, 320, 3), 225, np.uint8)
+    colour[40:200, 20:150] = (90, 215, 230)    # yellow (BGR)
+    colour[60:180, 190:300] = (200, 160, 240)  # pink
+    colour = cv2.GaussianBlur(colour, (5, 5), 0)
+    small = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)
+    paper = np.zeros((480, 640), np.uint8)
+    paper[84:396, 44:296] = 1
+    by_colour = page_stage.other_sheets(small, paper, (480, 640), cfg, lambda: colour)
+    assert len(by_colour) == 1 and 370 <= by_colour[0].hull[:, 0].min() and by_colour[0].hull[:, 0].max() <= 610
+    assert page_stage.other_sheets(small, paper, (480, 640), cfg) == []  # a grey frame: no colour to go by
+    grey_notes = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
+    assert page_stage.other_sheets(small, paper, (480, 640), cfg, lambda: grey_notes) == []

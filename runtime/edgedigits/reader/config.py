@@ -123,9 +123,11 @@ class PageConfig(_Checked):
                                 hi=1)
     min_paper_area: float = knob(0.05, "fraction", "of the frame: a smaller bright region is not the page", hi=1)
     max_other_sheets: int = knob(3, "count", "sheets beside the page looked for and read, each as a page of its own "
-                                 "(two sticky notes on a desk; 0: the page alone)")
-    other_min_share: float = knob(0.1, "fraction", "of the page's area: a smaller bright region beside it is not "
-                                  "another sheet", hi=1)
+                                 "(two sticky notes on a desk; 0: the page alone): each is a whole reading more")
+    other_min_share: float = knob(0.1, "fraction", "of the page's area: a smaller region beside it is not another "
+                                  "sheet, and with fewer pixels as bright beside the page none is looked for (not "
+                                  "tuned: a sheet-sized region must also cover min_paper_area of the frame)", hi=1,
+                                  open_lo=True)
     other_min_contrast: float = knob(0.5, "fraction", "of the way from the desk's median level to the page's: a "
                                      "region beside the page darker than this is a lighter part of the desk (without "
                                      "it, the grain beside the page on 4 of 200 generated frames: 47 -> 102 errors)",

@@ -6,6 +6,7 @@ and the paper's edges are never read as ink; later keep off the paper's edge."""
 from __future__ import annotations
 
 import math
+from functools import cache
 from typing import Callable
 
 import numpy as np
@@ -57,46 +58,60 @@ def find_paper(grey: np.ndarray, cfg: PageConfig, colour: Callable[[], np.ndarra
     return page
 
 
-def other_sheets(small: np.ndarray, paper: np.ndarray, shape: tuple[int, int], cfg: PageConfig) -> list[Page]:
+def other_sheets(small: np.ndarray, paper: np.ndarray, shape: tuple[int, int], cfg: PageConfig,
+                 colour: Callable[[], np.ndarray] | None = None) -> list[Page]:
     """The sheets beside the page `paper` (its mask, on a copy of the frame of any size), found in
     the page finder's blurred small copy `small` (:func:`small_blurred`) of a working copy of
     `shape`: two sticky notes on a desk, a note beside a sheet, the part of a sheet beyond a
-    shadow's band across it. The page, and each sheet found, is painted over with the desk's median
-    level (the rest of the copy's) and the bright region of what is left (:func:`_bright_region`)
-    is a sheet when it keeps clear of them, covers ``other_min_share`` of the page's area, and its
-    median lies ``other_min_contrast`` of the way from the desk's level to the page's (with the
-    page gone, Otsu splits a grained desk into a lighter and a darker part); at most
-    ``max_other_sheets``, largest first. Most frames stop before any search: less than that share
-    of the rest of the copy is that bright."""
+    shadow's band across it. At most ``max_other_sheets``, largest first, each found by
+    :func:`next_sheet` with the page and the sheets before it painted over; the search ends at the
+    first region that is no sheet."""
     cv2 = opencv()
-    factor = _small_factor(shape, cfg)
     taken = cv2.resize(paper, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
-    apart = np.ones((2 * _margin(small.shape, cfg) + 3,) * 2, np.uint8)  # the page's mask keeps off its edge
+    # A page's mask keeps _margin px off its outline (page_of): grown by that and a pixel, it covers the page.
+    apart = np.ones((2 * _margin(small.shape, cfg) + 3,) * 2, np.uint8)
     taken = cv2.dilate((taken > 0).view(np.uint8), apart)
     page_area = np.count_nonzero(taken)
     if page_area == 0:
         return []
     page_level = histogram_median(uint8_histogram(small, taken))
+    distance = None if colour is None else cache(lambda: chroma_distance(colour(), shape, cfg))
     sheets = []
     while len(sheets) < cfg.max_other_sheets:
-        rest = uint8_histogram(small, 1 - taken)
-        if rest.sum() < cfg.other_min_share * page_area:  # (nothing, or too little, is left beside the page)
+        found = next_sheet(small, taken, page_level, cfg, distance)
+        if found is None or np.count_nonzero(found[0] & taken) or \
+                np.count_nonzero(found[0]) < cfg.other_min_share * page_area:
             break
-        desk = histogram_median(rest)
-        bright = math.ceil(desk + cfg.other_min_contrast * (page_level - desk))
-        if rest[min(bright, 256):].sum() < cfg.other_min_share * page_area:
-            break
-        found = _bright_region(np.where(taken > 0, np.uint8(desk), small), cfg)
-        if found is None:
-            break
-        filled, hull = found
-        level = histogram_median(uint8_histogram(small, filled))
-        if np.count_nonzero(filled & taken) or np.count_nonzero(filled) < cfg.other_min_share * page_area \
-                or level < desk + cfg.other_min_contrast * (page_level - desk):
-            break
-        sheets.append(page_of(filled, hull, factor, shape, cfg))
-        taken |= cv2.dilate(filled, apart)
+        sheets.append(page_of(*found, _small_factor(shape, cfg), shape, cfg))
+        taken |= cv2.dilate(found[0], apart)
     return sheets
+
+
+def next_sheet(small: np.ndarray, taken: np.ndarray, page_level: float, cfg: PageConfig,
+               distance: Callable[[], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(filled outline, hull) of the largest sheet-like region of the blurred small copy `small`
+    beside `taken` (0/1: the page and the sheets found, painted over with the desk's median level,
+    the rest's), or None. On a desk clearly darker than the page (its median at most
+    ``desk_max_brightness`` of `page_level`, the page's median): the bright region
+    (:func:`_bright_region`) when its median lies ``other_min_contrast`` of the way from the desk's
+    level to the page's (with the page gone, Otsu splits a grained desk into a lighter and a
+    darker part); no search at all when fewer pixels than ``other_min_share`` of `taken`'s area
+    are that bright (most frames). On a desk about as bright as the page or brighter (a white
+    table), the region whose colour differs from the desk's (:func:`coloured_region` of
+    `distance()`, :func:`chroma_distance`, painted over in the same way); None without `distance`."""
+    rest = uint8_histogram(small, 1 - taken)
+    if not rest.any():
+        return None
+    desk = histogram_median(rest)
+    if desk > cfg.desk_max_brightness * page_level:
+        return None if distance is None else coloured_region(np.where(taken > 0, np.float32(0), distance()), cfg)
+    bright = desk + cfg.other_min_contrast * (page_level - desk)
+    if rest[math.ceil(bright):].sum() < cfg.other_min_share * np.count_nonzero(taken):
+        return None
+    found = _bright_region(np.where(taken > 0, np.uint8(desk), small), cfg)
+    if found is None or histogram_median(uint8_histogram(small, found[0])) < bright:
+        return None
+    return found
 
 
 def covers_middle(page: Page) -> bool:
@@ -419,13 +434,22 @@ def _grown(small: np.ndarray, region: np.ndarray, outline: tuple[np.ndarray, np.
 
 
 def find_coloured_paper(colour: np.ndarray, shape: tuple[int, int], cfg: PageConfig) -> Page:
-    """The paper in a working copy of `shape` as the largest region whose chroma (Lab a, b) differs
-    from the desk's, the median chroma of the frame's outer band (``colour_border``): a page as
-    bright as the desk or darker can still differ from it in colour. Page(None, None) unless the
-    region reaches into the frame's middle third (what the camera is pointed at: not a label in a
-    corner of a white page, nor a strip of table beside a note that fills most of the frame) and its median
-    chroma distance exceeds the rest's by ``colour_min_step``. `colour` is a small BGR copy of the
-    frame (any size; resized to the page finder's copy)."""
+    """The paper in a working copy of `shape` as the largest region whose chroma differs from the
+    desk's (:func:`coloured_region` of :func:`chroma_distance`): a page as bright as the desk or
+    darker can still differ from it in colour. Page(None, None) unless the region reaches into the
+    frame's middle third (what the camera is pointed at: not a label in a corner of a white page,
+    nor a strip of table beside a note that fills most of the frame). `colour` is a small BGR copy
+    of the frame (any size; resized to the page finder's copy)."""
+    found = coloured_region(chroma_distance(colour, shape, cfg), cfg)
+    if found is None or not _reaches_middle(found[0], cfg):
+        return Page(None, None)
+    return page_of(*found, _small_factor(shape, cfg), shape, cfg)
+
+
+def chroma_distance(colour: np.ndarray, shape: tuple[int, int], cfg: PageConfig) -> np.ndarray:
+    """The distance (float32) of each pixel's chroma (Lab a, b) in the page finder's copy of a
+    working copy of `shape` from the desk's, the median chroma of the frame's outer band
+    (``colour_border``). `colour`: as for :func:`find_coloured_paper`."""
     cv2 = opencv()
     factor = _small_factor(shape, cfg)
     h, w = shape[0] // factor, shape[1] // factor
@@ -439,21 +463,29 @@ def find_coloured_paper(colour: np.ndarray, shape: tuple[int, int], cfg: PageCon
     # 0.5, so the squares sum exactly in float32 and the square root equals np.hypot's, 6x faster.
     a = a.astype(np.float32) - np.float32(histogram_median(uint8_histogram(a, ring)))
     b = b.astype(np.float32) - np.float32(histogram_median(uint8_histogram(b, ring)))
-    distance = np.sqrt(a * a + b * b)
+    return np.sqrt(a * a + b * b)
+
+
+def coloured_region(distance: np.ndarray, cfg: PageConfig) -> tuple[np.ndarray, np.ndarray] | None:
+    """(filled outline, hull) of the largest region of `distance` (:func:`chroma_distance`) that
+    Otsu calls far from the desk's chroma, when it is sheet-sized and its median distance exceeds
+    the rest's by ``colour_min_step``; None when not, or when the distance's
+    ``colour_top_percentile`` stays under that step (one colour all over, or a grey frame saved
+    as colour)."""
+    cv2 = opencv()
     top = float(np.percentile(distance, cfg.colour_top_percentile))
-    if top < cfg.colour_min_step:  # one colour all over (or a grey frame saved as colour)
-        return Page(None, None)
+    if top < cfg.colour_min_step:
+        return None
     scaled = np.clip(distance * (255.0 / top), 0, 255).astype(np.uint8)
     _, region = cv2.threshold(scaled, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     region = _largest_component(region)
     if region is None:
-        return Page(None, None)
+        return None
     filled, hull = _filled_hull(region)
-    if not _sheet_sized(filled, cfg) or not _reaches_middle(filled, cfg):
-        return Page(None, None)
-    if np.median(distance[filled > 0]) - np.median(distance[filled == 0]) < cfg.colour_min_step:
-        return Page(None, None)
-    return page_of(filled, hull, factor, shape, cfg)
+    if not _sheet_sized(filled, cfg) or \
+            np.median(distance[filled > 0]) - np.median(distance[filled == 0]) < cfg.colour_min_step:
+        return None
+    return filled, hull
 
 
 def find_smooth_paper(grey: np.ndarray, cfg: PageConfig, copies: SmallCopies | None = None) -> Page:

@@ -72,7 +72,7 @@ def _read_other_sheets(work: Working, result: ReadResult, paper: np.ndarray | No
     have taken in a sheet beside it)."""
     if paper is None or _too_textured(result, config):
         return result
-    sheets = page_stage.other_sheets(blurred(), paper, work.grey.shape, config.page)
+    sheets = page_stage.other_sheets(blurred(), paper, work.grey.shape, config.page, work.colour)
     rows = []
     for sheet in sheets:
         again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=sheet)
