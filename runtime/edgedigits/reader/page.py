@@ -67,7 +67,7 @@ def other_sheets(small: np.ndarray, paper: np.ndarray, shape: tuple[int, int], c
     :func:`next_sheet` with the page and the sheets before it painted over; the search ends at the
     first region that is no sheet."""
     cv2 = opencv()
-    taken = cv2.resize(paper, (small.shape[1], small.shape[0]), interpolation=cv2.INTER_NEAREST)
+    taken = page_on(paper, small.shape)
     # A page's mask keeps _margin px off its outline (page_of): grown by that and a pixel, it covers the page.
     apart = np.ones((2 * _margin(small.shape, cfg) + 3,) * 2, np.uint8)
     taken = cv2.dilate((taken > 0).view(np.uint8), apart)
@@ -112,6 +112,14 @@ def next_sheet(small: np.ndarray, taken: np.ndarray, page_level: float, cfg: Pag
     if found is None or histogram_median(uint8_histogram(small, found[0])) < bright:
         return None
     return found
+
+
+def page_on(paper: np.ndarray, shape: tuple) -> np.ndarray:
+    """The page mask `paper` (0/1 uint8, on a copy of the frame) resized (nearest) to a copy of
+    `shape`: the page finder's small copy, where the page in shade and the sheets beside the page
+    are found."""
+    cv2 = opencv()
+    return cv2.resize(paper, shape[::-1], interpolation=cv2.INTER_NEAREST)
 
 
 def covers_middle(page: Page) -> bool:

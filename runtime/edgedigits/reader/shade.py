@@ -32,7 +32,7 @@ import numpy as np
 
 from .arrays import median, opencv
 from .config import PageConfig, ShadeConfig
-from .page import page_of
+from .page import page_of, page_on
 from .records import Digit, Line, Page, ReadResult, SmallCopies, Working
 
 
@@ -363,13 +363,6 @@ def straddles(box: tuple, page: np.ndarray, shaded: np.ndarray, frame_shape: tup
     x1, y1 = max(x0 + 1, int((x + bw) * sx)), max(y0 + 1, int((y + bh) * sy))
     shares = float(page[y0:y1, x0:x1].mean()), float(shaded[y0:y1, x0:x1].mean())
     return min(shares) >= cfg.straddle_share and (x1 - x0) * (y1 - y0) < int(page.sum())
-
-
-def page_on(paper: np.ndarray, shape: tuple) -> np.ndarray:
-    """The page mask `paper` (0/1 uint8, on a copy of the frame) resized (nearest) to a copy of
-    `shape`: the page finder's small copy, where the page in shade is found."""
-    cv2 = opencv()
-    return cv2.resize(paper, shape[::-1], interpolation=cv2.INTER_NEAREST)
 
 
 def upright_height(result: ReadResult, box: tuple) -> float:
