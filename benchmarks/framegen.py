@@ -4,9 +4,10 @@ A page is laid out with 1-4 lines of 1-8 digits (sometimes two groups per line),
 dark ink (black, blue ballpoint, grey pencil) on tinted, textured paper with optional ruled lines
 or a box border, specks and show-through from the back of the page. The page is then placed on a
 dark textured desk (or, by option, a light wooden desk, a white table, a glossy desk with glare;
-sticky notes instead of sheets) with in-plane rotation (up to +-45 degrees) and perspective, lit unevenly
-(vignetting, a shadow band, a phone's shadow), exposed (down to ink 55 on paper 90), blurred,
-given sensor noise and JPEG-compressed.
+sticky notes instead of sheets; two sheets side by side, each laid out in its own half of the frame)
+with in-plane rotation (up to +-45 degrees) and perspective, lit unevenly (vignetting, a shadow
+band, a phone's shadow), exposed (down to ink 55 on paper 90), blurred, given sensor noise and
+JPEG-compressed.
 
 The truth for a frame is a list of :class:`TruthLine`: the digit string of each line (a row as
 written, however wide the gap between its groups) in reading order, its groups, and the line's
@@ -71,6 +72,7 @@ class FrameOptions:
     papers: str = "sheets"              # the tints drawn from: one of PAPERS
     light: str = "room"                 # one of LIGHTS
     ruling: str = "mixed"               # one of RULINGS
+    sheets: int = 1                     # 1, or 2 side by side (two notes on a desk): see generate_frame
 
     def __post_init__(self) -> None:
         if not 4 <= self.min_digit_height <= self.max_digit_height:
@@ -85,6 +87,8 @@ class FrameOptions:
             raise ValueError(f"light must be one of {LIGHTS}, got {self.light!r}")
         if self.ruling not in RULINGS:
             raise ValueError(f"ruling must be one of {RULINGS}, got {self.ruling!r}")
+        if self.sheets not in (1, 2):
+            raise ValueError(f"sheets must be 1 or 2, got {self.sheets!r}")
         if not 0 <= self.max_rotation_deg <= 45:
             raise ValueError(f"max_rotation_deg must be in [0, 45], got {self.max_rotation_deg}")
 
@@ -421,21 +425,19 @@ def generate_frame(rng: np.random.Generator, digits_images: np.ndarray, digits_l
     if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels) or len(images) == 0:
         raise ValueError(f"expected MNIST images (N, 28, 28) and N labels, got {images.shape} and {labels.shape}")
     frame_w, frame_h = frame_size or FRAME_SIZES[int(rng.integers(len(FRAME_SIZES)))]
-    lines, height = _layout(rng, options, images, labels, frame_w, frame_h)
-    angle = 0.0 if options.clean else (rng.uniform(-options.max_rotation_deg, options.max_rotation_deg)
-                                       if rng.random() < 0.5 else rng.uniform(-8, 8))
-    paper, truth = _render_page(rng, options, images, labels, lines, height, (frame_w, frame_h, angle))
-    page_h, page_w = paper.shape[:2]
-    homography, _ = _page_homography(rng, options, page_w, page_h, frame_w, frame_h, angle)
-
-    warped = cv2.warpPerspective(paper, homography, (frame_w, frame_h), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-    mask = cv2.warpPerspective(np.ones((page_h, page_w), np.float32), homography, (frame_w, frame_h),
-                               flags=cv2.INTER_LINEAR)
-    desk = _desk(rng, frame_h, frame_w) if not options.clean else np.full((frame_h, frame_w, 3), 0.1, np.float32)
+    pages = [_placed_page(rng, options, images, labels, part)
+             for part in _sheet_parts(frame_w, frame_h, options.sheets)]
+    height = min(page[3] for page in pages)  # the blur below is scaled to the smallest digits
+    scene = _desk(rng, frame_h, frame_w) if not options.clean else np.full((frame_h, frame_w, 3), 0.1, np.float32)
     if options.desk != "dark" and not options.clean:
-        desk = _other_desk(rng, options.desk, desk)
-    scene = warped * mask[..., None] + desk * (1 - mask[..., None])
+        scene = _other_desk(rng, options.desk, scene)
+    for paper, _, homography, _ in pages:
+        page_h, page_w = paper.shape[:2]
+        warped = cv2.warpPerspective(paper, homography, (frame_w, frame_h), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        mask = cv2.warpPerspective(np.ones((page_h, page_w), np.float32), homography, (frame_w, frame_h),
+                                   flags=cv2.INTER_LINEAR)
+        scene = warped * mask[..., None] + scene * (1 - mask[..., None])
 
     if not options.clean:
         scene *= _lighting(rng, frame_h, frame_w)[..., None]
@@ -457,10 +459,38 @@ def generate_frame(rng: np.random.Generator, digits_images: np.ndarray, digits_l
         ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 96))])
         frame = cv2.imdecode(data, cv2.IMREAD_COLOR)
 
-    for line in truth:
-        line.quad = cv2.perspectiveTransform(line.quad[None], homography)[0]
-        line.boxes = [cv2.perspectiveTransform(b[None], homography)[0] for b in line.boxes]
+    truth = []
+    for _, lines, homography, _ in pages:
+        for line in lines:
+            line.quad = cv2.perspectiveTransform(line.quad[None], homography)[0]
+            line.boxes = [cv2.perspectiveTransform(b[None], homography)[0] for b in line.boxes]
+        truth += lines
     return frame, truth
+
+
+def _sheet_parts(frame_w: int, frame_h: int, sheets: int) -> list[tuple[int, int, int, int]]:
+    """(x, y, w, h) of the part of the frame each sheet lies in: the whole frame for one sheet;
+    for two, the halves of its longer side (so the sheets never overlap)."""
+    if sheets == 1:
+        return [(0, 0, frame_w, frame_h)]
+    if frame_w >= frame_h:
+        return [(0, 0, frame_w // 2, frame_h), (frame_w // 2, 0, frame_w - frame_w // 2, frame_h)]
+    return [(0, 0, frame_w, frame_h // 2), (0, frame_h // 2, frame_w, frame_h - frame_h // 2)]
+
+
+def _placed_page(rng, options: FrameOptions, images, labels, part):
+    """(paper, its truth lines in page coordinates, the homography placing it in the frame, the
+    digit height) of one sheet laid out, rendered and placed in `part` (x, y, w, h) of the frame."""
+    import cv2
+
+    x, y, w, h = part
+    lines, height = _layout(rng, options, images, labels, w, h)
+    angle = 0.0 if options.clean else (rng.uniform(-options.max_rotation_deg, options.max_rotation_deg)
+                                       if rng.random() < 0.5 else rng.uniform(-8, 8))
+    paper, truth = _render_page(rng, options, images, labels, lines, height, (w, h, angle))
+    homography, _ = _page_homography(rng, options, paper.shape[1], paper.shape[0], w, h, angle)
+    shift = np.array([[1, 0, x], [0, 1, y], [0, 0, 1]], np.float64)
+    return paper, truth, shift @ homography if (x or y) else homography, height
 
 
 def generate_frames(n: int, seed: int, images: np.ndarray, labels: np.ndarray, *,

@@ -1,5 +1,5 @@
 """The frame reader on kinds of scene the shared real photos barely hold: light and white desks,
-glare, sticky notes, dense sheets of long numbers.
+glare, sticky notes (one or two on a desk), dense sheets of long numbers.
 
 Each scene is the frame generator (benchmarks/framegen.py, MNIST test digits) with one option
 changed; "default" is the generator as the other benchmarks use it. The same seed gives the same
@@ -31,6 +31,9 @@ def scene_options() -> dict:
                                                   max_digit_height=40),
         "lit from one side": FrameOptions(light="side"),
         "squared paper": FrameOptions(ruling="squared"),
+        "two sticky notes, dark desk": FrameOptions(papers="sticky", sheets=2, max_lines=2, max_digits_per_line=10),
+        "two sticky notes, white table": FrameOptions(desk="white", papers="sticky", sheets=2, max_lines=2,
+                                                      max_digits_per_line=10),
     }
 
 

@@ -1932,6 +1932,14 @@ def test_scene_options_change_the_desk_and_paper_not_the_writing(mnist_test):
     assert not np.array_equal(squared, made["dark"][0]) and "squared paper" in scene_options()
     with pytest.raises(ValueError, match="ruling"):
         FrameOptions(ruling="dotted")
+    two, two_truth = generate_frame(np.random.default_rng(3), images, labels, frame_size=(320, 240),
+                                    options=FrameOptions(papers="sticky", sheets=2))
+    left = [bool(line.quad[:, 0].max() <= 160) for line in two_truth]
+    right = [bool(line.quad[:, 0].min() >= 160) for line in two_truth]
+    assert two.shape == (240, 320, 3) and any(left) and any(right)  # a sheet in each half, apart
+    assert all(a or b for a, b in zip(left, right)) and "two sticky notes, white table" in scene_options()
+    with pytest.raises(ValueError, match="sheets"):
+        FrameOptions(sheets=3)
 
 
 def _note_on_a_table(images, labels, note_bgr=(40, 140, 250)):
@@ -3346,3 +3354,33 @@ def test_sheets_beside_the_page_on_a_table_brighter_than_them_are_found_by_colou
     assert page_stage.other_sheets(small, paper, (480, 640), cfg) == []  # a grey frame: no colour to go by
     grey_notes = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
     assert page_stage.other_sheets(small, paper, (480, 640), cfg, lambda: grey_notes) == []
+
+
+def test_a_coloured_note_in_shade_on_a_dark_desk_is_found_by_colour():
+    """A green note, lit only along its top, beside a bright page on a dark desk: by brightness its
+    median lies less than halfway from the desk's level to the page's (a lighter part of a desk),
+    but its colour is not the desk's."""
+    cfg = ReaderConfig().page
+    colour = np.full((240, 320, 3), 60, np.uint8)
+    colour[40:200, 20:150] = 200
+    colour[60:180, 190:300] = (70, 140, 80)   # green in shade: grey ~114, halfway is 130
+    colour[60:90, 190:300] = (110, 220, 130)  # its lit top: grey ~181, enough bright pixels to search
+    colour = cv2.GaussianBlur(colour, (5, 5), 0)
+    small = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)
+    paper = np.zeros((480, 640), np.uint8)
+    paper[84:396, 44:296] = 1
+    assert page_stage.other_sheets(small, paper, (480, 640), cfg) == []  # by brightness alone: desk
+    by_colour = page_stage.other_sheets(small, paper, (480, 640), cfg, lambda: colour)
+    assert len(by_colour) == 1 and 370 <= by_colour[0].hull[:, 0].min() and by_colour[0].hull[:, 0].max() <= 610
+    assert by_colour[0].hull[:, 1].max() >= 340  # the whole note, its shaded part too
+    grey_notes = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
+    assert page_stage.other_sheets(small, paper, (480, 640), cfg, lambda: grey_notes) == []
+    # Lit down to its middle, its lower part in deep shade: by brightness the lit part alone is a
+    # sheet; the region found by colour holds it and is all of the note.
+    colour[60:180, 190:300] = (55, 110, 62)  # grey ~89
+    colour[60:130, 190:300] = (110, 220, 130)
+    colour = cv2.GaussianBlur(colour, (5, 5), 0)
+    small = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)
+    (lit,) = page_stage.other_sheets(small, paper, (480, 640), cfg)
+    (whole,) = page_stage.other_sheets(small, paper, (480, 640), cfg, lambda: colour)
+    assert lit.hull[:, 1].max() <= 280 and whole.hull[:, 1].max() >= 340, (lit.hull, whole.hull)

@@ -164,8 +164,9 @@ class PageConfig(_Checked):
                                      "with writing: at most 0.04; with a desk's light stripes: 0.2 and more): "
                                      "the colour finder checks it, a smooth sheet is looked for inside it "
                                      "(page.nested_sheet), and such a sheet is at most this rough", hi=1)
-    colour_within: float = knob(0.95, "fraction", "of a page found by colour that lies within the bright one: "
-                                "the two outline the same sheet", hi=1)
+    colour_within: float = knob(0.95, "fraction", "of a page found by colour that lies within the bright one (of "
+                                "a bright sheet beside the page that lies within the one found by colour): the two "
+                                "outline the same sheet", hi=1)
     colour_max_share: float = knob(0.85, "fraction", "a colour page within the bright one covering less of it than "
                                    "this: the bright region took in light parts of a desk of another colour", hi=1)
     colour_beside_max_share: float = knob(0.1, "fraction", "a page found by colour, larger than a smooth bright "
