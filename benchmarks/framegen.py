@@ -10,7 +10,8 @@ band, a phone's shadow), exposed (down to ink 55 on paper 90), blurred, given se
 JPEG-compressed.
 
 The truth for a frame is a list of :class:`TruthLine`: the digit string of each line (a row as
-written, however wide the gap between its groups) in reading order, its groups, and the line's
+written, however wide the gap between its groups) in reading order (with two sheets, the first
+sheet's lines, then the second's), its groups, and the line's
 quadrilateral in frame pixels.
 Deterministic for a given seed.
 """
@@ -72,7 +73,7 @@ class FrameOptions:
     papers: str = "sheets"              # the tints drawn from: one of PAPERS
     light: str = "room"                 # one of LIGHTS
     ruling: str = "mixed"               # one of RULINGS
-    sheets: int = 1                     # 1, or 2 side by side (two notes on a desk): see generate_frame
+    sheets: int = 1                     # 1, or 2 side by side, each in its half (_sheet_parts)
 
     def __post_init__(self) -> None:
         if not 4 <= self.min_digit_height <= self.max_digit_height:
@@ -87,7 +88,7 @@ class FrameOptions:
             raise ValueError(f"light must be one of {LIGHTS}, got {self.light!r}")
         if self.ruling not in RULINGS:
             raise ValueError(f"ruling must be one of {RULINGS}, got {self.ruling!r}")
-        if self.sheets not in (1, 2):
+        if not isinstance(self.sheets, int) or self.sheets not in (1, 2):
             raise ValueError(f"sheets must be 1 or 2, got {self.sheets!r}")
         if not 0 <= self.max_rotation_deg <= 45:
             raise ValueError(f"max_rotation_deg must be in [0, 45], got {self.max_rotation_deg}")
@@ -417,7 +418,8 @@ def _side_light(rng, full_h, full_w):
 
 def generate_frame(rng: np.random.Generator, digits_images: np.ndarray, digits_labels: np.ndarray, *,
                    options: FrameOptions = FrameOptions(), frame_size: tuple[int, int] | None = None):
-    """One frame: (uint8 BGR image (H, W, 3), list[TruthLine] in reading order)."""
+    """One frame: (uint8 BGR image (H, W, 3), list[TruthLine] in reading order; with
+    ``options.sheets`` 2, the first sheet's lines, then the second's)."""
     import cv2
 
     images = np.asarray(digits_images)
@@ -470,7 +472,8 @@ def generate_frame(rng: np.random.Generator, digits_images: np.ndarray, digits_l
 
 def _sheet_parts(frame_w: int, frame_h: int, sheets: int) -> list[tuple[int, int, int, int]]:
     """(x, y, w, h) of the part of the frame each sheet lies in: the whole frame for one sheet;
-    for two, the halves of its longer side (so the sheets never overlap)."""
+    for two, the halves of its longer side (each page is fitted into its half; the perspective
+    jitter may take a corner a few pixels past it)."""
     if sheets == 1:
         return [(0, 0, frame_w, frame_h)]
     if frame_w >= frame_h:
@@ -478,19 +481,18 @@ def _sheet_parts(frame_w: int, frame_h: int, sheets: int) -> list[tuple[int, int
     return [(0, 0, frame_w, frame_h // 2), (0, frame_h // 2, frame_w, frame_h - frame_h // 2)]
 
 
-def _placed_page(rng, options: FrameOptions, images, labels, part):
+def _placed_page(rng: np.random.Generator, opts: FrameOptions, images: np.ndarray, labels: np.ndarray,
+                 part: tuple[int, int, int, int]) -> tuple[np.ndarray, list, np.ndarray, float]:
     """(paper, its truth lines in page coordinates, the homography placing it in the frame, the
     digit height) of one sheet laid out, rendered and placed in `part` (x, y, w, h) of the frame."""
-    import cv2
-
     x, y, w, h = part
-    lines, height = _layout(rng, options, images, labels, w, h)
-    angle = 0.0 if options.clean else (rng.uniform(-options.max_rotation_deg, options.max_rotation_deg)
-                                       if rng.random() < 0.5 else rng.uniform(-8, 8))
-    paper, truth = _render_page(rng, options, images, labels, lines, height, (w, h, angle))
-    homography, _ = _page_homography(rng, options, paper.shape[1], paper.shape[0], w, h, angle)
+    lines, height = _layout(rng, opts, images, labels, w, h)  # (its "frame" is the part)
+    angle = 0.0 if opts.clean else (rng.uniform(-opts.max_rotation_deg, opts.max_rotation_deg)
+                                    if rng.random() < 0.5 else rng.uniform(-8, 8))
+    paper, truth = _render_page(rng, opts, images, labels, lines, height, (w, h, angle))
+    homography, _ = _page_homography(rng, opts, paper.shape[1], paper.shape[0], w, h, angle)
     shift = np.array([[1, 0, x], [0, 1, y], [0, 0, 1]], np.float64)
-    return paper, truth, shift @ homography if (x or y) else homography, height
+    return paper, truth, shift @ homography, height
 
 
 def generate_frames(n: int, seed: int, images: np.ndarray, labels: np.ndarray, *,

@@ -1,7 +1,7 @@
 """The frame reader on kinds of scene the shared real photos barely hold: light and white desks,
 glare, sticky notes (one or two on a desk), dense sheets of long numbers.
 
-Each scene is the frame generator (benchmarks/framegen.py, MNIST test digits) with one option
+Each scene is the frame generator (benchmarks/framegen.py, MNIST test digits) with a few options
 changed; "default" is the generator as the other benchmarks use it. The same seed gives the same
 frames. These numbers say where the reader is weak on scenes one would photograph; they are not
 real photos, and a mechanism tuned on them alone would fit the generator, not the world.
@@ -19,21 +19,23 @@ SCENE_SEED = 7
 
 def scene_options() -> dict:
     """{name: FrameOptions} of every scene."""
+    from dataclasses import replace
+
     from benchmarks.framegen import FrameOptions
 
+    notes = FrameOptions(papers="sticky", max_lines=2, max_digits_per_line=10)
     return {
         "default": FrameOptions(),
         "light desk": FrameOptions(desk="light"),
         "glossy desk, glare": FrameOptions(desk="glare"),
-        "sticky notes, dark desk": FrameOptions(papers="sticky", max_lines=2, max_digits_per_line=10),
-        "sticky notes, white table": FrameOptions(desk="white", papers="sticky", max_lines=2, max_digits_per_line=10),
+        "sticky notes, dark desk": notes,
+        "sticky notes, white table": replace(notes, desk="white"),
         "dense sheet, long numbers": FrameOptions(max_lines=12, max_digits_per_line=14, min_digit_height=12,
                                                   max_digit_height=40),
         "lit from one side": FrameOptions(light="side"),
         "squared paper": FrameOptions(ruling="squared"),
-        "two sticky notes, dark desk": FrameOptions(papers="sticky", sheets=2, max_lines=2, max_digits_per_line=10),
-        "two sticky notes, white table": FrameOptions(desk="white", papers="sticky", sheets=2, max_lines=2,
-                                                      max_digits_per_line=10),
+        "two sticky notes, dark desk": replace(notes, sheets=2),
+        "two sticky notes, white table": replace(notes, desk="white", sheets=2),
     }
 
 

@@ -3381,6 +3381,29 @@ def test_a_coloured_note_in_shade_on_a_dark_desk_is_found_by_colour():
     colour[60:130, 190:300] = (110, 220, 130)
     colour = cv2.GaussianBlur(colour, (5, 5), 0)
     small = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)
-    (lit,) = page_stage.other_sheets(small, paper, (480, 640), cfg)
+    (lit,) = page_stage.other_sheets(small, paper, (480, 640), cfg)  # (the shade too dark to grow into)
     (whole,) = page_stage.other_sheets(small, paper, (480, 640), cfg, lambda: colour)
     assert lit.hull[:, 1].max() <= 280 and whole.hull[:, 1].max() >= 340, (lit.hull, whole.hull)
+    (kept,) = page_stage.other_sheets(small, paper, (480, 640), replace(cfg, other_lit_part=2.0), lambda: colour)
+    assert kept.hull[:, 1].max() <= 280  # the colour region, 1.7x the lit part, is not that much larger
+
+
+def test_a_region_found_by_colour_holds_a_bright_one_only_inside_and_larger():
+    cfg = ReaderConfig().page
+    bright = np.zeros((100, 100), np.uint8)
+    bright[10:50, 10:90] = 1
+    whole, shifted = bright.copy(), np.zeros_like(bright)
+    whole[50:90, 10:90] = 1
+    shifted[40:90, 10:90] = 1
+    assert page_stage.holds((whole, None), (bright, None), cfg)
+    assert not page_stage.holds((bright, None), (bright, None), cfg)  # the same outline: not larger
+    assert not page_stage.holds((shifted, None), (bright, None), cfg)  # a quarter of it outside
+    assert not page_stage.holds(None, (bright, None), cfg)
+
+
+def test_no_other_sheet_is_looked_for_by_colour_with_nothing_bright_beside_the_page():
+    """Most frames: the histogram test stops the search before the colour distance is made."""
+    paper = np.zeros((480, 640), np.uint8)
+    paper[84:396, 44:296] = 1
+    assert page_stage.other_sheets(_sheets_on_a_desk([]), paper, (480, 640), ReaderConfig().page,
+                                   lambda: pytest.fail("the colour distance was made")) == []

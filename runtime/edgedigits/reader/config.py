@@ -129,9 +129,13 @@ class PageConfig(_Checked):
                                   "tuned: a sheet-sized region must also cover min_paper_area of the frame)", hi=1,
                                   open_lo=True)
     other_min_contrast: float = knob(0.5, "fraction", "of the way from the desk's median level to the page's: a "
-                                     "region beside the page darker than this is a lighter part of the desk (without "
-                                     "it, the grain beside the page on 4 of 200 generated frames: 47 -> 102 errors)",
-                                     hi=1)
+                                     "region beside the page darker than this is no sheet by brightness (a lighter part "
+                                     "of the desk; without it, the grain beside the page on 4 of 200 generated frames: "
+                                     "47 -> 102 errors); the colour finder is asked instead", hi=1)
+    other_lit_part: float = knob(1.2, "times", "a region found by colour that holds a bright sheet beside the page "
+                                 "and has this many times its pixels is all of a note lit only in part (not tuned: "
+                                 "the two outlines of a note lit all over differ by a few pixels, and the one "
+                                 "checked for brightness is kept)", lo=1)
     middle_divisor: int = knob(3, "1/N of each side", "a page found by colour or smoothness reaches into the frame's "
                                "middle, 1/N in from each side: what the camera is pointed at, not a label in a corner "
                                "nor a strip of table beside a note", lo=3)

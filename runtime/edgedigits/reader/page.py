@@ -97,16 +97,18 @@ def next_sheet(small: np.ndarray, taken: np.ndarray, page_level: float, cfg: Pag
     level to the page's (with the page gone, Otsu splits a grained desk into a lighter and a
     darker part); no search at all when fewer pixels than ``other_min_share`` of `taken`'s area
     are that bright (most frames); the region found by colour instead when it holds the bright one
-    and more (:func:`holds`: a note lit only in part). On a desk about as bright as the page or
-    brighter (a white table), and when the pixels that bright beside the page hold no such region
-    (a white table just under the level that calls it bright, a coloured note in shade on a dark
-    desk), the region whose colour differs from the desk's (:func:`coloured_region` of
-    `distance()`, :func:`chroma_distance`, painted over in the same way); None without `distance`."""
+    and is ``other_lit_part`` times larger (:func:`holds`: a note lit only in part). On a desk about
+    as bright as the page or brighter (a white table), and when the pixels that bright beside the
+    page hold no such region (a white table just under ``desk_max_brightness`` of the page's level,
+    which Otsu splits into its lit and shaded parts; a coloured note in shade on a dark desk), the
+    region whose colour differs from the desk's (:func:`coloured_region` of `distance()`,
+    :func:`chroma_distance`, painted over in the same way), with only the colour finder's own
+    tests; None without `distance`. The colour region is made only when asked for."""
     rest = uint8_histogram(small, 1 - taken)
     if not rest.any():
         return None
     desk = histogram_median(rest)
-    coloured = None if distance is None else cache(
+    by_colour = None if distance is None else cache(
         lambda: coloured_region(np.where(taken > 0, np.float32(0), distance()), cfg))
     if desk <= cfg.desk_max_brightness * page_level:
         bright = desk + cfg.other_min_contrast * (page_level - desk)
@@ -114,20 +116,19 @@ def next_sheet(small: np.ndarray, taken: np.ndarray, page_level: float, cfg: Pag
             return None
         found = _bright_region(np.where(taken > 0, np.uint8(desk), small), cfg)
         if found is not None and histogram_median(uint8_histogram(small, found[0])) >= bright:
-            return coloured() if coloured and holds(coloured(), found, cfg) else found
-    return coloured() if coloured else None
+            return by_colour() if by_colour is not None and holds(by_colour(), found, cfg) else found
+    return None if by_colour is None else by_colour()
 
 
 def holds(coloured: tuple[np.ndarray, np.ndarray] | None, bright: tuple[np.ndarray, np.ndarray],
           cfg: PageConfig) -> bool:
-    """Whether the region found by colour (filled outline, hull) holds ``colour_within`` of the
-    bright one's pixels and is larger: the bright region is the lit part of a coloured sheet, the
-    colour region all of it."""
+    """Whether the region found by colour (filled outline, hull; None: none) holds
+    ``colour_within`` of the bright region's pixels and has ``other_lit_part`` times as many: the
+    bright region is the lit part of a coloured sheet, the colour region all of it."""
     if coloured is None:
         return False
-    common = np.count_nonzero(coloured[0] & bright[0])
-    return common >= cfg.colour_within * np.count_nonzero(bright[0]) and \
-        np.count_nonzero(coloured[0]) > np.count_nonzero(bright[0])
+    inside, area = np.count_nonzero(coloured[0] & bright[0]), np.count_nonzero(bright[0])
+    return inside >= cfg.colour_within * area and np.count_nonzero(coloured[0]) >= cfg.other_lit_part * area
 
 
 def page_on(paper: np.ndarray, shape: tuple) -> np.ndarray:
