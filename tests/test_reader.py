@@ -1786,6 +1786,29 @@ def test_a_page_whose_rows_were_found_is_not_turned_to_a_reading_of_short_column
     assert orient.best_reading(read_at, sure, OrientConfig()) is rows_over
 
 
+def test_a_reading_at_another_turn_with_digits_far_shorter_than_the_first_ones_does_not_win():
+    """A lightly drawn box broken into dashes, read a quarter turn further, is a column of sure 1s
+    half the digits' height (a generated note on a white table: 0.985 against the upright 0.934)."""
+    from edgedigits.reader import orient
+    from edgedigits.reader.config import OrientConfig
+    from edgedigits.reader.records import Digit, Direction, Line
+
+    def reading(texts, confidence, box):
+        return ReadResult([Line(t, [Digit(int(c), confidence, box) for c in t]) for t in texts])
+
+    upright = reading(("411188772",), 0.93, (0, 0, 12, 20))           # digits 20 px tall
+    dashes = reading(("1", "11", "1", "1", "111", "1"), 0.99, (0, 0, 9, 3))  # sideways: 9 px along its up
+    readings = {0: upright, 90: dashes, 180: reading(("886681114",), 0.88, (0, 0, 12, 20)), -90: dashes}
+    sure = Direction(0.0, sure=True, across=False)
+    assert orient.up_height(dashes, 90.0) == 9 and orient.up_height(upright, 0.0) == 20
+    assert orient.best_reading(lambda angle, stage: readings[round(angle)], sure, OrientConfig()) is upright
+    assert orient.best_reading(lambda angle, stage: readings[round(angle)], sure,
+                               OrientConfig(turned_min_height=0.0)) is dashes
+    # A page lying sideways, read first along its columns: the true turn shows its digits taller.
+    readings[90] = rows = reading(("1367", "2015"), 0.99, (0, 0, 20, 12))
+    assert orient.best_reading(lambda angle, stage: readings[round(angle)], sure, OrientConfig()) is rows
+
+
 def test_a_page_upside_down_is_read_turned_over(reader, mnist_test):
     """Digits turned half a turn read as other digits, or as nothing the classifier is sure of: an
     unsure reading of enough digits is compared with the page read turned by 180 degrees."""

@@ -129,9 +129,9 @@ class PageConfig(_Checked):
                                   "tuned: a sheet-sized region must also cover min_paper_area of the frame)", hi=1,
                                   open_lo=True)
     other_min_contrast: float = knob(0.5, "fraction", "of the way from the desk's median level to the page's: a "
-                                     "region beside the page darker than this is no sheet by brightness (a lighter part "
-                                     "of the desk; without it, the grain beside the page on 4 of 200 generated frames: "
-                                     "47 -> 102 errors); the colour finder is asked instead", hi=1)
+                                     "region beside the page darker than this is no sheet by brightness (a lighter "
+                                     "part of the desk; without it, the grain beside the page on 4 of 200 generated "
+                                     "frames: 47 -> 102 errors); the colour finder is asked instead", hi=1)
     other_lit_part: float = knob(1.2, "times", "a region found by colour that holds a bright sheet beside the page "
                                  "and has this many times its pixels is all of a note lit only in part (not tuned: "
                                  "the two outlines of a note lit all over differ by a few pixels, and the one "
@@ -654,6 +654,11 @@ class OrientConfig(_Checked):
     short_rows_confidence: float = knob(0.98, "probability", "a reading at another turn with shorter lines still wins "
                                         "when this sure: a sideways list of short rows reads 1.0 at its true turn, a "
                                         "quarter turn of rows 0.94 (1367 | 2015 at half size)", hi=1)
+    turned_min_height: float = knob(0.75, "fraction", "a reading at another turn whose digits are shorter than this "
+                                    "share of the first reading's (each along its own up direction) may not win: "
+                                    "digits are taller than wide, so a wrong turn shows them shorter, and the dashes "
+                                    "of a lightly drawn box read a quarter turn as sure 1s half the digits' height "
+                                    "(not tuned)", hi=1)
 
 
 @dataclass(frozen=True)

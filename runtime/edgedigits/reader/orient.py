@@ -9,6 +9,7 @@ turns."""
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -48,30 +49,47 @@ def best_reading(read_at: Callable[[float, Callable], ReadResult], direction: Di
         # too (the shared photos, their degraded copies and every scene read the same without the
         # other turns), and each turn costs a rule search: seconds on a 2000 px wooden desk.
         return result
+    height = up_height(result, direction.angle)
+
+    def read_turned(turn: float) -> ReadResult:
+        # A reading whose digits are much shorter than the first one's is not the page upright
+        # (digits are taller than wide): it may not win, whatever its confidence.
+        other = read_at(direction.angle + turn, no_stage)
+        return other if up_height(other, direction.angle + turn) >= cfg.turned_min_height * height else ReadResult([])
+
     turns = [0]
     if not direction.sure:
         # Scattered digits do not tell a page's rows from its columns: read it turned the other
         # way of the two the angle allows, and keep the reading the classifier is surer of.
         turns.append(quarter_turn(direction.angle) - direction.angle)
-        result = surer(result, read_at(direction.angle + turns[1], no_stage), cfg)
+        result = surer(result, read_turned(turns[1]), cfg)
     elif direction.across:
         # Neighbours one above the other: a page lying sideways (or a column of digits): read it
         # at both quarter turns, since which way it lies does not show in where its digits are.
         turns += [90, -90]
-        sideways = [read_at(direction.angle + turn, no_stage) for turn in turns[1:]]
+        sideways = [read_turned(turn) for turn in turns[1:]]
         result = surer(result, max(sideways, key=orientation_score), cfg)
     need = turned_need(result, cfg)
     if need is not None:
         # Digits turned over or sideways read as other digits, or as nothing clear; and rows of a
         # sideways page can sit as close as its digits, so a "sure" direction may still be a
         # quarter turn off: read the page at the turns not read yet and keep the surest.
-        others = [read_at(direction.angle + turn, no_stage) for turn in (90, 180, -90) if turn not in turns]
+        others = [read_turned(turn) for turn in (90, 180, -90) if turn not in turns]
         if direction.sure and not direction.across:
             others = [other for other in others if may_turn(result, other, cfg)]
         surest = max(others, key=orientation_score, default=None)
         if surest is not None and orientation_score(surest) >= need:
             result = surer(result, surest, cfg)
     return result
+
+
+def up_height(result: ReadResult, angle: float) -> float:
+    """The median extent (frame pixels) of a reading's digits along the up direction of text read
+    turned by `angle` degrees: their boxes' (the frame's axis-aligned ones) height for a turn
+    nearer level or upside down, their width for one nearer sideways; 0 for no digit."""
+    along = 3 if abs(math.cos(math.radians(angle))) >= abs(math.sin(math.radians(angle))) else 2
+    extents = [d.box[along] for line in result.lines for d in line.digits]
+    return float(np.median(extents)) if extents else 0.0
 
 
 def digits_per_line(result: ReadResult) -> float:
