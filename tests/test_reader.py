@@ -1797,15 +1797,18 @@ def test_a_reading_at_another_turn_with_digits_far_shorter_than_the_first_ones_d
         return ReadResult([Line(t, [Digit(int(c), confidence, box) for c in t]) for t in texts])
 
     upright = reading(("411188772",), 0.93, (0, 0, 12, 20))           # digits 20 px tall
-    dashes = reading(("1", "11", "1", "1", "111", "1"), 0.99, (0, 0, 9, 3))  # sideways: 9 px along its up
+    dashes = reading(("1", "11", "1", "1", "111", "1"), 1.0, (0, 0, 9, 3))  # sideways: 9 px along its up
     readings = {0: upright, 90: dashes, 180: reading(("886681114",), 0.88, (0, 0, 12, 20)), -90: dashes}
     sure = Direction(0.0, sure=True, across=False)
     assert orient.up_height(dashes, 90.0) == 9 and orient.up_height(upright, 0.0) == 20
     assert orient.best_reading(lambda angle, stage: readings[round(angle)], sure, OrientConfig()) is upright
     assert orient.best_reading(lambda angle, stage: readings[round(angle)], sure,
                                OrientConfig(turned_min_height=0.0)) is dashes
-    # A page lying sideways, read first along its columns: the true turn shows its digits taller.
+    # A page lying sideways, read first along its columns (digits 12 px along that reading's up): the
+    # true turn shows the same digits 20 px tall and wins.
+    readings[0] = reading(("2", "0", "15", "7", "0", "02", "3"), 0.9, (0, 0, 20, 12))
     readings[90] = rows = reading(("1367", "2015"), 0.99, (0, 0, 20, 12))
+    readings[-90] = reading(("5102", "7621"), 0.6, (0, 0, 20, 12))
     assert orient.best_reading(lambda angle, stage: readings[round(angle)], sure, OrientConfig()) is rows
 
 

@@ -655,10 +655,11 @@ class OrientConfig(_Checked):
                                         "when this sure: a sideways list of short rows reads 1.0 at its true turn, a "
                                         "quarter turn of rows 0.94 (1367 | 2015 at half size)", hi=1)
     turned_min_height: float = knob(0.75, "fraction", "a reading at another turn whose digits are shorter than this "
-                                    "share of the first reading's (each along its own up direction) may not win: "
-                                    "digits are taller than wide, so a wrong turn shows them shorter, and the dashes "
-                                    "of a lightly drawn box read a quarter turn as sure 1s half the digits' height "
-                                    "(not tuned)", hi=1)
+                                    "share of the first reading's (each along its own up direction, orient.up_height) "
+                                    "may not win: digits are taller than wide, so on a page tilted well away from 45 "
+                                    "degrees a wrong turn shows the same digits shorter, and the dashes of a lightly "
+                                    "drawn box read a quarter turn as sure 1s half the digits' height (not tuned; 0: "
+                                    "off)", hi=1)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ the other (a page lying sideways) are also read at both quarter turns; an unsure
 digits, or of a lone digit, is also read at the turns not read yet (digits upside down or sideways
 read as other digits, or as nothing clear). The reading the classifier is surer of, by ``margin``,
 wins; when the neighbours showed the page's rows, a reading at another turn that breaks them into
-short lines must be very sure to win. A first reading that gave up on texture is not read at other
-turns."""
+short lines must be very sure to win, and one whose digits are much shorter than the first
+reading's (``turned_min_height``) cannot win. A first reading that gave up on texture is not read at
+other turns."""
 
 from __future__ import annotations
 
@@ -86,7 +87,10 @@ def best_reading(read_at: Callable[[float, Callable], ReadResult], direction: Di
 def up_height(result: ReadResult, angle: float) -> float:
     """The median extent (frame pixels) of a reading's digits along the up direction of text read
     turned by `angle` degrees: their boxes' (the frame's axis-aligned ones) height for a turn
-    nearer level or upside down, their width for one nearer sideways; 0 for no digit."""
+    nearer level or upside down, their width for one nearer sideways; 0 for no digit. Of a digit
+    h tall and w wide in its reading's view, that is h M + w m (M, m the larger and smaller of the
+    angle's |cos| and |sin|): its height at a level page, its size more than its height near 45
+    degrees, where a turn is told apart less by the digits' shape."""
     along = 3 if abs(math.cos(math.radians(angle))) >= abs(math.sin(math.radians(angle))) else 2
     extents = [d.box[along] for line in result.lines for d in line.digits]
     return float(np.median(extents)) if extents else 0.0
