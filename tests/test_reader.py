@@ -1812,6 +1812,42 @@ def test_a_reading_at_another_turn_with_digits_far_shorter_than_the_first_ones_d
     assert orient.best_reading(lambda angle, stage: readings[round(angle)], sure, OrientConfig()) is rows
 
 
+def test_a_sheet_beside_the_page_read_turned_over_is_read_as_the_page_was_turned(monkeypatch):
+    """Digits of a note turned over can read surer than its upright row with a '?' (a generated
+    two-note frame: 576046084 at 0.95 against 4309?0425 at 0.89): a sheet read a half turn from the
+    page is read at the page's turn too, and keeps its own reading only when clearly surer."""
+    from edgedigits.reader import orient, pipeline
+    from edgedigits.reader.records import Digit, Line
+
+    def reading(text, confidence, angle, x=300):
+        return ReadResult([Line(text, [Digit(None if c == "?" else int(c), confidence, (x + 14 * k, 10, 12, 20))
+                                       for k, c in enumerate(text)])], angle=angle)
+
+    page = reading("26167", 0.99, 13.6, x=0)
+    readings = {None: reading("576046084", 0.95, 174.8), 13.6: reading("4309?0425", 0.91, -5.2)}
+    asked = []
+
+    def read_working(work, classifier, config, stage, rescale, known_height=None, turned_as=None, page=None):
+        asked.append(turned_as)
+        return readings[turned_as]
+
+    monkeypatch.setattr(pipeline, "_read_working", read_working)
+    monkeypatch.setattr(page_stage, "other_sheets", lambda *a: [_square_page(300, 0, 400, 100)])
+    work = Working(np.zeros((300, 400), np.uint8), 1.0, np.zeros((300, 400), np.uint8))
+    paper = np.ones((300, 400), np.uint8)
+
+    def rows(config=ReaderConfig()):
+        asked.clear()
+        result = pipeline._read_other_sheets(work, page, paper, lambda: None, None, config, lambda *a: None)
+        return [line.text for line in result.lines[1:]]
+
+    assert rows() == ["4309?0425"] and asked == [None, 13.6]
+    assert rows(replace(ReaderConfig(), orient=OrientConfig(page_turn_margin=0.01))) == ["576046084"]
+    readings[None] = reading("576046084", 0.95, 84.8)  # a quarter turn from the page: no second reading
+    assert rows() == ["576046084"] and asked == [None]
+    assert orient.half_turn_apart(-170.0, 20.0) and not orient.half_turn_apart(100.0, -20.0)
+
+
 def test_a_page_upside_down_is_read_turned_over(reader, mnist_test):
     """Digits turned half a turn read as other digits, or as nothing the classifier is sure of: an
     unsure reading of enough digits is compared with the page read turned by 180 degrees."""
@@ -3313,6 +3349,10 @@ def test_other_sheets_beside_the_page_are_found_but_not_a_lighter_part_of_the_de
     assert found([(125, note[1])]) == []  # less than halfway from the desk's 60 to the page's 200: desk
     assert found([(135, note[1])]) == [(380, 120, 600, 360)]
     assert found([small_note]) == []  # under a tenth of the page's area
+    # A note smaller than a page may be (3.6% of the frame), but over a tenth of the page's area.
+    little_note = (185, (200, 60, 255, 110))
+    assert found([little_note]) == [(400, 120, 510, 220)]
+    assert found([little_note], replace(cfg, other_min_area=cfg.min_paper_area)) == []
     assert found([note], replace(cfg, max_other_sheets=0)) == []
     assert found([note], replace(cfg, other_min_contrast=0.95)) == []
     assert page_stage.other_sheets(_sheets_on_a_desk([note]), paper, (480, 640), replace(cfg, other_min_share=1e-9))

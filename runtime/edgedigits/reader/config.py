@@ -126,8 +126,13 @@ class PageConfig(_Checked):
                                  "(two sticky notes on a desk; 0: the page alone): each is a whole reading more")
     other_min_share: float = knob(0.1, "fraction", "of the page's area: a smaller region beside it is not another "
                                   "sheet, and with fewer pixels as bright beside the page none is looked for (not "
-                                  "tuned: a sheet-sized region must also cover min_paper_area of the frame)", hi=1,
+                                  "tuned: such a region must also cover other_min_area of the frame)", hi=1,
                                   open_lo=True)
+    other_min_area: float = knob(0.02, "fraction", "of the frame: a sheet beside the page covers at least this, less "
+                                 "than a page must (min_paper_area): a sticky note beside a bigger one or a sheet is "
+                                 "small in the frame (two-note dark desk scene, seed 7: a note of 13 digits covering "
+                                 "4.5% read nothing at 0.05; not tuned, 0.02 is a 78 px square at 640x480)",
+                                 open_lo=True, hi=1)
     other_min_contrast: float = knob(0.5, "fraction", "of the way from the desk's median level to the page's: a "
                                      "region beside the page darker than this is no sheet by brightness (a lighter "
                                      "part of the desk; without it, the grain beside the page on 4 of 200 generated "
@@ -660,6 +665,11 @@ class OrientConfig(_Checked):
                                     "degrees a wrong turn shows the same digits shorter, and the dashes of a lightly "
                                     "drawn box read a quarter turn as sure 1s half the digits' height (not tuned; 0: "
                                     "off)", hi=1)
+    page_turn_margin: float = knob(0.1, "probability", "a sheet beside the page read a half turn from the page is "
+                                   "also read at the page's turn, and keeps its own reading only if surer than that "
+                                   "by this: notes on one desk face the camera alike, and digits turned over can read "
+                                   "surer than a row with a '?' (a two-note frame: 576046084 at 0.95 against "
+                                   "4309?0425 at 0.89; not tuned)", hi=1)
 
 
 @dataclass(frozen=True)

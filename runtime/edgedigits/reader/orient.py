@@ -6,7 +6,8 @@ read as other digits, or as nothing clear). The reading the classifier is surer 
 wins; when the neighbours showed the page's rows, a reading at another turn that breaks them into
 short lines must be very sure to win, and one whose digits are much shorter than the first
 reading's (``turned_min_height``) cannot win. A first reading that gave up on texture is not read at
-other turns."""
+other turns. A sheet beside the page read a half turn from it is read as the page was turned too
+(:func:`half_turn_apart`, :func:`as_page`)."""
 
 from __future__ import annotations
 
@@ -82,6 +83,17 @@ def best_reading(read_at: Callable[[float, Callable], ReadResult], direction: Di
         if surest is not None and orientation_score(surest) >= need:
             result = surer(result, surest, cfg)
     return result
+
+
+def half_turn_apart(angle: float, other: float) -> bool:
+    """Whether two reading angles (degrees) are nearer a half turn apart than a quarter turn."""
+    return abs((angle - other + 180) % 360 - 180) > 135
+
+
+def as_page(own: ReadResult, turned: ReadResult, cfg: OrientConfig) -> ReadResult:
+    """`turned`, a sheet beside the page read at the page's turn, unless its `own` reading (a half
+    turn from the page) is surer by ``page_turn_margin``."""
+    return own if orientation_score(own) > orientation_score(turned) + cfg.page_turn_margin else turned
 
 
 def up_height(result: ReadResult, angle: float) -> float:

@@ -109,12 +109,12 @@ def next_sheet(small: np.ndarray, taken: np.ndarray, page_level: float, cfg: Pag
         return None
     desk = histogram_median(rest)
     by_colour = None if distance is None else cache(
-        lambda: coloured_region(np.where(taken > 0, np.float32(0), distance()), cfg))
+        lambda: coloured_region(np.where(taken > 0, np.float32(0), distance()), cfg, cfg.other_min_area))
     if desk <= cfg.desk_max_brightness * page_level:
         bright = desk + cfg.other_min_contrast * (page_level - desk)
         if rest[math.ceil(bright):].sum() < cfg.other_min_share * np.count_nonzero(taken):
             return None
-        found = _bright_region(np.where(taken > 0, np.uint8(desk), small), cfg)
+        found = _bright_region(np.where(taken > 0, np.uint8(desk), small), cfg, min_area=cfg.other_min_area)
         if found is not None and histogram_median(uint8_histogram(small, found[0])) >= bright:
             return by_colour() if by_colour is not None and holds(by_colour(), found, cfg) else found
     return None if by_colour is None else by_colour()
@@ -395,10 +395,12 @@ def _unsmooth_share(smooth: np.ndarray, area: np.ndarray) -> float:
     return 1 - np.count_nonzero(smooth & area) / count if count else 0.0
 
 
-def _bright_region(small: np.ndarray, cfg: PageConfig, smooth: np.ndarray | None = None, grow: bool = True):
+def _bright_region(small: np.ndarray, cfg: PageConfig, smooth: np.ndarray | None = None, grow: bool = True,
+                   min_area: float | None = None):
     """(filled outline, hull) of the paper in the blurred small copy `small` as the largest
     bright region (and within `smooth`, if given), with `grow` grown into shadow; None if it is not
-    a sheet."""
+    a sheet (:func:`_sheet_sized` with `min_area`, a fraction of the frame: ``min_paper_area``
+    unless given)."""
     cv2 = opencv()
     level, bright = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     if smooth is not None:
@@ -413,7 +415,7 @@ def _bright_region(small: np.ndarray, cfg: PageConfig, smooth: np.ndarray | None
         return None
     if grow:
         filled, hull = _grown(small, region, (filled, hull), level, (paper_level, desk_level), smooth, cfg)
-    if not _sheet_sized(filled, cfg):
+    if not _sheet_sized(filled, cfg, min_area):
         return None
     # A desk must be clearly darker than the paper, else the "paper" is just the bright half.
     inside_level, outside_level = uint8_medians(small, filled, histogram)
@@ -491,9 +493,11 @@ def chroma_distance(colour: np.ndarray, shape: tuple[int, int], cfg: PageConfig)
     return np.sqrt(a * a + b * b)
 
 
-def coloured_region(distance: np.ndarray, cfg: PageConfig) -> tuple[np.ndarray, np.ndarray] | None:
+def coloured_region(distance: np.ndarray, cfg: PageConfig,
+                    min_area: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """(filled outline, hull) of the largest region of `distance` (:func:`chroma_distance`) that
-    Otsu calls far from the desk's chroma, when it is sheet-sized and its median distance exceeds
+    Otsu calls far from the desk's chroma, when it is sheet-sized (:func:`_sheet_sized` with
+    `min_area`, as for :func:`_bright_region`) and its median distance exceeds
     the rest's by ``colour_min_step``; None when not, or when the distance's
     ``colour_top_percentile`` stays under that step (one colour all over, or a grey frame saved
     as colour)."""
@@ -507,7 +511,7 @@ def coloured_region(distance: np.ndarray, cfg: PageConfig) -> tuple[np.ndarray, 
     if region is None:
         return None
     filled, hull = _filled_hull(region)
-    if not _sheet_sized(filled, cfg) or \
+    if not _sheet_sized(filled, cfg, min_area) or \
             np.median(distance[filled > 0]) - np.median(distance[filled == 0]) < cfg.colour_min_step:
         return None
     return filled, hull
@@ -599,10 +603,12 @@ def _filled_hull(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return filled, hull
 
 
-def _sheet_sized(filled: np.ndarray, cfg: PageConfig) -> bool:
-    """Whether the filled outline leaves ``min_desk_area`` of the frame and covers ``min_paper_area``."""
+def _sheet_sized(filled: np.ndarray, cfg: PageConfig, min_area: float | None = None) -> bool:
+    """Whether the filled outline leaves ``min_desk_area`` of the frame and covers `min_area` of it
+    (``min_paper_area`` unless given)."""
     inside = int(np.count_nonzero(filled))
-    return filled.size - inside >= max(1, cfg.min_desk_area * filled.size) and inside >= cfg.min_paper_area * filled.size
+    least = cfg.min_paper_area if min_area is None else min_area
+    return filled.size - inside >= max(1, cfg.min_desk_area * filled.size) and inside >= least * filled.size
 
 
 def _reaches_middle(filled: np.ndarray, cfg: PageConfig) -> bool:

@@ -69,13 +69,18 @@ def _read_other_sheets(work: Working, result: ReadResult, paper: np.ndarray | No
     :func:`.page.other_sheets` on `blurred()`, the page finder's small copy) added after its own:
     each sheet read as a page of its own, its rows with a sure digit (:func:`.shade.sure_rows`)
     that were not read already (:func:`.lines.rows_not_read`: a reading past the page's edge may
-    have taken in a sheet beside it)."""
+    have taken in a sheet beside it). A sheet read a half turn from the page is read at the page's
+    turn too, and that reading kept unless the first is clearly surer (:func:`.orient.as_page`)."""
     if paper is None or _too_textured(result, config):
         return result
     sheets = page_stage.other_sheets(blurred(), paper, work.grey.shape, config.page, work.colour)
     rows = []
     for sheet in sheets:
         again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=sheet)
+        if again.lines and result.lines and orient.half_turn_apart(again.angle, result.angle):
+            turned = _read_working(work, classifier, config, classify.no_stage, rescale=False,
+                                   turned_as=result.angle, page=sheet)
+            again = orient.as_page(again, turned, config.orient)
         rows += lines_stage.rows_not_read(shade.sure_rows(again, config.shade), result)
     if sheets:
         stage("sheets", (work.grey, paper, [sheet.hull for sheet in sheets],
