@@ -1819,12 +1819,13 @@ def test_a_sheet_beside_the_page_read_turned_over_is_read_as_the_page_was_turned
     from edgedigits.reader import orient, pipeline
     from edgedigits.reader.records import Digit, Line
 
-    def reading(text, confidence, angle, x=300):
-        return ReadResult([Line(text, [Digit(None if c == "?" else int(c), confidence, (x + 14 * k, 10, 12, 20))
+    def reading(text, confidence, angle, x=300):  # a '?' read 0.3 sure
+        return ReadResult([Line(text, [Digit(None, 0.3, (x + 14 * k, 10, 12, 20)) if c == "?" else
+                                       Digit(int(c), confidence, (x + 14 * k, 10, 12, 20))
                                        for k, c in enumerate(text)])], angle=angle)
 
     page = reading("26167", 0.99, 13.6, x=0)
-    readings = {None: reading("576046084", 0.95, 174.8), 13.6: reading("4309?0425", 0.91, -5.2)}
+    readings = {None: reading("576046084", 0.95, 174.8), 13.6: reading("4309?0425", 0.96, -5.2)}  # mean 0.89
     asked = []
 
     def read_working(work, classifier, config, stage, rescale, known_height=None, turned_as=None, page=None):
@@ -1836,16 +1837,24 @@ def test_a_sheet_beside_the_page_read_turned_over_is_read_as_the_page_was_turned
     work = Working(np.zeros((300, 400), np.uint8), 1.0, np.zeros((300, 400), np.uint8))
     paper = np.ones((300, 400), np.uint8)
 
-    def rows(config=ReaderConfig()):
+    def rows(config=ReaderConfig(), first=page):
         asked.clear()
-        result = pipeline._read_other_sheets(work, page, paper, lambda: None, None, config, lambda *a: None)
-        return [line.text for line in result.lines[1:]]
+        result = pipeline._read_other_sheets(work, first, paper, lambda: None, None, config, lambda *a: None)
+        return [line.text for line in result.lines[len(first.lines):]]
 
     assert rows() == ["4309?0425"] and asked == [None, 13.6]
     assert rows(replace(ReaderConfig(), orient=OrientConfig(page_turn_margin=0.01))) == ["576046084"]
+    # A page unsure of its turn (or a lone digit) is no guide: the sheet keeps its own reading.
+    assert rows(first=reading("26167", 0.9, 13.6, x=0)) == ["576046084"] and asked == [None]
+    assert rows(first=reading("7", 0.99, 13.6, x=0)) == ["576046084"] and asked == [None]
+    readings[13.6] = reading("4309", 0.99, -5.2)  # most of its digits dropped as no digit: not surer
+    assert rows() == ["576046084"] and asked == [None, 13.6]
+    readings[13.6] = ReadResult([], angle=-5.2)  # nothing read at the page's turn
+    assert rows() == ["576046084"]
     readings[None] = reading("576046084", 0.95, 84.8)  # a quarter turn from the page: no second reading
     assert rows() == ["576046084"] and asked == [None]
-    assert orient.half_turn_apart(-170.0, 20.0) and not orient.half_turn_apart(100.0, -20.0)
+    assert orient.half_turn_apart(-170.0, 20.0) and orient.half_turn_apart(530.0, -10.0)
+    assert not orient.half_turn_apart(100.0, -20.0) and not orient.half_turn_apart(135.0, 0.0)
 
 
 def test_a_page_upside_down_is_read_turned_over(reader, mnist_test):
@@ -3420,6 +3429,15 @@ def test_sheets_beside_the_page_on_a_table_brighter_than_them_are_found_by_colou
     assert page_stage.other_sheets(small, paper, (480, 640), cfg) == []  # a grey frame: no colour to go by
     grey_notes = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR)
     assert page_stage.other_sheets(small, paper, (480, 640), cfg, lambda: grey_notes) == []
+    # A pink note smaller than a page may be (3.6% of the frame) is found by colour too.
+    colour = np.full((240, 320, 3), 225, np.uint8)
+    colour[40:200, 20:150] = (90, 215, 230)
+    colour[60:110, 200:255] = (200, 160, 240)
+    colour = cv2.GaussianBlur(colour, (5, 5), 0)
+    small = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)
+    assert len(page_stage.other_sheets(small, paper, (480, 640), cfg, lambda: colour)) == 1
+    assert page_stage.other_sheets(small, paper, (480, 640), replace(cfg, other_min_area=cfg.min_paper_area),
+                                   lambda: colour) == []
 
 
 def test_a_coloured_note_in_shade_on_a_dark_desk_is_found_by_colour():
@@ -3452,6 +3470,16 @@ def test_a_coloured_note_in_shade_on_a_dark_desk_is_found_by_colour():
     assert lit.hull[:, 1].max() <= 280 and whole.hull[:, 1].max() >= 340, (lit.hull, whole.hull)
     (kept,) = page_stage.other_sheets(small, paper, (480, 640), replace(cfg, other_lit_part=2.0), lambda: colour)
     assert kept.hull[:, 1].max() <= 280  # the colour region, 1.7x the lit part, is not that much larger
+    # In shade all over (no part halfway up, too few bright pixels to search by brightness), but a
+    # quarter of the way up: still looked for by colour.
+    colour = np.full((240, 320, 3), 60, np.uint8)
+    colour[40:200, 20:150] = 200
+    colour[60:180, 190:300] = (70, 140, 80)  # grey ~114: over 95 (a quarter up), under 130 (halfway)
+    colour = cv2.GaussianBlur(colour, (5, 5), 0)
+    small = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)
+    (dim,) = page_stage.other_sheets(small, paper, (480, 640), cfg, lambda: colour)
+    assert 370 <= dim.hull[:, 0].min() and dim.hull[:, 1].max() >= 340
+    assert page_stage.other_sheets(small, paper, (480, 640), replace(cfg, other_dim_contrast=0.5), lambda: colour) == []
 
 
 def test_a_region_found_by_colour_holds_a_bright_one_only_inside_and_larger():

@@ -131,12 +131,19 @@ class PageConfig(_Checked):
     other_min_area: float = knob(0.02, "fraction", "of the frame: a sheet beside the page covers at least this, less "
                                  "than a page must (min_paper_area): a sticky note beside a bigger one or a sheet is "
                                  "small in the frame (two-note dark desk scene, seed 7: a note of 13 digits covering "
-                                 "4.5% read nothing at 0.05; not tuned, 0.02 is a 78 px square at 640x480)",
+                                 "4.5% was never found at 0.05; not tuned, 0.02 is a 78 px square at 640x480)",
                                  open_lo=True, hi=1)
     other_min_contrast: float = knob(0.5, "fraction", "of the way from the desk's median level to the page's: a "
                                      "region beside the page darker than this is no sheet by brightness (a lighter "
                                      "part of the desk; without it, the grain beside the page on 4 of 200 generated "
                                      "frames: 47 -> 102 errors); the colour finder is asked instead", hi=1)
+    other_dim_contrast: float = knob(0.25, "fraction", "of the way from the desk's median level to the page's: "
+                                     "with too few pixels beside the page other_min_contrast up for a sheet by "
+                                     "brightness, the colour finder is still asked when that many are this far up: "
+                                     "a dark green or blue note, or one in shade, beside a bright page on a dark desk "
+                                     "(two-note dark desk seed 5, frame 21: a green note half in shade, most of it "
+                                     "under halfway from the desk's 34 to the page's 146, was never looked for; not "
+                                     "tuned)", hi=1)
     other_lit_part: float = knob(1.2, "times", "a region found by colour that holds a bright sheet beside the page "
                                  "and has this many times its pixels is all of a note lit only in part (not tuned: "
                                  "the two outlines of a note lit all over differ by a few pixels, and the one "
@@ -665,11 +672,10 @@ class OrientConfig(_Checked):
                                     "degrees a wrong turn shows the same digits shorter, and the dashes of a lightly "
                                     "drawn box read a quarter turn as sure 1s half the digits' height (not tuned; 0: "
                                     "off)", hi=1)
-    page_turn_margin: float = knob(0.1, "probability", "a sheet beside the page read a half turn from the page is "
-                                   "also read at the page's turn, and keeps its own reading only if surer than that "
-                                   "by this: notes on one desk face the camera alike, and digits turned over can read "
-                                   "surer than a row with a '?' (a two-note frame: 576046084 at 0.95 against "
-                                   "4309?0425 at 0.89; not tuned)", hi=1)
+    page_turn_margin: float = knob(0.1, "probability", "a sheet beside the page read a half turn from a page sure "
+                                   "of its turn is also read at the page's turn, and keeps its own reading only if "
+                                   "surer than that by this: notes on one desk face the camera alike, and digits "
+                                   "turned over can read surer than the upright row with a '?' (not tuned)", hi=1)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ read as other digits, or as nothing clear). The reading the classifier is surer 
 wins; when the neighbours showed the page's rows, a reading at another turn that breaks them into
 short lines must be very sure to win, and one whose digits are much shorter than the first
 reading's (``turned_min_height``) cannot win. A first reading that gave up on texture is not read at
-other turns. A sheet beside the page read a half turn from it is read as the page was turned too
-(:func:`half_turn_apart`, :func:`as_page`)."""
+other turns. A sheet beside the page read a half turn from a page sure of its turn is read as the
+page was turned too (:func:`follows_page`, :func:`as_page`)."""
 
 from __future__ import annotations
 
@@ -90,9 +90,24 @@ def half_turn_apart(angle: float, other: float) -> bool:
     return abs((angle - other + 180) % 360 - 180) > 135
 
 
+def follows_page(sheet: ReadResult, page: ReadResult, cfg: OrientConfig) -> bool:
+    """Whether a sheet beside the page, read as `sheet`, is to be read at the page's turn too: it
+    was read a half turn from the page (:func:`half_turn_apart`), and the page's reading `page` is
+    sure of its turn (more than a lone digit, ``unsure_below`` sure: such a reading of the page is
+    not read at its other turns either)."""
+    digits = sum(len(line.digits) for line in page.lines)
+    return bool(sheet.lines) and digits > cfg.lone_max_digits and orientation_score(page) >= cfg.unsure_below \
+        and half_turn_apart(sheet.angle, page.angle)
+
+
 def as_page(own: ReadResult, turned: ReadResult, cfg: OrientConfig) -> ReadResult:
     """`turned`, a sheet beside the page read at the page's turn, unless its `own` reading (a half
-    turn from the page) is surer by ``page_turn_margin``."""
+    turn from the page) is surer by ``page_turn_margin``, or `turned` reads fewer than
+    ``turned_rows`` of its digits (an upside-down reading that dropped its unsure digits as no
+    digit can read surer on fewer)."""
+    count = [sum(len(line.digits) for line in r.lines) for r in (own, turned)]
+    if count[1] < cfg.turned_rows * count[0]:
+        return own
     return own if orientation_score(own) > orientation_score(turned) + cfg.page_turn_margin else turned
 
 

@@ -65,7 +65,8 @@ def other_sheets(small: np.ndarray, paper: np.ndarray, shape: tuple[int, int], c
     `shape`: two sticky notes on a desk, a note beside a sheet, the part of a sheet beyond a
     shadow's band across it. At most ``max_other_sheets``, largest first, each found by
     :func:`next_sheet` with the page and the sheets before it painted over; the search ends at the
-    first region that is no sheet."""
+    first region that is no sheet (a sheet covers at least ``other_min_area`` of the frame, less
+    than a page must, and ``other_min_share`` of the page's area)."""
     cv2 = opencv()
     taken = page_on(paper, small.shape)
     # A page's mask keeps _margin px off its outline (page_of): grown by that and a pixel, it covers the page.
@@ -93,10 +94,13 @@ def next_sheet(small: np.ndarray, taken: np.ndarray, page_level: float, cfg: Pag
     beside `taken` (0/1: the page and the sheets found, painted over with the desk's median level,
     the rest's), or None. On a desk clearly darker than the page (its median at most
     ``desk_max_brightness`` of `page_level`, the page's median): the bright region
-    (:func:`_bright_region`) when its median lies ``other_min_contrast`` of the way from the desk's
+    (:func:`_bright_region`, at least ``other_min_area`` of the frame) when its median lies
+    ``other_min_contrast`` of the way from the desk's
     level to the page's (with the page gone, Otsu splits a grained desk into a lighter and a
-    darker part); no search at all when fewer pixels than ``other_min_share`` of `taken`'s area
-    are that bright (most frames); the region found by colour instead when it holds the bright one
+    darker part); when fewer pixels than ``other_min_share`` of `taken`'s area are that bright,
+    the region found by colour if that many lie ``other_dim_contrast`` of the way up (a dark
+    green or blue note, or one in shade, beside a bright page), else no search at all (most
+    frames); the region found by colour instead when it holds the bright one
     and is ``other_lit_part`` times larger (:func:`holds`: a note lit only in part). On a desk about
     as bright as the page or brighter (a white table), and when the pixels that bright beside the
     page hold no such region (a white table just under ``desk_max_brightness`` of the page's level,
@@ -112,8 +116,10 @@ def next_sheet(small: np.ndarray, taken: np.ndarray, page_level: float, cfg: Pag
         lambda: coloured_region(np.where(taken > 0, np.float32(0), distance()), cfg, cfg.other_min_area))
     if desk <= cfg.desk_max_brightness * page_level:
         bright = desk + cfg.other_min_contrast * (page_level - desk)
-        if rest[math.ceil(bright):].sum() < cfg.other_min_share * np.count_nonzero(taken):
-            return None
+        need = cfg.other_min_share * np.count_nonzero(taken)
+        if rest[math.ceil(bright):].sum() < need:
+            dim = desk + cfg.other_dim_contrast * (page_level - desk)
+            return by_colour() if by_colour is not None and rest[math.ceil(dim):].sum() >= need else None
         found = _bright_region(np.where(taken > 0, np.uint8(desk), small), cfg, min_area=cfg.other_min_area)
         if found is not None and histogram_median(uint8_histogram(small, found[0])) >= bright:
             return by_colour() if by_colour is not None and holds(by_colour(), found, cfg) else found
@@ -399,8 +405,8 @@ def _bright_region(small: np.ndarray, cfg: PageConfig, smooth: np.ndarray | None
                    min_area: float | None = None):
     """(filled outline, hull) of the paper in the blurred small copy `small` as the largest
     bright region (and within `smooth`, if given), with `grow` grown into shadow; None if it is not
-    a sheet (:func:`_sheet_sized` with `min_area`, a fraction of the frame: ``min_paper_area``
-    unless given)."""
+    a sheet: too small or too large (:func:`_sheet_sized` with `min_area`, a fraction of the frame:
+    ``min_paper_area`` unless given), on a desk not clearly darker, or without a step-shaped edge."""
     cv2 = opencv()
     level, bright = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     if smooth is not None:

@@ -14,8 +14,9 @@
        dimmer smooth light beyond: a probe, maybe all again, without the page (none read: its rows
        on the paper in shade); or, no digit asking, paper in shade along part of the page's edge
        (a shadow across the sheet): read as a page of its own, its rows added.
-    -> other sheets beside the page (two sticky notes on a desk): each read as a page of its own,
-       its rows with a sure digit added after the page's.
+    -> other sheets beside the page (two sticky notes on a desk): each read as a page of its own
+       (again at the page's turn when read a half turn from a page sure of its turn), its rows
+       with a sure digit added after the page's.
     -> a second look at the reported digits the classifier was unsure of.
 
 Each stage lives in its own module and is a plain function from typed records (:mod:`.records`)
@@ -69,16 +70,17 @@ def _read_other_sheets(work: Working, result: ReadResult, paper: np.ndarray | No
     :func:`.page.other_sheets` on `blurred()`, the page finder's small copy) added after its own:
     each sheet read as a page of its own, its rows with a sure digit (:func:`.shade.sure_rows`)
     that were not read already (:func:`.lines.rows_not_read`: a reading past the page's edge may
-    have taken in a sheet beside it). A sheet read a half turn from the page is read at the page's
-    turn too, and that reading kept unless the first is clearly surer (:func:`.orient.as_page`)."""
+    have taken in a sheet beside it). A sheet read a half turn from a page sure of its turn is read
+    at the page's turn too (:func:`.orient.follows_page`), and that reading kept unless the first is
+    clearly surer (:func:`.orient.as_page`)."""
     if paper is None or _too_textured(result, config):
         return result
     sheets = page_stage.other_sheets(blurred(), paper, work.grey.shape, config.page, work.colour)
     rows = []
     for sheet in sheets:
         again = _read_working(work, classifier, config, classify.no_stage, rescale=True, page=sheet)
-        if again.lines and result.lines and orient.half_turn_apart(again.angle, result.angle):
-            turned = _read_working(work, classifier, config, classify.no_stage, rescale=False,
+        if orient.follows_page(again, result, config.orient):
+            turned = _read_working(work, classifier, config, classify.no_stage, rescale=True,
                                    turned_as=result.angle, page=sheet)
             again = orient.as_page(again, turned, config.orient)
         rows += lines_stage.rows_not_read(shade.sure_rows(again, config.shade), result)
@@ -274,13 +276,14 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
     With `rescale`, the reading (of the shrunk copy, or of this one when it is neither shrunk nor
     enlarged) gets the small digits among its big ones (:mod:`.small`). With
     `turned_as` (degrees), the page is read at its own tilt turned by the quarter turns nearest that
-    angle, and only so: the small digits, too few to tell a turned page by themselves, are read
-    turned as the page was. `page`, found already (on another copy of the frame, or on this one by
+    angle, and only so, on whichever copy is read: the small digits, too few to tell a turned page
+    by themselves, are read turned as the page was, and so is a sheet beside the page read a half
+    turn from it. `page`, found already (on another copy of the frame, or on this one by
     another finder), is not looked for again, here or on the copies read instead."""
     if scale.is_blank(work, config):
         return ReadResult([])
-    if rescale and (result := _read_by_preview(work, classifier, config, stage, page)) is not None:  # scale: a preview
-        return result
+    if rescale and (result := _read_by_preview(work, classifier, config, stage, page, turned_as)) is not None:
+        return result                                                               # scale: a preview
     given_page = page  # (a page given is kept for a shrunk or enlarged copy; one found here is looked for there)
     found = _measure(work, config, stage, known_height, page)
     if found is None:
@@ -290,30 +293,32 @@ def _read_working(work: Working, classifier, config: ReaderConfig, stage, rescal
         components = size.stats[:, :4] + (*light.origin, 0, 0)  # in the working copy's pixels (for small)
         shrunk = scale.shrunk_copy(work, size, config.scale)
         if shrunk is not None:
-            return _read_shrunk(work, shrunk, components, given_page, classifier, config, stage)
+            return _read_shrunk(work, shrunk, components, given_page, classifier, config, stage, turned_as)
         enlarged = scale.enlarged_copy(work, size, config.scale)
         if enlarged is not None:
             return _read_working(enlarged[0], classifier, config, stage, rescale=False, known_height=enlarged[1],
-                                 page=given_page)
+                                 turned_as=turned_as, page=given_page)
     light = page_stage.clear_paper_edge(light, work, size, config.page, ink)       # page: off its edge
     light = ink_stage.clear_frame_border(light, ink, work, size, config.ink)       # ink: off the frame's edge
     read_at = partial(_read_upright, light=light, ink=ink, size=size, work=work, classifier=classifier,
                       config=config)
     direction = deskew.text_direction(size, page, config)                          # deskew: text direction
     if turned_as is not None:
-        return read_at(orient.turned_as(direction, turned_as), stage)
-    result = orient.best_reading(read_at, direction, config.orient, stage)        # orient: surest turn
+        result = read_at(orient.turned_as(direction, turned_as), stage)
+    else:
+        result = orient.best_reading(read_at, direction, config.orient, stage)    # orient: surest turn
     if not rescale:
         return result
     return _add_small(result, work, components, classifier, config, stage)        # small: beside big
 
 
 def _read_by_preview(work: Working, classifier, config: ReaderConfig, stage,
-                     page: Page | None = None) -> ReadResult | None:
+                     page: Page | None = None, turned_as: float | None = None) -> ReadResult | None:
     """The reading of a big working copy shrunk by the digit height measured on its preview
     (:func:`.scale.preview_copy`), when that height surely calls for a copy of ``min_working_side``
     (:func:`.scale.is_sure_shrink`) and it reads a digit; else None, and the working copy is measured
-    itself. `page`, found on the working copy, is not looked for again."""
+    itself. `page`, found on the working copy, is not looked for again; `turned_as`: as for
+    :func:`_read_working`."""
     preview = scale.preview_copy(work, config.scale)
     found = None if preview is None else _measure(preview, config, stage, None, page)
     if found is None:
@@ -329,7 +334,7 @@ def _read_by_preview(work: Working, classifier, config: ReaderConfig, stage,
     # small digits are looked for among the preview's ink pieces joined again (it breaks thin strokes apart)
     _, joined = ink_stage.components(ink.mask, close=config.scale.preview_close, with_labels=False)
     components = (joined[:, :4] + (*light.origin, 0, 0)) * ratio
-    result = _read_shrunk(work, shrunk, components, page, classifier, config, stage)
+    result = _read_shrunk(work, shrunk, components, page, classifier, config, stage, turned_as)
     return result if any(d.digit is not None for line in result.lines for d in line.digits) else None
 
 
@@ -352,11 +357,12 @@ def _measure(work: Working, config: ReaderConfig, stage, known_height: float | N
 
 
 def _read_shrunk(work: Working, shrunk: tuple[Working, float], components: np.ndarray, page: Page | None,
-                 classifier, config: ReaderConfig, stage) -> ReadResult:
-    """Read the shrunk copy (with the digit height measured for it, and `page` if found already),
-    then the small digits among its big ones on `work` (`components`: the boxes of the ink
-    components measured, in its pixels)."""
-    result = _read_working(shrunk[0], classifier, config, stage, rescale=False, known_height=shrunk[1], page=page)
+                 classifier, config: ReaderConfig, stage, turned_as: float | None = None) -> ReadResult:
+    """Read the shrunk copy (with the digit height measured for it, and `page` if found already;
+    `turned_as`: as for :func:`_read_working`), then the small digits among its big ones on `work`
+    (`components`: the boxes of the ink components measured, in its pixels)."""
+    result = _read_working(shrunk[0], classifier, config, stage, rescale=False, known_height=shrunk[1],
+                           turned_as=turned_as, page=page)
     return _add_small(result, work, components, classifier, config, stage)
 
 
