@@ -1815,7 +1815,8 @@ def test_a_reading_at_another_turn_with_digits_far_shorter_than_the_first_ones_d
 def test_a_sheet_beside_the_page_read_turned_over_is_read_as_the_page_was_turned(monkeypatch):
     """Digits of a note turned over can read surer than its upright row with a '?' (a generated
     two-note frame: 576046084 at 0.95 against 4309?0425 at 0.89): a sheet read a half turn from the
-    page is read at the page's turn too, and keeps its own reading only when clearly surer."""
+    page is read at the page's turn too (on the copy its first reading chose: rescaled), and keeps
+    its own reading only when clearly surer, or when the turned one reports too few digits."""
     from edgedigits.reader import orient, pipeline
     from edgedigits.reader.records import Digit, Line
 
@@ -1829,6 +1830,7 @@ def test_a_sheet_beside_the_page_read_turned_over_is_read_as_the_page_was_turned
     asked = []
 
     def read_working(work, classifier, config, stage, rescale, known_height=None, turned_as=None, page=None):
+        assert rescale  # both readings of the sheet on the copy its digits call for, small digits added
         asked.append(turned_as)
         return readings[turned_as]
 

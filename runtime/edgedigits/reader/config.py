@@ -138,9 +138,10 @@ class PageConfig(_Checked):
                                      "part of the desk; without it, the grain beside the page on 4 of 200 generated "
                                      "frames: 47 -> 102 errors); the colour finder is asked instead", hi=1)
     other_dim_contrast: float = knob(0.25, "fraction", "of the way from the desk's median level to the page's: "
-                                     "with too few pixels beside the page other_min_contrast up for a sheet by "
-                                     "brightness, the colour finder is still asked when that many are this far up: "
-                                     "a dark green or blue note, or one in shade, beside a bright page on a dark desk "
+                                     "when fewer pixels than other_min_share of the page's area beside it lie "
+                                     "other_min_contrast up, the colour finder is still asked if at least that many "
+                                     "lie this far up (other_min_contrast or more: never): a dark green or blue "
+                                     "note, or one in shade, beside a bright page on a dark desk "
                                      "(two-note dark desk seed 5, frame 21: a green note half in shade, most of it "
                                      "under halfway from the desk's 34 to the page's 146, was never looked for; not "
                                      "tuned)", hi=1)
@@ -673,9 +674,14 @@ class OrientConfig(_Checked):
                                     "drawn box read a quarter turn as sure 1s half the digits' height (not tuned; 0: "
                                     "off)", hi=1)
     page_turn_margin: float = knob(0.1, "probability", "a sheet beside the page read a half turn from a page sure "
-                                   "of its turn is also read at the page's turn, and keeps its own reading only if "
-                                   "surer than that by this: notes on one desk face the camera alike, and digits "
-                                   "turned over can read surer than the upright row with a '?' (not tuned)", hi=1)
+                                   "of its turn is also read at the page's turn, and keeps its own reading if surer "
+                                   "than that by this (or if that reports too few digits: page_turn_min_digits): "
+                                   "notes on one desk face the camera alike, and digits turned over can read surer "
+                                   "than the upright row with a '?' (not tuned)", hi=1)
+    page_turn_min_digits: float = knob(0.75, "fraction", "of the digits a sheet's own reading reports: its reading at "
+                                       "the page's turn reporting fewer does not replace it (unsure pieces are "
+                                       "called no digit and dropped, and the few left can read surer; not tuned, "
+                                       "turned_rows' value)", hi=1)
 
 
 @dataclass(frozen=True)

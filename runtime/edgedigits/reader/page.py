@@ -95,19 +95,19 @@ def next_sheet(small: np.ndarray, taken: np.ndarray, page_level: float, cfg: Pag
     the rest's), or None. On a desk clearly darker than the page (its median at most
     ``desk_max_brightness`` of `page_level`, the page's median): the bright region
     (:func:`_bright_region`, at least ``other_min_area`` of the frame) when its median lies
-    ``other_min_contrast`` of the way from the desk's
-    level to the page's (with the page gone, Otsu splits a grained desk into a lighter and a
-    darker part); when fewer pixels than ``other_min_share`` of `taken`'s area are that bright,
-    the region found by colour if that many lie ``other_dim_contrast`` of the way up (a dark
-    green or blue note, or one in shade, beside a bright page), else no search at all (most
-    frames); the region found by colour instead when it holds the bright one
-    and is ``other_lit_part`` times larger (:func:`holds`: a note lit only in part). On a desk about
-    as bright as the page or brighter (a white table), and when the pixels that bright beside the
-    page hold no such region (a white table just under ``desk_max_brightness`` of the page's level,
-    which Otsu splits into its lit and shaded parts; a coloured note in shade on a dark desk), the
-    region whose colour differs from the desk's (:func:`coloured_region` of `distance()`,
-    :func:`chroma_distance`, painted over in the same way), with only the colour finder's own
-    tests; None without `distance`. The colour region is made only when asked for."""
+    ``other_min_contrast`` of the way from the desk's level to the page's (with the page gone, Otsu
+    splits a grained desk into a lighter and a darker part), or instead the region found by colour
+    when that holds it and is ``other_lit_part`` times larger (:func:`holds`: a note lit only in
+    part). When fewer pixels than ``other_min_share`` of `taken`'s area are that bright, the region
+    found by colour if at least that many lie ``other_dim_contrast`` of the way up (a dark green or
+    blue note, or one in shade all over, beside a bright page), else no search at all (most
+    frames). On a desk about as bright as the page or brighter (a white table), and when the pixels
+    that bright beside the page hold no such region (a white table just under
+    ``desk_max_brightness`` of the page's level, which Otsu splits into its lit and shaded parts; a
+    coloured note in shade on a dark desk), the region whose colour differs from the desk's
+    (:func:`coloured_region` of `distance()`, :func:`chroma_distance`, painted over in the same
+    way). A region found by colour has only the colour finder's own tests; None without `distance`.
+    The colour region is made only when asked for."""
     rest = uint8_histogram(small, 1 - taken)
     if not rest.any():
         return None

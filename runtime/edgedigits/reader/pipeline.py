@@ -72,7 +72,7 @@ def _read_other_sheets(work: Working, result: ReadResult, paper: np.ndarray | No
     that were not read already (:func:`.lines.rows_not_read`: a reading past the page's edge may
     have taken in a sheet beside it). A sheet read a half turn from a page sure of its turn is read
     at the page's turn too (:func:`.orient.follows_page`), and that reading kept unless the first is
-    clearly surer (:func:`.orient.as_page`)."""
+    clearly surer or it reports too few digits (:func:`.orient.as_page`)."""
     if paper is None or _too_textured(result, config):
         return result
     sheets = page_stage.other_sheets(blurred(), paper, work.grey.shape, config.page, work.colour)
