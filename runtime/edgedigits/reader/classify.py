@@ -389,7 +389,7 @@ def second_look(result: ReadResult, classifier, config: ReaderConfig, stage=no_s
     digits of the real photos were lost than won); a '?' not made a digit is left as it was.
     `stage` receives [(the five looks, the digit before, after)] for the digits looked at."""
     cfg = config.classify
-    unsure = [d for line in result.lines for d in line.digits
+    unsure = [d for d in result.digits
               if d.crop is not None and d.confidence < cfg.second_look_below]
     if not unsure:
         return result

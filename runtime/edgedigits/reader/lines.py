@@ -104,7 +104,7 @@ def drop_box_sides(group: list[Blob], cfg: LinesConfig) -> list[Blob]:
 def rows_not_read(rows: list, result) -> list:
     """The lines of `rows` none of whose digits has its box centre in the box of a digit of `result`
     (a ReadResult; boxes (x, y, w, h) in the same pixels): writing read already is not added twice."""
-    boxes = np.array([d.box for line in result.lines for d in line.digits], np.float64).reshape(-1, 4)
+    boxes = np.array([d.box for d in result.digits], np.float64).reshape(-1, 4)
 
     def read_already(digit) -> bool:
         cx, cy = digit.box[0] + digit.box[2] / 2, digit.box[1] + digit.box[3] / 2

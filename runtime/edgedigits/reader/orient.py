@@ -24,7 +24,7 @@ from .records import Direction, ReadResult
 
 def orientation_score(result: ReadResult) -> float:
     """Mean top probability of a reading's digits (0 for none): how sure the classifier was."""
-    confidences = [d.confidence for line in result.lines for d in line.digits]
+    confidences = [d.confidence for d in result.digits]
     return float(np.mean(confidences)) if confidences else 0.0
 
 
@@ -97,7 +97,7 @@ def follows_page(sheet: ReadResult, page: ReadResult, cfg: OrientConfig) -> bool
     read at least ``unsure_below`` sure. (A page of fewer than ``unsure_min_digits`` is never read
     at another turn, so this trusts its text direction's turn; over the two-note scenes of seeds
     3, 5, 7, 11 and 13 no sheet read worse for it.)"""
-    digits = sum(len(line.digits) for line in page.lines)
+    digits = len(page.digits)
     return bool(sheet.lines) and digits > cfg.lone_max_digits and orientation_score(page) >= cfg.unsure_below \
         and half_turn_apart(sheet.angle, page.angle)
 
@@ -107,7 +107,7 @@ def as_page(own: ReadResult, turned: ReadResult, cfg: OrientConfig) -> ReadResul
     turn from the page) is surer by ``page_turn_margin``, or `turned` reports fewer than
     ``page_turn_min_digits`` times as many digits as `own` (the classifier calls unsure pieces no
     digit and drops them, and the few left can read surer)."""
-    count = [sum(len(line.digits) for line in r.lines) for r in (own, turned)]
+    count = [len(r.digits) for r in (own, turned)]
     if count[1] < cfg.page_turn_min_digits * count[0]:
         return own
     return own if orientation_score(own) > orientation_score(turned) + cfg.page_turn_margin else turned
@@ -121,7 +121,7 @@ def up_height(result: ReadResult, angle: float) -> float:
     angle's |cos| and |sin|): its height at a level page, its size more than its height near 45
     degrees, where a turn is told apart less by the digits' shape."""
     along = 3 if abs(math.cos(math.radians(angle))) >= abs(math.sin(math.radians(angle))) else 2
-    extents = [d.box[along] for line in result.lines for d in line.digits]
+    extents = [d.box[along] for d in result.digits]
     return float(np.median(extents)) if extents else 0.0
 
 
@@ -148,7 +148,7 @@ def turned_need(result: ReadResult, cfg: OrientConfig) -> float | None:
     `result`, besides being surer by ``margin``; None when `result` is kept: it is sure enough, it
     reads no digit (a turn of clutter may read one very sure), or it has too few digits to tell a
     turn (fewer than ``unsure_min_digits``) and more than a lone one (``lone_max_digits``)."""
-    digits = sum(len(line.digits) for line in result.lines)
+    digits = len(result.digits)
     score = orientation_score(result)
     if digits >= cfg.unsure_min_digits:
         return 0.0 if score < cfg.unsure_below else None

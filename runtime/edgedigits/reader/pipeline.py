@@ -335,7 +335,7 @@ def _read_by_preview(work: Working, classifier, config: ReaderConfig, stage,
     _, joined = ink_stage.components(ink.mask, close=config.scale.preview_close, with_labels=False)
     components = (joined[:, :4] + (*light.origin, 0, 0)) * ratio
     result = _read_shrunk(work, shrunk, components, page, classifier, config, stage, turned_as)
-    return result if any(d.digit is not None for line in result.lines for d in line.digits) else None
+    return result if any(d.digit is not None for d in result.digits) else None
 
 
 def _measure(work: Working, config: ReaderConfig, stage, known_height: float | None = None,

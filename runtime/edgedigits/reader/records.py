@@ -49,6 +49,11 @@ class ReadResult:
     def text(self) -> str:
         return "\n".join(line.text for line in self.lines)
 
+    @property
+    def digits(self) -> list[Digit]:
+        """Every digit of every line, in reading order."""
+        return [d for line in self.lines for d in line.digits]
+
     def to_dict(self) -> dict:
         out = {"lines": [line.to_dict() for line in self.lines]}
         if self.warnings:

@@ -110,7 +110,7 @@ def seen_again(first: ReadResult, again: ReadResult, paper: np.ndarray, frame_sh
     without the page) reads as the same digit over at least ``seen_overlap`` of its box; 1 when
     there are none. A reading without the page that loses the page's own digits took the desk's
     grain or the page's outline for writing (or for the text's direction), whatever it gained."""
-    boxes = [(d.digit, d.box) for line in again.lines for d in line.digits if d.digit is not None]
+    boxes = [(d.digit, d.box) for d in again.digits if d.digit is not None]
     inner = seen = 0
     for line in _centres(first, paper, frame_shape):
         for d, y, x, height in line:
@@ -273,7 +273,7 @@ def holds_all_across(box: tuple, first: ReadResult, paper: np.ndarray, page: np.
     edge cut into pieces that the page read as digits (ujwalkasturi's shadowed `3` read `1 1`).
     It is a box around several of the page's digits, which :func:`_holds_one` refuses (a desk's
     grain read as one box), but only of pieces cut at the edge, with nothing read outside it."""
-    pieces = [d.box for line in first.lines for d in line.digits]
+    pieces = [d.box for d in first.digits]
     return bool(pieces) and straddles(box, page, shaded, frame_shape, cfg) and \
         all(_covered(piece, box, cfg) for piece in pieces) and \
         all(_at_edge(paper, y, x, height, cfg) for line in _centres(first, paper, frame_shape)
@@ -329,7 +329,7 @@ def with_rows(result: ReadResult, rows: list[Line]) -> ReadResult:
 
 def reports_digit(result: ReadResult) -> bool:
     """Whether `result` reports a digit (not only '?')."""
-    return any(d.digit is not None for line in result.lines for d in line.digits)
+    return any(d.digit is not None for d in result.digits)
 
 
 def rows_in_shade(result: ReadResult, shaded: np.ndarray, paper: np.ndarray, frame_shape: tuple,
@@ -374,7 +374,7 @@ def upright_height(result: ReadResult, box: tuple) -> float:
 def digit_height(result: ReadResult, work: Working) -> float:
     """The median upright height of the digits `result` reports (at least one), in pixels of the
     working copy `work`."""
-    return median([upright_height(result, d.box) for line in result.lines for d in line.digits
+    return median([upright_height(result, d.box) for d in result.digits
                    if d.digit is not None]) * work.scale
 
 
@@ -420,7 +420,7 @@ def _overlap(box: tuple, other: tuple) -> int:
 
 def sure_digits(result: ReadResult, cfg: ShadeConfig) -> int:
     """How many digits `result` reports at least ``sure`` confident."""
-    return sum(1 for line in result.lines for d in line.digits if _is_sure(d, cfg))
+    return sum(1 for d in result.digits if _is_sure(d, cfg))
 
 
 def sure_rows(result: ReadResult, cfg: ShadeConfig) -> list[Line]:

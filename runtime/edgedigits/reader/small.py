@@ -27,7 +27,7 @@ from .records import Line, Placement, ReadResult, Working
 def big_height(result: ReadResult, work: Working, cfg: SmallConfig) -> float | None:
     """The median height of the digits read, when it is at least ``min_big_height`` pixels of the
     working copy (a page with room for small digits of a readable size below them), else None."""
-    heights = [d.box[3] for line in result.lines for d in line.digits]
+    heights = [d.box[3] for d in result.digits]
     big = median(heights) if heights else 0.0
     return big if big * work.scale >= cfg.min_big_height else None
 
@@ -83,7 +83,7 @@ def add_small_digits(result: ReadResult, work: Working, components: np.ndarray, 
     big = big_height(result, work, cfg)
     if big is None:
         return result
-    big_boxes = [d.box for line in result.lines for d in line.digits]
+    big_boxes = [d.box for d in result.digits]
     among = span(big_boxes, cfg.around * big)
     if not are_small(components / work.scale, big_boxes, big, among, cfg).any():
         return result
