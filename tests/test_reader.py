@@ -329,6 +329,57 @@ def test_small_digits_among_big_ones_are_read_once_the_big_ones_are_erased(reade
         replace(reader.config.small, min_height=0.5)
 
 
+def test_small_digits_are_added_only_in_the_pages_pen(reader, mnist_test):
+    """A faint small 1 among the big digits (a printed grid's piece, a pencil mark: 0.4 of the
+    pen's darkness) is read as a sure 1 once the big digits are erased (the window's own ink is
+    all faint); it is not in the page's pen (small.pen_share of the big digits' contrast) and is
+    not added. The page's small 3 and 7, in its pen, are."""
+    images, labels = mnist_test
+    one = cv2.resize(images[int(np.flatnonzero(labels == 1)[0])], (60, 60), interpolation=cv2.INTER_AREA)
+
+    def with_one(small: bool, darkness: float) -> np.ndarray:
+        page = _page_of_big_and_small_digits(images, labels, small=small).astype(np.float32)
+        page[850:910, 1180:1240] *= 1 - darkness * one.astype(np.float32) / 255
+        return page.astype(np.uint8)
+
+    anything = FrameReader(reader.classifier, config=replace(reader.config, small=replace(
+        reader.config.small, pen_share=0.0)))
+    assert [line.text for line in anything.read(with_one(False, 0.4)).lines][2:] == ["1"]  # (what it mends)
+    assert [line.text for line in reader.read(with_one(False, 0.4)).lines][2:] == []
+    assert [line.text for line in reader.read(with_one(True, 0.85)).lines][2:] == ["317"]
+
+
+def test_a_small_digit_beside_the_big_ones_is_read_up_to_around_big_heights_away(reader, mnist_test):
+    """Scattered digits of mixed sizes: a small 3 written level with the first row, about a big
+    digit's height beyond its last digit, is looked for (small.around 1.5 big heights); at 0.5 it
+    was not, and one twice as far still is not."""
+    images, labels = mnist_test
+    three = cv2.resize(images[int(np.flatnonzero(labels == 3)[0])], (60, 60), interpolation=cv2.INTER_AREA)
+
+    def page_with_three(x: int) -> np.ndarray:
+        page = _page_of_big_and_small_digits(images, labels, small=False).astype(np.float32)
+        page[330:390, x: x + 60] *= 1 - 0.85 * three.astype(np.float32) / 255
+        return page.astype(np.uint8)
+
+    assert [line.text for line in reader.read(page_with_three(2080)).lines] == ["258", "406", "3"]
+    near = FrameReader(reader.classifier, config=replace(reader.config, small=replace(reader.config.small, around=0.5)))
+    assert [line.text for line in near.read(page_with_three(2080)).lines] == ["258", "406"]  # (what it mends)
+    assert [line.text for line in reader.read(page_with_three(2300)).lines] == ["258", "406"]
+
+
+def test_a_small_digit_cut_by_the_frames_border_is_not_added():
+    """The window read for small digits has no margin at the frame's border, so what the border
+    cuts (a notebook's edge, a margin line read as a sure 1) is dropped there, as the window's own
+    edge drops what it cuts (small.cut_by_frame)."""
+    from edgedigits.reader import small as small_stage
+
+    shape = (480, 640)
+    for box in ((0, 100, 16, 40), (300, 0, 20, 30), (620, 100, 20, 40), (300, 450, 20, 30)):
+        assert small_stage.cut_by_frame(box, shape)
+    assert not small_stage.cut_by_frame((1, 1, 20, 30), shape)
+    assert not small_stage.cut_by_frame((300, 100, 20, 40), shape)
+
+
 def test_small_digits_beside_big_ones_are_read_on_a_copy_read_as_it_is(reader, mnist_test, monkeypatch):
     """The same page at 800x600: its big digits (~90 px of ink) are read without shrinking, and
     that reading drops the 20 px ones beside them as specks; they are read once the big ones are
@@ -363,12 +414,14 @@ def test_very_tall_digits_are_measured_on_a_preview_and_the_working_copy_is_neve
     images, labels = mnist_test
     measured = []
     measure = pipeline._measure
-    monkeypatch.setattr(pipeline, "_measure", lambda work, *a: measured.append(work.grey.shape) or measure(work, *a))
+    windows = []  # the small digits' windows, read as copies of their own (scale 1)
+    monkeypatch.setattr(pipeline, "_measure", lambda work, *a: (windows if work.scale == 1.0 else measured).append(
+        work.grey.shape) or measure(work, *a))
     page = _big_digits_on_a_sheet(images, labels, small=True)  # ink ~300 px at 2000 px, a desk around
     result = reader.read(page)
     texts = [line.text for line in result.lines]
     assert texts == ["258", "406", "37"] and measured[0] == (750, 1000) and max(measured[1]) == 640
-    assert (1500, 2000) not in measured  # (the small digits' window is measured: it is read again)
+    assert (1500, 2000) not in measured and windows  # (the small digits' window is read again, measured)
     for digit in result.lines[2].digits:  # found among the preview's ink pieces, boxed in frame pixels
         assert 40 <= digit.box[3] <= 75 and 840 <= digit.box[1] <= 880
     without = FrameReader(reader.classifier, config=replace(reader.config, scale=replace(

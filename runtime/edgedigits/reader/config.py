@@ -693,8 +693,11 @@ class SmallConfig(_Checked):
                                  "as specks, on the working copy or a copy shrunk for them (at 48 px, junk read "
                                  "as small digits cost real digits; at 128 px, as until session 20, real photos "
                                  "shrunk to 800 or 1024 px lost pencil notes beside marker digits)", lo=1)
-    around: float = knob(0.5, "big digit heights", "the window read again spans the big digits and this much more "
-                         "(small digits written among them, not the page's edges)")
+    around: float = knob(1.5, "big digit heights", "the window read again spans the big digits and this much more: "
+                         "small digits written among and beside them (memocpr's scattered sheets hold small "
+                         "digits up to ~1.5 big heights beyond the big ones; at 0.5, until session 55, those "
+                         "were never looked for); the page's edges and a printed grid read there as 1s are "
+                         "kept out by pen_share and cut_by_frame")
     window_margin: float = knob(0.5, "big digit heights", "the window read is this much larger than where small "
                                 "digits are taken: what its edge cuts is dropped")
     erase_margin: float = knob(0.3, "digit heights", "each big digit is painted over this far beyond its box: its "
@@ -707,6 +710,15 @@ class SmallConfig(_Checked):
     reach: float = knob(0.5, "big digit heights", "a digit nearer a big digit's box is a remnant of it")
     min_confidence: float = knob(0.95, "probability", "a second reading digit is added only if this sure: it looks "
                                  "where the first reading saw nothing", hi=1)
+    pen_share: float = knob(0.5, "fraction", "a second reading digit is added only if its ink is at least this "
+                            "share of the big digits' median contrast (:func:`.small.ink_contrast`): one writer's "
+                            "small digits are in the page's pen; a squared sheet's printed grid, cut into short "
+                            "pieces by the page's edge and read as sure 1s, has 0.3-0.45 of it (scenes seed 7)",
+                            hi=1)
+    ink_percentile: float = knob(5.0, "percentile", "of a digit's box: its ink's level for the contrast", hi=100)
+    paper_percentile: float = knob(75.0, "percentile", "of the box grown by paper_reach: the paper's level around it",
+                                   hi=100)
+    paper_reach: float = knob(0.5, "box heights", "the box is grown by this each way for the paper around it")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -3,7 +3,8 @@ written between them (a pencil note beside marker digits, a page number among he
 specks, or loses them on a copy shrunk for the big digits. When the unshrunk copy shows ink of a
 small digit's size among the big digits, they are erased from it and the window they span is
 read again, where the small digits are now the typical ones; what that finds small, sure, among
-the big digits and away from them is added as lines of their own, after the page's lines. The
+the big digits and away from them, and in the page's pen (:func:`ink_contrast`: a printed grid's
+pieces read as sure 1s are much fainter) is added as lines of their own, after the page's lines. The
 window is read at its own tilt but turned as the page was (a few small digits cannot tell a
 turned page by themselves), in grey (a page found only by colour is looked for by brightness
 there) and its warnings are dropped (the page's own reading stands); it is at most one more
@@ -54,6 +55,30 @@ def are_small(boxes: np.ndarray, big_boxes: Sequence, big: float, among: tuple, 
     return keep
 
 
+def cut_by_frame(box: Sequence, frame_shape: tuple) -> bool:
+    """Whether `box` (x, y, w, h: frame pixels) reaches the frame's border: the window read for
+    small digits has no margin there (``window_margin``), and what the border cuts is dropped as
+    what the window's edge cuts is."""
+    x, y, w, h = box
+    return x <= 0 or y <= 0 or x + w >= frame_shape[1] or y + h >= frame_shape[0]
+
+
+def ink_contrast(grey: np.ndarray, box: Sequence, scale: float, cfg: SmallConfig) -> float:
+    """How dark the ink in `box` (x, y, w, h: frame pixels; `scale` working pixels per frame pixel)
+    of the working copy `grey` is against the paper around it: (paper - ink) / paper, the ink the
+    ``ink_percentile`` of the box and the paper the ``paper_percentile`` of the box grown by
+    ``paper_reach`` of its height each way; 0 for an empty box."""
+    x, y, w, h = (int(round(v * scale)) for v in box)
+    rows, columns = grey.shape
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(columns, x + w), min(rows, y + h)
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    reach = max(1, int(cfg.paper_reach * h))
+    around = grey[max(0, y0 - reach): y1 + reach, max(0, x0 - reach): x1 + reach]
+    ink, paper = np.percentile(grey[y0:y1, x0:x1], cfg.ink_percentile), np.percentile(around, cfg.paper_percentile)
+    return float((paper - ink) / max(float(paper), 1.0))
+
+
 def erase_digits(grey: np.ndarray, boxes: Sequence, cfg: SmallConfig) -> np.ndarray:
     """A copy of `grey` with each box (its pixels) painted over, ``erase_margin`` of its height
     beyond it, with the median of the pixels around it (the sides the image's edge did not cut:
@@ -96,11 +121,15 @@ def add_small_digits(result: ReadResult, work: Working, components: np.ndarray, 
     window = erase_digits(work.grey[y0:y1, x0:x1], in_window, cfg)
     second = read(Working(window, 1.0, window))  # boxes in the window's pixels
     placement = Placement(None, (x0, y0), work.scale, work.frame_shape)
+    pen = median([ink_contrast(work.grey, box, work.scale, cfg) for box in big_boxes])
     added, looked_at = [], []
     for line in second.lines:
         digits = [replace(d, box=frame_box(*d.box, placement)) for d in line.digits]
         small = are_small(np.array([d.box for d in digits]), big_boxes, big, among, cfg)
-        keep = [bool(k) and d.digit is not None and d.confidence >= cfg.min_confidence for d, k in zip(digits, small)]
+        keep = [bool(k) and d.digit is not None and d.confidence >= cfg.min_confidence
+                and not cut_by_frame(d.box, work.frame_shape)
+                and ink_contrast(work.grey, d.box, work.scale, cfg) >= cfg.pen_share * pen
+                for d, k in zip(digits, small)]
         looked_at += [(d.box, int(k)) for d, k in zip(line.digits, keep)]
         digits = [d for d, k in zip(digits, keep) if k]
         if digits:
